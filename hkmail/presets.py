@@ -1,0 +1,77 @@
+"""Hosted mail suites: the MX hosts, SPF includes and client endpoints their vendors publish.
+
+Sources (DESIGN.md, "Hosted suites"): Tencent Exmail MX mxbiz1.qq.com (5) and mxbiz2.qq.com (10),
+SPF include:spf.mail.qq.com, clients imap.exmail.qq.com:993 and smtp.exmail.qq.com:465; Alibaba
+Mail MX mx1/mx2/mx3.qiye.aliyun.com (5/10/15), SPF include:spf.qiye.aliyun.com, clients
+imap.qiye.aliyun.com:993 and smtp.qiye.aliyun.com:465. DKIM selectors and keys come from each
+suite's admin console, so they are stack input, not presets.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Final
+
+
+@dataclass(frozen=True)
+class MxHost:
+    host: str
+    priority: int
+
+
+@dataclass(frozen=True)
+class SrvTarget:
+    host: str
+    port: int
+
+
+@dataclass(frozen=True)
+class AutodiscoverySpec:
+    submission: SrvTarget | None = None  # _submission._tcp, STARTTLS on 587 (RFC 6186)
+    submissions: SrvTarget | None = None  # _submissions._tcp, implicit TLS on 465 (RFC 8314)
+    imaps: SrvTarget | None = None  # _imaps._tcp, 993 (RFC 6186)
+
+
+@dataclass(frozen=True)
+class SuitePreset:
+    name: str
+    title: str
+    mx: tuple[MxHost, ...] = ()
+    spf_includes: tuple[str, ...] = ()
+    autodiscovery: AutodiscoverySpec | None = None
+
+
+SUITES: Final[Mapping[str, SuitePreset]] = {
+    "tencent-exmail": SuitePreset(
+        name="tencent-exmail",
+        title="Tencent Exmail",
+        mx=(MxHost("mxbiz1.qq.com", 5), MxHost("mxbiz2.qq.com", 10)),
+        spf_includes=("spf.mail.qq.com",),
+        autodiscovery=AutodiscoverySpec(
+            submissions=SrvTarget("smtp.exmail.qq.com", 465),
+            imaps=SrvTarget("imap.exmail.qq.com", 993),
+        ),
+    ),
+    "alibaba-mail": SuitePreset(
+        name="alibaba-mail",
+        title="Alibaba Mail",
+        mx=(
+            MxHost("mx1.qiye.aliyun.com", 5),
+            MxHost("mx2.qiye.aliyun.com", 10),
+            MxHost("mx3.qiye.aliyun.com", 15),
+        ),
+        spf_includes=("spf.qiye.aliyun.com",),
+        autodiscovery=AutodiscoverySpec(
+            submissions=SrvTarget("smtp.qiye.aliyun.com", 465),
+            imaps=SrvTarget("imap.qiye.aliyun.com", 993),
+        ),
+    ),
+    "custom": SuitePreset(name="custom", title="Custom MX"),
+    "none": SuitePreset(name="none", title="No mail (null MX, RFC 7505)"),
+}
+
+# Tencent SES publishes this include for its sending identities (CreateEmailIdentity API,
+# the expected SPF value "v=spf1 include:qcloudmail.com ~all"), and signs with selector qcloud.
+TENCENT_SES_SPF_INCLUDE: Final = "qcloudmail.com"
+TENCENT_SES_DKIM_SELECTOR: Final = "qcloud"

@@ -1,0 +1,77 @@
+"""The Pulumi program: stack config -> validated spec -> records -> provider components.
+
+Nothing is registered until the whole spec and every record have been validated, so a bad value
+can never leave half a stack behind.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from collections.abc import Mapping
+
+import pulumi
+from pulumi.runtime.config import CONFIG, get_config_env
+
+from hkmail.components.domain import MailDomain, MailDomainArgs
+from hkmail.errors import HkMailError
+from hkmail.records import RecordSet, mta_sts_policy, stack_records
+from hkmail.spec import StackSpec, read_stack
+
+
+def config_from_pulumi() -> dict[str, object]:
+    """All stack config as full keys, structured values decoded (the CLI passes them as JSON)."""
+    raw: dict[str, object] = {**get_config_env(), **CONFIG.get()}
+    out: dict[str, object] = {}
+    for key, value in raw.items():
+        if isinstance(value, str) and value[:1] in "[{":
+            with contextlib.suppress(json.JSONDecodeError):
+                value = json.loads(value)
+        out[key] = value
+    return out
+
+
+def plan_stack(config: Mapping[str, object]) -> tuple[StackSpec, Mapping[str, RecordSet]]:
+    """Everything that can be checked before a resource is registered."""
+    spec = read_stack(config)
+    return spec, stack_records(spec)
+
+
+def run(config: Mapping[str, object] | None = None) -> None:
+    try:
+        spec, record_sets = plan_stack(config if config is not None else config_from_pulumi())
+    except HkMailError as exc:
+        # RunError ends the program with this message and no traceback (pulumi.errors.RunError).
+        raise pulumi.RunError(str(exc)) from None
+    providers = _providers(spec)
+    for domain in spec.domains:
+        rs = record_sets[domain.name]
+        md = MailDomain(
+            domain.name,
+            MailDomainArgs(spec=domain, dns_provider=spec.dns_provider, record_set=rs),
+            opts=pulumi.ResourceOptions(providers=list(providers.values())),
+        )
+        policy = mta_sts_policy(domain)
+        pulumi.export(
+            domain.name,
+            {
+                "records": [r.to_text() for r in rs.records],
+                "pending": [f"{d.name} {d.rdtype} <{d.source}>" for d in rs.deferred],
+                "notes": list(rs.notes),
+                "mtaStsPolicy": policy.to_text() if policy else None,
+                "component": md.urn,
+            },
+        )
+
+
+def _providers(spec: StackSpec) -> dict[str, pulumi.ProviderResource]:
+    out: dict[str, pulumi.ProviderResource] = {}
+    if "tencentcloud" in spec.clouds:
+        from hkmail.components.tencent import hong_kong_provider
+
+        out["tencentcloud"] = hong_kong_provider("tencentcloud-hk")
+    if "alicloud" in spec.clouds:
+        from hkmail.components.alicloud import hong_kong_provider as ali_provider
+
+        out["alicloud"] = ali_provider("alicloud-hk")
+    return out

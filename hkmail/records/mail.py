@@ -1,0 +1,204 @@
+"""The mail records of a domain: spec in, validated provider-neutral records out."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from hkmail.presets import TENCENT_SES_DKIM_SELECTOR, TENCENT_SES_SPF_INCLUDE
+from hkmail.records import spf as spf_
+from hkmail.records.base import DeferredRecord, Record, RecordSet, absolute, txt_record
+from hkmail.records.dkim import DkimKeyRecord
+from hkmail.records.dmarc import DmarcRecord, report_authorisation_name
+from hkmail.records.mtasts import MtaStsPolicy, policy_for, txt_text
+from hkmail.spec import DomainSpec, StackSpec
+
+
+def relative(fqdn: str, zone: str) -> str:
+    """Owner name relative to ``zone`` ("@" for the apex)."""
+    if fqdn == zone:
+        return "@"
+    if not fqdn.endswith("." + zone):
+        raise ValueError(f"{fqdn} is not inside {zone}")
+    return fqdn[: -len(zone) - 1]
+
+
+def mta_sts_policy(domain: DomainSpec) -> MtaStsPolicy | None:
+    if domain.mta_sts is None:
+        return None
+    return policy_for(domain.mta_sts.mode, [m.host for m in domain.mx], domain.mta_sts.max_age)
+
+
+def domain_records(domain: DomainSpec) -> RecordSet:
+    zone, ttl = domain.name, domain.ttl
+    records: list[Record] = []
+    deferred: list[DeferredRecord] = []
+    notes: list[str] = []
+
+    # MX, or null MX (RFC 7505) for a domain that accepts no mail.
+    if domain.mx:
+        for mx in domain.mx:
+            records.append(Record(zone, "@", "MX", f"{mx.priority} {absolute(mx.host)}", ttl, "mx"))
+    else:
+        records.append(Record(zone, "@", "MX", "0 .", ttl, "null-mx"))
+
+    # SPF at the apex: the suite's include, SES when it sends as the apex, then the stack's own.
+    includes = list(domain.suite.spf_includes)
+    if any(s.domain == zone for s in domain.senders):
+        includes.append(TENCENT_SES_SPF_INCLUDE)
+    includes += domain.spf.include
+    spf_all = domain.spf.all[0]
+    if not domain.sends_mail and not (domain.spf.ip4 or domain.spf.ip6 or includes):
+        spf_all = "-"  # a domain that sends no mail says so outright
+    apex_spf = spf_.build(
+        includes=includes,
+        ip4=domain.spf.ip4,
+        ip6=domain.spf.ip6,
+        a=domain.spf.a,
+        mx=domain.spf.mx,
+        all_qualifier=spf_all,
+        what=f"SPF of {zone}",
+    )
+    records.append(txt_record(zone, "@", apex_spf.to_text(), ttl, "spf"))
+
+    for key in domain.dkim:
+        text = DkimKeyRecord(key.key_type, key.public_key).to_text()
+        records.append(
+            txt_record(zone, f"{key.selector}._domainkey", text, ttl, f"dkim:{key.selector}")
+        )
+
+    # Sending identities on subdomains publish their own SPF and their provider's DKIM key.
+    for sender in domain.senders:
+        owner = relative(sender.domain, zone)
+        if sender.domain != zone:
+            sub_spf = spf_.build(
+                includes=[TENCENT_SES_SPF_INCLUDE],
+                all_qualifier=domain.spf.all[0],
+                what=f"SPF of {sender.domain}",
+            )
+            records.append(txt_record(zone, owner, sub_spf.to_text(), ttl, f"spf:{sender.domain}"))
+        dkim_owner = f"{TENCENT_SES_DKIM_SELECTOR}._domainkey" + (
+            "" if owner == "@" else f".{owner}"
+        )
+        deferred.append(
+            DeferredRecord(
+                zone,
+                dkim_owner,
+                "TXT",
+                ttl,
+                f"dkim:ses:{sender.domain}",
+                "tencent-ses:dkim",
+                sender.domain,
+            )
+        )
+
+    dmarc = _dmarc(domain)
+    destinations: tuple[str, ...] = ()
+    if dmarc is not None:
+        records.append(txt_record(zone, "_dmarc", dmarc.to_text(), ttl, "dmarc"))
+        destinations = tuple(dmarc.external_destinations(zone))
+
+    policy = mta_sts_policy(domain)
+    if policy is not None and domain.mta_sts is not None:
+        records.append(txt_record(zone, "_mta-sts", txt_text(policy), ttl, "mta-sts"))
+        host = domain.mta_sts.policy_host
+        if host is not None and host.cname:
+            records.append(
+                Record(zone, "mta-sts", "CNAME", absolute(host.cname), ttl, "mta-sts-host")
+            )
+        elif host is not None:
+            for ip in host.ipv4:
+                records.append(Record(zone, "mta-sts", "A", ip, ttl, "mta-sts-host"))
+        else:
+            notes.append(
+                f"MTA-STS policy of {zone} must be served at https://mta-sts.{zone}"
+                "/.well-known/mta-sts.txt (set mtaSts.policyHost to publish the host record)"
+            )
+
+    if domain.tls_rpt is not None:
+        text = "v=TLSRPTv1; rua=" + ",".join(domain.tls_rpt.rua)
+        records.append(txt_record(zone, "_smtp._tls", text, ttl, "tls-rpt"))
+
+    if domain.autodiscovery is not None:
+        ad = domain.autodiscovery
+        for service, target in (
+            ("_submission._tcp", ad.submission),
+            ("_submissions._tcp", ad.submissions),
+            ("_imaps._tcp", ad.imaps),
+        ):
+            if target is not None:
+                records.append(
+                    Record(
+                        zone,
+                        service,
+                        "SRV",
+                        f"0 1 {target.port} {absolute(target.host)}",
+                        ttl,
+                        "srv",
+                    )
+                )
+        # RFC 6186 4 / RFC 8314 5.1: say that cleartext IMAP and POP3 are not offered.
+        for service in ("_imap._tcp", "_pop3._tcp"):
+            records.append(Record(zone, service, "SRV", "0 0 0 .", ttl, "srv"))
+
+    if domain.caa is not None:
+        for ca in domain.caa.issue:
+            records.append(Record(zone, "@", "CAA", f'0 issue "{ca}"', ttl, "caa"))
+        for ca in domain.caa.issuewild:
+            records.append(Record(zone, "@", "CAA", f'0 issuewild "{ca}"', ttl, "caa"))
+        if domain.caa.iodef:
+            records.append(Record(zone, "@", "CAA", f'0 iodef "{domain.caa.iodef}"', ttl, "caa"))
+
+    return RecordSet(zone, tuple(records), tuple(deferred), tuple(notes), destinations)
+
+
+def _dmarc(domain: DomainSpec) -> DmarcRecord | None:
+    spec = domain.dmarc
+    if spec is None:
+        if domain.sends_mail:
+            return None
+        # RFC 7505 / M3AAWG parked-domain practice: no mail, so reject anything claiming it.
+        return DmarcRecord(policy="reject", subdomain_policy="reject", adkim="s", aspf="s")
+    return DmarcRecord(
+        policy=spec.policy,
+        subdomain_policy=spec.subdomain_policy,
+        pct=spec.pct,
+        rua=spec.rua,
+        ruf=spec.ruf,
+        adkim=spec.adkim,
+        aspf=spec.aspf,
+    )
+
+
+def stack_records(spec: StackSpec) -> Mapping[str, RecordSet]:
+    """Every zone's records. When a stack domain receives another's DMARC reports, the
+    authorisation record (RFC 7489 7.1) goes into the receiving zone; for a destination outside
+    the stack, a note says what its owner must publish."""
+    sets = {d.name: domain_records(d) for d in spec.domains}
+    ttl_of = {d.name: d.ttl for d in spec.domains}
+    extra: dict[str, list[Record]] = {z: [] for z in sets}
+    notes: dict[str, list[str]] = {z: list(rs.notes) for z, rs in sets.items()}
+    for zone, rs in sets.items():
+        for dest in rs.report_destinations:
+            auth = report_authorisation_name(zone, dest)
+            target = next((z for z in sets if dest == z or dest.endswith("." + z)), None)
+            if target is not None:
+                extra[target].append(
+                    txt_record(
+                        target,
+                        relative(auth, target),
+                        "v=DMARC1",
+                        ttl_of[target],
+                        f"dmarc-report-auth:{zone}",
+                    )
+                )
+            else:
+                notes[zone].append(
+                    f"DMARC reports of {zone} go to {dest}: {dest} must publish "
+                    f'TXT "v=DMARC1" at {auth} (RFC 7489 7.1)'
+                )
+    return {
+        z: RecordSet(
+            z, rs.records + tuple(extra[z]), rs.deferred, tuple(notes[z]), rs.report_destinations
+        )
+        for z, rs in sets.items()
+    }

@@ -1,0 +1,739 @@
+"""The typed stack spec: stack configuration in, validated frozen dataclasses out.
+
+This is the only place that reads user input. Everything downstream (records, components) takes a
+:class:`StackSpec` and may assume it is valid. Every problem is reported with the config key path,
+the value and what is allowed, and all problems of one stack are reported together.
+
+Config keys (Pulumi config of the stack, see stacks/ for examples):
+    tencentcloud:region / alicloud:region   the region of each cloud the stack uses (Hong Kong only)
+    hkmail:dnsProvider                       dnspod | alidns
+    hkmail:dnsPlan                           the DNS plan, which sets the provider's TTL floor
+    hkmail:domains                           list of mail domains (see DomainSpec)
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import datetime as dt
+import ipaddress
+import re
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Final, Literal, TypeVar, cast
+
+from hkmail.errors import SpecError, raise_all
+from hkmail.presets import SUITES, AutodiscoverySpec, MxHost, SrvTarget, SuitePreset
+
+Cloud = Literal["tencentcloud", "alicloud"]
+DnsProvider = Literal["dnspod", "alidns"]
+DmarcPolicy = Literal["none", "quarantine", "reject"]
+Alignment = Literal["r", "s"]
+MtaStsMode = Literal["enforce", "testing", "none"]
+SpfAll = Literal["-all", "~all"]
+KeyType = Literal["rsa", "ed25519"]
+DNS_PROVIDERS: Final[tuple[DnsProvider, ...]] = ("dnspod", "alidns")
+DMARC_POLICIES: Final[tuple[DmarcPolicy, ...]] = ("none", "quarantine", "reject")
+ALIGNMENTS: Final[tuple[Alignment, ...]] = ("r", "s")
+MTA_STS_MODES: Final[tuple[MtaStsMode, ...]] = ("enforce", "testing", "none")
+SPF_ALLS: Final[tuple[SpfAll, ...]] = ("-all", "~all")
+KEY_TYPES: Final[tuple[KeyType, ...]] = ("rsa", "ed25519")
+
+# The one Hong Kong region of each cloud (DESIGN.md, "Clouds").
+HK_REGION: Final[Mapping[Cloud, str]] = {"tencentcloud": "ap-hongkong", "alicloud": "cn-hongkong"}
+HK_ZONES: Final[Mapping[Cloud, tuple[str, ...]]] = {
+    "tencentcloud": ("ap-hongkong-1", "ap-hongkong-2", "ap-hongkong-3"),
+    "alicloud": ("cn-hongkong-b", "cn-hongkong-c", "cn-hongkong-d"),
+}
+DNS_CLOUD: Final[Mapping[DnsProvider, Cloud]] = {"dnspod": "tencentcloud", "alidns": "alicloud"}
+
+# Minimum TTL per DNS plan. DNSPod: free 600, professional 120, enterprise 60, ultimate 1.
+# Alidns (pulumi-alicloud AlidnsRecord docs): free 600, basic/personal 120, standard 60,
+# ultimate 10, exclusive 1. DESIGN.md: the free and personal editions are held at 600.
+TTL_FLOOR: Final[Mapping[DnsProvider, Mapping[str, int]]] = {
+    "dnspod": {"free": 600, "professional": 120, "enterprise": 60, "ultimate": 1},
+    "alidns": {"free": 600, "personal": 600, "standard": 60, "ultimate": 10, "exclusive": 1},
+}
+TTL_MAX: Final = 86400
+# MX preference range each provider accepts: DNSPod 1-20 (tencentcloud Dnspod Record docs),
+# Alidns 1-50 (Alidns AddDomainRecord API; DESIGN.md).
+MX_PRIORITY_RANGE: Final[Mapping[DnsProvider, tuple[int, int]]] = {
+    "dnspod": (1, 20),
+    "alidns": (1, 50),
+}
+
+_LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
+_MAILTO = re.compile(r"^(mailto:)?([A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+)@([A-Za-z0-9.-]+)$")
+
+
+# --------------------------------------------------------------------------------------------
+# The spec
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SpfSpec:
+    include: tuple[str, ...] = ()
+    ip4: tuple[str, ...] = ()
+    ip6: tuple[str, ...] = ()
+    a: bool = False
+    mx: bool = False
+    all: Literal["-all", "~all"] = "-all"
+
+
+@dataclass(frozen=True)
+class DkimKey:
+    selector: str
+    key_type: Literal["rsa", "ed25519"]
+    public_key: str  # base64 of the p= tag: SubjectPublicKeyInfo DER (rsa) or 32 raw bytes
+    bits: int  # RSA modulus size, or 256 for ed25519
+
+
+@dataclass(frozen=True)
+class DmarcSpec:
+    policy: Literal["none", "quarantine", "reject"]
+    subdomain_policy: Literal["none", "quarantine", "reject"] | None = None
+    pct: int = 100
+    rua: tuple[str, ...] = ()  # mailto: URIs
+    ruf: tuple[str, ...] = ()
+    adkim: Literal["r", "s"] = "r"
+    aspf: Literal["r", "s"] = "r"
+    # p=none is a monitoring phase, declared with the date by which it must be raised.
+    ramp_until: dt.date | None = None
+
+
+@dataclass(frozen=True)
+class PolicyHost:
+    """Where mta-sts.<domain> points: a CNAME target or IPv4 addresses."""
+
+    cname: str | None = None
+    ipv4: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class MtaStsSpec:
+    mode: Literal["enforce", "testing", "none"]
+    max_age: int = 604800
+    policy_host: PolicyHost | None = None
+
+
+@dataclass(frozen=True)
+class TlsRptSpec:
+    rua: tuple[str, ...]  # mailto: or https: URIs
+
+
+@dataclass(frozen=True)
+class CaaSpec:
+    issue: tuple[str, ...] = ()
+    issuewild: tuple[str, ...] = ()
+    iodef: str | None = None
+
+
+@dataclass(frozen=True)
+class TencentSesSender:
+    """Tencent SES sending identity in ap-hongkong: mail content stays in Hong Kong."""
+
+    domain: str
+    service: Literal["tencent-ses"] = "tencent-ses"
+
+
+Sender = TencentSesSender
+
+
+@dataclass(frozen=True)
+class DomainSpec:
+    name: str
+    ttl: int
+    suite: SuitePreset
+    mx: tuple[MxHost, ...]
+    spf: SpfSpec
+    dkim: tuple[DkimKey, ...] = ()
+    dmarc: DmarcSpec | None = None
+    mta_sts: MtaStsSpec | None = None
+    tls_rpt: TlsRptSpec | None = None
+    autodiscovery: AutodiscoverySpec | None = None
+    caa: CaaSpec | None = None
+    senders: tuple[Sender, ...] = ()
+
+    @property
+    def sends_mail(self) -> bool:
+        return self.suite.name != "none" or bool(self.senders)
+
+    @property
+    def receives_mail(self) -> bool:
+        return bool(self.mx)
+
+
+@dataclass(frozen=True)
+class StackSpec:
+    dns_provider: DnsProvider
+    dns_plan: str
+    regions: Mapping[Cloud, str]
+    domains: tuple[DomainSpec, ...]
+    clouds: frozenset[Cloud] = field(default_factory=frozenset)
+
+    @property
+    def ttl_floor(self) -> int:
+        return TTL_FLOOR[self.dns_provider][self.dns_plan]
+
+
+# --------------------------------------------------------------------------------------------
+# Reading config
+# --------------------------------------------------------------------------------------------
+
+KNOWN_KEYS: Final = ("dnsProvider", "dnsPlan", "domains")
+T = TypeVar("T")
+
+
+class _Reader:
+    """Collects every error with its config path instead of stopping at the first."""
+
+    def __init__(self) -> None:
+        self.errors: list[SpecError] = []
+
+    def fail(self, path: str, value: object, allowed: str, reason: str = "") -> None:
+        self.errors.append(SpecError(path, value, allowed, reason))
+
+    def mapping(
+        self, path: str, value: object, allowed_keys: Sequence[str]
+    ) -> Mapping[str, object] | None:
+        if not isinstance(value, Mapping):
+            self.fail(path, value, f"a mapping with keys {', '.join(allowed_keys)}")
+            return None
+        for key in value:
+            if key not in allowed_keys:
+                self.fail(
+                    f"{path}.{key}", value[key], f"keys {', '.join(allowed_keys)}", "unknown key"
+                )
+        return cast(Mapping[str, object], value)
+
+    def choice(
+        self, path: str, value: object, choices: Sequence[T], default: T | None = None
+    ) -> T | None:
+        if value is None and default is not None:
+            return default
+        if value not in choices:
+            self.fail(path, value, " | ".join(str(c) for c in choices))
+            return None
+        return cast(T, value)
+
+    def integer(
+        self, path: str, value: object, low: int, high: int, default: int | None = None
+    ) -> int | None:
+        if value is None and default is not None:
+            return default
+        # bool is an int in Python; a YAML `yes` must not become TTL 1.
+        if isinstance(value, str) and value.isdigit():
+            value = int(value)
+        if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
+            self.fail(path, value, f"an integer from {low} to {high}")
+            return None
+        return value
+
+    def boolean(self, path: str, value: object, default: bool) -> bool:
+        if value is None:
+            return default
+        if not isinstance(value, bool):
+            self.fail(path, value, "true | false")
+            return default
+        return value
+
+    def items(self, path: str, value: object) -> list[tuple[str, object]]:
+        """A list (or missing) -> [(path[i], item)]."""
+        if value is None:
+            return []
+        if isinstance(value, str) or not isinstance(value, Sequence):
+            self.fail(path, value, "a list")
+            return []
+        return [(f"{path}[{i}]", item) for i, item in enumerate(value)]
+
+    def each(
+        self, path: str, value: object, read: Callable[[str, object], T | None]
+    ) -> tuple[T, ...]:
+        out = []
+        for item_path, item in self.items(path, value):
+            parsed = read(item_path, item)
+            if parsed is not None:
+                out.append(parsed)
+        return tuple(out)
+
+    def hostname(self, path: str, value: object, *, min_labels: int = 1) -> str | None:
+        name = normalize_hostname(value, min_labels=min_labels)
+        if name is None:
+            self.fail(
+                path,
+                value,
+                f"a DNS host name of at least {min_labels} label(s), "
+                "letters, digits and hyphens (e.g. mail.example.com.hk)",
+            )
+        return name
+
+    def mailto(self, path: str, value: object) -> str | None:
+        match = _MAILTO.match(value) if isinstance(value, str) else None
+        if match is None or normalize_hostname(match.group(3).lower(), min_labels=2) is None:
+            self.fail(path, value, "an e-mail address or mailto: URI (e.g. dmarc@example.com.hk)")
+            return None
+        return f"mailto:{match.group(2)}@{match.group(3).lower()}"
+
+    def date(self, path: str, value: object) -> dt.date | None:
+        if value is None:
+            return None
+        if isinstance(value, dt.date):
+            return value
+        try:
+            return dt.date.fromisoformat(str(value))
+        except ValueError:
+            self.fail(path, value, "a date as YYYY-MM-DD")
+            return None
+
+
+def normalize_hostname(value: object, *, min_labels: int = 1) -> str | None:
+    """Lower-case LDH host name without the trailing dot, or None if it is not one."""
+    if not isinstance(value, str):
+        return None
+    name = value.strip().lower().rstrip(".")
+    labels = name.split(".")
+    if len(name) > 253 or len(labels) < min_labels:
+        return None
+    if not all(_LABEL.match(label) for label in labels):
+        return None
+    if labels[-1].isdigit():  # an IP address is not a host name
+        return None
+    return name
+
+
+def read_stack(config: Mapping[str, object]) -> StackSpec:
+    """Validate full-key stack config (``{"hkmail:domains": [...], "tencentcloud:region": ...}``).
+
+    Raises :class:`hkmail.errors.SpecErrors` listing every problem.
+    """
+    r = _Reader()
+    for key in config:
+        namespace, _, name = key.partition(":")
+        if namespace == "hkmail" and name not in KNOWN_KEYS:
+            r.fail(key, config[key], ", ".join(f"hkmail:{k}" for k in KNOWN_KEYS), "unknown key")
+
+    dns_provider = r.choice("hkmail:dnsProvider", config.get("hkmail:dnsProvider"), DNS_PROVIDERS)
+    dns_plan = "free"
+    if dns_provider is not None:
+        plans = tuple(TTL_FLOOR[dns_provider])
+        dns_plan = r.choice("hkmail:dnsPlan", config.get("hkmail:dnsPlan"), plans, "free") or "free"
+
+    domains_raw = config.get("hkmail:domains")
+    if not domains_raw:
+        r.fail("hkmail:domains", domains_raw, "a non-empty list of mail domains")
+    domains = r.each(
+        "hkmail:domains", domains_raw, lambda p, v: _read_domain(r, p, v, dns_provider, dns_plan)
+    )
+    seen: set[str] = set()
+    for i, d in enumerate(domains):
+        if d.name in seen:
+            r.fail(f"hkmail:domains[{i}].name", d.name, "each domain once", "duplicate domain")
+        seen.add(d.name)
+
+    clouds: set[Cloud] = set()
+    if dns_provider is not None:
+        clouds.add(DNS_CLOUD[dns_provider])
+    if any(isinstance(s, TencentSesSender) for d in domains for s in d.senders):
+        clouds.add("tencentcloud")
+    regions: dict[Cloud, str] = {}
+    for cloud in sorted(clouds):
+        key = f"{cloud}:region"
+        region = config.get(key)
+        if region != HK_REGION[cloud]:
+            reason = (
+                "not set: the provider would fall back to an environment variable or its "
+                "default" + (" ap-guangzhou (mainland China)" if cloud == "tencentcloud" else "")
+                if region is None
+                else "outside Hong Kong"
+            )
+            r.fail(key, region, HK_REGION[cloud], reason)
+        else:
+            regions[cloud] = region
+    raise_all(r.errors)
+    assert dns_provider is not None  # raise_all reported it otherwise
+    return StackSpec(
+        dns_provider=dns_provider,
+        dns_plan=dns_plan,
+        regions=regions,
+        domains=domains,
+        clouds=frozenset(clouds),
+    )
+
+
+_DOMAIN_KEYS = (
+    "name",
+    "ttl",
+    "mail",
+    "spf",
+    "dkim",
+    "dmarc",
+    "mtaSts",
+    "tlsRpt",
+    "autodiscovery",
+    "caa",
+    "sending",
+)
+
+
+def _read_domain(
+    r: _Reader, path: str, raw: object, dns_provider: DnsProvider | None, dns_plan: str
+) -> DomainSpec | None:
+    m = r.mapping(path, raw, _DOMAIN_KEYS)
+    if m is None:
+        return None
+    errors_before = len(r.errors)
+    name = r.hostname(f"{path}.name", m.get("name"), min_labels=2) or "invalid.example"
+    floor = TTL_FLOOR[dns_provider][dns_plan] if dns_provider else 1
+    ttl = r.integer(f"{path}.ttl", m.get("ttl"), floor, TTL_MAX, default=max(600, floor)) or floor
+
+    suite, mx = _read_mail(r, f"{path}.mail", m.get("mail"), dns_provider)
+    spf = _read_spf(r, f"{path}.spf", m.get("spf"))
+    dkim = r.each(f"{path}.dkim", m.get("dkim"), lambda p, v: _read_dkim(r, p, v))
+    selectors = [k.selector for k in dkim]
+    for i, sel in enumerate(selectors):
+        if selectors.index(sel) != i:
+            r.fail(f"{path}.dkim[{i}].selector", sel, "each selector once", "duplicate selector")
+    dmarc = _read_dmarc(r, f"{path}.dmarc", m.get("dmarc")) if m.get("dmarc") is not None else None
+    mta_sts = (
+        _read_mta_sts(r, f"{path}.mtaSts", m.get("mtaSts")) if m.get("mtaSts") is not None else None
+    )
+    tls_rpt = _read_tls_rpt(r, f"{path}.tlsRpt", m.get("tlsRpt"))
+    autodiscovery = _read_autodiscovery(r, f"{path}.autodiscovery", m.get("autodiscovery"), suite)
+    caa = _read_caa(r, f"{path}.caa", m.get("caa"))
+    senders = r.each(f"{path}.sending", m.get("sending"), lambda p, v: _read_sender(r, p, v, name))
+
+    if mta_sts is not None and mta_sts.mode != "none" and not mx:
+        r.fail(
+            f"{path}.mtaSts.mode",
+            mta_sts.mode,
+            "none (or add MX hosts)",
+            "MTA-STS describes the MX hosts and this domain receives no mail",
+        )
+    if suite.name == "none" and (dkim or mta_sts or tls_rpt or autodiscovery) and not senders:
+        r.fail(
+            f"{path}.mail.suite",
+            "none",
+            "a mail suite, or remove dkim/mtaSts/tlsRpt/autodiscovery",
+            "a domain that sends and receives no mail publishes a null MX, "
+            "SPF -all and DMARC reject only (RFC 7505)",
+        )
+    if len(r.errors) > errors_before:
+        return None
+    return DomainSpec(
+        name=name,
+        ttl=ttl,
+        suite=suite,
+        mx=mx,
+        spf=spf,
+        dkim=dkim,
+        dmarc=dmarc,
+        mta_sts=mta_sts,
+        tls_rpt=tls_rpt,
+        autodiscovery=autodiscovery,
+        caa=caa,
+        senders=senders,
+    )
+
+
+def _read_mail(
+    r: _Reader, path: str, raw: object, dns_provider: DnsProvider | None
+) -> tuple[SuitePreset, tuple[MxHost, ...]]:
+    m = r.mapping(path, raw, ("suite", "mx"))
+    if m is None:
+        return SUITES["none"], ()
+    suite_name = r.choice(f"{path}.suite", m.get("suite"), tuple(SUITES))
+    suite = SUITES[suite_name] if suite_name else SUITES["none"]
+    if suite_name == "custom":
+        mx = r.each(f"{path}.mx", m.get("mx"), lambda p, v: _read_mx(r, p, v, dns_provider))
+        if not mx:
+            r.fail(
+                f"{path}.mx",
+                m.get("mx"),
+                "a non-empty list of {host, priority}",
+                "suite custom needs its MX hosts",
+            )
+    else:
+        if m.get("mx") is not None:
+            r.fail(
+                f"{path}.mx",
+                m.get("mx"),
+                "no mx (the preset sets it) or suite: custom",
+                f"suite {suite_name} has fixed MX hosts",
+            )
+        mx = suite.mx
+    return suite, mx
+
+
+def _read_mx(r: _Reader, path: str, raw: object, dns_provider: DnsProvider | None) -> MxHost | None:
+    m = r.mapping(path, raw, ("host", "priority"))
+    if m is None:
+        return None
+    low, high = MX_PRIORITY_RANGE[dns_provider] if dns_provider else (0, 65535)
+    host = r.hostname(f"{path}.host", m.get("host"), min_labels=2)
+    priority = r.integer(f"{path}.priority", m.get("priority"), low, high)
+    if host is None or priority is None:
+        return None
+    return MxHost(host, priority)
+
+
+def _read_spf(r: _Reader, path: str, raw: object) -> SpfSpec:
+    if raw is None:
+        return SpfSpec()
+    m = r.mapping(path, raw, ("include", "ip4", "ip6", "a", "mx", "all"))
+    if m is None:
+        return SpfSpec()
+    include = r.each(
+        f"{path}.include", m.get("include"), lambda p, v: r.hostname(p, v, min_labels=2)
+    )
+    ip4 = r.each(f"{path}.ip4", m.get("ip4"), lambda p, v: _read_network(r, p, v, 4))
+    ip6 = r.each(f"{path}.ip6", m.get("ip6"), lambda p, v: _read_network(r, p, v, 6))
+    all_ = r.choice(f"{path}.all", m.get("all"), SPF_ALLS, "-all") or "-all"
+    return SpfSpec(
+        include=include,
+        ip4=ip4,
+        ip6=ip6,
+        a=r.boolean(f"{path}.a", m.get("a"), False),
+        mx=r.boolean(f"{path}.mx", m.get("mx"), False),
+        all=all_,
+    )
+
+
+def _read_network(r: _Reader, path: str, raw: object, version: int) -> str | None:
+    try:
+        net = ipaddress.ip_network(str(raw), strict=True)
+    except ValueError:
+        net = None
+    if net is None or net.version != version or not isinstance(raw, str):
+        r.fail(path, raw, f"an IPv{version} address or network in CIDR form (host bits zero)")
+        return None
+    # A single address is written without its /32 or /128, as RFC 7208 examples do.
+    return str(net.network_address) if net.num_addresses == 1 else str(net)
+
+
+def _read_dkim(r: _Reader, path: str, raw: object) -> DkimKey | None:
+    m = r.mapping(path, raw, ("selector", "publicKey", "keyType"))
+    if m is None:
+        return None
+    selector = r.hostname(f"{path}.selector", m.get("selector"))
+    key_type = r.choice(f"{path}.keyType", m.get("keyType"), KEY_TYPES, "rsa")
+    key_raw = m.get("publicKey")
+    if isinstance(key_raw, str) and "p=" in key_raw:
+        # Consoles hand out the whole record ("v=DKIM1; k=rsa; p=MIIB..."): take its p= tag.
+        tags = dict(t.strip().split("=", 1) for t in key_raw.split(";") if "=" in t)
+        key_raw = tags.get("p", "")
+    if not isinstance(key_raw, str):
+        r.fail(f"{path}.publicKey", key_raw, "the base64 public key (the p= tag of the record)")
+        return None
+    public_key = re.sub(r"\s+", "", key_raw)
+    bits = dkim_key_bits(public_key, key_type or "rsa")
+    if isinstance(bits, str):
+        r.fail(f"{path}.publicKey", _abbrev(public_key), f"a {key_type} public key", bits)
+        return None
+    if selector is None or key_type is None:
+        return None
+    return DkimKey(selector=selector, key_type=key_type, public_key=public_key, bits=bits)
+
+
+def dkim_key_bits(public_key: str, key_type: str) -> int | str:
+    """Key size in bits, or the reason the key is unusable (RFC 6376, 8301, 8463)."""
+    try:
+        der = base64.b64decode(public_key, validate=True)
+    except (binascii.Error, ValueError):
+        return "not base64"
+    if key_type == "ed25519":
+        return 256 if len(der) == 32 else f"an ed25519 key is 32 bytes, this is {len(der)}"
+    from cryptography.exceptions import UnsupportedAlgorithm
+    from cryptography.hazmat.primitives.asymmetric import rsa
+    from cryptography.hazmat.primitives.serialization import load_der_public_key
+
+    try:
+        key = load_der_public_key(der)
+    except (ValueError, UnsupportedAlgorithm):
+        return "not a DER SubjectPublicKeyInfo (the p= value of an RSA DKIM record)"
+    if not isinstance(key, rsa.RSAPublicKey):
+        return "not an RSA key"
+    if key.key_size < 1024:
+        return f"{key.key_size}-bit RSA; RFC 8301 requires at least 1024, 2048 recommended"
+    return key.key_size
+
+
+def _abbrev(text: str) -> str:
+    return text if len(text) <= 24 else f"{text[:12]}...{text[-8:]}"
+
+
+def _read_dmarc(r: _Reader, path: str, raw: object) -> DmarcSpec | None:
+    keys = ("policy", "subdomainPolicy", "pct", "rua", "ruf", "adkim", "aspf", "rampUntil")
+    m = r.mapping(path, raw, keys)
+    if m is None:
+        return None
+    policies = DMARC_POLICIES
+    policy = r.choice(f"{path}.policy", m.get("policy"), policies)
+    sp = (
+        r.choice(f"{path}.subdomainPolicy", m.get("subdomainPolicy"), policies)
+        if m.get("subdomainPolicy") is not None
+        else None
+    )
+    pct = r.integer(f"{path}.pct", m.get("pct"), 0, 100, default=100)
+    rua = r.each(f"{path}.rua", m.get("rua"), r.mailto)
+    ruf = r.each(f"{path}.ruf", m.get("ruf"), r.mailto)
+    adkim = r.choice(f"{path}.adkim", m.get("adkim"), ALIGNMENTS, "r")
+    aspf = r.choice(f"{path}.aspf", m.get("aspf"), ALIGNMENTS, "r")
+    ramp = r.date(f"{path}.rampUntil", m.get("rampUntil"))
+    if policy is None or pct is None or adkim is None or aspf is None:
+        return None
+    return DmarcSpec(
+        policy=policy,
+        subdomain_policy=sp,
+        pct=pct,
+        rua=rua,
+        ruf=ruf,
+        adkim=adkim,
+        aspf=aspf,
+        ramp_until=ramp,
+    )
+
+
+def _read_mta_sts(r: _Reader, path: str, raw: object) -> MtaStsSpec | None:
+    m = r.mapping(path, raw, ("mode", "maxAge", "policyHost"))
+    if m is None:
+        return None
+    mode = r.choice(f"{path}.mode", m.get("mode"), MTA_STS_MODES)
+    # RFC 8461 3.2: max_age up to 31557600 seconds (about one year).
+    max_age = r.integer(f"{path}.maxAge", m.get("maxAge"), 86400, 31557600, default=604800)
+    host: PolicyHost | None = None
+    if m.get("policyHost") is not None:
+        h = r.mapping(f"{path}.policyHost", m.get("policyHost"), ("cname", "ipv4"))
+        if h is not None:
+            cname = (
+                r.hostname(f"{path}.policyHost.cname", h.get("cname"), min_labels=2)
+                if h.get("cname") is not None
+                else None
+            )
+            ipv4 = r.each(
+                f"{path}.policyHost.ipv4", h.get("ipv4"), lambda p, v: _read_address(r, p, v)
+            )
+            if (cname is None) == (not ipv4):
+                r.fail(f"{path}.policyHost", dict(h), "exactly one of cname or ipv4")
+            host = PolicyHost(cname=cname, ipv4=ipv4)
+    if mode is None or max_age is None:
+        return None
+    return MtaStsSpec(mode=mode, max_age=max_age, policy_host=host)
+
+
+def _read_address(r: _Reader, path: str, raw: object) -> str | None:
+    try:
+        if isinstance(raw, str):
+            return str(ipaddress.IPv4Address(raw))
+    except ValueError:
+        pass
+    r.fail(path, raw, "an IPv4 address (e.g. 203.0.113.10)")
+    return None
+
+
+def _read_tls_rpt(r: _Reader, path: str, raw: object) -> TlsRptSpec | None:
+    if raw is None:
+        return None
+    m = r.mapping(path, raw, ("rua",))
+    if m is None:
+        return None
+
+    def read_uri(p: str, v: object) -> str | None:
+        if isinstance(v, str) and v.startswith("https://") and " " not in v and "," not in v:
+            return v
+        if isinstance(v, str) and v.startswith("https:"):
+            r.fail(p, v, "an https:// URL without spaces or commas")
+            return None
+        return r.mailto(p, v)
+
+    rua = r.each(f"{path}.rua", m.get("rua"), read_uri)
+    if not rua:
+        r.fail(f"{path}.rua", m.get("rua"), "at least one mailto: or https: report destination")
+        return None
+    return TlsRptSpec(rua=rua)
+
+
+def _read_autodiscovery(
+    r: _Reader, path: str, raw: object, suite: SuitePreset
+) -> AutodiscoverySpec | None:
+    if raw is None or raw is False:
+        return None
+    if raw is True:
+        if suite.autodiscovery is None:
+            r.fail(
+                path,
+                raw,
+                "a mapping of submission/submissions/imaps to {host, port}",
+                f"suite {suite.name} has no preset client endpoints",
+            )
+        return suite.autodiscovery
+    m = r.mapping(path, raw, ("submission", "submissions", "imaps"))
+    if m is None:
+        return None
+
+    def target(key: str) -> SrvTarget | None:
+        v = m.get(key)
+        if v is None:
+            return None
+        t = r.mapping(f"{path}.{key}", v, ("host", "port"))
+        if t is None:
+            return None
+        host = r.hostname(f"{path}.{key}.host", t.get("host"), min_labels=2)
+        port = r.integer(
+            f"{path}.{key}.port",
+            t.get("port"),
+            1,
+            65535,
+            default={"submission": 587, "submissions": 465, "imaps": 993}[key],
+        )
+        return SrvTarget(host, port) if host and port else None
+
+    found = AutodiscoverySpec(
+        submission=target("submission"), submissions=target("submissions"), imaps=target("imaps")
+    )
+    if found == AutodiscoverySpec():
+        r.fail(path, dict(m), "at least one of submission, submissions, imaps")
+    return found
+
+
+def _read_caa(r: _Reader, path: str, raw: object) -> CaaSpec | None:
+    if raw is None:
+        return None
+    m = r.mapping(path, raw, ("issue", "issuewild", "iodef"))
+    if m is None:
+        return None
+    issue = r.each(f"{path}.issue", m.get("issue"), lambda p, v: r.hostname(p, v, min_labels=2))
+    issuewild = r.each(
+        f"{path}.issuewild", m.get("issuewild"), lambda p, v: r.hostname(p, v, min_labels=2)
+    )
+    iodef_raw = m.get("iodef")
+    iodef = None
+    if iodef_raw is not None:
+        if isinstance(iodef_raw, str) and iodef_raw.startswith("https://"):
+            iodef = iodef_raw
+        else:
+            iodef = r.mailto(f"{path}.iodef", iodef_raw)
+    if not issue and not issuewild:
+        r.fail(f"{path}.issue", m.get("issue"), "at least one CA domain (e.g. letsencrypt.org)")
+    return CaaSpec(issue=issue, issuewild=issuewild, iodef=iodef)
+
+
+def _read_sender(r: _Reader, path: str, raw: object, domain: str) -> Sender | None:
+    m = r.mapping(path, raw, ("service", "domain"))
+    if m is None:
+        return None
+    service = r.choice(f"{path}.service", m.get("service"), SENDING_SERVICES)
+    sending_domain = r.hostname(f"{path}.domain", m.get("domain", domain), min_labels=2)
+    if sending_domain and not (sending_domain == domain or sending_domain.endswith("." + domain)):
+        r.fail(f"{path}.domain", sending_domain, f"{domain} or a subdomain of it")
+        return None
+    if service is None or sending_domain is None:
+        return None
+    return TencentSesSender(domain=sending_domain)
+
+
+SENDING_SERVICES: Final = ("tencent-ses",)
+
+
+def iter_record_domains(spec: StackSpec) -> Iterable[str]:
+    return (d.name for d in spec.domains)
