@@ -1,0 +1,162 @@
+"""``python -m hkmail.plan``: the offline plan of a stack — what ``pulumi up`` would create.
+
+Runs the project's program under Pulumi's mocks (see :mod:`hkmail.engine`) and prints the
+resources as a table (``text``), as JSON (``json``) or as RFC 1035 zone files (``zone``).
+Exit status: 0 on success, 2 when the program, its project or its config cannot be run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from hkmail.engine.model import ROOT_STACK_TYPE, EngineError, Plan, PlannedResource
+from hkmail.engine.run import run_program
+from hkmail.engine.wire import to_display
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+_MAX_INPUTS = 70
+
+
+def resource_region(plan: Plan, resource: PlannedResource) -> str | None:
+    """The region a custom resource is placed in by its provider (a provider's own region)."""
+    if resource.is_provider:
+        region = resource.inputs.get("region")
+        return region if isinstance(region, str) else None
+    if not resource.custom:
+        return None
+    return plan.region_of(resource)
+
+
+def to_json(plan: Plan) -> dict[str, Any]:
+    """The ``--format json`` document; secrets are ``"[secret]"``, unknowns ``"[unknown]"``."""
+    return {
+        "project": plan.project,
+        "stack": plan.stack,
+        "resources": [
+            {
+                "urn": r.urn,
+                "type": r.type,
+                "name": r.name,
+                "parent": r.parent,
+                "provider": r.provider_urn,
+                "region": resource_region(plan, r),
+                "protect": r.options.protect,
+                "inputs": to_display(dict(sorted(r.inputs.items()))),
+            }
+            for r in plan.resources
+        ],
+        "outputs": to_display(dict(sorted(plan.outputs.items()))),
+    }
+
+
+def _short(value: object) -> str:
+    shown = to_display(value)
+    text = shown if isinstance(shown, str) else json.dumps(shown, ensure_ascii=False)
+    return text
+
+
+def _key_inputs(resource: PlannedResource) -> str:
+    parts = []
+    for key, value in sorted(resource.inputs.items()):
+        if key in ("version", "pluginDownloadURL"):
+            continue
+        parts.append(f"{key}={_short(value)}")
+    text = " ".join(parts)
+    return text if len(text) <= _MAX_INPUTS else text[: _MAX_INPUTS - 1] + "…"
+
+
+def _depth(plan: Plan, resource: PlannedResource) -> int:
+    depth, parent = 0, resource.parent
+    by_urn = {r.urn: r for r in plan.resources}
+    while parent and parent in by_urn and by_urn[parent].type != ROOT_STACK_TYPE:
+        depth += 1
+        parent = by_urn[parent].parent
+    return depth
+
+
+def to_text(plan: Plan) -> str:
+    """A readable table: resource, type, provider region, key inputs."""
+    rows = [("RESOURCE", "TYPE", "REGION", "KEY INPUTS")]
+    for r in plan.resources:
+        if r.type == ROOT_STACK_TYPE:
+            continue
+        name = "  " * _depth(plan, r) + r.name + (" (protected)" if r.options.protect else "")
+        region = resource_region(plan, r) or ("-" if not r.custom else "(unset)")
+        rows.append((name, r.type, region, _key_inputs(r) if r.custom else ""))
+    widths = [max(len(row[i]) for row in rows) for i in range(3)]
+    lines = [f"Plan for stack {plan.stack} of project {plan.project}:", ""]
+    for row in rows:
+        lines.append(
+            "  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row[:3])) + "  " + row[3]
+        )
+    custom = sum(1 for r in plan.resources if r.custom)
+    lines.append("")
+    lines.append(f"{len(plan.resources)} resources ({custom} custom, including providers).")
+    if plan.outputs:
+        lines.append("Outputs:")
+        for key, value in sorted(plan.outputs.items()):
+            lines.append(f"  {key}: {_short(value)}")
+    return "\n".join(lines) + "\n"
+
+
+def to_zone(plan: Plan) -> str:
+    from hkmail.zone import zone_files  # the lead's module; only the zone format needs it
+
+    zones: dict[str, str] = zone_files(plan)
+    parts = []
+    for domain in sorted(zones):
+        parts.append(f"; zone {domain}\n{zones[domain].rstrip()}\n")
+    return "\n".join(parts)
+
+
+def format_error(exc: EngineError) -> str:
+    text = str(exc).strip()
+    if text.startswith("error:"):
+        return text  # the program's own message, unchanged
+    where = f" (at {exc.where})" if exc.where else ""
+    return f"error: {exc}{where}"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(
+        prog="scripts/plan",
+        description="Run a stack's Pulumi program offline under mocks and show what it creates.",
+    )
+    ap.add_argument("--stack", required=True, help="stack name (stacks/Pulumi.<stack>.yaml)")
+    ap.add_argument("--project", default=str(REPO_ROOT), help="Pulumi project directory")
+    ap.add_argument("--format", choices=("text", "json", "zone"), default="text")
+    ap.add_argument("--output", help="write to this file instead of standard output")
+    ap.add_argument("--timeout", type=float, default=600.0, help="seconds the program may run")
+    args = ap.parse_args(argv)
+
+    try:
+        plan = run_program(args.project, args.stack, timeout=args.timeout)
+        if args.format == "json":
+            text = json.dumps(to_json(plan), indent=2, ensure_ascii=False) + "\n"
+        elif args.format == "zone":
+            text = to_zone(plan)
+        else:
+            text = to_text(plan)
+    except EngineError as exc:
+        print(format_error(exc), file=sys.stderr)
+        return 2
+    except ImportError as exc:
+        print(f"error: the zone export is not available: {exc}", file=sys.stderr)
+        return 2
+    for diag in plan.diagnostics:
+        if diag.severity == "warning":
+            print(f"warning: {diag.message}", file=sys.stderr)
+    if args.output:
+        Path(args.output).write_text(text, encoding="utf-8")
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
