@@ -1,0 +1,27 @@
+"""The private mail server of a Hong Kong deployment: Postfix, Dovecot, OpenDKIM and nginx on
+Debian 12, configured from one typed input and installed by cloud-init."""
+
+from hkmail.mailserver.cloudinit import PACKAGES, user_data, user_data_hash
+from hkmail.mailserver.model import (
+    TENCENT_SES_HK_SMTP,
+    MailServerConfig,
+    Ports,
+    Relay,
+    SecretRefs,
+)
+from hkmail.mailserver.render import Layout, Rendered, RenderedFile, render
+
+__all__ = [
+    "PACKAGES",
+    "TENCENT_SES_HK_SMTP",
+    "Layout",
+    "MailServerConfig",
+    "Ports",
+    "Relay",
+    "Rendered",
+    "RenderedFile",
+    "SecretRefs",
+    "render",
+    "user_data",
+    "user_data_hash",
+]

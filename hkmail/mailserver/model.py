@@ -1,0 +1,168 @@
+"""The typed input of the private mail server: what to render, validated before anything renders.
+
+Nothing secret is part of this model. Secrets (the DKIM private key, the mailbox password hashes,
+the relay's SMTP password) are referred to by their name in the cloud's secret store and fetched
+by the instance at boot with its own role (see ``fetch_secrets.py``).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from dataclasses import dataclass, field
+from typing import Final, Literal
+
+from hkmail.errors import SpecError, SpecErrors
+
+Cloud = Literal["tencentcloud", "alicloud"]
+
+# Tencent SES SMTP service addresses as documented by Tencent (SES "SMTP Service Address" page,
+# product 1084/44457): Hong Kong smtp.qcloudmail.com, Guangzhou gz-smtp.qcloudmail.com, Singapore
+# sg-smtp.qcloudmail.com; port 465 for SSL, 25 disabled. Only the first keeps mail in Hong Kong.
+TENCENT_SES_HK_SMTP: Final = "smtp.qcloudmail.com"
+HONG_KONG_RELAYS: Final = frozenset({TENCENT_SES_HK_SMTP})
+
+# The secret stores live in the one Hong Kong region of each cloud.
+SECRET_REGION: Final[dict[Cloud, str]] = {"tencentcloud": "ap-hongkong", "alicloud": "cn-hongkong"}
+
+_LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
+_LOCAL_PART = re.compile(r"^[a-z0-9][a-z0-9._+-]{0,63}$")
+# Secret names of both stores: letters, digits, '-', '_' (SSM also allows '.'; KMS '/').
+_SECRET_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,127}$")
+_ROLE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+=,@-]{0,63}$")
+
+
+@dataclass(frozen=True)
+class Ports:
+    """Where each daemon listens. Production uses the defaults; tests move them to high ports."""
+
+    smtp: int = 25
+    submission: int = 587
+    submissions: int = 465
+    imaps: int = 993
+    https: int = 443
+    milter: int = 8891  # OpenDKIM, bound to loopback only
+
+
+@dataclass(frozen=True)
+class Relay:
+    """The SMTP service outbound mail goes through (both clouds block outbound port 25)."""
+
+    host: str = TENCENT_SES_HK_SMTP
+    port: int = 465
+    # Set when the relay is outside Hong Kong: the reference of the declared cross-border transfer
+    # (e.g. the signed PCPD model clauses). Required for any relay not known to be in Hong Kong.
+    cross_border_declaration: str | None = None
+
+    @property
+    def in_hong_kong(self) -> bool:
+        return self.host in HONG_KONG_RELAYS
+
+
+@dataclass(frozen=True)
+class SecretRefs:
+    """Where the instance finds its secrets at boot: names only, never values.
+
+    ``mailbox_hashes`` holds a JSON object ``{"local-part": "{SCHEME}hash"}`` (hashes as printed
+    by ``doveadm pw``); ``relay_credentials`` a JSON object ``{"username": ..., "password": ...}``
+    (the SES SMTP user and password); ``dkim_private_key`` the PEM of the DKIM signing key.
+    """
+
+    cloud: Cloud
+    role_name: str  # the instance's CAM (Tencent) or RAM (Alibaba) role
+    dkim_private_key: str
+    mailbox_hashes: str
+    relay_credentials: str
+
+    @property
+    def region(self) -> str:
+        return SECRET_REGION[self.cloud]
+
+    def names(self) -> tuple[str, ...]:
+        return (self.dkim_private_key, self.mailbox_hashes, self.relay_credentials)
+
+
+@dataclass(frozen=True)
+class MailServerConfig:
+    domain: str
+    hostname: str  # the server's FQDN: MX target, HELO name, PTR target
+    dkim_selector: str
+    admin_cidr: str  # where SSH may come from; used by the security group, not by the server
+    users: tuple[str, ...]  # mailbox local parts
+    mta_sts_policy: str  # the policy text served at /.well-known/mta-sts.txt (RFC 8461 3.2)
+    secrets: SecretRefs
+    relay: Relay = field(default_factory=Relay)
+    tls_cert: str = "/etc/ssl/hkmail/fullchain.pem"
+    tls_key: str = "/etc/ssl/hkmail/privkey.pem"
+    postmaster: str | None = None  # local part receiving postmaster@ and abuse@; default users[0]
+    message_size_limit: int = 26_214_400
+
+    def __post_init__(self) -> None:
+        validate(self)
+
+    @property
+    def postmaster_user(self) -> str:
+        return self.postmaster or self.users[0]
+
+    @property
+    def addresses(self) -> tuple[str, ...]:
+        return tuple(f"{u}@{self.domain}" for u in self.users)
+
+
+def _is_fqdn(name: str) -> bool:
+    labels = name.split(".")
+    return len(labels) >= 2 and len(name) <= 253 and all(_LABEL.match(lb) for lb in labels)
+
+
+def validate(c: MailServerConfig) -> None:
+    """Every problem of one config together, each naming the field and what is allowed."""
+    errors: list[SpecError] = []
+
+    def bad(fld: str, value: object, allowed: str, reason: str = "") -> None:
+        errors.append(SpecError(f"mailServer.{fld}", value, allowed, reason))
+
+    if not _is_fqdn(c.domain):
+        bad("domain", c.domain, "a lower-case DNS name with at least two labels")
+    if not _is_fqdn(c.hostname):
+        bad("hostname", c.hostname, "a lower-case fully qualified host name")
+    if not _LABEL.match(c.dkim_selector):
+        bad("dkimSelector", c.dkim_selector, "one DNS label: a-z, 0-9, '-'")
+    try:
+        net = ipaddress.ip_network(c.admin_cidr, strict=True)
+        if net.prefixlen == 0:
+            bad("adminCidr", c.admin_cidr, "a specific network", "SSH must not be open to all")
+    except ValueError as exc:
+        bad("adminCidr", c.admin_cidr, "an IPv4/IPv6 network such as 203.0.113.0/24", str(exc))
+    if not c.users:
+        bad("users", c.users, "at least one mailbox local part")
+    for u in c.users:
+        if not _LOCAL_PART.match(u):
+            bad("users", u, "lower-case local parts: a-z, 0-9, '.', '_', '+', '-'")
+    if len(set(c.users)) != len(c.users):
+        bad("users", c.users, "each mailbox once")
+    if c.postmaster is not None and c.postmaster not in c.users:
+        bad("postmaster", c.postmaster, f"one of the users {list(c.users)}")
+    if "version: STSv1" not in c.mta_sts_policy:
+        bad("mtaStsPolicy", c.mta_sts_policy[:40], "an RFC 8461 policy starting 'version: STSv1'")
+    if not c.relay.in_hong_kong and not c.relay.cross_border_declaration:
+        bad(
+            "relay.host",
+            c.relay.host,
+            f"{sorted(HONG_KONG_RELAYS)}, or another relay with relay.crossBorderDeclaration",
+            "outbound mail through a relay outside Hong Kong is a cross-border transfer",
+        )
+    if not _is_fqdn(c.relay.host):
+        bad("relay.host", c.relay.host, "a fully qualified host name")
+    if not 1 <= c.relay.port <= 65535:
+        bad("relay.port", c.relay.port, "1-65535 (465 for implicit TLS)")
+    for path_field, path in (("tlsCert", c.tls_cert), ("tlsKey", c.tls_key)):
+        if not path.startswith("/") or any(ch in path for ch in " \n\t:"):
+            bad(path_field, path, "an absolute path without spaces or ':'")
+    s = c.secrets
+    if not _ROLE_NAME.match(s.role_name):
+        bad("secrets.roleName", s.role_name, "a CAM/RAM role name")
+    for name in s.names():
+        if not _SECRET_NAME.match(name):
+            bad("secrets", name, "secret names of letters, digits, '.', '_', '/', '-'")
+    if errors:
+        raise SpecErrors(errors)
