@@ -1,0 +1,1 @@
+"""hk-mail CrossGuard policy pack: Hong Kong residency and mail-hygiene rules."""

@@ -1,0 +1,82 @@
+"""Region vocabulary of both clouds and the tests "is this value a region / zone, and which?".
+
+The vocabulary is used to find region ids embedded in other values (endpoints, OSS locations,
+COS bucket ids). Sources: Alibaba Cloud "Regions and zones" and Tencent Cloud "Regions and
+availability zones" pages, cross-checked against the region ids the installed SDKs' own docs mention
+(`policies/tools/region_coverage.py --report`). A region-bearing *property* does not depend on this
+list: any value there that is not an allowed region or one of its zones is a violation.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+
+ALIBABA_REGIONS = (
+    "cn-qingdao", "cn-beijing", "cn-zhangjiakou", "cn-huhehaote", "cn-wulanchabu",
+    "cn-hangzhou", "cn-shanghai", "cn-nanjing", "cn-fuzhou", "cn-shenzhen", "cn-heyuan",
+    "cn-guangzhou", "cn-chengdu", "cn-wuhan-lr", "cn-chenzhou", "cn-hongkong",
+    "cn-hangzhou-finance", "cn-shanghai-finance-1", "cn-shenzhen-finance-1",
+    "cn-beijing-finance-1", "cn-north-2-gov-1",
+    "ap-northeast-1", "ap-northeast-2", "ap-southeast-1", "ap-southeast-2", "ap-southeast-3",
+    "ap-southeast-5", "ap-southeast-6", "ap-southeast-7", "ap-south-1",
+    "us-east-1", "us-west-1", "eu-west-1", "eu-central-1", "me-east-1", "me-central-1",
+    "na-south-1",
+)  # fmt: skip
+TENCENT_REGIONS = (
+    "ap-guangzhou", "ap-shanghai", "ap-nanjing", "ap-beijing", "ap-chengdu", "ap-chongqing",
+    "ap-shenzhen", "ap-tianjin", "ap-qingyuan", "ap-hongkong", "ap-taipei", "ap-singapore",
+    "ap-jakarta", "ap-seoul", "ap-tokyo", "ap-mumbai", "ap-bangkok", "na-siliconvalley",
+    "na-ashburn", "na-toronto", "sa-saopaulo", "eu-frankfurt", "eu-moscow",
+    "me-saudi-arabia", "ap-shanghai-fsi", "ap-shenzhen-fsi", "ap-beijing-fsi",
+    "ap-guangzhou-open", "ap-shanghai-adc",
+)  # fmt: skip
+KNOWN_REGIONS = frozenset(ALIBABA_REGIONS + TENCENT_REGIONS)
+DEFAULT_ALLOWED = ("cn-hongkong", "ap-hongkong")
+
+# Tencent APIs also take numeric zone ids: <region number><zone number>, Hong Kong is 3000xx
+# (ap-hongkong-1 = 300001, -2 = 300002, -3 = 300003).
+TENCENT_NUMERIC_ZONE = {"ap-hongkong": re.compile(r"^3000\d\d$")}
+
+# Longest first so that `cn-shanghai-finance-1` wins over `cn-shanghai`. A region ending in a digit
+# may be followed by a zone letter (`ap-southeast-1a`); otherwise the next char must end the token.
+_ALTERNATIVES = "|".join(
+    re.escape(r) + ("(?![0-9])" if r[-1].isdigit() else "(?![a-z0-9])")
+    for r in sorted(KNOWN_REGIONS, key=len, reverse=True)
+)
+_EMBEDDED = re.compile(rf"(?<![A-Za-z0-9])({_ALTERNATIVES})", re.IGNORECASE)
+# Shape of a region or zone id on either cloud (a value we must not ignore even if not listed).
+_GEO_SHAPE = re.compile(r"^(cn|ap|us|eu|me|na|sa|af|mx|la)-[a-z]+(-[a-z0-9]+)*[a-z]?$")
+
+
+def region_of(value: str) -> str | None:
+    """The known region a region/zone id belongs to (`cn-hongkong-b` -> `cn-hongkong`)."""
+    v = value.strip().lower()
+    for region in sorted(KNOWN_REGIONS, key=len, reverse=True):
+        if v == region or v.startswith(region + "-"):
+            return region
+        if region[-1].isdigit() and len(v) == len(region) + 1 and v.startswith(region):
+            return region  # Alibaba zone style ap-southeast-1a
+    return None
+
+
+def in_allowed(value: str, allowed: Iterable[str]) -> bool:
+    """True if value is an allowed region or a zone of one (prefix match on a dash boundary)."""
+    v = value.strip().lower()
+    return any(v == a or v.startswith(a.lower() + "-") for a in allowed)
+
+
+def numeric_zone_allowed(value: int, allowed: Iterable[str]) -> bool:
+    return any(
+        pattern.match(str(value)) for a in allowed if (pattern := TENCENT_NUMERIC_ZONE.get(a))
+    )
+
+
+def looks_geographic(value: str) -> bool:
+    v = value.strip().lower()
+    return bool(_GEO_SHAPE.match(v)) or region_of(v) is not None
+
+
+def embedded_regions(text: str) -> list[str]:
+    """Every known region id appearing inside text (endpoints, ARNs, bucket ids, locations)."""
+    return [m.group(1).lower() for m in _EMBEDDED.finditer(text)]

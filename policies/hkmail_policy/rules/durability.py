@@ -1,0 +1,53 @@
+"""Data-bearing resources are protected against deletion by `pulumi up` / `pulumi destroy`."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from ..model import Context, Finding, Resource, Rule, violation
+
+DATA_BEARING = (
+    "alicloud:ecs/disk:Disk",
+    "alicloud:ecs/ecsDisk:EcsDisk",
+    "alicloud:oss/bucket:Bucket",
+    "alicloud:rds/instance:Instance",
+    "alicloud:polardb/cluster:Cluster",
+    "alicloud:log/project:Project",
+    "alicloud:log/store:Store",
+    "alicloud:nas/fileSystem:FileSystem",
+    "alicloud:kms/key:Key",
+    "tencentcloud:Cbs/storage:Storage",
+    "tencentcloud:Cos/bucket:Bucket",
+    "tencentcloud:Mysql/instance:Instance",
+    "tencentcloud:Postgresql/instance:Instance",
+    "tencentcloud:Cls/logset:Logset",
+    "tencentcloud:Cls/topic:Topic",
+    "tencentcloud:Cfs/fileSystem:FileSystem",
+    "tencentcloud:Kms/key:Key",
+)
+
+
+def check_protected(resource: Resource, ctx: Context) -> Iterable[Finding]:
+    if resource.type in DATA_BEARING and not resource.protect:
+        yield violation(
+            resource,
+            None,
+            "holds mail, archives, logs or keys but is not protected",
+            "protect=True",
+        )
+
+
+RULES = (
+    Rule(
+        id="durability-protect-data",
+        title="Data-bearing resources protected",
+        description="Disks, buckets, databases, file systems, log stores and KMS keys carry "
+        "protect=True so that a refactor or `pulumi destroy` cannot delete records.",
+        severity="medium",
+        enforcement="mandatory",
+        remediation="Pass opts=ResourceOptions(protect=True) (components: forward a protect "
+        "flag); deletion then needs an explicit, reviewed `pulumi state unprotect`.",
+        controls=("PDPO-DPP2", "SFC-EDS-2019", "ISO27001-A.5.33", "ISO27001-A.8.13"),
+        check=check_protected,
+    ),
+)

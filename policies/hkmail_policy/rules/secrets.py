@@ -1,0 +1,97 @@
+"""No secrets in plain text: not in user data, not in plain (non-secret) inputs."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import re
+from collections.abc import Iterable
+
+from ..model import Context, Finding, Resource, Rule
+from ..values import Leaf, leaves
+
+PEM_PRIVATE = re.compile(r"-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY-----")
+# A bare base64 DER private key (e.g. an opendkim .private body without PEM armour): DER starts
+# with "MII" and a 2048-bit RSA private key is ~1,600 base64 characters (a public key ~400).
+BARE_DER_KEY = re.compile(r"MII[A-Za-z0-9+/]{800,}={0,2}")
+SECRET_NAME = re.compile(
+    r"(?i)(password|passwd|passphrase|secret|private_?key|access_?key|api_?key|token|credential)"
+)
+NOT_A_SECRET = re.compile(
+    r"(?i)(^kmsEncrypted|inherit$|ids?$|name$|arn$|type$|length$|policy$|enabled?$|mode$|"
+    r"rotation|expir|version$|url$|period$|status$|count$)"
+)
+USER_DATA = re.compile(r"(?i)user_?data")
+
+
+def _decoded(text: str) -> str:
+    """User data is often base64: look inside it as well."""
+    compact = "".join(text.split())
+    if len(compact) < 16 or not re.fullmatch(r"[A-Za-z0-9+/=]+", compact):
+        return ""
+    try:
+        return base64.b64decode(compact, validate=True).decode("utf-8", "replace")
+    except (binascii.Error, ValueError):
+        return ""
+
+
+def _private_key_in(text: str) -> str | None:
+    for candidate in (text, _decoded(text)):
+        if PEM_PRIVATE.search(candidate):
+            return "a PEM private key"
+        if BARE_DER_KEY.search(candidate):
+            return "base64 private key material (e.g. a DKIM .private key)"
+    return None
+
+
+def _msg(resource: Resource, leaf: Leaf, problem: str, allowed: str) -> Finding:
+    # Never echo the value: it is the secret.
+    shown = "[secret]" if leaf.secret else f"[redacted, {len(str(leaf.value))} chars]"
+    return Finding(f"{resource.describe()}: {leaf.path} = {shown}: {problem}. Allowed: {allowed}.")
+
+
+def check_secrets(resource: Resource, ctx: Context) -> Iterable[Finding]:
+    for leaf in leaves(resource.props):
+        if leaf.unknown or not isinstance(leaf.value, str) or not leaf.value:
+            continue
+        segment = leaf.shape.rsplit(".", 1)[-1].rstrip("[]")
+        key = _private_key_in(leaf.value)
+        if key and USER_DATA.search(segment):
+            yield _msg(
+                resource,
+                leaf,
+                f"user data contains {key}; user data is readable from the instance metadata "
+                "service and the console, secret or not",
+                "fetch keys at boot from KMS Secrets Manager / SSM with an instance role",
+            )
+        elif key and not leaf.secret:
+            yield _msg(resource, leaf, f"{key} in a plain input", "pulumi.Output.secret(...)")
+        elif (
+            not leaf.secret
+            and SECRET_NAME.search(segment)
+            and not NOT_A_SECRET.search(segment)
+            and not USER_DATA.search(segment)
+        ):
+            yield _msg(
+                resource,
+                leaf,
+                "a password-like input is plain text (it lands unencrypted in state and plans)",
+                "a secret (config --secret or pulumi.Output.secret), or a KMS-encrypted input",
+            )
+
+
+RULES = (
+    Rule(
+        id="secrets-no-plaintext",
+        title="No plain-text secrets",
+        description="No private key (PEM or bare DKIM key material) in user data, and no "
+        "private key, password, token or access key in a plain (non-secret) input.",
+        severity="critical",
+        enforcement="mandatory",
+        remediation="Mark the value secret (pulumi config set --secret, pulumi.Output.secret) or "
+        "use the KMS-encrypted input (kms_encrypted_password); deliver DKIM private keys to the "
+        "server from KMS Secrets Manager / SSM at boot, never in user data.",
+        controls=("PDPO-DPP4", "ISO27001-A.5.17", "ISO27001-A.8.24", "HKMA-TM-G-1"),
+        check=check_secrets,
+    ),
+)
