@@ -33,7 +33,6 @@ from pulumi_policy import (
 
 from . import config as config_check
 from . import exemptions as ex
-from .controls import CONTROLS
 from .model import Context, Finding, ProviderRef, Resource, Rule
 from .rules import RULES, RULES_BY_ID
 
@@ -161,7 +160,6 @@ def _stack_policy(rule: Rule, exemptions: tuple[ex.Exemption, ...]) -> StackVali
 
 
 def _metadata(rule: Rule) -> dict[str, Any]:
-    controls = "; ".join(f"{c}: {CONTROLS[c].title}" for c in rule.controls)
     return {
         "name": rule.id,
         "description": rule.description,
@@ -169,13 +167,12 @@ def _metadata(rule: Rule) -> dict[str, Any]:
         "enforcement_level": EnforcementLevel(rule.enforcement),
         "severity": Severity(rule.severity),
         "remediation_steps": rule.remediation,
-        "tags": [*rule.controls, f"severity:{rule.severity}"],
+        "tags": list(rule.controls),
         "config_schema": (
             PolicyConfigSchema(properties={k: dict(v) for k, v in rule.config_schema.items()})
             if rule.config_schema
             else None
         ),
-        "url": f"policies/README.md#{rule.id} — controls: {controls}",
     }
 
 
