@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from cryptography.hazmat.primitives import serialization
@@ -24,12 +25,12 @@ def pack() -> Iterator[PackClient]:
     client.close()
 
 
-def ali(type_: str, name: str, props: dict[str, object], **kw: object) -> Res:
-    return Res(type_, name, props, provider=HK_ALI, **kw)  # type: ignore[arg-type]
+def ali(type_: str, name: str, props: dict[str, Any], **kw: Any) -> Res:
+    return Res(type_, name, props, provider=HK_ALI, **kw)
 
 
-def tc(type_: str, name: str, props: dict[str, object], **kw: object) -> Res:
-    return Res(type_, name, props, provider=HK_TC, **kw)  # type: ignore[arg-type]
+def tc(type_: str, name: str, props: dict[str, Any], **kw: Any) -> Res:
+    return Res(type_, name, props, provider=HK_TC, **kw)
 
 
 def of(diags: list[Diag], policy: str) -> list[Diag]:
