@@ -1,0 +1,92 @@
+"""--policy-pack-config through Configure: allowed regions, enforcement levels, bad config."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import date, timedelta
+
+import grpc  # type: ignore[import-untyped]
+import pytest
+
+from tests.policy_harness import PackClient, Res
+
+HK = Res("pulumi:providers:alicloud", "hk", {"region": "cn-hongkong"})
+SZ_DISK = Res("alicloud:ecs/ecsDisk:EcsDisk", "d", {"zoneId": "cn-shenzhen-c"}, provider=HK)
+CDN = Res("alicloud:cdn/domainNew:DomainNew", "cdn", {}, provider=HK)
+
+
+@pytest.fixture(scope="module")
+def pack() -> Iterator[PackClient]:
+    client = PackClient()
+    yield client
+    client.close()
+
+
+def levels(pack: PackClient, r: Res, policy: str) -> list[str]:
+    return [d.level for d in pack.analyze(r) if d.policy == policy]
+
+
+def test_defaults_block_shenzhen(pack: PackClient) -> None:
+    pack.configure()
+    assert levels(pack, SZ_DISK, "residency-resource-region") == ["mandatory"]
+
+
+def test_allowed_regions_override(pack: PackClient) -> None:
+    pack.configure(
+        {"residency-resource-region": {"allowedRegions": ["cn-hongkong", "cn-shenzhen"]}}
+    )
+    assert levels(pack, SZ_DISK, "residency-resource-region") == []
+    # other rules keep their own (default) setting
+    sz_provider = Res("pulumi:providers:alicloud", "sz", {"region": "cn-shenzhen"})
+    assert levels(pack, sz_provider, "residency-provider-region") == ["mandatory"]
+
+
+def test_enforcement_override_and_disable(pack: PackClient) -> None:
+    pack.configure({"residency-global-edge": {"enforcementLevel": "advisory"}})
+    assert levels(pack, CDN, "residency-global-edge") == ["advisory"]
+    pack.configure({"residency-global-edge": {"enforcementLevel": "disabled"}})
+    assert levels(pack, CDN, "residency-global-edge") == []
+    pack.configure()
+    assert levels(pack, CDN, "residency-global-edge") == ["mandatory"]
+
+
+def test_dmarc_ramp_declared_in_config(pack: PackClient) -> None:
+    rec = Res(
+        "tencentcloud:Dnspod/record:Record",
+        "dmarc",
+        {"domain": "example.com", "subDomain": "_dmarc", "recordType": "TXT",
+         "value": "v=DMARC1; p=none; rua=mailto:d@example.com"},
+        provider=Res("pulumi:providers:tencentcloud", "hk", {"region": "ap-hongkong"}),
+    )  # fmt: skip
+    soon = (date.today() + timedelta(days=30)).isoformat()
+    pack.configure({"mailauth-dmarc-enforced": {"noneRampUntil": {"example.com": soon}}})
+    assert levels(pack, rec, "mailauth-dmarc-enforced") == []
+    past = (date.today() - timedelta(days=2)).isoformat()
+    pack.configure({"mailauth-dmarc-enforced": {"noneRampUntil": {"example.com": past}}})
+    msgs = [d.message for d in pack.analyze(rec) if d.policy == "mailauth-dmarc-enforced"]
+    assert len(msgs) == 1 and f"ramp for example.com ended on {past}" in msgs[0]
+    far = (date.today() + timedelta(days=400)).isoformat()
+    pack.configure({"mailauth-dmarc-enforced": {"noneRampUntil": {"example.com": far}}})
+    msgs = [d.message for d in pack.analyze(rec) if d.policy == "mailauth-dmarc-enforced"]
+    assert len(msgs) == 1 and "more than 90 days away" in msgs[0]
+    pack.configure()
+
+
+@pytest.mark.parametrize(
+    ("config", "needle"),
+    [
+        ({"residency-resource-region": {"allowedRegion": ["cn-hongkong"]}}, "unknown setting"),
+        ({"residency-resource-region": {"allowedRegions": "cn-hongkong"}}, "must be a list"),
+        ({"residency-resource-region": {"allowedRegions": []}}, "at least 1"),
+        ({"residency-resource-region": {"allowedRegions": ["HongKong"]}}, "does not match"),
+        ({"residency-nonexistent": {"x": 1}}, "unknown policy"),
+        ({"mailauth-dmarc-enforced": {"noneRampUntil": {"a.com": "soon"}}}, "not a date"),
+    ],
+)
+def test_bad_config_is_rejected(
+    pack: PackClient, config: dict[str, dict[str, object]], needle: str
+) -> None:
+    with pytest.raises(grpc.RpcError) as err:
+        pack.configure(config)
+    assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert needle in err.value.details()

@@ -1,0 +1,117 @@
+"""Exemptions: valid ones downgrade to advisory `[exempt: id]`, expired ones block again, and a
+bad exemptions file stops the pack from starting."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from tests.policy_harness import PackClient, Res
+
+HK = Res("pulumi:providers:alicloud", "hk", {"region": "cn-hongkong"})
+TODAY = date.today()
+
+
+def entry(**over: Any) -> dict[str, Any]:
+    base: dict[str, Any] = {
+        "id": "EX-2026-001",
+        "rule": "residency-global-edge",
+        "resources": {"type": "alicloud:cdn/*", "name": "mta-sts*"},
+        "requester": "alice@example.com",
+        "approver": "bob@example.com",
+        "reason": "Public MTA-STS policy file only; no personal data behind the CDN.",
+        "reference": "SEC-1234",
+        "expires": (TODAY + timedelta(days=60)).isoformat(),
+    }
+    base.update(over)
+    return base
+
+
+def write(tmp: Path, entries: list[Any]) -> Path:
+    path = tmp / "exemptions.yaml"
+    path.write_text(yaml.safe_dump({"exemptions": entries}))
+    return path
+
+
+@pytest.fixture(scope="module")
+def pack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PackClient]:
+    path = write(
+        tmp_path_factory.mktemp("ex"),
+        [
+            entry(),
+            entry(
+                id="EX-2025-009",
+                rule="residency-cross-region-copy",
+                resources={"urn": "urn:pulumi:*::*::alicloud:oss/bucketReplication:*::dr-*"},
+                reason="Off-site copy in Singapore under PCPD model clauses with the processor.",
+                reference="PCPD RMC signed 2025-01-10, contract C-77",
+                expires=(TODAY - timedelta(days=1)).isoformat(),
+            ),
+        ],
+    )
+    client = PackClient(env={"HKMAIL_EXEMPTIONS_FILE": str(path)})
+    client.configure()
+    yield client
+    client.close()
+
+
+def test_valid_exemption_is_reported_as_exempt_advisory(pack: PackClient) -> None:
+    cdn = Res("alicloud:cdn/domainNew:DomainNew", "mta-sts-example-com", {}, provider=HK)
+    found = [d for d in pack.analyze(cdn) if d.policy == "residency-global-edge"]
+    assert len(found) == 1
+    assert found[0].level == "advisory"
+    line = found[0].message.splitlines()[1]
+    assert line.startswith("[exempt: EX-2026-001] alicloud:cdn/domainNew:DomainNew")
+    assert "SEC-1234" in line and "bob@example.com" in line
+
+
+def test_exemption_covers_only_its_selector_and_rule(pack: PackClient) -> None:
+    other = Res("alicloud:cdn/domainNew:DomainNew", "static-assets", {}, provider=HK)
+    found = [d for d in pack.analyze(other) if d.policy == "residency-global-edge"]
+    assert [d.level for d in found] == ["mandatory"]
+    assert not found[0].message.splitlines()[1].startswith("[exempt")
+
+
+def test_expired_exemption_stops_applying(pack: PackClient) -> None:
+    props = {"bucket": "mail", "destination": {"bucket": "dr", "location": "oss-ap-southeast-1"}}
+    rep = Res("alicloud:oss/bucketReplication:BucketReplication", "dr-sg", props, provider=HK)
+    found = [d for d in pack.analyze(rep) if d.policy == "residency-cross-region-copy"]
+    assert [d.level for d in found] == ["mandatory"]
+    expired = (TODAY - timedelta(days=1)).isoformat()
+    assert f"[exemption expired: EX-2025-009 (expired {expired})]" in found[0].message
+
+
+@pytest.mark.parametrize(
+    ("entries", "needle"),
+    [
+        ([entry(approver="alice@example.com")], "approver must not be the requester"),
+        ([entry(rule="residency-typo")], "unknown rule 'residency-typo'"),
+        ([entry(expires="next year")], "expires must be a date"),
+        ([{k: v for k, v in entry().items() if k != "reference"}], "missing fields ['reference']"),
+        ([entry(ticket="x")], "unknown fields ['ticket']"),
+        ([entry(resources={"urn": "*"})], "non-trivial glob"),
+        ([entry(resources={"name": "x"})], "either urn, or type"),
+        ([entry(), entry()], "duplicate exemption ids"),
+    ],
+)
+def test_bad_exemptions_file_stops_the_pack(
+    tmp_path: Path, entries: list[Any], needle: str
+) -> None:
+    path = write(tmp_path, entries)
+    with pytest.raises(RuntimeError) as err:
+        PackClient(env={"HKMAIL_EXEMPTIONS_FILE": str(path)})
+    assert "policy pack did not start" in str(err.value)
+    assert needle in str(err.value)
+
+
+def test_the_committed_exemptions_file_loads() -> None:
+    client = PackClient()  # the repo's policies/exemptions.yaml
+    try:
+        assert len(client.info.policies) == 13
+    finally:
+        client.close()
