@@ -21,6 +21,7 @@ import threading
 import traceback
 import uuid
 from typing import IO, Any
+from urllib.parse import unquote
 
 import pulumi
 import pulumi.runtime
@@ -76,6 +77,16 @@ class Emitter:
 def _struct(msg: struct_pb2.Struct) -> dict[str, Any]:
     result: dict[str, Any] = json_format.MessageToDict(msg)
     return result
+
+
+def _source(request: Any) -> str:
+    """``path:line`` of the program code that constructed the resource, if the SDK sent it."""
+    pos = request.sourcePosition
+    if not pos.uri:
+        return ""
+    uri = str(pos.uri)
+    path = uri[len("file://") :] if uri.startswith("file://") else uri
+    return f"{unquote(path)}:{pos.line}"
 
 
 class _NoMocks(mocks.Mocks):
@@ -174,6 +185,7 @@ class CapturingMonitor(mocks.MockMonitor):
             "version": request.version,
             "pluginDownloadURL": request.pluginDownloadURL,
             "id": rid or None,
+            "source": _source(request),
         }
         self._emitter.emit(event)
         self.resources[urn] = mocks.MockMonitor.ResourceRegistration(urn, rid, {})

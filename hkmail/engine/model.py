@@ -127,6 +127,8 @@ class PlannedResource:
     synthetic: bool = False
     #: True for ``Resource.get``-style reads of existing resources
     external: bool = False
+    #: ``path:line`` of the program code that constructed the resource ("" if unknown)
+    source: str = ""
 
     @property
     def is_provider(self) -> bool:

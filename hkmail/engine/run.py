@@ -32,6 +32,7 @@ from .model import (
     ResourceOptions,
 )
 from .project import Project, StackConfig, load_project, load_stack_config
+from .venv import ensure_virtualenv
 from .wire import UNKNOWN_VALUE, decode_map
 
 _REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -97,7 +98,7 @@ class ProgramRun:
         self.stack = self.config.stack
         self.preview = preview
         self.timeout = timeout
-        self._python = python or self.project.python()
+        self._python = python or self._project_python()
         self._disabled = self.config.disabled_default_providers()
         self._proc: subprocess.Popen[bytes] | None = None
         self._events: IO[str] | None = None
@@ -106,6 +107,14 @@ class ProgramRun:
         self._timer: threading.Timer | None = None
         self._timed_out = False
         self._plan: Plan | None = None
+
+    def _project_python(self) -> str:
+        venv = self.project.virtualenv
+        if venv is not None and not (venv / "bin" / "python").exists():
+            return ensure_virtualenv(
+                venv, self.project.root / "requirements.txt", what=f"project {self.project.name}"
+            )
+        return self.project.python()
 
     # -- process management -------------------------------------------------------------------
 
@@ -280,6 +289,7 @@ class ProgramRun:
             version=version,
             plugin_download_url=url,
             external=ev.get("kind") == "read",
+            source=str(ev.get("source") or ""),
         )
 
     def resources(self) -> Iterator[PlannedResource]:

@@ -1,0 +1,5 @@
+import sys
+
+from hkmail.gate.cli import main
+
+sys.exit(main())

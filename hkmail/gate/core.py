@@ -1,0 +1,318 @@
+"""The gate: a program's registrations (or a deployed state) through a policy pack, like the CLI.
+
+The program and the pack start together; each resource is sent to ``Analyze`` (asynchronously, on
+one gRPC channel) the moment the program registers it, so the analysis overlaps the program run.
+After the program ends, ``AnalyzeStack`` gets every resource with its final (preview) outputs.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import re
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import grpc  # type: ignore[import-untyped]
+
+from hkmail.engine.model import ROOT_STACK_TYPE, PlannedResource
+from hkmail.engine.run import ProgramRun
+from hkmail.gate.pack import (
+    PackInfo,
+    PolicyPackProcess,
+    analyze_request,
+    level_name,
+    load_policy_config,
+    reconcile_config,
+    severity_name,
+    stack_resource_message,
+)
+from hkmail.gate.state import load_state
+
+#: How a pack marks a violation that a reviewed exemption covers: a message line such as
+#: ``exempt: EX-2026-001 (approved by ..., expires 2026-12-31)``. Such violations are reported
+#: at advisory level by the pack (so ``pulumi preview`` passes too) and shown here as exempt.
+EXEMPT_LINE = re.compile(r"^\s*exempt(?:ion)?:\s*(?P<why>\S.*)$", re.I | re.M)
+
+
+@dataclass(frozen=True)
+class Violation:
+    """One policy diagnostic, in the shape of Pulumi's policy events."""
+
+    policy_name: str
+    policy_pack_name: str
+    policy_pack_version: str
+    enforcement_level: str
+    severity: str
+    resource_urn: str
+    resource_type: str
+    resource_name: str
+    message: str
+    description: str = ""
+    exempt: bool = False
+    exemption: str = ""
+    #: ``path:line`` of the code that declared the resource ("" if unknown)
+    source: str = ""
+
+    @property
+    def blocking(self) -> bool:
+        return self.enforcement_level == "mandatory" and not self.exempt
+
+
+@dataclass(frozen=True)
+class GateResult:
+    project: str
+    stack: str
+    pack: PackInfo
+    resources: tuple[PlannedResource, ...]
+    violations: tuple[Violation, ...]
+    #: (resource urn, policy name) -> reason the pack gave for not applying the policy
+    not_applicable: Mapping[tuple[str, str], str] = field(default_factory=dict)
+    mode: str = "preview"  # or "state"
+    #: the project directory (None for --state), for relative paths in reports
+    project_root: Path | None = None
+    #: the file a reviewer edits to fix a stack-level finding (stack config or state file)
+    config_file: Path | None = None
+    timings: Mapping[str, float] = field(default_factory=dict)
+
+    @property
+    def blocking(self) -> list[Violation]:
+        return [v for v in self.violations if v.blocking]
+
+    @property
+    def exit_code(self) -> int:
+        return 1 if self.blocking else 0
+
+
+def _urn_parts(urn: str) -> tuple[str, str]:
+    parts = urn.split("::")
+    if len(parts) < 4:
+        return "", urn
+    return parts[2].split("$")[-1], "::".join(parts[3:])
+
+
+def _violations(
+    diagnostics: Iterable[Any],
+    default_urn: str,
+    known: Mapping[str, PlannedResource],
+    pack: PackInfo,
+    root: Path | None,
+) -> list[Violation]:
+    result = []
+    for d in diagnostics:
+        urn = d.urn if d.urn in known else default_urn
+        rtype, name = _urn_parts(urn)
+        detail = d.message
+        if d.description and detail.startswith(d.description):
+            detail = detail[len(d.description) :]  # pulumi_policy prepends the description
+        exempt = EXEMPT_LINE.search(detail)
+        resource = known.get(urn)
+        source = resource.source if resource else ""
+        if root is None or not source.startswith(str(root) + os.sep):
+            source = ""  # only code in the project is worth pointing at
+        result.append(
+            Violation(
+                policy_name=d.policyName,
+                policy_pack_name=d.policyPackName or pack.name,
+                # the version in PulumiPolicy.yaml wins, as in the CLI
+                policy_pack_version=pack.version or d.policyPackVersion,
+                enforcement_level=level_name(d.enforcementLevel),
+                severity=severity_name(d.severity),
+                resource_urn=urn,
+                resource_type=resource.type if resource else rtype,
+                resource_name=resource.name if resource else name,
+                message=d.message,
+                description=d.description,
+                exempt=exempt is not None,
+                exemption=exempt.group("why").strip() if exempt else "",
+                source=source,
+            )
+        )
+    return result
+
+
+def _stack_properties(resource: PlannedResource) -> Mapping[str, object]:
+    """What the engine's state holds as outputs after a preview: a create's checked inputs for
+    custom resources, registered outputs for components and the stack."""
+    if resource.custom:
+        return resource.outputs or resource.inputs
+    return resource.outputs
+
+
+class _Analysis:
+    """Analyze calls in flight for one pack, and what came back."""
+
+    def __init__(self, pack: PolicyPackProcess, info: PackInfo, root: Path | None) -> None:
+        self.pack = pack
+        self.info = info
+        self.root = root
+        self.known: dict[str, PlannedResource] = {}
+        self.order: list[PlannedResource] = []
+        self.pending: list[tuple[PlannedResource, Any]] = []
+
+    def submit(self, resource: PlannedResource) -> None:
+        self.known[resource.urn] = resource
+        self.order.append(resource)
+        provider = self.known.get(resource.provider_urn or "")
+        self.pending.append(
+            (resource, self.pack.analyze_async(analyze_request(resource, provider)))
+        )
+
+    def finish(
+        self, stack_urn: str, stack_props: Mapping[str, Mapping[str, object]] | None = None
+    ) -> tuple[list[Violation], dict[tuple[str, str], str]]:
+        violations: list[Violation] = []
+        not_applicable: dict[tuple[str, str], str] = {}
+        for resource, future in self.pending:
+            try:
+                resp = future.result()
+            except grpc.RpcError as exc:
+                raise self.pack.error("Analyze", exc, resource.urn) from exc
+            violations += _violations(
+                resp.diagnostics, resource.urn, self.known, self.info, self.root
+            )
+            for na in resp.not_applicable:
+                not_applicable[(resource.urn, na.policy_name)] = na.reason
+        messages = []
+        for r in self.order:
+            props = (stack_props or {}).get(r.urn)
+            messages.append(
+                stack_resource_message(
+                    r,
+                    self.known.get(r.provider_urn or ""),
+                    _stack_properties(r) if props is None else props,
+                )
+            )
+        resp = self.pack.analyze_stack(messages)
+        violations += _violations(resp.diagnostics, stack_urn, self.known, self.info, self.root)
+        for na in resp.not_applicable:
+            not_applicable[(stack_urn, na.policy_name)] = na.reason
+        return violations, not_applicable
+
+
+def _prepare(pack: PolicyPackProcess, policy_config: str | os.PathLike[str] | None) -> PackInfo:
+    given = load_policy_config(policy_config) if policy_config else {}
+    pack.wait_ready()
+    pack.handshake()
+    info = pack.info()
+    config = reconcile_config(
+        info.rules, pack.initial_config, given, str(policy_config or pack.spec.root)
+    )
+    pack.configure(config)
+    # report rules at the level they run at
+    effective = tuple(
+        dataclasses.replace(r, enforcement_level=config[r.name]["enforcementLevel"])
+        for r in info.rules
+    )
+    return PackInfo(
+        name=info.name,
+        version=info.version,
+        plugin_version=info.plugin_version,
+        display_name=info.display_name,
+        description=info.description,
+        rules=effective,
+    )
+
+
+def run_gate(
+    project_dir: str | os.PathLike[str],
+    stack: str,
+    pack_dir: str | os.PathLike[str],
+    *,
+    policy_config: str | os.PathLike[str] | None = None,
+    timeout: float | None = 600.0,
+    pack_timeout: float = 300.0,
+) -> GateResult:
+    """Run the program for ``stack`` under mocks and its resources through the pack."""
+    t0 = time.perf_counter()
+    run = ProgramRun(project_dir, stack, timeout=timeout)
+    pack = PolicyPackProcess(pack_dir, stack_config=run.config, timeout=pack_timeout)
+    with pack, run:  # both start now and warm up side by side
+        info = _prepare(pack, policy_config)
+        t_ready = time.perf_counter()
+        analysis = _Analysis(pack, info, run.project.root)
+        for resource in run.resources():
+            analysis.submit(resource)
+        t_program = time.perf_counter()
+        plan = run.plan
+        stack_urn = next(
+            (r.urn for r in plan.resources if r.type == ROOT_STACK_TYPE),
+            f"urn:pulumi:{plan.stack}::{plan.project}::{ROOT_STACK_TYPE}::{plan.project}-{plan.stack}",
+        )
+        violations, not_applicable = analysis.finish(stack_urn)
+    t_end = time.perf_counter()
+    return GateResult(
+        project=plan.project,
+        stack=plan.stack,
+        pack=info,
+        resources=plan.resources,
+        violations=tuple(violations),
+        not_applicable=not_applicable,
+        mode="preview",
+        project_root=run.project.root,
+        config_file=run.config.path,
+        timings={
+            "pack_ready": t_ready - t0,
+            "program_done": t_program - t0,
+            "total": t_end - t0,
+        },
+    )
+
+
+def run_gate_on_state(
+    state_file: str | os.PathLike[str],
+    pack_dir: str | os.PathLike[str],
+    *,
+    policy_config: str | os.PathLike[str] | None = None,
+    pack_timeout: float = 300.0,
+) -> GateResult:
+    """The same analysis over a ``pulumi stack export`` document (what is deployed)."""
+    t0 = time.perf_counter()
+    project, stack, resources = load_state(state_file)
+    pack = PolicyPackProcess(pack_dir, project=project, stack=stack, timeout=pack_timeout)
+    with pack:
+        info = _prepare(pack, policy_config)
+        analysis = _Analysis(pack, info, None)
+        for resource in resources:
+            analysis.submit(resource)
+        stack_urn = next(
+            (r.urn for r in resources if r.type == ROOT_STACK_TYPE),
+            f"urn:pulumi:{stack}::{project}::{ROOT_STACK_TYPE}::{project}-{stack}",
+        )
+        # deployed state: AnalyzeStack sees the recorded outputs of every resource
+        violations, not_applicable = analysis.finish(
+            stack_urn, {r.urn: r.outputs for r in resources}
+        )
+    return GateResult(
+        project=project,
+        stack=stack,
+        pack=info,
+        resources=resources,
+        violations=tuple(violations),
+        not_applicable=not_applicable,
+        mode="state",
+        project_root=None,
+        config_file=Path(state_file).resolve(),
+        timings={"total": time.perf_counter() - t0},
+    )
+
+
+def rule_pairs(result: GateResult) -> Sequence[tuple[PlannedResource | None, str]]:
+    """Every (resource, rule) pair the pack evaluated: resource rules x resources, stack rules x
+    the stack (None)."""
+    pairs: list[tuple[PlannedResource | None, str]] = []
+    resource_rules = [
+        r.name
+        for r in result.pack.rules
+        if r.kind == "resource" and r.enforcement_level != "disabled"
+    ]
+    stack_rules = [
+        r.name for r in result.pack.rules if r.kind == "stack" and r.enforcement_level != "disabled"
+    ]
+    for res in result.resources:
+        pairs.extend((res, rule) for rule in resource_rules)
+    pairs.extend((None, rule) for rule in stack_rules)
+    return pairs

@@ -1,0 +1,328 @@
+"""The gate's verdicts as text, JSON (the DESIGN.md contract), SARIF 2.1.0, JUnit XML, Markdown."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sys
+import xml.etree.ElementTree as ET
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+from hkmail.gate.core import GateResult, Violation, rule_pairs
+
+SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
+_SARIF_LEVEL = {"mandatory": "error", "remediate": "error", "advisory": "warning"}
+# GitHub code scanning ranks results by this numeric property (CVSS-like)
+_SECURITY_SEVERITY = {"critical": "9.5", "high": "8.0", "medium": "5.5", "low": "2.0"}
+
+
+def _status(v: Violation) -> str:
+    if v.exempt:
+        return "exempt"
+    return "blocking" if v.blocking else v.enforcement_level
+
+
+def _verdict(result: GateResult) -> str:
+    blocking = len(result.blocking)
+    if blocking:
+        return f"FAIL: {blocking} mandatory violation{'s' if blocking != 1 else ''}"
+    return "PASS: no mandatory violation"
+
+
+def _first_line(text: str) -> str:
+    return text.strip().splitlines()[0] if text.strip() else ""
+
+
+def _detail(v: Violation) -> str:
+    """The violation message without the policy description the pack prepends to it."""
+    msg = v.message
+    if v.description and msg.startswith(v.description):
+        msg = msg[len(v.description) :]
+    return msg.strip() or v.description
+
+
+def to_text(result: GateResult) -> str:
+    lines = [
+        f"Policy gate for stack {result.stack} of project {result.project} "
+        f"({'deployed state' if result.mode == 'state' else 'preview under mocks'}):",
+        f"policy pack {result.pack.name} {result.pack.version}, {len(result.pack.rules)} policies, "
+        f"{len(result.resources)} resources analysed",
+        "",
+    ]
+    order = {"blocking": 0, "remediate": 1, "advisory": 2, "exempt": 3, "mandatory": 0}
+    for v in sorted(result.violations, key=lambda v: (order.get(_status(v), 4), v.resource_urn)):
+        lines.append(f"[{_status(v)}] {v.policy_name}: {v.resource_type} {v.resource_name}")
+        for line in _detail(v).splitlines():
+            lines.append(f"    {line}")
+        if v.exempt:
+            lines.append(f"    exemption: {v.exemption}")
+        if v.source:
+            lines.append(f"    declared at {v.source}")
+    if not result.violations:
+        lines.append("No policy violations.")
+    lines += ["", _verdict(result)]
+    return "\n".join(lines) + "\n"
+
+
+def to_json(result: GateResult) -> dict[str, Any]:
+    return {
+        "stack": result.stack,
+        "project": result.project,
+        "resources": len(result.resources),
+        "policyPack": result.pack.name,
+        "policyPackVersion": result.pack.version,
+        "mode": result.mode,
+        "passed": result.exit_code == 0,
+        "violations": [
+            {
+                "policyName": v.policy_name,
+                "policyPackName": v.policy_pack_name,
+                "policyPackVersion": v.policy_pack_version,
+                "enforcementLevel": v.enforcement_level,
+                "severity": v.severity,
+                "resourceUrn": v.resource_urn,
+                "resourceType": v.resource_type,
+                "resourceName": v.resource_name,
+                "message": v.message,
+                "exempt": v.exempt,
+                "exemption": v.exemption,
+            }
+            for v in result.violations
+        ],
+    }
+
+
+def _relative(path: str, root: Path | None) -> str | None:
+    if not path:
+        return None
+    p = Path(path)
+    if root is None:
+        return p.as_posix()
+    try:
+        return p.resolve().relative_to(root.resolve()).as_posix()
+    except ValueError:
+        return None
+
+
+def _location(v: Violation, result: GateResult) -> dict[str, Any]:
+    physical: dict[str, Any] | None = None
+    if v.source and result.project_root is not None:
+        file, _, line = v.source.rpartition(":")
+        rel = _relative(file, result.project_root)
+        if rel is not None and line.isdigit():
+            physical = {
+                "artifactLocation": {"uri": rel, "uriBaseId": "%SRCROOT%"},
+                "region": {"startLine": int(line)},
+            }
+    if physical is None and result.config_file is not None:
+        rel = _relative(str(result.config_file), result.project_root)
+        uri = rel if rel is not None else result.config_file.as_posix()
+        physical = {
+            "artifactLocation": {"uri": uri, "uriBaseId": "%SRCROOT%"},
+            "region": {"startLine": 1},
+        }
+    location: dict[str, Any] = {
+        "logicalLocations": [
+            {"fullyQualifiedName": v.resource_urn, "name": v.resource_name, "kind": "resource"}
+        ]
+    }
+    if physical is not None:
+        location["physicalLocation"] = physical
+    return location
+
+
+def to_sarif(result: GateResult) -> dict[str, Any]:
+    rules = list(result.pack.rules)
+    index = {r.name: i for i, r in enumerate(rules)}
+    sarif_rules = []
+    for r in rules:
+        props: dict[str, Any] = {
+            "enforcementLevel": r.enforcement_level,
+            "policyType": r.kind,
+            "tags": ["policy", "pulumi", *r.tags],
+        }
+        if r.severity:
+            props["severity"] = r.severity
+            props["security-severity"] = _SECURITY_SEVERITY[r.severity]
+        if r.framework:
+            props["framework"] = r.framework
+        rule: dict[str, Any] = {
+            "id": r.name,
+            "name": r.display_name or r.name,
+            "shortDescription": {"text": _first_line(r.description) or r.name},
+            "fullDescription": {"text": r.description or r.name},
+            "help": {"text": r.remediation_steps or r.description or r.name},
+            "defaultConfiguration": {"level": _SARIF_LEVEL.get(r.enforcement_level, "none")},
+            "properties": props,
+        }
+        if r.url:
+            rule["helpUri"] = r.url
+        sarif_rules.append(rule)
+    results = []
+    for v in result.violations:
+        entry: dict[str, Any] = {
+            "ruleId": v.policy_name,
+            "level": "note" if v.exempt else _SARIF_LEVEL.get(v.enforcement_level, "note"),
+            "message": {"text": f"{v.resource_type} {v.resource_name}: {_detail(v)}"},
+            "locations": [_location(v, result)],
+            "partialFingerprints": {
+                "hkmailPolicyResource/v1": hashlib.sha256(
+                    f"{v.policy_name}\n{v.resource_urn}".encode()
+                ).hexdigest()
+            },
+            "properties": {
+                "enforcementLevel": v.enforcement_level,
+                "severity": v.severity,
+                "resourceUrn": v.resource_urn,
+                "resourceType": v.resource_type,
+                "policyPackName": v.policy_pack_name,
+                "policyPackVersion": v.policy_pack_version,
+            },
+        }
+        if v.policy_name in index:
+            entry["ruleIndex"] = index[v.policy_name]
+        if v.exempt:
+            entry["suppressions"] = [
+                {"kind": "external", "status": "accepted", "justification": v.exemption}
+            ]
+        results.append(entry)
+    run: dict[str, Any] = {
+        "tool": {
+            "driver": {
+                "name": "hk-mail policy gate",
+                "semanticVersion": result.pack.version or "0.0.0",
+                "informationUri": "https://www.pulumi.com/docs/iac/using-pulumi/crossguard/",
+                "rules": sarif_rules,
+                "properties": {"policyPack": result.pack.name},
+            }
+        },
+        "automationDetails": {"id": f"hk-mail-gate/{result.project}/{result.stack}/"},
+        "invocations": [{"executionSuccessful": True, "exitCode": result.exit_code}],
+        "results": results,
+    }
+    if result.project_root is not None:
+        run["originalUriBaseIds"] = {"%SRCROOT%": {"uri": result.project_root.as_uri() + "/"}}
+    return {"$schema": SARIF_SCHEMA, "version": "2.1.0", "runs": [run]}
+
+
+def to_junit(result: GateResult) -> str:
+    """One test case per (resource, rule) pair; a violation is a failure (advisory ones too,
+    typed by level), a rule the pack did not apply is skipped."""
+    by_pair: dict[tuple[str, str], list[Violation]] = defaultdict(list)
+    stack_urn = next((r.urn for r in result.resources if r.type == "pulumi:pulumi:Stack"), "stack")
+    for v in result.violations:
+        by_pair[(v.resource_urn, v.policy_name)].append(v)
+    suite = ET.Element(
+        "testsuite",
+        name=f"hk-mail gate {result.project}/{result.stack} ({result.pack.name})",
+    )
+    counts = {"tests": 0, "failures": 0, "skipped": 0}
+    pairs = list(rule_pairs(result))
+    seen = {(r.urn if r else stack_urn, rule) for r, rule in pairs}
+    # violations reported against a resource/rule pair outside the matrix still show up
+    extra = [key for key in by_pair if key not in seen]
+    for resource, rule in pairs:
+        urn = resource.urn if resource is not None else stack_urn
+        name = resource.name if resource is not None else f"{result.project}-{result.stack}"
+        rtype = resource.type if resource is not None else "pulumi:pulumi:Stack"
+        _case(suite, counts, urn, name, rtype, rule, by_pair.get((urn, rule), []), result)
+    for urn, rule in extra:
+        parts = urn.split("::")
+        rtype = parts[2].split("$")[-1] if len(parts) > 3 else ""
+        _case(suite, counts, urn, parts[-1], rtype, rule, by_pair[(urn, rule)], result)
+    for key, value in counts.items():
+        suite.set(key, str(value))
+    suite.set("errors", "0")
+    root = ET.Element("testsuites")
+    root.append(suite)
+    ET.indent(root)
+    return ET.tostring(root, encoding="unicode", xml_declaration=True) + "\n"
+
+
+def _case(
+    suite: ET.Element,
+    counts: dict[str, int],
+    urn: str,
+    name: str,
+    rtype: str,
+    rule: str,
+    violations: list[Violation],
+    result: GateResult,
+) -> None:
+    case = ET.SubElement(suite, "testcase", classname=f"{rtype}.{name}", name=rule)
+    case.set("file", "")
+    counts["tests"] += 1
+    live = [v for v in violations if not v.exempt]
+    if live:
+        failure = ET.SubElement(
+            case,
+            "failure",
+            message=f"{live[0].enforcement_level}: {_first_line(_detail(live[0]))}",
+            type=live[0].enforcement_level,
+        )
+        failure.text = "\n\n".join(f"{urn}\n{_detail(v)}" for v in live)
+        counts["failures"] += 1
+    elif violations:
+        skipped = ET.SubElement(case, "skipped", message=f"exempt: {violations[0].exemption}")
+        skipped.text = _detail(violations[0])
+        counts["skipped"] += 1
+    elif (urn, rule) in result.not_applicable:
+        ET.SubElement(
+            case, "skipped", message=f"not applicable: {result.not_applicable[(urn, rule)]}"
+        )
+        counts["skipped"] += 1
+    source = next((v.source for v in violations if v.source), "")
+    if source:
+        case.set("file", source.rpartition(":")[0])
+    else:
+        del case.attrib["file"]
+
+
+def _md_escape(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", "<br>")
+
+
+def to_markdown(result: GateResult) -> str:
+    icon = "❌" if result.blocking else "✅"
+    lines = [
+        f"### {icon} hk-mail policy gate: `{result.project}` / `{result.stack}`",
+        "",
+        f"**{_verdict(result)}** — policy pack `{result.pack.name}` {result.pack.version}, "
+        f"{len(result.resources)} resources, {len(result.violations)} findings "
+        f"({sum(v.exempt for v in result.violations)} exempt).",
+        "",
+    ]
+    if result.violations:
+        lines += ["| Status | Policy | Resource | Message |", "| --- | --- | --- | --- |"]
+        order = {"blocking": 0, "remediate": 1, "advisory": 2, "exempt": 3}
+        for v in sorted(result.violations, key=lambda v: order.get(_status(v), 4)):
+            msg = _detail(v) + (f" (exemption: {v.exemption})" if v.exempt else "")
+            lines.append(
+                f"| {_status(v)} | `{v.policy_name}` | `{v.resource_type}` "
+                f"`{_md_escape(v.resource_name)}` | {_md_escape(msg)} |"
+            )
+    else:
+        lines.append("No policy violations.")
+    return "\n".join(lines) + "\n"
+
+
+def render(result: GateResult, fmt: str) -> str:
+    if fmt == "json":
+        return json.dumps(to_json(result), indent=2, ensure_ascii=False) + "\n"
+    if fmt == "sarif":
+        return json.dumps(to_sarif(result), indent=2, ensure_ascii=False) + "\n"
+    if fmt == "junit":
+        return to_junit(result)
+    if fmt == "markdown":
+        return to_markdown(result)
+    return to_text(result)
+
+
+def write(text: str, output: str | None) -> None:
+    if output:
+        Path(output).parent.mkdir(parents=True, exist_ok=True)
+        Path(output).write_text(text, encoding="utf-8")
+    else:
+        sys.stdout.write(text)

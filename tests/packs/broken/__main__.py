@@ -1,0 +1,3 @@
+"""Fixture pack that cannot start."""
+
+import hkmail_no_such_module  # noqa: F401
