@@ -48,14 +48,14 @@ CONTROLS: dict[str, Control] = {
             "Standard Contract for Cross-boundary Flow of Personal Information within the "
             "Guangdong-Hong Kong-Macao Greater Bay Area (Mainland, Hong Kong) (Dec 2023, "
             "voluntary; filing within 10 working days)",
-            "CAC / ITIB, 13 Dec 2023",
+            "CAC / ITIB, Dec 2023",
         ),
         Control(
             "SFC-EDS-2019",
             "SFC circular on use of external electronic data storage (31 Oct 2019): records kept "
             "only with an external provider must be in a Hong Kong data centre or covered by "
             "undertakings",
-            "SFC circular 19EC59, 31 Oct 2019",
+            "SFC circular to licensed corporations, 31 Oct 2019",
         ),
         Control(
             "HKMA-SA-2",

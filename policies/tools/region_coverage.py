@@ -135,6 +135,7 @@ def _walk(
     depth: int,
     out: list[str],
     seen: tuple[str, ...],
+    every: list[str],
 ) -> int:
     """Append region-bearing paths under cls_name to out; return how many paths were visited."""
     cls = classes.get(cls_name)
@@ -144,6 +145,7 @@ def _walk(
     for name, (nested, is_list, kind) in cls.props.items():
         path = f"{prefix}{name}{'[]' if is_list else ''}"
         visited += 1
+        every.append(path)
         # Booleans never hold a region; integers only as Tencent's numeric zone ids (300002).
         scalar_ok = kind == "str" or (kind == "int" and re.search(r"(?i)zone", name))
         if nested is None and scalar_ok and _is_region_segment(name, module):
@@ -151,7 +153,9 @@ def _walk(
         elif nested is not None:
             if _is_region_segment(name, module):
                 out.append(path)  # an object named "region..." is checked wholesale by value
-            visited += _walk(nested, classes, f"{path}.", module, depth + 1, out, (*seen, cls_name))
+            visited += _walk(
+                nested, classes, f"{path}.", module, depth + 1, out, (*seen, cls_name), every
+            )
     return visited
 
 
@@ -166,13 +170,15 @@ class SdkCoverage:
     copy_target_paths: int = 0
 
 
-def scan_sdk(package: str) -> tuple[dict[str, list[str]], SdkCoverage]:
+def scan_sdk(package: str) -> tuple[dict[str, list[str]], SdkCoverage, dict[str, set[str]]]:
+    """(region paths per type, coverage numbers, every input path per type)."""
     spec = importlib.util.find_spec(package)
     if spec is None or spec.origin is None:
         raise SystemExit(f"{package} is not installed in this interpreter ({sys.executable})")
     root = Path(spec.origin).parent
     cov = SdkCoverage(package)
     result: dict[str, list[str]] = {}
+    every: dict[str, set[str]] = {}
     shared = _read_args_classes(ast.parse((root / "_inputs.py").read_text()))
     for module_dir in sorted(p for p in root.iterdir() if p.is_dir() and p.name != "__pycache__"):
         classes = dict(shared)
@@ -191,9 +197,11 @@ def scan_sdk(package: str) -> tuple[dict[str, list[str]], SdkCoverage]:
             for cls_name, token in tokens.items():
                 cov.resource_types += 1
                 paths: list[str] = []
+                all_paths: list[str] = []
                 cov.properties_seen += _walk(
-                    f"{cls_name}Args", local, "", module_dir.name, 0, paths, ()
+                    f"{cls_name}Args", local, "", module_dir.name, 0, paths, (), all_paths
                 )
+                every[token] = set(all_paths)
                 paths.extend(VALUE_COPY_TARGETS.get(token, []))
                 if paths:
                     result[token] = sorted(set(paths))
@@ -202,18 +210,20 @@ def scan_sdk(package: str) -> tuple[dict[str, list[str]], SdkCoverage]:
         cov.region_paths += len(paths)
         cov.nested_region_paths += sum(1 for p in paths if "." in p)
         cov.copy_target_paths += sum(1 for p in paths if is_copy_target(p))
-    return result, cov
+    return result, cov, every
 
 
-def generate() -> tuple[dict[str, object], list[SdkCoverage]]:
+def generate() -> tuple[dict[str, object], list[SdkCoverage], dict[str, set[str]]]:
     types: dict[str, list[str]] = {}
     coverage = []
     versions: dict[str, str] = {}
+    every: dict[str, set[str]] = {}
     from importlib.metadata import version
 
     for package in SDKS:
-        found, cov = scan_sdk(package)
+        found, cov, paths = scan_sdk(package)
         types.update(found)
+        every.update(paths)
         coverage.append(cov)
         versions[package] = version(package)
     copy_targets = sorted(
@@ -225,7 +235,7 @@ def generate() -> tuple[dict[str, object], list[SdkCoverage]]:
         "types": dict(sorted(types.items())),
         "copyTargets": copy_targets,
     }
-    return data, coverage
+    return data, coverage, every
 
 
 def render(data: dict[str, object]) -> str:
@@ -248,7 +258,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--check", action="store_true", help="fail if the data file is stale")
     parser.add_argument("--report", action="store_true", help="print every path the rules see")
     args = parser.parse_args(argv)
-    data, coverage = generate()
+    data, coverage, _ = generate()
     text = render(data)
     if args.check:
         current = DATA_FILE.read_text() if DATA_FILE.exists() else ""

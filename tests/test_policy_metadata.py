@@ -1,0 +1,118 @@
+"""The pack's declarative parts against their sources: the installed SDKs (type tokens, property
+paths, the generated region map), the control catalogue, and the generated README."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+POLICIES = Path(__file__).resolve().parent.parent / "policies"
+sys.path[:0] = [str(POLICIES), str(POLICIES / "tools")]
+
+import gen_readme  # noqa: E402
+import region_coverage  # noqa: E402
+from hkmail_policy.controls import CONTROLS  # noqa: E402
+from hkmail_policy.rules import RULES, RULES_BY_ID, durability, encryption, exposure, mailauth  # noqa: E402  # noqa: E402
+
+Sdk = tuple[dict[str, object], dict[str, set[str]]]
+
+
+@pytest.fixture(scope="module")
+def sdk() -> Sdk:
+    data, _, every = region_coverage.generate()
+    return data, every
+
+
+def test_region_map_is_current_with_the_installed_sdks(sdk: Sdk) -> None:
+    data, _ = sdk
+    committed = (POLICIES / "hkmail_policy" / "region_properties.json").read_text()
+    assert committed == region_coverage.render(data), (
+        "stale: run python policies/tools/region_coverage.py"
+    )
+
+
+def test_region_map_covers_the_known_leaks(sdk: Sdk) -> None:
+    types = sdk[0]["types"]
+    assert isinstance(types, dict)
+    assert "targetCopyRegions[]" in types["alicloud:ecs/snapshotPolicy:SnapshotPolicy"]
+    assert "destination.location" in types["alicloud:oss/bucketReplication:BucketReplication"]
+    assert "replicaRules[].destinationBucket" in types["tencentcloud:Cos/bucket:Bucket"]
+    assert "availabilityZone" in types["tencentcloud:Instance/instance:Instance"]
+    assert "zoneMappings[].zoneId" in types["alicloud:alb/loadBalancer:LoadBalancer"]
+    # not geographic: time zones, DNS zone names, booleans
+    flat = {p for paths in types.values() for p in paths}
+    assert not {"timeZone", "zoneName", "enableCrossRegionCopy"} & flat
+    ali = [t for t in types if t.startswith("alicloud:")]
+    tc = [t for t in types if t.startswith("tencentcloud:")]
+    assert len(ali) > 150 and len(tc) > 100  # DESIGN.md: about 100 Alibaba, 60 Tencent types
+
+
+def _referenced() -> dict[str, set[str]]:
+    """Every (type token -> property paths) a rule table names."""
+    refs: dict[str, set[str]] = {}
+    for token, reqs in encryption.REQUIREMENTS.items():
+        for r in reqs:
+            base = f"{r.each}[]." if r.each else ""
+            paths = {base + r.key} | ({base + r.on} if r.on else set())
+            refs.setdefault(token, set()).update(paths)
+    for token in exposure.ACL_TYPES:
+        refs.setdefault(token, set()).add("acl")
+    refs.setdefault("tencentcloud:Cos/bucket:Bucket", set()).add("aclBody")
+    for token in exposure.POLICY_TYPES:
+        refs.setdefault(token, set()).add("policy")
+    for token in durability.DATA_BEARING:
+        refs.setdefault(token, set())
+    for token, shape in mailauth.RECORD_SHAPES.items():
+        refs.setdefault(token, set()).update({shape.type, shape.name, shape.domain, shape.value})
+    refs.setdefault(encryption.OSS_SSE, set()).add("bucket")
+    return refs
+
+
+def test_rule_tables_name_real_tokens_and_properties(sdk: Sdk) -> None:
+    every = sdk[1]
+    problems = []
+    for token, paths in _referenced().items():
+        if token not in every:
+            problems.append(f"unknown type {token}")
+            continue
+        problems += [f"{token}: no input {p}" for p in sorted(paths - every[token])]
+    assert problems == []
+
+
+def test_type_prefix_rules_match_sdk_types(sdk: Sdk) -> None:
+    every = sdk[1]
+    for rule_id in ("residency-no-hk-service", "residency-global-edge"):
+        for prefix in RULES_BY_ID[rule_id].defaults()["typePrefixes"]:
+            assert any(t.startswith(prefix) for t in every), (rule_id, prefix)
+
+
+def test_rules_are_complete_and_cite_controls_in_force() -> None:
+    assert not any("s33" in c.replace(".", "") for c in CONTROLS)
+    for rule in RULES:
+        assert rule.description and rule.remediation and rule.title
+        assert rule.controls and all(c in CONTROLS for c in rule.controls), rule.id
+        assert rule.severity in ("low", "medium", "high", "critical")
+        for key, schema in rule.config_schema.items():
+            assert "default" in schema and "description" in schema, (rule.id, key)
+    residency = [r for r in RULES if r.id.startswith("residency-")]
+    assert residency and all(r.enforcement == "mandatory" for r in residency)
+    readme = (POLICIES / "README.md").read_text()
+    assert "PDPO s.33" in readme and "never\nbeen brought into operation" in readme
+
+
+def test_readme_is_generated_from_the_rules() -> None:
+    assert (POLICIES / "README.md").read_text() == gen_readme.render(), (
+        "stale: run python policies/tools/gen_readme.py"
+    )
+    for rule in RULES:
+        assert f"### {rule.id}" in gen_readme.render()
+
+
+def test_example_config_only_names_real_rules_and_settings() -> None:
+    from hkmail_policy import config
+
+    example = json.loads((POLICIES / "config.example.json").read_text())
+    assert config.validate(example, RULES_BY_ID) == []
