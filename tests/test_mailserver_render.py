@@ -1,0 +1,160 @@
+"""The mail server's input validation, the rendered user-data under Debian's `cloud-init schema`,
+and the properties of the rendering that the real-daemon tests cannot see (production paths,
+ports, relay)."""
+
+from __future__ import annotations
+
+import dataclasses
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+
+from hkmail.errors import SpecErrors
+from hkmail.mailserver import (
+    PACKAGES,
+    MailServerConfig,
+    Relay,
+    SecretRefs,
+    render,
+    user_data,
+    user_data_hash,
+)
+from tests.support import REPO, require_tool
+
+POLICY = "version: STSv1\r\nmode: enforce\r\nmx: mail.example.com\r\nmax_age: 604800\r\n"
+
+
+def config(cloud: str = "tencentcloud", **changes: object) -> MailServerConfig:
+    base = MailServerConfig(
+        domain="example.com",
+        hostname="mail.example.com",
+        dkim_selector="hk1",
+        admin_cidr="203.0.113.0/24",
+        users=("alice", "bob"),
+        mta_sts_policy=POLICY,
+        secrets=SecretRefs(
+            cloud=cloud,  # type: ignore[arg-type]
+            role_name="hkmail-mail",
+            dkim_private_key="hkmail-dkim",
+            mailbox_hashes="hkmail-mailboxes",
+            relay_credentials="hkmail-relay",
+        ),
+    )
+    return dataclasses.replace(base, **changes)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("cloud", ["tencentcloud", "alicloud"])
+def test_user_data_passes_cloud_init_schema(cloud: str, tmp_path: Path) -> None:
+    binary = require_tool("cloud-init", "cloud-init")
+    f = tmp_path / "user-data"
+    f.write_text(user_data(config(cloud)))
+    out = subprocess.run(
+        [binary, "schema", "--config-file", str(f)], capture_output=True, text=True, check=False
+    )
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "Valid cloud-config" in out.stdout
+
+
+def test_cloud_init_schema_rejects_a_broken_document(tmp_path: Path) -> None:
+    # The schema check above is a real check: the same command fails on a wrong type.
+    binary = require_tool("cloud-init", "cloud-init")
+    doc = yaml.safe_load(user_data(config()))
+    doc["write_files"][0]["defer"] = "later"
+    f = tmp_path / "user-data"
+    f.write_text("#cloud-config\n" + yaml.safe_dump(doc))
+    out = subprocess.run(
+        [binary, "schema", "--config-file", str(f)], capture_output=True, text=True, check=False
+    )
+    assert out.returncode != 0
+
+
+def test_user_data_carries_names_of_secrets_never_values() -> None:
+    c = config()
+    ud = user_data(c)
+    doc = yaml.safe_load(ud)
+    assert doc["packages"] == list(PACKAGES)
+    settings = next(f for f in doc["write_files"] if f["path"] == "/etc/hkmail/secrets.json")
+    assert "hkmail-dkim" in settings["content"] and '"region": "ap-hongkong"' in settings["content"]
+    assert "PRIVATE KEY-----\n" not in ud  # only the fetch script's pattern mentions it
+    assert user_data_hash(ud) == user_data_hash(user_data(c))  # deterministic
+    assert ["python3", "/usr/local/sbin/hkmail-fetch-secrets", "/etc/hkmail/secrets.json"] in doc[
+        "runcmd"
+    ]
+
+
+def test_alicloud_secrets_come_from_cn_hongkong() -> None:
+    doc = yaml.safe_load(user_data(config("alicloud")))
+    settings = next(f for f in doc["write_files"] if f["path"] == "/etc/hkmail/secrets.json")
+    assert '"region": "cn-hongkong"' in settings["content"]
+
+
+def test_production_rendering_uses_standard_ports_and_paths() -> None:
+    r = render(config())
+    main = r.by_path("/etc/postfix/main.cf").content
+    master = r.by_path("/etc/postfix/master.cf").content
+    assert "relayhost = [smtp.qcloudmail.com]:465" in main
+    assert "smtp_tls_wrappermode = yes" in main
+    assert "smtpd_relay_restrictions = permit_sasl_authenticated, reject_unauth_destination" in main
+    assert "inet_interfaces = all" in main
+    for port in ("25", "587", "465"):
+        assert any(line.startswith(f"{port} inet") for line in master.splitlines())
+    dovecot = r.by_path("/etc/dovecot/dovecot.conf").content
+    assert "port = 993" in dovecot and "listen = *" in dovecot
+    assert "Socket inet:8891@127.0.0.1" in r.by_path("/etc/opendkim.conf").content
+    assert "listen 443 ssl;" in r.by_path("/etc/nginx/conf.d/hkmail-mta-sts.conf").content
+    assert r.by_path("/var/www/mta-sts/.well-known/mta-sts.txt").content == POLICY
+
+
+def test_fetch_script_in_user_data_is_the_packaged_one() -> None:
+    script = (REPO / "hkmail" / "mailserver" / "fetch_secrets.py").read_text()
+    assert render(config()).by_path("/usr/local/sbin/hkmail-fetch-secrets").content == script
+
+
+def test_relay_outside_hong_kong_needs_a_declaration() -> None:
+    with pytest.raises(SpecErrors, match=r"mailServer\.relay\.host.*cross-border"):
+        config(relay=Relay(host="sg-smtp.qcloudmail.com"))
+    declared = config(
+        relay=Relay(host="sg-smtp.qcloudmail.com", cross_border_declaration="PCPD-MCC-2024-07")
+    )
+    assert "sg-smtp.qcloudmail.com" in render(declared).by_path("/etc/postfix/main.cf").content
+
+
+def test_every_bad_field_is_reported_together() -> None:
+    with pytest.raises(SpecErrors) as err:
+        config(
+            domain="Example..com",
+            admin_cidr="0.0.0.0/0",
+            users=("Alice", "bob", "bob"),
+            dkim_selector="hk_1",
+            postmaster="carol",
+            mta_sts_policy="mode: enforce",
+        )
+    fields = {e.field for e in err.value.errors}
+    assert fields == {
+        "mailServer.domain",
+        "mailServer.adminCidr",
+        "mailServer.users",
+        "mailServer.dkimSelector",
+        "mailServer.postmaster",
+        "mailServer.mtaStsPolicy",
+    }
+    assert "SSH must not be open to all" in str(err.value)
+
+
+def test_bad_secret_names_and_role_are_refused() -> None:
+    bad = SecretRefs(
+        cloud="alicloud",
+        role_name="bad role",
+        dkim_private_key="ok",
+        mailbox_hashes="has space",
+        relay_credentials="x" * 200,
+    )
+    with pytest.raises(SpecErrors) as err:
+        config(secrets=bad)
+    assert [e.field for e in err.value.errors] == [
+        "mailServer.secrets.roleName",
+        "mailServer.secrets",
+        "mailServer.secrets",
+    ]
