@@ -68,7 +68,7 @@ def test_dmarc_ramp_declared_in_config(pack: PackClient) -> None:
     far = (date.today() + timedelta(days=400)).isoformat()
     pack.configure({"mailauth-dmarc-enforced": {"noneRampUntil": {"example.com": far}}})
     msgs = [d.message for d in pack.analyze(rec) if d.policy == "mailauth-dmarc-enforced"]
-    assert len(msgs) == 1 and "more than 90 days away" in msgs[0]
+    assert len(msgs) == 1 and "more than 180 days away" in msgs[0]
     pack.configure()
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Iterator
+from datetime import date, timedelta
 from typing import Any
 
 import pytest
@@ -458,5 +459,12 @@ def test_dmarc_enforced(pack: PackClient) -> None:
     one(pack.analyze(none), "mailauth-dmarc-enforced", "DMARC for example.com", "no ramp date")
     weak_sub = alidns("_dmarc", "v=DMARC1; p=reject; sp=none")
     one(pack.analyze(weak_sub), "mailauth-dmarc-enforced", "example.hk", "sp=none")
+    # a dated ramp declared on the record itself (DNSPod / Alidns remark)
+    soon = (date.today() + timedelta(days=100)).isoformat()
+    ramp = dnspod("_dmarc", "v=DMARC1; p=none")
+    ramp.props["remark"] = f"hk-mail dmarc-ramp-until={soon}"
+    assert of(pack.analyze(ramp), "mailauth-dmarc-enforced") == []
+    ramp.props["remark"] = "dmarc-ramp-until=2020-01-31"
+    one(pack.analyze(ramp), "mailauth-dmarc-enforced", "ramp for example.com ended on 2020-01-31")
     missing = dnspod("_dmarc.lists", "v=DMARC1; rua=mailto:d@example.com")
     one(pack.analyze(missing), "mailauth-dmarc-enforced", "lists.example.com", "p=(missing)")

@@ -19,13 +19,18 @@ class RecordShape:
     name: str
     domain: str
     value: str
+    remark: str | None  # where a dated DMARC ramp may be declared on the record itself
 
 
 # Type token -> the input names of record type, host name (relative), zone and value.
 RECORD_SHAPES = {
-    "tencentcloud:Dnspod/record:Record": RecordShape("recordType", "subDomain", "domain", "value"),
-    "alicloud:dns/alidnsRecord:AlidnsRecord": RecordShape("type", "rr", "domainName", "value"),
-    "alicloud:dns/record:Record": RecordShape("type", "hostRecord", "name", "value"),
+    "tencentcloud:Dnspod/record:Record": RecordShape(
+        "recordType", "subDomain", "domain", "value", "remark"
+    ),
+    "alicloud:dns/alidnsRecord:AlidnsRecord": RecordShape(
+        "type", "rr", "domainName", "value", "remark"
+    ),
+    "alicloud:dns/record:Record": RecordShape("type", "hostRecord", "name", "value", None),
 }
 
 
@@ -35,6 +40,7 @@ class Txt:
     domain: str
     text: str  # quoted strings joined, as a resolver would assemble them
     leaf: Leaf
+    remark: str
 
 
 def _txt(resource: Resource) -> Txt | None:
@@ -50,11 +56,13 @@ def _txt(resource: Resource) -> Txt | None:
     raw = value.value.strip()
     parts = re.findall(r'"((?:[^"\\]|\\.)*)"', raw)
     text = "".join(parts) if parts and raw.startswith('"') else raw
+    remark = first(resource.props, shape.remark) if shape.remark else None
     return Txt(
         str(host.value) if host is not None and isinstance(host.value, str) else "@",
         str(domain.value) if domain is not None and isinstance(domain.value, str) else "",
         text,
         value,
+        str(remark.value) if remark is not None and isinstance(remark.value, str) else "",
     )
 
 
@@ -170,13 +178,23 @@ def _dmarc_domain(txt: Txt) -> str:
     return f"{sub}.{txt.domain}" if sub else txt.domain
 
 
-def _ramp(domain: str, ctx: Context) -> tuple[date | None, str]:
+RAMP_REMARK = re.compile(r"dmarc-ramp-until=(\d{4}-\d{2}-\d{2})")
+
+
+def _ramp(domain: str, remark: str, ctx: Context) -> tuple[date | None, str]:
+    """The ramp end date: the pack config's noneRampUntil wins over the record's remark."""
     ramps = ctx.config.get("noneRampUntil", {})
     value = ramps.get(domain) if isinstance(ramps, dict) else None
+    declared = RAMP_REMARK.search(remark)
+    if value is None and declared is not None:
+        value = declared.group(1)
     if value is None:
-        return None, f"no ramp date for {domain} in noneRampUntil"
-    until = date.fromisoformat(str(value))
-    max_days = int(ctx.config.get("maxRampDays", 90))
+        return None, f"no ramp date for {domain} (noneRampUntil or remark dmarc-ramp-until=)"
+    try:
+        until = date.fromisoformat(str(value))
+    except ValueError:
+        return None, f"ramp date {value!r} is not a date"
+    max_days = int(ctx.config.get("maxRampDays", 180))
     if until < ctx.today:
         return None, f"the p=none ramp for {domain} ended on {until.isoformat()}"
     if (until - ctx.today).days > max_days:
@@ -184,7 +202,7 @@ def _ramp(domain: str, ctx: Context) -> tuple[date | None, str]:
     return until, ""
 
 
-def _dmarc_problems(tags: dict[str, str], domain: str, ctx: Context) -> Iterator[str]:
+def _dmarc_problems(tags: dict[str, str], domain: str, remark: str, ctx: Context) -> Iterator[str]:
     for tag in ("p", "sp"):
         if tag == "sp" and tag not in tags:
             continue
@@ -192,7 +210,7 @@ def _dmarc_problems(tags: dict[str, str], domain: str, ctx: Context) -> Iterator
         if value in ("quarantine", "reject"):
             continue
         if value == "none":
-            until, why = _ramp(domain, ctx)
+            until, why = _ramp(domain, remark, ctx)
             if until is None:
                 yield f"{tag}=none without a valid ramp ({why})"
         else:
@@ -206,13 +224,13 @@ def check_dmarc(resource: Resource, ctx: Context) -> Iterable[Finding]:
     if not txt.text.lower().startswith("v=dmarc1"):
         return
     domain = _dmarc_domain(txt)
-    for problem in _dmarc_problems(_tags(txt.text), domain, ctx):
+    for problem in _dmarc_problems(_tags(txt.text), domain, txt.remark, ctx):
         yield violation(
             resource,
             txt.leaf,
             f"DMARC for {domain}: {problem}",
-            "p=quarantine or p=reject; p=none only until the date set in "
-            "noneRampUntil (at most maxRampDays ahead)",
+            "p=quarantine or p=reject; p=none only until a ramp date (noneRampUntil config "
+            "or record remark dmarc-ramp-until=YYYY-MM-DD) at most maxRampDays ahead",
         )
 
 
@@ -254,11 +272,13 @@ RULES = (
         id="mailauth-dmarc-enforced",
         title="DMARC enforced (or a dated ramp)",
         description="DMARC records set p=quarantine or p=reject (and sp= likewise when present); "
-        "p=none is accepted only for a domain listed in this rule's noneRampUntil config with a "
-        "date that has not passed and is at most maxRampDays ahead.",
+        "p=none is accepted only with a dated ramp: a date in this rule's noneRampUntil config "
+        "for the domain, or 'dmarc-ramp-until=YYYY-MM-DD' in the DNS record's remark (the config "
+        "wins), that has not passed and is at most maxRampDays ahead.",
         severity="medium",
         enforcement="mandatory",
-        remediation="Set p=quarantine or p=reject; while monitoring a new domain, declare "
+        remediation="Set p=quarantine or p=reject; while monitoring a new domain, declare the "
+        "end of the ramp: remark='dmarc-ramp-until=YYYY-MM-DD' on the _dmarc record, or "
         '"noneRampUntil": {"example.com": "YYYY-MM-DD"} in the policy pack config.',
         controls=("RFC-7489", *MAIL_CONTROLS),
         check=check_dmarc,
@@ -272,7 +292,7 @@ RULES = (
             "maxRampDays": {
                 "type": "integer",
                 "minimum": 1,
-                "default": 90,
+                "default": 180,
                 "description": "Longest ramp accepted from today.",
             },
         },
