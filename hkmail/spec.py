@@ -63,6 +63,8 @@ MX_PRIORITY_RANGE: Final[Mapping[DnsProvider, tuple[int, int]]] = {
 }
 
 _LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
+# SPF include targets are domain names, not host names: "_spf.example.com" is common.
+_DOMAIN_LABEL = re.compile(r"^(?!-)[a-z0-9_-]{1,63}(?<!-)$")
 _MAILTO = re.compile(r"^(mailto:)?([A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+)@([A-Za-z0-9.-]+)$")
 
 
@@ -257,8 +259,10 @@ class _Reader:
                 out.append(parsed)
         return tuple(out)
 
-    def hostname(self, path: str, value: object, *, min_labels: int = 1) -> str | None:
-        name = normalize_hostname(value, min_labels=min_labels)
+    def hostname(
+        self, path: str, value: object, *, min_labels: int = 1, underscore: bool = False
+    ) -> str | None:
+        name = normalize_hostname(value, min_labels=min_labels, underscore=underscore)
         if name is None:
             self.fail(
                 path,
@@ -287,7 +291,9 @@ class _Reader:
             return None
 
 
-def normalize_hostname(value: object, *, min_labels: int = 1) -> str | None:
+def normalize_hostname(
+    value: object, *, min_labels: int = 1, underscore: bool = False
+) -> str | None:
     """Lower-case LDH host name without the trailing dot, or None if it is not one."""
     if not isinstance(value, str):
         return None
@@ -295,7 +301,8 @@ def normalize_hostname(value: object, *, min_labels: int = 1) -> str | None:
     labels = name.split(".")
     if len(name) > 253 or len(labels) < min_labels:
         return None
-    if not all(_LABEL.match(label) for label in labels):
+    label_re = _DOMAIN_LABEL if underscore else _LABEL
+    if not all(label_re.match(label) for label in labels):
         return None
     if labels[-1].isdigit():  # an IP address is not a host name
         return None
@@ -484,7 +491,9 @@ def _read_spf(r: _Reader, path: str, raw: object) -> SpfSpec:
     if m is None:
         return SpfSpec()
     include = r.each(
-        f"{path}.include", m.get("include"), lambda p, v: r.hostname(p, v, min_labels=2)
+        f"{path}.include",
+        m.get("include"),
+        lambda p, v: r.hostname(p, v, min_labels=2, underscore=True),
     )
     ip4 = r.each(f"{path}.ip4", m.get("ip4"), lambda p, v: _read_network(r, p, v, 4))
     ip6 = r.each(f"{path}.ip6", m.get("ip6"), lambda p, v: _read_network(r, p, v, 6))

@@ -11,7 +11,7 @@ from typing import Any, ClassVar
 import pulumi
 
 from hkmail.components.dns_providers import DnsProviderProfile, provider_records
-from hkmail.records.base import DeferredRecord, Record, txt_value
+from hkmail.records.base import DeferredRecord, Record, txt_record
 
 
 @dataclass(frozen=True)
@@ -65,5 +65,5 @@ class DnsZone(pulumi.ComponentResource):
 
 def _checked_deferred(deferred: DeferredRecord, value: str) -> str:
     """A value the cloud hands back is still parsed as DNS before it is published."""
-    Record(deferred.zone, deferred.name, "TXT", txt_value(value), deferred.ttl, deferred.purpose)
+    txt_record(deferred.zone, deferred.name, value, deferred.ttl, deferred.purpose)
     return value
