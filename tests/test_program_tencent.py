@@ -94,6 +94,9 @@ def test_ses_stack_creates_the_identity_in_hong_kong_and_publishes_its_dkim_key(
         "v=DKIM1; k=ed25519; p=11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo="
     ]
     assert all(int(r.inputs["ttl"]) == 300 for r in of_type(resources, RECORD))
+    # p=none is a dated ramp: the end date rides on the record for reviewers and the policy pack.
+    [dmarc] = [r for r in of_type(resources, RECORD) if r.inputs["subDomain"] == "_dmarc"]
+    assert dmarc.inputs["remark"] == "dmarc-ramp-until=2027-03-31"
 
 
 def test_a_malformed_dkim_value_from_the_cloud_is_not_published() -> None:

@@ -102,6 +102,8 @@ class Dnspod:
             "value": value,
             "ttl": record.ttl,
         }
+        if record.remark:
+            inputs["remark"] = record.remark
         if mx is not None:
             _check_mx(self.name, record, mx, 1, 20)
             inputs["mx"] = mx
@@ -156,6 +158,8 @@ class Alidns:
             "ttl": record.ttl,
             "line": ALIDNS_DEFAULT_LINE,
         }
+        if record.remark:
+            inputs["remark"] = record.remark
         if mx is not None:
             _check_mx(self.name, record, mx, 1, 50)
             inputs["priority"] = mx

@@ -32,6 +32,9 @@ class Record:
     value: str
     ttl: int
     purpose: str  # what the record is for, e.g. "spf", "dkim:s1"; used in plans and resource names
+    # Published as the provider record's remark; reviewers and the policy pack read it (e.g. the
+    # end date of a DMARC p=none ramp). Not part of DNS.
+    remark: str = field(default="", compare=False)
     rdata: dns.rdata.Rdata = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -110,12 +113,12 @@ def txt_value(text: str) -> str:
     )
 
 
-def txt_record(zone: str, name: str, text: str, ttl: int, purpose: str) -> Record:
+def txt_record(zone: str, name: str, text: str, ttl: int, purpose: str, remark: str = "") -> Record:
     try:
         value = txt_value(text)
     except UnicodeEncodeError as exc:
         raise RecordError(f"{purpose} record {name} must be ASCII: {text!r}") from exc
-    return Record(zone, name, "TXT", value, ttl, purpose)
+    return Record(zone, name, "TXT", value, ttl, purpose, remark)
 
 
 def absolute(host: str) -> str:

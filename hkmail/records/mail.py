@@ -94,7 +94,9 @@ def domain_records(domain: DomainSpec) -> RecordSet:
     dmarc = _dmarc(domain)
     destinations: tuple[str, ...] = ()
     if dmarc is not None:
-        records.append(txt_record(zone, "_dmarc", dmarc.to_text(), ttl, "dmarc"))
+        ramp = domain.dmarc.ramp_until if domain.dmarc else None
+        remark = f"dmarc-ramp-until={ramp.isoformat()}" if ramp else ""
+        records.append(txt_record(zone, "_dmarc", dmarc.to_text(), ttl, "dmarc", remark))
         destinations = tuple(dmarc.external_destinations(zone))
 
     policy = mta_sts_policy(domain)
