@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.policy_harness import PackClient, Res
+from tests.policy_fixtures import PackClient, PackError, Res
 
 HK = Res("pulumi:providers:alicloud", "hk", {"region": "cn-hongkong"})
 TODAY = date.today()
@@ -103,15 +103,15 @@ def test_bad_exemptions_file_stops_the_pack(
     tmp_path: Path, entries: list[Any], needle: str
 ) -> None:
     path = write(tmp_path, entries)
-    with pytest.raises(RuntimeError) as err:
+    with pytest.raises(PackError) as err:
         PackClient(env={"HKMAIL_EXEMPTIONS_FILE": str(path)})
-    assert "policy pack did not start" in str(err.value)
+    assert "the policy pack failed to start" in str(err.value)
     assert needle in str(err.value)
 
 
 def test_the_committed_exemptions_file_loads() -> None:
     client = PackClient()  # the repo's policies/exemptions.yaml
     try:
-        assert len(client.info.policies) == 13
+        assert len(client.info.rules) == 13
     finally:
         client.close()

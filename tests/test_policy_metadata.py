@@ -14,6 +14,7 @@ sys.path[:0] = [str(POLICIES), str(POLICIES / "tools")]
 
 import gen_readme  # noqa: E402
 import region_coverage  # noqa: E402
+from hkmail_policy.config import validate as validate_config  # noqa: E402
 from hkmail_policy.controls import CONTROLS  # noqa: E402
 from hkmail_policy.rules import RULES, RULES_BY_ID, durability, encryption, exposure, mailauth  # noqa: E402  # noqa: E402
 
@@ -112,7 +113,6 @@ def test_readme_is_generated_from_the_rules() -> None:
 
 
 def test_example_config_only_names_real_rules_and_settings() -> None:
-    from hkmail_policy import config
-
     example = json.loads((POLICIES / "config.example.json").read_text())
-    assert config.validate(example, RULES_BY_ID) == []
+    assert validate_config(example, RULES_BY_ID) == []
+    assert validate_config({"residency-typo": {}}, RULES_BY_ID) != []

@@ -11,7 +11,7 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
 
-from tests.policy_harness import UNKNOWN_STRING, Diag, PackClient, Res, secret
+from tests.policy_fixtures import UNKNOWN, Diag, PackClient, Res, secret
 
 HK_ALI = Res("pulumi:providers:alicloud", "hk-ali", {"region": "cn-hongkong", "version": "4.0.0"})
 HK_TC = Res("pulumi:providers:tencentcloud", "hk-tc", {"region": "ap-hongkong"})
@@ -52,20 +52,25 @@ def one(diags: list[Diag], policy: str, *needles: str) -> Diag:
 
 
 def test_analyzer_info_lists_every_rule_with_its_metadata(pack: PackClient) -> None:
-    info = {p.name: p for p in pack.info.policies}
     assert pack.info.name == "hk-mail-residency"
-    residency = [n for n in info if n.startswith("residency-")]
+    rules = pack.rules
+    residency = [n for n in rules if n.startswith("residency-")]
     assert len(residency) == 6
-    for name, p in info.items():
-        assert p.description and p.remediation_steps and p.displayName
-        assert p.severity != 0, name  # not POLICY_SEVERITY_UNSPECIFIED
-        assert any(t.startswith(("PDPO", "ISO27001", "RFC", "HKMA")) for t in p.tags), name
-        assert "PDPO-s33" not in p.tags
+    for name, rule in rules.items():
+        assert rule.description and rule.remediation_steps and rule.display_name
+        assert rule.severity in ("low", "medium", "high", "critical"), name
+        assert any(t.startswith(("PDPO", "ISO27001", "RFC", "HKMA")) for t in rule.tags), name
+        assert not any("s33" in t.replace(".", "") for t in rule.tags)
     for name in residency:
-        assert info[name].enforcementLevel == 1  # MANDATORY
-    for name in residency[:4]:  # the two type-based rules block by type, not by region
-        assert "allowedRegions" in info[name].configSchema.properties
-    assert info["encryption-at-rest-kms"].policy_type == 2  # a stack policy (POLICY_TYPE_STACK)
+        assert rules[name].enforcement_level == "mandatory"
+    for name in (
+        "residency-provider-region",
+        "residency-resource-region",
+        "residency-cross-region-copy",
+        "residency-embedded-region",
+    ):
+        assert "allowedRegions" in rules[name].config_schema["properties"]
+    assert rules["encryption-at-rest-kms"].kind == "stack"
 
 
 # --- residency-provider-region ------------------------------------------------------------------
@@ -160,7 +165,7 @@ def test_tencent_zone_names_and_numeric_zone_ids(pack: PackClient) -> None:
 
 def test_unknown_region_value_is_not_guessed(pack: PackClient) -> None:
     # computed in preview: the resource it comes from is checked on its own inputs
-    r = ali("alicloud:ecs/instance:Instance", "mx", {"availabilityZone": UNKNOWN_STRING})
+    r = ali("alicloud:ecs/instance:Instance", "mx", {"availabilityZone": UNKNOWN})
     assert of(pack.analyze(r), "residency-resource-region") == []
 
 
