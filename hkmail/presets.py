@@ -75,3 +75,7 @@ SUITES: Final[Mapping[str, SuitePreset]] = {
 # the expected SPF value "v=spf1 include:qcloudmail.com ~all"), and signs with selector qcloud.
 TENCENT_SES_SPF_INCLUDE: Final = "qcloudmail.com"
 TENCENT_SES_DKIM_SELECTOR: Final = "qcloud"
+
+# Alibaba DirectMail's SPF include, as its Hangzhou documentation gives it
+# ("v=spf1 include:spf1.dm.aliyun.com -all"). For its other regions the console shows the value.
+DIRECTMAIL_SPF_INCLUDES: Final[Mapping[str, str]] = {"cn-hangzhou": "spf1.dm.aliyun.com"}

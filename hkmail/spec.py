@@ -16,6 +16,7 @@ from __future__ import annotations
 import base64
 import binascii
 import datetime as dt
+import functools
 import ipaddress
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -139,7 +140,52 @@ class TencentSesSender:
     service: Literal["tencent-ses"] = "tencent-ses"
 
 
-Sender = TencentSesSender
+# Alibaba DirectMail regions (DESIGN.md, "Clouds"): none is in Hong Kong.
+DIRECTMAIL_REGIONS: Final = (
+    "cn-hangzhou",
+    "ap-southeast-1",
+    "ap-southeast-2",
+    "us-east-1",
+    "eu-central-1",
+)
+# The legal instruments a cross-border transfer can rest on (PDPO s.33 is not in force, so these
+# are the safeguards DPP4 and s.65(2) make the data user answerable for).
+LEGAL_BASES: Final = {
+    "pcpd-model-clauses-2022": "PCPD Recommended Model Contractual Clauses for cross-border "
+    "transfer of personal data (May 2022)",
+    "gba-standard-contract": "Standard Contract for Cross-boundary Flow of Personal Information "
+    "within the Guangdong-Hong Kong-Macao Greater Bay Area (Mainland, Hong Kong) (Dec 2023)",
+    "data-subject-consent": "prescribed consent of the data subjects",
+}
+
+
+@dataclass(frozen=True)
+class CrossBorderDeclaration:
+    """The stack's explicit statement that mail content leaves Hong Kong, and on what basis."""
+
+    destination_region: str
+    legal_basis: str
+    exemption: str  # the id of the reviewed exemption in policies/exemptions.yaml
+    reference: str = ""  # contract or ticket, e.g. the signed model clauses
+
+    def statement(self, service: str, domain: str) -> str:
+        return (
+            f"CROSS-BORDER: mail sent as {domain} through {service} leaves Hong Kong for "
+            f"{self.destination_region} (legal basis: {LEGAL_BASES[self.legal_basis]}; exemption "
+            f"{self.exemption}{'; ' + self.reference if self.reference else ''})"
+        )
+
+
+@dataclass(frozen=True)
+class DirectMailSender:
+    """Alibaba DirectMail: no Hong Kong region, so only with a cross-border declaration."""
+
+    domain: str
+    cross_border: CrossBorderDeclaration
+    service: Literal["alibaba-directmail"] = "alibaba-directmail"
+
+
+Sender = TencentSesSender | DirectMailSender
 
 
 @dataclass(frozen=True)
@@ -408,7 +454,9 @@ def _read_domain(
     tls_rpt = _read_tls_rpt(r, f"{path}.tlsRpt", m.get("tlsRpt"))
     autodiscovery = _read_autodiscovery(r, f"{path}.autodiscovery", m.get("autodiscovery"), suite)
     caa = _read_caa(r, f"{path}.caa", m.get("caa"))
-    senders = r.each(f"{path}.sending", m.get("sending"), lambda p, v: _read_sender(r, p, v, name))
+    senders: tuple[Sender, ...] = r.each(
+        f"{path}.sending", m.get("sending"), functools.partial(_read_sender, r, domain=name)
+    )
 
     if mta_sts is not None and mta_sts.mode != "none" and not mx:
         r.fail(
@@ -727,8 +775,8 @@ def _read_caa(r: _Reader, path: str, raw: object) -> CaaSpec | None:
     return CaaSpec(issue=issue, issuewild=issuewild, iodef=iodef)
 
 
-def _read_sender(r: _Reader, path: str, raw: object, domain: str) -> Sender | None:
-    m = r.mapping(path, raw, ("service", "domain"))
+def _read_sender(r: _Reader, path: str, raw: object, *, domain: str) -> Sender | None:
+    m = r.mapping(path, raw, ("service", "domain", "crossBorder"))
     if m is None:
         return None
     service = r.choice(f"{path}.service", m.get("service"), SENDING_SERVICES)
@@ -738,10 +786,59 @@ def _read_sender(r: _Reader, path: str, raw: object, domain: str) -> Sender | No
         return None
     if service is None or sending_domain is None:
         return None
-    return TencentSesSender(domain=sending_domain)
+    if service == "tencent-ses":
+        if m.get("crossBorder") is not None:
+            r.fail(
+                f"{path}.crossBorder",
+                m.get("crossBorder"),
+                "no crossBorder for tencent-ses",
+                "Tencent SES sends from ap-hongkong: nothing leaves Hong Kong",
+            )
+            return None
+        return TencentSesSender(domain=sending_domain)
+    declaration = _read_cross_border(r, f"{path}.crossBorder", m.get("crossBorder"))
+    if declaration is None:
+        return None
+    return DirectMailSender(domain=sending_domain, cross_border=declaration)
 
 
-SENDING_SERVICES: Final = ("tencent-ses",)
+def _read_cross_border(r: _Reader, path: str, raw: object) -> CrossBorderDeclaration | None:
+    if raw is None:
+        r.fail(
+            path,
+            raw,
+            "a crossBorder declaration {destinationRegion, legalBasis, exemption, reference}, or "
+            "service: tencent-ses (Tencent SES in ap-hongkong keeps mail in Hong Kong)",
+            "Alibaba DirectMail has no Hong Kong region (only "
+            + ", ".join(DIRECTMAIL_REGIONS)
+            + "): every message sent through it leaves Hong Kong",
+        )
+        return None
+    m = r.mapping(path, raw, ("destinationRegion", "legalBasis", "exemption", "reference"))
+    if m is None:
+        return None
+    region = r.choice(f"{path}.destinationRegion", m.get("destinationRegion"), DIRECTMAIL_REGIONS)
+    basis = r.choice(f"{path}.legalBasis", m.get("legalBasis"), tuple(LEGAL_BASES))
+    exemption = m.get("exemption")
+    if not isinstance(exemption, str) or not re.fullmatch(
+        r"[A-Za-z0-9][A-Za-z0-9._-]{1,63}", exemption
+    ):
+        r.fail(
+            f"{path}.exemption",
+            exemption,
+            "the id of the reviewed exemption in policies/exemptions.yaml (e.g. EX-2026-001)",
+        )
+        exemption = None
+    reference = m.get("reference", "")
+    if not isinstance(reference, str):
+        r.fail(f"{path}.reference", reference, "text: the contract or ticket reference")
+        reference = ""
+    if region is None or basis is None or exemption is None:
+        return None
+    return CrossBorderDeclaration(region, basis, exemption, reference)
+
+
+SENDING_SERVICES: Final = ("tencent-ses", "alibaba-directmail")
 
 
 def iter_record_domains(spec: StackSpec) -> Iterable[str]:

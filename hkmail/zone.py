@@ -73,10 +73,6 @@ def _snake_or_camel(inputs: Mapping[str, object]) -> dict[str, Any]:
     for key, value in inputs.items():
         parts = key.split("_")
         out.setdefault(parts[0] + "".join(p.capitalize() for p in parts[1:]), value)
-    if "mx" in out and out["mx"] is not None:
-        out["mx"] = int(out["mx"])
-    if "priority" in out and out["priority"] is not None:
-        out["priority"] = int(out["priority"])
     return out
 
 

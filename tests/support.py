@@ -159,7 +159,7 @@ def run_in_process(
             return {}
 
     class Monitor(mocks.MockMonitor):
-        def RegisterResource(self, request: Any) -> Any:  # noqa: N802 - gRPC method name
+        def RegisterResource(self, request: Any) -> Any:
             response = super().RegisterResource(request)
             if request.type != "pulumi:pulumi:Stack":
                 from pulumi.runtime import rpc

@@ -34,7 +34,9 @@ def planned_zones(stack: str) -> dict[str, tuple[str, list[Record], list[str]]]:
 
 
 @pytest.mark.integration
-@pytest.mark.parametrize("stack", ["tencent-exmail", "tencent-ses"])
+@pytest.mark.parametrize(
+    "stack", ["tencent-exmail", "tencent-ses", "alibaba-mail", "alibaba-directmail"]
+)
 def test_planned_zone_is_served_exactly(stack: str, tmp_path: Path) -> None:
     zones = planned_zones(stack)
     assert zones

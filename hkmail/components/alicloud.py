@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import pulumi
 import pulumi_alicloud as alicloud
-from pulumi_alicloud import dns
+from pulumi_alicloud import directmail, dns
 
 from hkmail.components.dns_providers import ALIDNS
 from hkmail.components.zone import DnsZone
-from hkmail.spec import HK_REGION
+from hkmail.spec import HK_REGION, CrossBorderDeclaration
 
 
 def hong_kong_provider(name: str, opts: pulumi.ResourceOptions | None = None) -> alicloud.Provider:
@@ -31,3 +32,37 @@ class AlidnsZone(DnsZone):
         self, name: str, inputs: dict[str, Any], opts: pulumi.ResourceOptions
     ) -> dns.AlidnsRecord:
         return dns.AlidnsRecord(name, opts=opts, **inputs)
+
+
+@dataclass(frozen=True)
+class DirectMailDomainArgs:
+    domain: str
+    declaration: CrossBorderDeclaration
+
+
+class DirectMailDomain(pulumi.ComponentResource):
+    """An Alibaba DirectMail sending domain: a DECLARED cross-border transfer.
+
+    DirectMail has no Hong Kong region, so this component creates its own provider in the
+    declared destination region instead of inheriting the stack's Hong Kong one. The policy pack
+    sees exactly that (a provider outside Hong Kong, a DirectMail resource) and blocks it unless
+    the declared exemption is on file and in date.
+    """
+
+    def __init__(
+        self, name: str, args: DirectMailDomainArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__("hkmail:alicloud:DirectMailDomain", name, None, opts)
+        region = args.declaration.destination_region
+        statement = args.declaration.statement("Alibaba DirectMail", args.domain)
+        pulumi.log.warn(statement, resource=self)
+        provider = alicloud.Provider(
+            f"alicloud-directmail-{region}", region=region, opts=pulumi.ResourceOptions(parent=self)
+        )
+        self.sending_domain = directmail.Domain(
+            f"{args.domain}/directmail",
+            domain_name=args.domain,
+            opts=pulumi.ResourceOptions(parent=self, provider=provider),
+        )
+        self.cross_border = statement
+        self.register_outputs({"crossBorder": statement, "region": region})

@@ -68,7 +68,8 @@ def _record_from(
     if rdtype == "TXT":
         rdata = txt_value(value)
     elif rdtype == "MX":
-        rdata = f"{mx} {_absolute(value)}"
+        # Numbers come back from the engine as floats (protobuf Struct numbers).
+        rdata = f"{int(mx) if mx is not None else ''} {_absolute(value)}"
     elif rdtype == "CNAME":
         rdata = _absolute(value)
     elif rdtype == "SRV":
@@ -76,7 +77,7 @@ def _record_from(
         rdata = f"{prio} {weight} {port} {_absolute(target)}"
     else:
         rdata = value
-    return Record(zone, name or "@", rdtype, rdata, ttl, purpose)
+    return Record(zone, name or "@", rdtype, rdata, int(ttl), purpose)
 
 
 def _absolute(host: str) -> str:

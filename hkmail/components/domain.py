@@ -41,6 +41,12 @@ class MailDomain(pulumi.ComponentResource):
                     for d in args.record_set.deferred
                     if d.sending_domain == sender.domain and d.source == "tencent-ses:dkim"
                 ]
+            else:
+                from hkmail.components.alicloud import DirectMailDomain, DirectMailDomainArgs
+
+                DirectMailDomain(
+                    sender.domain, DirectMailDomainArgs(sender.domain, sender.cross_border), child
+                )
         rs = args.record_set
         zone_cls: type[DnsZone]
         if args.dns_provider == "dnspod":

@@ -4,13 +4,17 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from hkmail.presets import TENCENT_SES_DKIM_SELECTOR, TENCENT_SES_SPF_INCLUDE
+from hkmail.presets import (
+    DIRECTMAIL_SPF_INCLUDES,
+    TENCENT_SES_DKIM_SELECTOR,
+    TENCENT_SES_SPF_INCLUDE,
+)
 from hkmail.records import spf as spf_
 from hkmail.records.base import DeferredRecord, Record, RecordSet, absolute, txt_record
 from hkmail.records.dkim import DkimKeyRecord
 from hkmail.records.dmarc import DmarcRecord, report_authorisation_name
 from hkmail.records.mtasts import MtaStsPolicy, policy_for, txt_text
-from hkmail.spec import DomainSpec, StackSpec
+from hkmail.spec import DomainSpec, Sender, StackSpec, TencentSesSender
 
 
 def relative(fqdn: str, zone: str) -> str:
@@ -43,8 +47,7 @@ def domain_records(domain: DomainSpec) -> RecordSet:
 
     # SPF at the apex: the suite's include, SES when it sends as the apex, then the stack's own.
     includes = list(domain.suite.spf_includes)
-    if any(s.domain == zone for s in domain.senders):
-        includes.append(TENCENT_SES_SPF_INCLUDE)
+    includes += [i for s in domain.senders if s.domain == zone and (i := _sender_spf_include(s))]
     includes += domain.spf.include
     spf_all = domain.spf.all[0]
     if not domain.sends_mail and not (domain.spf.ip4 or domain.spf.ip6 or includes):
@@ -69,27 +72,33 @@ def domain_records(domain: DomainSpec) -> RecordSet:
     # Sending identities on subdomains publish their own SPF and their provider's DKIM key.
     for sender in domain.senders:
         owner = relative(sender.domain, zone)
-        if sender.domain != zone:
+        include = _sender_spf_include(sender)
+        if sender.domain != zone and include:
             sub_spf = spf_.build(
-                includes=[TENCENT_SES_SPF_INCLUDE],
-                all_qualifier=domain.spf.all[0],
-                what=f"SPF of {sender.domain}",
+                includes=[include], all_qualifier=domain.spf.all[0], what=f"SPF of {sender.domain}"
             )
             records.append(txt_record(zone, owner, sub_spf.to_text(), ttl, f"spf:{sender.domain}"))
-        dkim_owner = f"{TENCENT_SES_DKIM_SELECTOR}._domainkey" + (
-            "" if owner == "@" else f".{owner}"
-        )
-        deferred.append(
-            DeferredRecord(
-                zone,
-                dkim_owner,
-                "TXT",
-                ttl,
-                f"dkim:ses:{sender.domain}",
-                "tencent-ses:dkim",
-                sender.domain,
+        if isinstance(sender, TencentSesSender):
+            sub = "" if owner == "@" else f".{owner}"
+            deferred.append(
+                DeferredRecord(
+                    zone,
+                    f"{TENCENT_SES_DKIM_SELECTOR}._domainkey{sub}",
+                    "TXT",
+                    ttl,
+                    f"dkim:ses:{sender.domain}",
+                    "tencent-ses:dkim",
+                    sender.domain,
+                )
             )
-        )
+        else:
+            notes.append(sender.cross_border.statement("Alibaba DirectMail", sender.domain))
+            notes.append(
+                f"DirectMail ({sender.cross_border.destination_region}) shows the ownership TXT "
+                f"and DKIM records{'' if include else ' and the SPF include'} for "
+                f"{sender.domain} in its console only (the provider does not expose them): "
+                "publish them by hand once the domain is created"
+            )
 
     dmarc = _dmarc(domain)
     destinations: tuple[str, ...] = ()
@@ -151,6 +160,12 @@ def domain_records(domain: DomainSpec) -> RecordSet:
             records.append(Record(zone, "@", "CAA", f'0 iodef "{domain.caa.iodef}"', ttl, "caa"))
 
     return RecordSet(zone, tuple(records), tuple(deferred), tuple(notes), destinations)
+
+
+def _sender_spf_include(sender: Sender) -> str | None:
+    if isinstance(sender, TencentSesSender):
+        return TENCENT_SES_SPF_INCLUDE
+    return DIRECTMAIL_SPF_INCLUDES.get(sender.cross_border.destination_region)
 
 
 def _dmarc(domain: DomainSpec) -> DmarcRecord | None:
