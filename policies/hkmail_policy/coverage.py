@@ -26,9 +26,11 @@ def region_paths() -> dict[str, tuple[str, ...]]:
     return {t: tuple(paths) for t, paths in data["types"].items()}
 
 
+@cache
 def placement_paths(type_token: str) -> tuple[str, ...]:
     return tuple(p for p in region_paths().get(type_token, ()) if not is_copy_target(p))
 
 
+@cache
 def copy_target_paths(type_token: str) -> tuple[str, ...]:
     return tuple(p for p in region_paths().get(type_token, ()) if is_copy_target(p))

@@ -38,11 +38,11 @@ DEFAULT_ALLOWED = ("cn-hongkong", "ap-hongkong")
 # (ap-hongkong-1 = 300001, -2 = 300002, -3 = 300003).
 TENCENT_NUMERIC_ZONE = {"ap-hongkong": re.compile(r"^3000\d\d$")}
 
+_LONGEST_FIRST = tuple(sorted(KNOWN_REGIONS, key=len, reverse=True))
 # Longest first so that `cn-shanghai-finance-1` wins over `cn-shanghai`. A region ending in a digit
 # may be followed by a zone letter (`ap-southeast-1a`); otherwise the next char must end the token.
 _ALTERNATIVES = "|".join(
-    re.escape(r) + ("(?![0-9])" if r[-1].isdigit() else "(?![a-z0-9])")
-    for r in sorted(KNOWN_REGIONS, key=len, reverse=True)
+    re.escape(r) + ("(?![0-9])" if r[-1].isdigit() else "(?![a-z0-9])") for r in _LONGEST_FIRST
 )
 _EMBEDDED = re.compile(rf"(?<![A-Za-z0-9])({_ALTERNATIVES})", re.IGNORECASE)
 # Shape of a region or zone id on either cloud (a value we must not ignore even if not listed).
@@ -52,7 +52,7 @@ _GEO_SHAPE = re.compile(r"^(cn|ap|us|eu|me|na|sa|af|mx|la)-[a-z]+(-[a-z0-9]+)*[a
 def region_of(value: str) -> str | None:
     """The known region a region/zone id belongs to (`cn-hongkong-b` -> `cn-hongkong`)."""
     v = value.strip().lower()
-    for region in sorted(KNOWN_REGIONS, key=len, reverse=True):
+    for region in _LONGEST_FIRST:
         if v == region or v.startswith(region + "-"):
             return region
         if region[-1].isdigit() and len(v) == len(region) + 1 and v.startswith(region):
