@@ -87,12 +87,20 @@ def user_data_document(config: MailServerConfig, rendered: Rendered) -> dict[str
         }
         for f in rendered.files
     ]
-    return {
+    doc: dict[str, Any] = {
         "package_update": True,
         "packages": list(PACKAGES),
         "write_files": write_files,
         "runcmd": _runcmd(config, rendered),
     }
+    if config.data_device:
+        # The encrypted data disk holds every mailbox; formatted only if it has no filesystem.
+        label = "hkmail-data"
+        doc["fs_setup"] = [
+            {"label": label, "filesystem": "ext4", "device": config.data_device, "overwrite": False}
+        ]
+        doc["mounts"] = [[f"LABEL={label}", VMAIL_DIR, "ext4", "defaults,nofail", "0", "2"]]
+    return doc
 
 
 class _Dumper(yaml.SafeDumper):

@@ -96,6 +96,9 @@ class MailServerConfig:
     tls_key: str = "/etc/ssl/hkmail/privkey.pem"
     postmaster: str | None = None  # local part receiving postmaster@ and abuse@; default users[0]
     message_size_limit: int = 26_214_400
+    # Block device of the encrypted data disk, formatted once and mounted at /var/vmail; None keeps
+    # mailboxes on the system disk (tests, or a single-disk server).
+    data_device: str | None = None
 
     def __post_init__(self) -> None:
         validate(self)
@@ -158,6 +161,8 @@ def validate(c: MailServerConfig) -> None:
     for path_field, path in (("tlsCert", c.tls_cert), ("tlsKey", c.tls_key)):
         if not path.startswith("/") or any(ch in path for ch in " \n\t:"):
             bad(path_field, path, "an absolute path without spaces or ':'")
+    if c.data_device is not None and not re.fullmatch(r"/dev/[a-z0-9/]+", c.data_device):
+        bad("dataDevice", c.data_device, "a block device path such as /dev/vdb")
     s = c.secrets
     if not _ROLE_NAME.match(s.role_name):
         bad("secrets.roleName", s.role_name, "a CAM/RAM role name")

@@ -1,0 +1,393 @@
+"""TencentMailServer under Pulumi's mocks: placement, encryption, protection, the firewall, the
+role's reach, and that no secret is ever sent to the engine unmarked.
+
+The harness records every RegisterResource request as the engine would receive it (the raw
+protobuf struct, where a Pulumi secret is wrapped in the secret signature) so the plaintext scan
+sees exactly what would reach the state, including the component's registered outputs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import json
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import pulumi
+import pytest
+from google.protobuf import json_format  # type: ignore[import-untyped]
+from pulumi.runtime import mocks
+
+from hkmail.errors import SpecErrors
+from hkmail.mailserver import MailServerConfig, SecretRefs
+from hkmail.mailserver.deploy import PrivateMailServerArgs
+
+# How the SDK sends a Pulumi secret to the engine (pulumi.runtime.rpc): {SIG: SECRET_VALUE, value}.
+SECRET_SIG = "4dabf18193072939515e22adb298388d"
+SECRET_VALUE = "1b47061264138c4ac30d75fd1eb44270"
+DKIM_PEM = (
+    "-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASC-test-dkim-key-bytes\n"
+    "-----END PRIVATE KEY-----\n"
+)
+HASHES = {
+    "alice": "{ARGON2ID}$argon2id$v=19$m=65536,t=3,p=1$c2FsdA$alice-hash-bytes",
+    "bob": "{SHA512-CRYPT}$6$salt$bob-hash-bytes",
+}
+RELAY_PASSWORD = "relay-Pa55-secret-value"
+NEEDLES = ("test-dkim-key-bytes", "alice-hash-bytes", "bob-hash-bytes", RELAY_PASSWORD)
+PUBLIC_IP = "203.0.113.10"
+POLICY = "version: STSv1\r\nmode: enforce\r\nmx: mail.example.com\r\nmax_age: 604800\r\n"
+
+
+@dataclass(frozen=True)
+class Req:
+    type: str
+    name: str
+    urn: str
+    parent: str
+    provider: str
+    inputs: dict[str, Any]
+    raw: dict[str, Any]
+    protect: bool
+    retain_on_delete: bool
+    custom: bool
+
+
+@dataclass
+class Run:
+    resources: list[Req]
+    outputs: list[dict[str, Any]]  # raw RegisterResourceOutputs structs
+
+    def of(self, type_: str) -> list[Req]:
+        return [r for r in self.resources if r.type == type_]
+
+    def one(self, type_: str) -> Req:
+        found = self.of(type_)
+        assert len(found) == 1, (type_, [r.name for r in found])
+        return found[0]
+
+
+def run_program(program: Callable[[], None], *, preview: bool, run: Run | None = None) -> Run:
+    """Run ``program`` under the mocks; ``run`` collects registrations even if it fails."""
+    from pulumi.runtime import rpc
+    from pulumi.runtime.settings import _get_rpc_manager
+    from pulumi.runtime.stack import wait_for_rpcs
+    from pulumi.runtime.sync_await import _sync_await
+
+    run = Run([], []) if run is None else run
+
+    class Mocks(pulumi.runtime.Mocks):
+        def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict[str, Any]]:
+            state = dict(args.inputs)
+            if args.typ in (
+                "tencentcloud:Instance/instance:Instance",
+                "alicloud:ecs/instance:Instance",
+            ):
+                state["publicIp"] = PUBLIC_IP
+            if args.typ == "alicloud:ram/role:Role":
+                state["roleName"] = args.inputs.get("roleName")
+            return f"{args.name}-id", state
+
+        def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict[str, Any], None]:
+            return {}, None
+
+    class Monitor(mocks.MockMonitor):
+        def RegisterResource(self, request: Any) -> Any:
+            response = super().RegisterResource(request)  # type: ignore[no-untyped-call]
+            if request.type != "pulumi:pulumi:Stack":
+                run.resources.append(
+                    Req(
+                        type=request.type,
+                        name=request.name,
+                        urn=response.urn,
+                        parent=request.parent,
+                        provider=request.provider,
+                        inputs=rpc.deserialize_properties(request.object),
+                        raw=json_format.MessageToDict(request.object),
+                        protect=request.protect,
+                        retain_on_delete=request.retainOnDelete,
+                        custom=request.custom,
+                    )
+                )
+            return response
+
+        def RegisterResourceOutputs(self, request: Any) -> Any:
+            run.outputs.append(json_format.MessageToDict(request.outputs))
+            return super().RegisterResourceOutputs(request)  # type: ignore[no-untyped-call]
+
+    asyncio.set_event_loop(asyncio.new_event_loop())
+    m = Mocks()
+    pulumi.runtime.set_mocks(
+        m, project="hk-mail", stack="test", preview=preview, monitor=Monitor(m)
+    )
+    try:
+        program()
+        _sync_await(wait_for_rpcs())
+    finally:
+        _get_rpc_manager().clear()
+    return run
+
+
+def plaintext_hits(value: Any, needles: tuple[str, ...], path: str = "") -> Iterator[str]:
+    """Paths where a needle occurs outside a value wrapped as a Pulumi secret."""
+    if isinstance(value, dict):
+        if value.get(SECRET_SIG) == SECRET_VALUE:
+            return  # a secret: encrypted in the state, masked in every display
+        for k, v in value.items():
+            yield from plaintext_hits(v, needles, f"{path}.{k}")
+    elif isinstance(value, list):
+        for i, v in enumerate(value):
+            yield from plaintext_hits(v, needles, f"{path}[{i}]")
+    elif isinstance(value, str):
+        for n in needles:
+            if n in value:
+                yield f"{path}: {n}"
+
+
+def secret_count(value: Any) -> int:
+    if isinstance(value, dict):
+        if value.get(SECRET_SIG) == SECRET_VALUE:
+            return 1
+        return sum(secret_count(v) for v in value.values())
+    if isinstance(value, list):
+        return sum(secret_count(v) for v in value)
+    return 0
+
+
+def unwrap_secret(value: Any) -> Any:
+    assert isinstance(value, dict) and value.get(SECRET_SIG) == SECRET_VALUE, value
+    return value["value"]
+
+
+def server_config(cloud: str, **changes: Any) -> MailServerConfig:
+    base = MailServerConfig(
+        domain="example.com",
+        hostname="mail.example.com",
+        dkim_selector="hk1",
+        admin_cidr="203.0.113.0/24",
+        users=("alice", "bob"),
+        mta_sts_policy=POLICY,
+        secrets=SecretRefs(
+            cloud=cloud,  # type: ignore[arg-type]
+            role_name="hkmail-mail",
+            dkim_private_key="hkmail-dkim",
+            mailbox_hashes="hkmail-mailboxes",
+            relay_credentials="hkmail-relay",
+        ),
+    )
+    return dataclasses.replace(base, **changes)
+
+
+def private_args(cloud: str, **changes: Any) -> PrivateMailServerArgs:
+    zone = {"tencentcloud": "ap-hongkong-2", "alicloud": "cn-hongkong-b"}[cloud]
+    base = PrivateMailServerArgs(
+        server=server_config(cloud),
+        account_id="100012345678",
+        zone=zone,
+        image_id="img-debian12",
+        dkim_private_key=pulumi.Output.secret(DKIM_PEM),
+        mailbox_password_hashes={u: pulumi.Output.secret(h) for u, h in HASHES.items()},
+        relay_username="noreply@example.com",
+        relay_password=pulumi.Output.secret(RELAY_PASSWORD),
+        archive_bucket="hkmail-archive",
+        app_id="1250000000",
+    )
+    return dataclasses.replace(base, **changes)
+
+
+# ------------------------------------------------------------------------------------------------
+# Tencent
+# ------------------------------------------------------------------------------------------------
+
+
+def tencent_run(preview: bool = False, run: Run | None = None, **changes: Any) -> Run:
+    import tencentcloud_iac_pulumi as tencentcloud
+
+    from hkmail.components.private_tencent import TencentMailServer
+
+    def program() -> None:
+        provider = tencentcloud.Provider("tc-hk", region="ap-hongkong")
+        server = TencentMailServer(
+            "mx",
+            private_args("tencentcloud", **changes),
+            pulumi.ResourceOptions(providers=[provider]),
+        )
+        pulumi.export("ptr", server.ptr_record)
+
+    return run_program(program, preview=preview, run=run)
+
+
+@pytest.fixture(scope="module", params=[False, True], ids=["up", "preview"])
+def tc(request: pytest.FixtureRequest) -> Run:
+    return tencent_run(preview=request.param)
+
+
+DATA_BEARING_TC = {
+    "tencentcloud:Kms/key:Key",
+    "tencentcloud:Cbs/storage:Storage",
+    "tencentcloud:Cos/bucket:Bucket",
+    "tencentcloud:Cls/logset:Logset",
+    "tencentcloud:Cls/topic:Topic",
+    "tencentcloud:Ssm/secret:Secret",
+    "tencentcloud:Ssm/secretVersion:SecretVersion",
+}
+
+
+def children_of(run: Run, component_type: str, provider_type: str) -> tuple[Req, Req, list[Req]]:
+    comp = run.one(component_type)
+    provider = run.one(provider_type)
+    children = [r for r in run.resources if r.custom and r is not provider]
+    return comp, provider, children
+
+
+def test_tc_component_type_and_children_use_the_given_provider(tc: Run) -> None:
+    comp, provider, children = children_of(
+        tc, "hkmail:private:TencentMailServer", "pulumi:providers:tencentcloud"
+    )
+    assert provider.inputs["region"] == "ap-hongkong"
+    assert len(children) >= 20
+    for r in children:
+        assert r.parent == comp.urn, r.name
+        # The explicit Hong Kong provider, never a default one.
+        assert r.provider == f"{provider.urn}::{provider.name}-id", (r.type, r.provider)
+
+
+def test_tc_everything_is_in_hong_kong(tc: Run) -> None:
+    assert (
+        tc.one("tencentcloud:Subnet/instance:Instance").inputs["availabilityZone"]
+        == "ap-hongkong-2"
+    )
+    assert (
+        tc.one("tencentcloud:Instance/instance:Instance").inputs["availabilityZone"]
+        == "ap-hongkong-2"
+    )
+    assert tc.one("tencentcloud:Cbs/storage:Storage").inputs["availabilityZone"] == "ap-hongkong-2"
+    track = tc.one("tencentcloud:Audit/track:Track").inputs["storage"]
+    assert track["storageType"] == "cls" and track["storageRegion"] == "ap-hongkong"
+    assert "replicaRules" not in tc.one("tencentcloud:Cos/bucket:Bucket").inputs
+
+
+def test_tc_disks_bucket_and_secrets_use_the_customer_key(tc: Run) -> None:
+    key_id = "mx-cmk-id"
+    disk = tc.one("tencentcloud:Cbs/storage:Storage").inputs
+    assert disk["encrypt"] is True and disk["kmsKeyId"] == key_id
+    bucket = tc.one("tencentcloud:Cos/bucket:Bucket").inputs
+    assert bucket["encryptionAlgorithm"] == "KMS" and bucket["kmsId"] == key_id
+    assert bucket["versioningEnable"] is True and bucket["acl"] == "private"
+    assert bucket["bucket"] == "hkmail-archive-1250000000"
+    for secret in tc.of("tencentcloud:Ssm/secret:Secret"):
+        assert secret.inputs["kmsKeyId"] == key_id
+    assert tc.one("tencentcloud:Kms/key:Key").inputs["keyRotationEnabled"] is True
+
+
+def test_tc_data_bearing_resources_are_protected_and_retained(tc: Run) -> None:
+    seen = set()
+    for r in tc.resources:
+        if r.type in DATA_BEARING_TC:
+            assert (r.protect, r.retain_on_delete) == (True, True), r.name
+            seen.add(r.type)
+    assert seen == DATA_BEARING_TC
+    # ... and the rest is not: a replaceable instance must stay replaceable.
+    assert not tc.one("tencentcloud:Instance/instance:Instance").protect
+
+
+def test_tc_snapshots_stay_in_region(tc: Run) -> None:
+    policy = tc.one("tencentcloud:Cbs/snapshotPolicy:SnapshotPolicy").inputs
+    assert policy["retentionDays"] == 30
+    assert not any("region" in k.lower() or "copy" in k.lower() for k in policy)
+    attach = tc.one("tencentcloud:Cbs/snapshotPolicyAttachment:SnapshotPolicyAttachment").inputs
+    assert attach["storageId"] == "mx-data-id"
+
+
+def test_tc_security_group_opens_only_the_mail_ports(tc: Run) -> None:
+    rules = tc.one("tencentcloud:Security/groupRuleSet:GroupRuleSet").inputs
+    ingress = [(r["action"], r["protocol"], r["port"], r["cidrBlock"]) for r in rules["ingresses"]]
+    assert ingress == [
+        ("ACCEPT", "TCP", "25", "0.0.0.0/0"),
+        ("ACCEPT", "TCP", "465", "0.0.0.0/0"),
+        ("ACCEPT", "TCP", "587", "0.0.0.0/0"),
+        ("ACCEPT", "TCP", "993", "0.0.0.0/0"),
+        ("ACCEPT", "TCP", "443", "0.0.0.0/0"),
+        ("ACCEPT", "TCP", "22", "203.0.113.0/24"),
+        ("DROP", "ALL", "ALL", "0.0.0.0/0"),
+    ]
+    egress = [(r["action"], r["protocol"], r["port"]) for r in rules["egresses"]]
+    assert egress == [
+        ("ACCEPT", "TCP", "465"),
+        ("ACCEPT", "TCP", "443"),
+        ("ACCEPT", "TCP", "80"),
+        ("ACCEPT", "UDP", "53"),
+        ("ACCEPT", "TCP", "53"),
+        ("ACCEPT", "UDP", "123"),
+        ("DROP", "ALL", "ALL"),
+    ]
+    assert not any(r[1] == "TCP" and r[2] == "25" for r in egress)
+
+
+def test_tc_instance_role_reads_only_its_secrets(tc: Run) -> None:
+    role = tc.one("tencentcloud:Cam/role:Role").inputs
+    assert role["name"] == "hkmail-mail"
+    assert json.loads(role["document"])["statement"][0]["principal"] == {
+        "service": ["cvm.qcloud.com"]
+    }
+    doc = json.loads(tc.one("tencentcloud:Cam/policy:Policy").inputs["document"])
+    statements = {tuple(s["action"]): s["resource"] for s in doc["statement"]}
+    assert statements == {
+        ("ssm:GetSecretValue",): [
+            f"qcs::ssm:ap-hongkong:uin/100012345678:secret/creatorUin/100012345678/{n}"
+            for n in ("hkmail-dkim", "hkmail-mailboxes", "hkmail-relay")
+        ],
+        ("kms:Decrypt",): ["qcs::kms:ap-hongkong:uin/100012345678:key/mx-cmk-id"],
+    }
+    assert tc.one("tencentcloud:Instance/instance:Instance").inputs["camRoleName"] == "hkmail-mail"
+
+
+def test_tc_secrets_are_stored_and_never_plain(tc: Run) -> None:
+    versions = tc.of("tencentcloud:Ssm/secretVersion:SecretVersion")
+    assert sorted(v.inputs["versionId"] for v in versions) == ["v1", "v1", "v1"]
+    for v in versions:
+        assert secret_count(v.raw.get("secretString")) == 1, v.name
+    hits = [h for r in tc.resources for h in plaintext_hits(r.raw, NEEDLES, r.name)]
+    hits += [h for o in tc.outputs for h in plaintext_hits(o, NEEDLES, "outputs")]
+    assert hits == []
+
+
+def test_tc_secret_payloads_are_what_the_boot_script_reads(tc: Run) -> None:
+    # Unwrapped in memory only: the stored values are the formats hkmail-fetch-secrets parses.
+    values = {
+        v.name: unwrap_secret(v.inputs["secretString"])
+        for v in tc.of("tencentcloud:Ssm/secretVersion:SecretVersion")
+    }
+    assert values == {
+        "mx-hkmail-dkim-v1": DKIM_PEM,
+        "mx-hkmail-mailboxes-v1": json.dumps(HASHES, sort_keys=True),
+        "mx-hkmail-relay-v1": json.dumps(
+            {"password": RELAY_PASSWORD, "username": "noreply@example.com"}, sort_keys=True
+        ),
+    }
+
+
+def test_tc_instance_boots_the_mail_server(tc: Run) -> None:
+    cvm = tc.one("tencentcloud:Instance/instance:Instance").inputs
+    ud = cvm["userDataRaw"]
+    assert ud.startswith("#cloud-config\n")
+    assert "hkmail-dkim" in ud and "/dev/vdb" in ud
+    assert cvm["allocatePublicIp"] is True and cvm["disableApiTermination"] is True
+
+
+def test_tc_outputs_ptr_and_user_data_hash(tc: Run) -> None:
+    comp_outputs = next(o for o in tc.outputs if "ptrRecord" in o)
+    assert len(comp_outputs["userDataSha256"]) == 64
+    assert comp_outputs["ptrRecord"] == "10.113.0.203.in-addr.arpa. PTR mail.example.com."
+    assert comp_outputs["publicIp"] == PUBLIC_IP
+
+
+def test_tc_bad_args_register_nothing() -> None:
+    run = Run([], [])
+    with pytest.raises(SpecErrors) as err:
+        tencent_run(run=run, zone="ap-guangzhou-3", retention_days=365)
+    assert "privateServer.zone" in str(err.value) and "ap-hongkong-2" in str(err.value)
+    assert "no COS object-lock" in str(err.value)
+    assert [r.type for r in run.resources] == ["pulumi:providers:tencentcloud"]
