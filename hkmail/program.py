@@ -16,7 +16,7 @@ from pulumi.runtime.config import CONFIG, get_config_env
 from hkmail.components.domain import MailDomain, MailDomainArgs
 from hkmail.errors import HkMailError
 from hkmail.records import RecordSet, mta_sts_policy, stack_records
-from hkmail.spec import StackSpec, read_stack
+from hkmail.spec import DirectMailSender, StackSpec, read_stack
 
 
 def config_from_pulumi() -> dict[str, object]:
@@ -52,16 +52,24 @@ def run(config: Mapping[str, object] | None = None) -> None:
             opts=pulumi.ResourceOptions(providers=list(providers.values())),
         )
         policy = mta_sts_policy(domain)
+        # The records themselves are in the plan (and its zone export); outputs carry what a
+        # person must act on.
         pulumi.export(
             domain.name,
             {
-                "records": [r.to_text() for r in rs.records],
-                "pending": [f"{d.name} {d.rdtype} <{d.source}>" for d in rs.deferred],
-                "notes": list(rs.notes),
-                "mtaStsPolicy": policy.to_text() if policy else None,
                 "component": md.urn,
+                "mtaStsPolicy": policy.to_text() if policy else None,
+                "pendingRecords": [f"{d.name} {d.rdtype} <{d.source}>" for d in rs.deferred],
+                "notes": list(rs.notes),
             },
         )
+    transfers = [
+        s.cross_border.statement("Alibaba DirectMail", s.domain)
+        for d in spec.domains
+        for s in d.senders
+        if isinstance(s, DirectMailSender)
+    ]
+    pulumi.export("crossBorderTransfers", transfers)
 
 
 def _providers(spec: StackSpec) -> dict[str, pulumi.ProviderResource]:

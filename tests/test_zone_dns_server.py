@@ -3,6 +3,7 @@ loopback port: dnspython queries return exactly the records the plan would creat
 
 from __future__ import annotations
 
+import subprocess
 from pathlib import Path
 
 import dns.message
@@ -15,7 +16,7 @@ from hkmail.records import Record
 from hkmail.records import spf as spf_
 from hkmail.zone import planned_records, zone_text
 from tests.conftest import stack_config
-from tests.support import knot, run_in_process
+from tests.support import REPO, knot, run_in_process
 
 
 def query(port: int, name: str, rdtype: str) -> set[str]:
@@ -109,3 +110,36 @@ def test_spf_lookup_cost_through_the_served_zone(tmp_path: Path) -> None:
         assert theirs.lookups == 3  # include:_a, include:_gone and, inside _a, a:mail
         assert theirs.void_lookups == 2  # _gone has no SPF, mail.vendor.example has no A
         assert theirs.within_limits
+
+
+@pytest.mark.integration
+def test_scripts_plan_zone_output_loads_into_the_server(tmp_path: Path) -> None:
+    """The user's path: `scripts/plan --format zone`, then load the files into a DNS server."""
+    done = subprocess.run(
+        [str(REPO / "scripts" / "plan"), "--stack", "alibaba-mail", "--format", "zone"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=True,
+    )
+    files: dict[str, list[str]] = {}
+    current = None
+    for line in done.stdout.splitlines():
+        if line.startswith("; zone ") and " as planned " not in line:
+            current = line.split()[2]
+            files[current] = []
+        elif current is not None:
+            files[current].append(line)
+    assert list(files) == ["pedderlaw.com.hk"]
+    with knot(tmp_path, {z: "\n".join(lines) + "\n" for z, lines in files.items()}) as server:
+        assert query(server.port, "pedderlaw.com.hk", "MX") == {
+            "5 mx1.qiye.aliyun.com.",
+            "10 mx2.qiye.aliyun.com.",
+            "15 mx3.qiye.aliyun.com.",
+        }
+        assert query(server.port, "_dmarc.pedderlaw.com.hk", "TXT") == {
+            '"v=DMARC1; p=reject; sp=reject; rua=mailto:dmarc@pedderlaw.com.hk; adkim=s"'
+        }
+        assert query(server.port, "_submissions._tcp.pedderlaw.com.hk", "SRV") == {
+            "0 1 465 smtp.qiye.aliyun.com."
+        }
