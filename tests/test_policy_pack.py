@@ -451,6 +451,9 @@ def test_spf_must_end_hard_or_soft(pack: PackClient) -> None:
         "mailauth-spf-strict",
         "redirect=",
     )
+    legacy = dnspod("@", "v=spf1 mx ?all")
+    legacy.props["recordType"] = "SPF"  # the deprecated SPF RR type carries the same policy
+    one(pack.analyze(legacy), "mailauth-spf-strict", "'?all'")
     # not SPF: other TXT records are left alone
     assert (
         of(pack.analyze(dnspod("@", "google-site-verification=abc")), "mailauth-spf-strict") == []

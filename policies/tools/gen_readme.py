@@ -16,7 +16,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from hkmail_policy.controls import CONTROLS  # noqa: E402
-from hkmail_policy.coverage import DATA_FILE, is_copy_target  # noqa: E402
+from hkmail_policy.coverage import DATA_FILE  # noqa: E402
 from hkmail_policy.exemptions import EXEMPT_PREFIX  # noqa: E402
 from hkmail_policy.model import Rule  # noqa: E402
 from hkmail_policy.rules import RULES  # noqa: E402
@@ -176,18 +176,12 @@ def _controls() -> str:
 
 def _coverage() -> str:
     data = json.loads(DATA_FILE.read_text())
-    types: dict[str, list[str]] = data["types"]
-    rows = []
-    for pkg, prefix in (
-        ("pulumi_alicloud", "alicloud:"),
-        ("tencentcloud_iac_pulumi", "tencentcloud:"),
-    ):
-        mine = {t: p for t, p in types.items() if t.startswith(prefix)}
-        paths = [p for ps in mine.values() for p in ps]
-        rows.append(
-            f"| {pkg} {data['sdkVersions'][pkg]} | {len(mine)} | {len(paths)} | "
-            f"{sum(1 for p in paths if '.' in p)} | {sum(1 for p in paths if is_copy_target(p))} |"
-        )
+    rows = [
+        f"| {pkg} {data['sdkVersions'][pkg]} | {c['resourceTypes']} | "
+        f"{c['inputPropertiesWalked']} | {c['typesWithRegionInputs']} | {c['regionPaths']} | "
+        f"{c['nestedRegionPaths']} | {c['copyTargetPaths']} |"
+        for pkg, c in data["coverage"].items()
+    ]
     return "\n".join(
         [
             "## Region coverage",
@@ -200,9 +194,9 @@ def _coverage() -> str:
             "against the installed SDKs. `python policies/tools/region_coverage.py --report` lists "
             "every path and whether it is a placement or a copy target.",
             "",
-            "| SDK | Resource types with region/zone inputs | Paths | Nested paths | "
-            "Copy/replication targets |",
-            "|---|---|---|---|---|",
+            "| SDK | Resource types | Input properties walked | Types with region/zone inputs | "
+            "Region/zone paths | Nested | Copy/replication targets |",
+            "|---|---|---|---|---|---|---|",
             *rows,
             "",
             "`residency-embedded-region` scans every other string input of every resource for "

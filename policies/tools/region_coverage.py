@@ -232,6 +232,17 @@ def generate() -> tuple[dict[str, object], list[SdkCoverage], dict[str, set[str]
     data: dict[str, object] = {
         "generatedBy": "policies/tools/region_coverage.py",
         "sdkVersions": versions,
+        "coverage": {
+            c.package: {
+                "resourceTypes": c.resource_types,
+                "inputPropertiesWalked": c.properties_seen,
+                "typesWithRegionInputs": c.types_with_region,
+                "regionPaths": c.region_paths,
+                "nestedRegionPaths": c.nested_region_paths,
+                "copyTargetPaths": c.copy_target_paths,
+            }
+            for c in coverage
+        },
         "types": dict(sorted(types.items())),
         "copyTargets": copy_targets,
     }

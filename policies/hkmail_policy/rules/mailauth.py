@@ -43,12 +43,16 @@ class Txt:
     remark: str
 
 
+TXT_TYPES = ("TXT", "SPF")
+
+
 def _txt(resource: Resource) -> Txt | None:
     shape = RECORD_SHAPES.get(resource.type)
     if shape is None:
         return None
     rtype, value = first(resource.props, shape.type), first(resource.props, shape.value)
-    if rtype is None or not isinstance(rtype.value, str) or rtype.value.upper() != "TXT":
+    # the legacy SPF RR type (RFC 7208 3.1 deprecates it) carries the same text
+    if rtype is None or not isinstance(rtype.value, str) or rtype.value.upper() not in TXT_TYPES:
         return None
     if value is None or value.unknown or not isinstance(value.value, str):
         return None  # a value computed at apply time is checked by the gate under mocks
