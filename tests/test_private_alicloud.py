@@ -1,0 +1,209 @@
+"""AlicloudMailServer under Pulumi's mocks (harness and fixtures: test_private_tencent)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pulumi
+import pytest
+
+from hkmail.errors import SpecErrors
+from tests.test_private_tencent import (
+    DKIM_PEM,
+    HASHES,
+    NEEDLES,
+    PUBLIC_IP,
+    RELAY_PASSWORD,
+    Run,
+    children_of,
+    plaintext_hits,
+    private_args,
+    run_program,
+    secret_count,
+    unwrap_secret,
+)
+
+
+def alicloud_run(preview: bool = False, run: Run | None = None, **changes: Any) -> Run:
+    import pulumi_alicloud as alicloud
+
+    from hkmail.components.private_alicloud import AlicloudMailServer
+
+    def program() -> None:
+        provider = alicloud.Provider("ali-hk", region="cn-hongkong")
+        AlicloudMailServer(
+            "mx", private_args("alicloud", **changes), pulumi.ResourceOptions(providers=[provider])
+        )
+
+    return run_program(program, preview=preview, run=run)
+
+
+@pytest.fixture(scope="module", params=[False, True], ids=["up", "preview"])
+def ali(request: pytest.FixtureRequest) -> Run:
+    return alicloud_run(preview=request.param, retention_days=2555)
+
+
+DATA_BEARING_ALI = {
+    "alicloud:kms/key:Key",
+    "alicloud:ecs/ecsDisk:EcsDisk",
+    "alicloud:oss/bucket:Bucket",
+    "alicloud:oss/bucketWorm:BucketWorm",
+    "alicloud:log/project:Project",
+    "alicloud:log/store:Store",
+    "alicloud:kms/secret:Secret",
+}
+
+
+def test_ali_component_type_and_children_use_the_given_provider(ali: Run) -> None:
+    comp, provider, children = children_of(
+        ali, "hkmail:private:AlicloudMailServer", "pulumi:providers:alicloud"
+    )
+    assert provider.inputs["region"] == "cn-hongkong"
+    assert len(children) >= 25
+    for r in children:
+        assert r.parent == comp.urn, r.name
+        assert r.provider == f"{provider.urn}::{provider.name}-id", (r.type, r.provider)
+
+
+def test_ali_everything_is_in_hong_kong(ali: Run) -> None:
+    assert ali.one("alicloud:vpc/switch:Switch").inputs["zoneId"] == "cn-hongkong-b"
+    assert ali.one("alicloud:ecs/instance:Instance").inputs["availabilityZone"] == "cn-hongkong-b"
+    assert ali.one("alicloud:ecs/ecsDisk:EcsDisk").inputs["zoneId"] == "cn-hongkong-b"
+    trail = ali.one("alicloud:actiontrail/trail:Trail").inputs
+    assert trail["slsProjectArn"].startswith("acs:log:cn-hongkong:100012345678:project/")
+    # Snapshots are never copied out of the region.
+    policy = ali.one("alicloud:ecs/autoSnapshotPolicy:AutoSnapshotPolicy").inputs
+    assert policy["enableCrossRegionCopy"] is False and "targetCopyRegions" not in policy
+    # No replication of the archive anywhere.
+    assert not ali.of("alicloud:oss/bucketReplication:BucketReplication")
+
+
+def test_ali_disks_bucket_logs_and_secrets_are_encrypted(ali: Run) -> None:
+    key_id = "mx-cmk-id"
+    vm = ali.one("alicloud:ecs/instance:Instance").inputs
+    assert vm["systemDiskEncrypted"] is True and vm["systemDiskKmsKeyId"] == key_id
+    disk = ali.one("alicloud:ecs/ecsDisk:EcsDisk").inputs
+    assert disk["encrypted"] is True and disk["kmsKeyId"] == key_id
+    assert disk["deleteWithInstance"] is False
+    bucket = ali.one("alicloud:oss/bucket:Bucket").inputs
+    assert bucket["serverSideEncryptionRule"] == {"sseAlgorithm": "KMS", "kmsMasterKeyId": key_id}
+    assert bucket["versioning"] == {"status": "Enabled"}
+    assert ali.one("alicloud:oss/bucketPublicAccessBlock:BucketPublicAccessBlock").inputs[
+        "blockPublicAccess"
+    ]
+    assert ali.one("alicloud:log/store:Store").inputs["encryptConf"]["enable"] is True
+    for secret in ali.of("alicloud:kms/secret:Secret"):
+        assert secret.inputs["encryptionKeyId"] == key_id
+    key = ali.one("alicloud:kms/key:Key").inputs
+    assert key["automaticRotation"] == "Enabled" and key["deletionProtection"] == "Enabled"
+
+
+def test_ali_worm_retention(ali: Run) -> None:
+    worm = ali.one("alicloud:oss/bucketWorm:BucketWorm").inputs
+    assert worm == {
+        "bucket": "hkmail-archive",
+        "retentionPeriodInDays": 2555,
+        "status": "InProgress",
+    }
+    locked = alicloud_run(retention_days=365, retention_locked=True)
+    assert locked.one("alicloud:oss/bucketWorm:BucketWorm").inputs["status"] == "Locked"
+    assert not alicloud_run().of("alicloud:oss/bucketWorm:BucketWorm")
+
+
+def test_ali_data_bearing_resources_are_protected_and_retained(ali: Run) -> None:
+    seen = set()
+    for r in ali.resources:
+        if r.type in DATA_BEARING_ALI:
+            assert (r.protect, r.retain_on_delete) == (True, True), r.name
+            seen.add(r.type)
+    assert seen == DATA_BEARING_ALI
+    assert not ali.one("alicloud:ecs/instance:Instance").protect
+
+
+def test_ali_security_group_opens_only_the_mail_ports(ali: Run) -> None:
+    rules = sorted(
+        (
+            r.inputs["type"],
+            r.inputs["policy"],
+            r.inputs["ipProtocol"],
+            r.inputs["portRange"],
+            r.inputs["cidrIp"],
+            r.inputs["priority"],
+        )
+        for r in ali.of("alicloud:ecs/securityGroupRule:SecurityGroupRule")
+    )
+    assert rules == sorted(
+        [
+            ("ingress", "accept", "tcp", "25/25", "0.0.0.0/0", 1),
+            ("ingress", "accept", "tcp", "465/465", "0.0.0.0/0", 1),
+            ("ingress", "accept", "tcp", "587/587", "0.0.0.0/0", 1),
+            ("ingress", "accept", "tcp", "993/993", "0.0.0.0/0", 1),
+            ("ingress", "accept", "tcp", "443/443", "0.0.0.0/0", 1),
+            ("ingress", "accept", "tcp", "22/22", "203.0.113.0/24", 1),
+            ("ingress", "drop", "all", "-1/-1", "0.0.0.0/0", 100),
+            ("egress", "accept", "tcp", "465/465", "0.0.0.0/0", 1),
+            ("egress", "accept", "tcp", "443/443", "0.0.0.0/0", 1),
+            ("egress", "accept", "tcp", "80/80", "0.0.0.0/0", 1),
+            ("egress", "accept", "udp", "53/53", "0.0.0.0/0", 1),
+            ("egress", "accept", "tcp", "53/53", "0.0.0.0/0", 1),
+            ("egress", "accept", "udp", "123/123", "0.0.0.0/0", 1),
+            ("egress", "drop", "all", "-1/-1", "0.0.0.0/0", 100),
+        ]
+    )
+
+
+def test_ali_instance_role_reads_only_its_secrets(ali: Run) -> None:
+    role = ali.one("alicloud:ram/role:Role").inputs
+    trust = json.loads(role["assumeRolePolicyDocument"])
+    assert trust["Statement"][0]["Principal"] == {"Service": ["ecs.aliyuncs.com"]}
+    doc = json.loads(ali.one("alicloud:ram/policy:Policy").inputs["policyDocument"])
+    statements = {tuple(s["Action"]): s["Resource"] for s in doc["Statement"]}
+    assert statements == {
+        ("kms:GetSecretValue",): [
+            f"acs:kms:cn-hongkong:100012345678:secret/{n}"
+            for n in ("hkmail-dkim", "hkmail-mailboxes", "hkmail-relay")
+        ],
+        ("kms:Decrypt",): ["acs:kms:cn-hongkong:100012345678:key/mx-cmk-id"],
+    }
+    assert ali.one("alicloud:ecs/instance:Instance").inputs["roleName"] == "hkmail-mail"
+
+
+def test_ali_secrets_are_stored_and_never_plain(ali: Run) -> None:
+    stored = {r.inputs["secretName"]: r for r in ali.of("alicloud:kms/secret:Secret")}
+    assert sorted(stored) == ["hkmail-dkim", "hkmail-mailboxes", "hkmail-relay"]
+    for r in stored.values():
+        assert secret_count(r.raw.get("secretData")) == 1, r.name
+    assert unwrap_secret(stored["hkmail-dkim"].inputs["secretData"]) == DKIM_PEM
+    assert unwrap_secret(stored["hkmail-mailboxes"].inputs["secretData"]) == json.dumps(
+        HASHES, sort_keys=True
+    )
+    hits = [h for r in ali.resources for h in plaintext_hits(r.raw, NEEDLES, r.name)]
+    hits += [h for o in ali.outputs for h in plaintext_hits(o, NEEDLES, "outputs")]
+    assert hits == []
+    assert RELAY_PASSWORD not in ali.one("alicloud:ecs/instance:Instance").inputs["userData"]
+
+
+def test_ali_outputs_ptr_and_user_data_hash(ali: Run) -> None:
+    out = next(o for o in ali.outputs if "ptrRecord" in o)
+    assert out["ptrRecord"] == "10.113.0.203.in-addr.arpa. PTR mail.example.com."
+    assert out["publicIp"] == PUBLIC_IP and len(out["userDataSha256"]) == 64
+    ud = ali.one("alicloud:ecs/instance:Instance").inputs["userData"]
+    assert '"region": "cn-hongkong"' in ud and '"cloud": "alicloud"' in ud
+
+
+def test_ali_bad_args_register_nothing() -> None:
+    run = Run([], [])
+    with pytest.raises(SpecErrors) as err:
+        alicloud_run(run=run, zone="cn-shenzhen-a", vpc_cidr="8.8.0.0/16")
+    text = str(err.value)
+    assert "privateServer.zone" in text and "cn-hongkong-b" in text
+    assert "privateServer.subnetCidr" in text
+    assert [r.type for r in run.resources if not r.type.startswith("pulumi:providers:")] == []
+
+
+def test_ali_component_refuses_tencent_secret_refs() -> None:
+    from tests.test_private_tencent import server_config
+
+    with pytest.raises(SpecErrors, match=r"privateServer\.server\.secrets\.cloud"):
+        alicloud_run(server=server_config("tencentcloud"))
