@@ -115,6 +115,21 @@ type are rejected by the pack (`Configure` fails with INVALID_ARGUMENT), not ign
 a caller that drives the pack directly must do the same (the protocol's default level is advisory).
 """
 
+MAINTAINING = """\
+## Maintaining the pack
+
+- After upgrading `pulumi-alicloud` or `tencentcloud-iac-pulumi`: `python
+  policies/tools/region_coverage.py` (rewrites the region map, prints the coverage numbers), then
+  review `git diff policies/hkmail_policy/region_properties.json`.
+- After changing a rule: `python policies/tools/gen_readme.py` (rewrites this file).
+- Tests: `pytest tests/test_policy_*.py` (every rule with passing and failing resources through the
+  pack's gRPC server, driven by the gate's analyzer client; config; exemptions; the region map and
+  this README against their sources). Lint: `ruff check policies`, `mypy policies`.
+- Code: `hkmail_policy/rules/*.py` (one module per area, rule metadata next to its check),
+  `controls.py` (the control catalogue), `regions.py` (region vocabulary), `exemptions.py`,
+  `config.py` (config checking), `pack.py` (the pulumi_policy adapter).
+"""
+
 LIMITS = """\
 ## Known limits
 
@@ -208,7 +223,7 @@ def _coverage() -> str:
 
 
 def render() -> str:
-    parts = [INTRO, _rules(), _controls(), _coverage(), REPORTING, LIMITS]
+    parts = [INTRO, _rules(), _controls(), _coverage(), REPORTING, MAINTAINING, LIMITS]
     return "\n".join(p.rstrip("\n") + "\n" for p in parts)
 
 
