@@ -52,6 +52,13 @@ def pack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PackClient]:
                 reference="PCPD RMC signed 2025-01-10, contract C-77",
                 expires=(TODAY - timedelta(days=1)).isoformat(),
             ),
+            entry(
+                id="EX-2026-002",
+                rule="encryption-at-rest-kms",
+                resources={"type": "alicloud:ecs/ecsDisk:EcsDisk", "name": "scratch-*"},
+                reason="Scratch disk for spam-filter model updates; holds no mail.",
+                reference="SEC-1301",
+            ),
         ],
     )
     client = PackClient(env={"HKMAIL_EXEMPTIONS_FILE": str(path)})
@@ -75,6 +82,15 @@ def test_exemption_covers_only_its_selector_and_rule(pack: PackClient) -> None:
     found = [d for d in pack.analyze(other) if d.policy == "residency-global-edge"]
     assert [d.level for d in found] == ["mandatory"]
     assert not found[0].message.splitlines()[1].startswith("[exempt")
+
+
+def test_exemption_of_a_stack_rule(pack: PackClient) -> None:
+    scratch = Res("alicloud:ecs/ecsDisk:EcsDisk", "scratch-1", {"size": 20}, provider=HK)
+    mail = Res("alicloud:ecs/ecsDisk:EcsDisk", "mail-1", {"size": 200}, provider=HK)
+    found = {d.urn: d for d in pack.analyze_stack([scratch, mail])}
+    assert found[scratch.urn].level == "advisory"
+    assert found[scratch.urn].message.splitlines()[1].startswith("[exempt: EX-2026-002] ")
+    assert found[mail.urn].level == "mandatory"
 
 
 def test_expired_exemption_stops_applying(pack: PackClient) -> None:

@@ -130,6 +130,30 @@ def test_provider_inherited_through_a_component(pack: PackClient) -> None:
     one(pack.analyze(child), "residency-provider-region", "cn-shanghai")
 
 
+def test_pipelined_requests_keep_each_resource_apart(pack: PackClient) -> None:
+    # the gate pipelines Analyze calls; the pack serves them on several threads
+    from hkmail.gate.pack import analyze_request
+
+    zones = ["cn-hongkong-b", "cn-shanghai-a"] * 40
+    res = [
+        ali("alicloud:ecs/instance:Instance", f"vm{i}", {"availabilityZone": z})
+        for i, z in enumerate(zones)
+    ]
+    futures = [
+        pack.process.analyze_async(analyze_request(r.planned(), HK_ALI.planned())) for r in res
+    ]
+    for r, z, fut in zip(res, zones, futures, strict=True):
+        msgs = [
+            d.message
+            for d in fut.result().diagnostics
+            if d.policyName == "residency-resource-region"
+        ]
+        if z.startswith("cn-hongkong"):
+            assert msgs == []
+        else:
+            assert len(msgs) == 1 and f"'{r.name}': availabilityZone = '{z}'" in msgs[0]
+
+
 # --- residency-resource-region (generated map) --------------------------------------------------
 
 
