@@ -132,16 +132,49 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--format", choices=("text", "json", "zone"), default="text")
     ap.add_argument("--output", help="write to this file instead of standard output")
     ap.add_argument("--timeout", type=float, default=600.0, help="seconds the program may run")
+    ap.add_argument(
+        "--gate",
+        action="store_true",
+        help="also run the policy pack on the plan and show its verdicts (exit 1 if blocked)",
+    )
+    ap.add_argument("--policy-pack", default=str(REPO_ROOT / "policies"), help="for --gate")
+    ap.add_argument("--policy-config", help="policy config JSON, for --gate")
     args = ap.parse_args(argv)
+    if args.gate and args.format == "zone":
+        print("error: --gate shows verdicts with --format text or json", file=sys.stderr)
+        return 2
 
+    exit_code = 0
     try:
-        plan = run_program(args.project, args.stack, timeout=args.timeout)
-        if args.format == "json":
-            text = json.dumps(to_json(plan), indent=2, ensure_ascii=False) + "\n"
-        elif args.format == "zone":
-            text = to_zone(plan)
+        if args.gate:
+            # one run of the program serves both the plan and the verdicts
+            from hkmail.gate.core import run_gate
+            from hkmail.gate.report import to_json as gate_json
+            from hkmail.gate.report import to_text as gate_text
+
+            result = run_gate(
+                args.project,
+                args.stack,
+                args.policy_pack,
+                policy_config=args.policy_config,
+                timeout=args.timeout,
+            )
+            assert result.plan is not None
+            plan = result.plan
+            exit_code = result.exit_code
+            if args.format == "json":
+                doc = {**to_json(plan), "gate": gate_json(result)}
+                text = json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
+            else:
+                text = to_text(plan) + "\n" + gate_text(result)
         else:
-            text = to_text(plan)
+            plan = run_program(args.project, args.stack, timeout=args.timeout)
+            if args.format == "json":
+                text = json.dumps(to_json(plan), indent=2, ensure_ascii=False) + "\n"
+            elif args.format == "zone":
+                text = to_zone(plan)
+            else:
+                text = to_text(plan)
     except EngineError as exc:
         print(format_error(exc), file=sys.stderr)
         return 2
@@ -155,7 +188,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         Path(args.output).write_text(text, encoding="utf-8")
     else:
         sys.stdout.write(text)
-    return 0
+    return exit_code
 
 
 if __name__ == "__main__":

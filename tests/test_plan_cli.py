@@ -113,5 +113,39 @@ def test_repo_stacks_plan() -> None:
             r for r in doc["resources"] if r["type"].split(":")[0] in ("tencentcloud", "alicloud")
         ]
         assert custom, stack
-        # the whole point of the blueprint: every resource is planned in Hong Kong
-        assert {r["region"] for r in custom} <= {"ap-hongkong", "cn-hongkong"}, stack
+        # every cloud resource goes through a provider whose region the plan can show (whether
+        # that region is allowed is the policy gate's call: tests/test_gate_repo.py)
+        assert all(r["region"] for r in custom), stack
+        assert all(r["provider"] for r in custom if not r["type"].startswith("pulumi:")), stack
+
+
+def test_plan_with_gate_verdicts() -> None:
+    out = plan(
+        "--project",
+        str(PROJECTS / "nc_region"),
+        "--stack",
+        "dev",
+        "--gate",
+        "--policy-pack",
+        str(REPO / "tests" / "packs" / "residency"),
+    )
+    assert out.returncode == 1, out.stderr
+    assert "Plan for stack dev of project nc-region:" in out.stdout
+    assert (
+        "[blocking] residency-provider-region: tencentcloud:Dnspod/record:Record mx" in out.stdout
+    )
+    assert out.stdout.rstrip().endswith("FAIL: 3 mandatory violations")
+    doc = plan(
+        "--project",
+        str(PROJECTS / "tc_explicit"),
+        "--stack",
+        "hk",
+        "--gate",
+        "--format",
+        "json",
+        "--policy-pack",
+        str(REPO / "tests" / "packs" / "residency"),
+    )
+    assert doc.returncode == 0, doc.stderr
+    parsed = json.loads(doc.stdout)
+    assert parsed["gate"]["passed"] is True and len(parsed["resources"]) == 6

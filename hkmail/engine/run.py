@@ -74,6 +74,25 @@ def default_provider_name(version: str, plugin_download_url: str = "") -> str:
     return name
 
 
+#: Linux refuses to exec with one environment string over 128 KiB (MAX_ARG_STRLEN); a stack with
+#: hundreds of domains has a PULUMI_CONFIG that large.
+ENV_VALUE_LIMIT = 100 * 1024
+
+
+def spill_large_env(env: dict[str, str]) -> str | None:
+    """Move oversized variables out of ``env`` into a JSON file that the child loads into its
+    own environment first thing. Returns the file's path, or None when nothing was too big."""
+    large = {k: v for k, v in env.items() if len(k) + len(v) + 2 > ENV_VALUE_LIMIT}
+    if not large:
+        return None
+    for key in large:
+        del env[key]
+    fd, path = tempfile.mkstemp(prefix="hkmail-env-", suffix=".json")
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        json.dump(large, f)
+    return path
+
+
 def _tail(text: str, lines: int = 20) -> str:
     return "\n".join(text.rstrip().splitlines()[-lines:])
 
@@ -122,6 +141,7 @@ class ProgramRun:
         read_fd, write_fd = os.pipe()
         env = dict(os.environ)
         env.update(self.config.env(dry_run=self.preview))
+        config_file = spill_large_env(env)
         env["PYTHONPATH"] = os.pathsep.join(
             p for p in (str(_REPO_ROOT), env.get("PYTHONPATH", "")) if p
         )
@@ -145,6 +165,8 @@ class ProgramRun:
         ]
         if not self.preview:
             cmd.append("--no-preview")
+        if config_file is not None:
+            cmd += ["--env-file", config_file]
         # closed in close(); files rather than pipes so a chatty program never blocks
         self._stdout = tempfile.TemporaryFile()  # noqa: SIM115
         self._stderr = tempfile.TemporaryFile()  # noqa: SIM115

@@ -18,7 +18,7 @@ from typing import Any
 
 import grpc  # type: ignore[import-untyped]
 
-from hkmail.engine.model import ROOT_STACK_TYPE, PlannedResource
+from hkmail.engine.model import ROOT_STACK_TYPE, Plan, PlannedResource
 from hkmail.engine.run import ProgramRun
 from hkmail.gate.pack import (
     PackInfo,
@@ -26,16 +26,30 @@ from hkmail.gate.pack import (
     analyze_request,
     level_name,
     load_policy_config,
+    provider_message,
     reconcile_config,
     severity_name,
     stack_resource_message,
 )
 from hkmail.gate.state import load_state
 
-#: How a pack marks a violation that a reviewed exemption covers: a message line such as
-#: ``exempt: EX-2026-001 (approved by ..., expires 2026-12-31)``. Such violations are reported
-#: at advisory level by the pack (so ``pulumi preview`` passes too) and shown here as exempt.
+#: How a pack marks a violation that a reviewed exemption covers (the pack reports it at advisory
+#: level, so `pulumi preview` passes too, and the gate shows it as exempt): a message line
+#: ``[exempt: EX-2026-001] <finding> Exempted until <date> (<ref>; approved by <who>).`` as
+#: policies/ writes it, or a plain ``exempt: <why>`` line. ``[exemption expired: ...]`` is not.
+EXEMPT_BRACKET = re.compile(r"^\s*\[exempt:\s*(?P<id>[^\]]+)\](?P<rest>.*)$", re.I | re.M)
 EXEMPT_LINE = re.compile(r"^\s*exempt(?:ion)?:\s*(?P<why>\S.*)$", re.I | re.M)
+_EXEMPTED_UNTIL = re.compile(r"Exempted until .*$", re.S)
+
+
+def exemption_of(detail: str) -> str | None:
+    """The exemption a violation message cites, or None if it is not exempt."""
+    m = EXEMPT_BRACKET.search(detail)
+    if m:
+        until = _EXEMPTED_UNTIL.search(m.group("rest"))
+        return m.group("id").strip() + (f": {until.group(0).strip()}" if until else "")
+    m = EXEMPT_LINE.search(detail)
+    return m.group("why").strip() if m else None
 
 
 @dataclass(frozen=True)
@@ -77,6 +91,8 @@ class GateResult:
     #: the file a reviewer edits to fix a stack-level finding (stack config or state file)
     config_file: Path | None = None
     timings: Mapping[str, float] = field(default_factory=dict)
+    #: the full offline plan the verdicts are about (None for --state)
+    plan: Plan | None = None
 
     @property
     def blocking(self) -> list[Violation]:
@@ -108,7 +124,7 @@ def _violations(
         detail = d.message
         if d.description and detail.startswith(d.description):
             detail = detail[len(d.description) :]  # pulumi_policy prepends the description
-        exempt = EXEMPT_LINE.search(detail)
+        exemption = exemption_of(detail)
         resource = known.get(urn)
         source = resource.source if resource else ""
         if root is None or not source.startswith(str(root) + os.sep):
@@ -126,8 +142,8 @@ def _violations(
                 resource_name=resource.name if resource else name,
                 message=d.message,
                 description=d.description,
-                exempt=exempt is not None,
-                exemption=exempt.group("why").strip() if exempt else "",
+                exempt=exemption is not None,
+                exemption=exemption or "",
                 source=source,
             )
         )
@@ -152,18 +168,28 @@ class _Analysis:
         self.known: dict[str, PlannedResource] = {}
         self.order: list[PlannedResource] = []
         self.pending: list[tuple[PlannedResource, Any]] = []
+        self.requests: dict[str, Any] = {}
+        self.provider_msgs: dict[str, Any] = {}
+        self.timings: dict[str, float] = {}
 
     def submit(self, resource: PlannedResource) -> None:
         self.known[resource.urn] = resource
         self.order.append(resource)
         provider = self.known.get(resource.provider_urn or "")
-        self.pending.append(
-            (resource, self.pack.analyze_async(analyze_request(resource, provider)))
-        )
+        provider_msg = None
+        if provider is not None:
+            # every resource of a provider carries the same provider message: encode it once
+            provider_msg = self.provider_msgs.get(provider.urn)
+            if provider_msg is None:
+                provider_msg = self.provider_msgs[provider.urn] = provider_message(provider)
+        request = analyze_request(resource, provider, provider_msg=provider_msg)
+        self.requests[resource.urn] = request
+        self.pending.append((resource, self.pack.analyze_async(request)))
 
     def finish(
         self, stack_urn: str, stack_props: Mapping[str, Mapping[str, object]] | None = None
     ) -> tuple[list[Violation], dict[tuple[str, str], str]]:
+        t_start = time.perf_counter()
         violations: list[Violation] = []
         not_applicable: dict[tuple[str, str], str] = {}
         for resource, future in self.pending:
@@ -176,17 +202,31 @@ class _Analysis:
             )
             for na in resp.not_applicable:
                 not_applicable[(resource.urn, na.policy_name)] = na.reason
+        t_analyzed = time.perf_counter()
         messages = []
         for r in self.order:
             props = (stack_props or {}).get(r.urn)
+            if props is None:
+                props = _stack_properties(r)
+            request = self.requests[r.urn]
+            # a create's preview outputs are its inputs: reuse the Struct already built for Analyze
+            reuse = props is r.inputs
             messages.append(
                 stack_resource_message(
                     r,
                     self.known.get(r.provider_urn or ""),
-                    _stack_properties(r) if props is None else props,
+                    props,
+                    properties_struct=request.properties if reuse else None,
+                    provider_message=request.provider if request.HasField("provider") else None,
                 )
             )
+        t_built = time.perf_counter()
         resp = self.pack.analyze_stack(messages)
+        self.timings = {
+            "analyze_wait": t_analyzed - t_start,
+            "stack_build": t_built - t_analyzed,
+            "analyze_stack": time.perf_counter() - t_built,
+        }
         violations += _violations(resp.diagnostics, stack_urn, self.known, self.info, self.root)
         for na in resp.not_applicable:
             not_applicable[(stack_urn, na.policy_name)] = na.reason
@@ -254,9 +294,11 @@ def run_gate(
         mode="preview",
         project_root=run.project.root,
         config_file=run.config.path,
+        plan=plan,
         timings={
             "pack_ready": t_ready - t0,
             "program_done": t_program - t0,
+            **analysis.timings,
             "total": t_end - t0,
         },
     )

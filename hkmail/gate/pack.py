@@ -28,6 +28,7 @@ from pulumi.runtime.proto import analyzer_pb2, analyzer_pb2_grpc
 
 from hkmail.engine.model import EngineError, PlannedResource
 from hkmail.engine.project import StackConfig
+from hkmail.engine.run import spill_large_env
 from hkmail.engine.venv import ensure_virtualenv
 from hkmail.engine.wire import to_struct
 
@@ -49,6 +50,15 @@ _SEVERITY: dict[int, str] = {
 _MAX_MESSAGE = 400 * 1024 * 1024
 #: the engine address handed to the pack; pulumi.policy accepts it but a pack never dials it
 _NO_ENGINE = "127.0.0.1:0"
+
+
+_BOOTSTRAP = (
+    "import json, os, runpy, sys\n"
+    "path = sys.argv.pop(1)\n"
+    "with open(path, encoding='utf-8') as f: os.environ.update(json.load(f))\n"
+    "os.unlink(path)\n"
+    "runpy.run_module('pulumi.policy', run_name='__main__', alter_sys=True)\n"
+)
 
 
 class PackError(EngineError):
@@ -266,7 +276,14 @@ def _provider_message(provider: PlannedResource | None) -> Any:
     )
 
 
-def analyze_request(resource: PlannedResource, provider: PlannedResource | None) -> Any:
+def provider_message(provider: PlannedResource | None) -> Any:
+    """The ``AnalyzerProviderResource`` for a provider (its inputs), or None."""
+    return _provider_message(provider)
+
+
+def analyze_request(
+    resource: PlannedResource, provider: PlannedResource | None, *, provider_msg: Any = None
+) -> Any:
     """The ``AnalyzeRequest`` the engine sends for one resource registration."""
     return analyzer_pb2.AnalyzeRequest(
         type=resource.type,
@@ -274,14 +291,20 @@ def analyze_request(resource: PlannedResource, provider: PlannedResource | None)
         urn=resource.urn,
         name=resource.name,
         options=_analyzer_options(resource, with_parent=True),
-        provider=_provider_message(provider),
+        provider=provider_msg if provider_msg is not None else _provider_message(provider),
     )
 
 
 def stack_resource_message(
-    resource: PlannedResource, provider: PlannedResource | None, properties: Mapping[str, object]
+    resource: PlannedResource,
+    provider: PlannedResource | None,
+    properties: Mapping[str, object],
+    *,
+    properties_struct: Any = None,
+    provider_message: Any = None,
 ) -> Any:
-    """One ``AnalyzerResource`` of an ``AnalyzeStackRequest`` (the engine sends final outputs)."""
+    """One ``AnalyzerResource`` of an ``AnalyzeStackRequest`` (the engine sends final outputs).
+    Already-encoded properties/provider may be passed in to avoid encoding them twice."""
     deps = {
         k: analyzer_pb2.AnalyzerPropertyDependencies(urns=list(v))
         for k, v in resource.property_dependencies.items()
@@ -289,11 +312,11 @@ def stack_resource_message(
     }
     return analyzer_pb2.AnalyzerResource(
         type=resource.type,
-        properties=to_struct(properties),
+        properties=properties_struct if properties_struct is not None else to_struct(properties),
         urn=resource.urn,
         name=resource.name,
         options=_analyzer_options(resource, with_parent=False),
-        provider=_provider_message(provider),
+        provider=provider_message if provider_message is not None else _provider_message(provider),
         parent=resource.parent or "",
         dependencies=list(resource.dependencies),
         propertyDependencies=deps,
@@ -360,11 +383,18 @@ class PolicyPackProcess:
     def start(self) -> None:
         python = self._python()
         self._stderr = tempfile.TemporaryFile()  # noqa: SIM115 closed in close()
+        env = self._env()
+        cmd = [python, "-u", "-m", "pulumi.policy", _NO_ENGINE, "."]
+        spilled = spill_large_env(env)
+        if spilled is not None:
+            # Too big to exec (as it would be for the CLI too): load it in the pack's process,
+            # then run pulumi.policy exactly as `-m` would.
+            cmd = [python, "-u", "-c", _BOOTSTRAP, spilled, _NO_ENGINE, "."]
         try:
             self._proc = subprocess.Popen(
-                [python, "-u", "-m", "pulumi.policy", _NO_ENGINE, "."],
+                cmd,
                 cwd=str(self.spec.root),
-                env=self._env(),
+                env=env,
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.PIPE,
                 stderr=self._stderr,

@@ -1,0 +1,129 @@
+"""Benchmark: the gate against the floor (the program alone under mocks) on synthetic stacks.
+
+    python benchmarks/gate_bench.py [--sizes 10,100,1000] [--policy-pack policies]
+
+For each N it writes a throw-away project whose stack has N mail domains (copies of the first
+domain of an example stack, renamed), then times, in the same run:
+- floor: the repo's program alone under Pulumi's mocks (``hkmail.engine.run_program``), i.e. what
+  any offline check has to pay before a single policy runs;
+- gate: the whole gate (program + policy pack over the analyzer protocol + AnalyzeStack).
+It prints both, their ratio and resources per second. Target (issue 5): gate within 1.3x of the
+floor at 1,000 domains.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from hkmail.engine.run import run_program  # noqa: E402
+from hkmail.gate.core import run_gate  # noqa: E402
+
+PROGRAM = """\
+# Synthetic benchmark project: runs the hk-mail program of the repository.
+import runpy
+import sys
+
+sys.path.insert(0, {repo!r})
+runpy.run_path({main!r}, run_name="__main__")
+"""
+
+
+def _rename(value: Any, old: str, new: str) -> Any:
+    if isinstance(value, str):
+        return value.replace(old, new)
+    if isinstance(value, list):
+        return [_rename(v, old, new) for v in value]
+    if isinstance(value, dict):
+        return {k: _rename(v, old, new) for k, v in value.items()}
+    return value
+
+
+def make_project(root: Path, domains: int, base_stack: Path) -> Path:
+    """A project directory whose stack ``bench`` has ``domains`` mail domains."""
+    project = yaml.safe_load((REPO / "Pulumi.yaml").read_text())
+    project.pop("main", None)
+    project["runtime"] = {"name": "python"}  # the current interpreter (the repo's venv)
+    project["stackConfigDir"] = "."
+    (root / "Pulumi.yaml").write_text(yaml.safe_dump(project, sort_keys=False))
+    (root / "__main__.py").write_text(
+        PROGRAM.format(repo=str(REPO), main=str(REPO / "__main__.py"))
+    )
+    stack = yaml.safe_load(base_stack.read_text())
+    config = stack["config"]
+    key = next(k for k in config if k.endswith(":domains"))
+    template = config[key][0]
+    name = template["name"]
+    config[key] = [
+        _rename(copy.deepcopy(template), name, f"d{i:04d}.{name}") for i in range(domains)
+    ]
+    (root / "Pulumi.bench.yaml").write_text(yaml.safe_dump(stack, sort_keys=False))
+    return root
+
+
+def measure(domains: int, pack: Path, base_stack: Path) -> dict[str, float | int]:
+    with tempfile.TemporaryDirectory(prefix=f"hkmail-bench-{domains}-") as tmp:
+        project = make_project(Path(tmp), domains, base_stack)
+        t0 = time.perf_counter()
+        plan = run_program(project, "bench", timeout=3600)
+        floor = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        result = run_gate(project, "bench", pack, timeout=3600, pack_timeout=600)
+        gate = time.perf_counter() - t0
+    resources = len(plan.resources)
+    assert len(result.resources) == resources
+    return {
+        "domains": domains,
+        "resources": resources,
+        "floor_s": round(floor, 3),
+        "gate_s": round(gate, 3),
+        "ratio": round(gate / floor, 3),
+        "floor_resources_per_s": round(resources / floor, 1),
+        "gate_resources_per_s": round(resources / gate, 1),
+        "violations": len(result.violations),
+        "pack_ready_s": round(result.timings.get("pack_ready", 0.0), 3),
+        "program_done_s": round(result.timings.get("program_done", 0.0), 3),
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    ap.add_argument("--sizes", default="10,100,1000", help="comma-separated domain counts")
+    ap.add_argument("--policy-pack", default=str(REPO / "policies"))
+    ap.add_argument("--base-stack", default=str(REPO / "stacks" / "Pulumi.tencent-exmail.yaml"))
+    ap.add_argument("--json", help="also write the results to this JSON file")
+    args = ap.parse_args(argv)
+    sizes = [int(s) for s in args.sizes.split(",") if s.strip()]
+    rows = []
+    header = (
+        f"{'domains':>8} {'resources':>9} {'floor s':>8} {'gate s':>8} {'ratio':>6} "
+        f"{'floor res/s':>11} {'gate res/s':>10}"
+    )
+    print(header)
+    for n in sizes:
+        row = measure(n, Path(args.policy_pack), Path(args.base_stack))
+        rows.append(row)
+        print(
+            f"{row['domains']:>8} {row['resources']:>9} {row['floor_s']:>8.2f} "
+            f"{row['gate_s']:>8.2f} {row['ratio']:>6.2f} {row['floor_resources_per_s']:>11.0f} "
+            f"{row['gate_resources_per_s']:>10.0f}",
+            flush=True,
+        )
+    if args.json:
+        Path(args.json).write_text(json.dumps(rows, indent=2) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

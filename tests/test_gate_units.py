@@ -1,0 +1,190 @@
+"""Unit tests of the gate's pieces: wire format, requests, policy config, state, exemptions."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from google.protobuf import json_format
+
+from hkmail.engine.model import (
+    UNKNOWN,
+    CustomTimeouts,
+    PlannedResource,
+    ResourceOptions,
+    ResourceReference,
+    Secret,
+)
+from hkmail.engine.wire import SECRET_SIG, SIG_KEY, UNKNOWN_VALUE, decode, encode, to_display
+from hkmail.gate.core import exemption_of
+from hkmail.gate.pack import (
+    PackError,
+    PolicyRule,
+    analyze_request,
+    load_policy_config,
+    reconcile_config,
+    stack_resource_message,
+)
+from hkmail.gate.state import load_state
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def test_engine_wire_format_round_trip() -> None:
+    wire = {
+        "plain": "x",
+        "n": 600.0,
+        "secret": {SIG_KEY: SECRET_SIG, "value": "k"},
+        "unknown": UNKNOWN_VALUE,
+        "nested": [{"deep": {SIG_KEY: SECRET_SIG, "value": 1.5}}],
+    }
+    model = decode(wire)
+    assert isinstance(model, dict)
+    assert model["n"] == 600 and isinstance(model["n"], int)
+    assert isinstance(model["secret"], Secret) and model["secret"].reveal() == "k"
+    assert model["unknown"] is UNKNOWN
+    assert encode(model) == wire
+    assert to_display(model) == {
+        "plain": "x",
+        "n": 600,
+        "secret": "[secret]",
+        "unknown": "[unknown]",
+        "nested": [{"deep": "[secret]"}],
+    }
+
+
+def test_encode_like_the_engine_for_analyzers() -> None:
+    custom = ResourceReference("urn:pulumi:s::p::t:m:T::a", UNKNOWN, "1.0.0")
+    component = ResourceReference("urn:pulumi:s::p::my:C::c", None)
+    props = {"a": custom, "b": component, "__defaults": ["x"], "obj": {"__internal": 1, "k": 2}}
+    # without KeepResources a reference becomes its id (unknown in preview) or, for a
+    # component, its URN; SkipInternalKeys drops "__" keys at every level
+    assert encode(props) == {
+        "a": UNKNOWN_VALUE,
+        "b": "urn:pulumi:s::p::my:C::c",
+        "obj": {"k": 2.0},
+    }
+
+
+def _resource(**kw: object) -> PlannedResource:
+    base: dict[str, object] = {
+        "urn": "urn:pulumi:dev::p::tencentcloud:Dnspod/record:Record::mx",
+        "type": "tencentcloud:Dnspod/record:Record",
+        "name": "mx",
+        "custom": True,
+        "parent": "urn:pulumi:dev::p::pulumi:pulumi:Stack::p-dev",
+        "provider": f"urn:pulumi:dev::p::pulumi:providers:tencentcloud::hk::{UNKNOWN_VALUE}",
+        "inputs": {"value": Secret("v=DKIM1"), "ttl": 600},
+        "options": ResourceOptions(
+            protect=True,
+            ignore_changes=("remark",),
+            custom_timeouts=CustomTimeouts(create=300.0),
+            aliases=("urn:pulumi:dev::p::tencentcloud:Dnspod/record:Record::old",),
+        ),
+        "property_dependencies": {"value": ("urn:a",), "ttl": ()},
+        "dependencies": ("urn:a",),
+    }
+    base.update(kw)
+    return PlannedResource(**base)  # type: ignore[arg-type]
+
+
+def test_analyze_request_carries_what_the_engine_sends() -> None:
+    provider = PlannedResource(
+        urn="urn:pulumi:dev::p::pulumi:providers:tencentcloud::hk",
+        type="pulumi:providers:tencentcloud",
+        name="hk",
+        custom=True,
+        parent=None,
+        provider=None,
+        inputs={"region": "ap-hongkong", "secretKey": Secret("s3cr3t")},
+    )
+    req = analyze_request(_resource(), provider)
+    assert req.urn.endswith("::mx") and req.name == "mx"
+    props = json_format.MessageToDict(req.properties)
+    assert props == {"value": {SIG_KEY: SECRET_SIG, "value": "v=DKIM1"}, "ttl": 600.0}
+    assert req.options.protect and list(req.options.ignoreChanges) == ["remark"]
+    assert req.options.customTimeouts.create == 300.0
+    assert not req.options.deleteBeforeReplaceDefined
+    assert req.options.parent.endswith("pulumi:pulumi:Stack::p-dev")
+    assert list(req.options.aliases) == [
+        "urn:pulumi:dev::p::tencentcloud:Dnspod/record:Record::old"
+    ]
+    assert req.provider.name == "hk"
+    assert json_format.MessageToDict(req.provider.properties)["secretKey"] == {
+        SIG_KEY: SECRET_SIG,
+        "value": "s3cr3t",
+    }
+    stack_msg = stack_resource_message(_resource(), provider, {"value": "x"})
+    assert stack_msg.parent.endswith("p-dev") and stack_msg.options.parent == ""
+    assert dict(stack_msg.propertyDependencies)["value"].urns == ["urn:a"]
+    assert "ttl" not in stack_msg.propertyDependencies  # empty dependency lists are dropped
+
+
+def test_policy_config_file_parsing(tmp_path: Path) -> None:
+    f = tmp_path / "c.json"
+    f.write_text('{"a": "mandatory", "b": {"enforcementLevel": "disabled", "x": 1}, "c": {}}')
+    assert load_policy_config(f) == {
+        "a": {"enforcementLevel": "mandatory"},
+        "b": {"enforcementLevel": "disabled", "properties": {"x": 1}},
+    }
+    f.write_text("   ")
+    assert load_policy_config(f) == {}
+    f.write_text('{"a": 3}')
+    with pytest.raises(PackError, match="must be a string or object"):
+        load_policy_config(f)
+    with pytest.raises(PackError, match="cannot read the policy config"):
+        load_policy_config(tmp_path / "missing.json")
+
+
+def test_reconcile_config_like_the_cli() -> None:
+    rules = [
+        PolicyRule(
+            "ttl",
+            "d",
+            "advisory",
+            config_schema={
+                "properties": {
+                    "minimum": {"type": "integer", "default": 600},
+                    "enforcementLevel": {"type": "string"},
+                },
+                "required": [],
+            },
+        ),
+        PolicyRule("region", "d", "mandatory"),
+    ]
+    result = reconcile_config(rules, {"ttl": {"properties": {"minimum": 300}}}, {}, "cfg")
+    assert result["ttl"] == {"enforcementLevel": "advisory", "properties": {"minimum": 300}}
+    result = reconcile_config(rules, {}, {"all": {"enforcementLevel": "advisory"}}, "cfg")
+    assert {k: v["enforcementLevel"] for k, v in result.items()} == {
+        "ttl": "advisory",
+        "region": "advisory",
+        "all": "advisory",
+    }
+    with pytest.raises(PackError, match="ttl: 'x' is not of type 'integer'"):
+        reconcile_config(rules, {}, {"ttl": {"properties": {"minimum": "x"}}}, "cfg")
+
+
+def test_exemption_markers() -> None:
+    assert (
+        exemption_of(
+            "\n[exempt: EX-2026-001] uses DirectMail. Exempted until 2026-12-31 "
+            "(DPA-7; approved by CISO)."
+        )
+        == "EX-2026-001: Exempted until 2026-12-31 (DPA-7; approved by CISO)."
+    )
+    assert exemption_of("exempt: EX-7 (approved)") == "EX-7 (approved)"
+    assert exemption_of("[exemption expired: EX-1 (expired 2020-01-01)] bad") is None
+    assert exemption_of("Exempted findings are listed") is None
+
+
+def test_state_secrets_and_pending_deletes() -> None:
+    project, stack, resources = load_state(REPO / "tests" / "states" / "nc-region.json")
+    assert (project, stack) == ("hk-mail", "prod")
+    assert [r.name for r in resources] == ["hk-mail-prod", "gz", "mx"]
+    gz = resources[1]
+    assert isinstance(gz.inputs["secretKey"], Secret)
+    assert "c2VjcmV0" not in repr(gz.inputs)
+    mx = resources[2]
+    assert mx.options.protect and mx.options.custom_timeouts.create == 300
+    assert mx.provider_urn == gz.urn
+    assert mx.outputs["status"] == "ENABLE"
