@@ -23,11 +23,12 @@ import socket
 import ssl
 import subprocess
 import tempfile
+import threading
 import time
 import urllib.request
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
@@ -95,14 +96,15 @@ def _wait_tcp(port: int, timeout: float = 15.0) -> None:
     raise TimeoutError(f"nothing listening on 127.0.0.1:{port} after {timeout}s")
 
 
-def _self_signed(cert: Path, key: Path) -> None:
+def _self_signed(
+    cert: Path, key: Path, names: tuple[str, ...] = (HOST, f"mta-sts.{DOMAIN}")
+) -> None:
     pk = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, HOST)])
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, names[0])])
     now = dt.datetime.now(dt.UTC)
     san = x509.SubjectAlternativeName(
         [
-            x509.DNSName(HOST),
-            x509.DNSName(f"mta-sts.{DOMAIN}"),
+            *(x509.DNSName(n) for n in names),
             x509.IPAddress(ipaddress.ip_address("127.0.0.1")),
         ]
     )
@@ -143,6 +145,116 @@ def _dkim_key() -> tuple[str, bytes]:
     return pem, b"v=DKIM1; k=rsa; p=" + base64.b64encode(der)
 
 
+RELAY_HOST = "relay.hkmail.test"
+
+
+@dataclass
+class FakeRelay:
+    """An SMTP relay like Tencent SES's: implicit TLS from the first byte, AUTH PLAIN/LOGIN
+    required, records what Postfix sends it. Enough SMTP for Postfix's client, nothing more."""
+
+    port: int
+    context: ssl.SSLContext
+    username: str
+    password: str
+    messages: list[dict[str, Any]] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+
+    def start(self) -> FakeRelay:
+        self._sock = socket.socket()
+        self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self._sock.bind(("127.0.0.1", self.port))
+        self._sock.listen(5)
+        self._sock.settimeout(0.2)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(5)
+        self._sock.close()
+
+    def _serve(self) -> None:
+        while not self._stop.is_set():
+            try:
+                conn, _ = self._sock.accept()
+            except OSError:
+                continue
+            threading.Thread(target=self._session, args=(conn,), daemon=True).start()
+
+    def _session(self, raw: socket.socket) -> None:
+        try:
+            raw.settimeout(10)
+            conn = self.context.wrap_socket(raw, server_side=True)  # TLS before any SMTP
+        except (OSError, ssl.SSLError) as exc:
+            self.errors.append(f"TLS handshake: {exc}")
+            raw.close()
+            return
+        f = conn.makefile("rwb")
+
+        def say(line: str) -> None:
+            f.write(line.encode() + b"\r\n")
+            f.flush()
+
+        msg: dict[str, Any] = {"rcpt": []}
+        authed = False
+        say("220 relay.hkmail.test ESMTP fake")
+        try:
+            while line := f.readline():
+                cmd = line.decode().rstrip("\r\n")
+                verb = cmd.split(" ", 1)[0].upper()
+                if verb == "EHLO":
+                    say("250-relay.hkmail.test")
+                    say("250 AUTH PLAIN LOGIN")
+                elif verb == "AUTH":
+                    parts = cmd.split()
+                    if parts[1].upper() == "PLAIN":
+                        blob = parts[2] if len(parts) > 2 else None
+                        if blob is None:
+                            say("334 ")
+                            blob = f.readline().decode().strip()
+                        _, user, pw = base64.b64decode(blob).decode().split("\0")
+                    else:  # LOGIN
+                        say("334 VXNlcm5hbWU6")
+                        user = base64.b64decode(f.readline().strip()).decode()
+                        say("334 UGFzc3dvcmQ6")
+                        pw = base64.b64decode(f.readline().strip()).decode()
+                    authed = (user, pw) == (self.username, self.password)
+                    say("235 2.7.0 ok" if authed else "535 5.7.8 bad credentials")
+                elif verb == "MAIL":
+                    if not authed:
+                        say("530 5.7.0 authentication required")
+                        continue
+                    msg["from"] = cmd
+                    say("250 2.1.0 ok")
+                elif verb == "RCPT":
+                    msg["rcpt"].append(cmd)
+                    say("250 2.1.5 ok")
+                elif verb == "DATA":
+                    say("354 go ahead")
+                    body = b""
+                    while (chunk := f.readline()) not in (b".\r\n", b""):
+                        body += chunk[1:] if chunk.startswith(b"..") else chunk
+                    msg["data"] = body
+                    msg["user"] = self.username if authed else None
+                    self.messages.append(msg)
+                    msg = {"rcpt": []}
+                    say("250 2.0.0 queued")
+                elif verb == "QUIT":
+                    say("221 2.0.0 bye")
+                    break
+                elif verb in ("RSET", "NOOP"):
+                    say("250 2.0.0 ok")
+                else:
+                    say("502 5.5.2 not implemented")
+        except (OSError, ValueError) as exc:
+            self.errors.append(f"session: {exc}")
+        finally:
+            conn.close()
+
+
 @dataclass
 class MailServer:
     root: Path
@@ -153,6 +265,7 @@ class MailServer:
     dkim_pem: str
     tls: ssl.SSLContext
     user_data: str
+    relay: FakeRelay
 
     def p(self, path: str) -> Path:
         return Path(self.rendered.layout.p(path))
@@ -237,6 +350,7 @@ def server() -> Iterator[MailServer]:
     root = Path(tempfile.mkdtemp(prefix="hkmail-mx-", dir="/run"))
     root.chmod(0o755)  # login/auth processes run as dovenull/dovecot and traverse it
     started: list[str] = []
+    hosts_before: str | None = None
     ports = Ports(*_free_tcp_ports(6))
     relay_port = _free_tcp_ports(1)[0]
     dkim_pem, dkim_txt = _dkim_key()
@@ -255,7 +369,8 @@ def server() -> Iterator[MailServer]:
         users=("alice", "bob"),
         mta_sts_policy=POLICY,
         secrets=secrets,
-        relay=Relay(host="relay.hkmail.test", port=relay_port, cross_border_declaration="test"),
+        # Not smtp.qcloudmail.com: the test's own relay, so a declaration is required.
+        relay=Relay(host=RELAY_HOST, port=relay_port, cross_border_declaration="test"),
     )
     layout = Layout(root=str(root), listen="127.0.0.1")
     rendered = render(config, layout, ports)
@@ -278,9 +393,18 @@ def server() -> Iterator[MailServer]:
         cert, key = Path(layout.p(config.tls_cert)), Path(layout.p(config.tls_key))
         _self_signed(cert, key)
         # The relay's certificate is verified against this bundle (smtp_tls_CAfile).
+        relay_cert, relay_key = root / "relay.crt", root / "relay.key"
+        _self_signed(relay_cert, relay_key, (RELAY_HOST,))
         bundle = Path(layout.p("/etc/ssl/certs/ca-certificates.crt"))
         bundle.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy(cert, bundle)
+        bundle.write_bytes(cert.read_bytes() + relay_cert.read_bytes())
+        relay_tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        relay_tls.load_cert_chain(relay_cert, relay_key)
+        relay = FakeRelay(relay_port, relay_tls, f"alice@{DOMAIN}", RELAY_PASSWORD).start()
+        started.append("relay")
+        # Postfix resolves the relay by name (smtp_host_lookup = dns, native): a hosts entry,
+        # removed again at the end. CI runs as root on a throwaway machine.
+        hosts_before = _add_hosts_entry(RELAY_HOST)
 
         # 2. Boot: the user-data's runcmd, except what only makes sense on a real instance.
         hashes = {}
@@ -334,11 +458,22 @@ def server() -> Iterator[MailServer]:
 
         tls = ssl.create_default_context(cafile=str(cert))
         tls.check_hostname = False  # we connect to 127.0.0.1; the chain itself is verified
-        yield MailServer(root, rendered, ports, config, dkim_txt, dkim_pem, tls, ud)
+        yield MailServer(root, rendered, ports, config, dkim_txt, dkim_pem, tls, ud, relay)
     finally:
         _stop(root, layout, started)
+        if hosts_before is not None:
+            Path("/etc/hosts").write_text(hosts_before)
+        if "relay" in started:
+            relay.stop()
         if not os.environ.get("HKMAIL_KEEP_TEST_ROOT"):  # set it to read the logs afterwards
             shutil.rmtree(root, ignore_errors=True)
+
+
+def _add_hosts_entry(name: str) -> str:
+    hosts = Path("/etc/hosts")
+    before = hosts.read_text()
+    hosts.write_text(before.rstrip("\n") + f"\n127.0.0.1 {name}  # hk-mail test, removed after\n")
+    return before
 
 
 def _stop(root: Path, layout: Layout, started: list[str]) -> None:
@@ -540,3 +675,19 @@ def test_relay_password_is_found_for_the_relayhost(server: MailServer) -> None:
     assert got.returncode == 0, got.stderr
     assert got.stdout.strip() == f"alice@{DOMAIN}:{RELAY_PASSWORD}"
     assert relayhost == f"[relay.hkmail.test]:{server.config.relay.port}"
+
+
+def test_outbound_mail_leaves_through_the_relay_over_implicit_tls_signed(
+    server: MailServer,
+) -> None:
+    mid = server.submit("alice", "partner@example.net", "to the outside world")
+    deadline = time.monotonic() + 20
+    while not any(mid.encode() in m.get("data", b"") for m in server.relay.messages):
+        assert time.monotonic() < deadline, f"not relayed: {server.relay.errors}\n{server.log()}"
+        time.sleep(0.2)
+    msg = next(m for m in server.relay.messages if mid.encode() in m["data"])
+    # Authenticated with the credentials fetched from the secret store at boot.
+    assert msg["user"] == f"alice@{DOMAIN}"
+    assert msg["rcpt"] == ["RCPT TO:<partner@example.net>"]
+    assert _dkim_verify(msg["data"], server.dkim_txt)
+    assert server.relay.errors == []

@@ -45,11 +45,16 @@ def config(cloud: str = "tencentcloud", **changes: object) -> MailServerConfig:
     return dataclasses.replace(base, **changes)  # type: ignore[arg-type]
 
 
-@pytest.mark.parametrize("cloud", ["tencentcloud", "alicloud"])
-def test_user_data_passes_cloud_init_schema(cloud: str, tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("cloud", "data_device"),
+    [("tencentcloud", None), ("tencentcloud", "/dev/vdb"), ("alicloud", "/dev/vdb")],
+)
+def test_user_data_passes_cloud_init_schema(
+    cloud: str, data_device: str | None, tmp_path: Path
+) -> None:
     binary = require_tool("cloud-init", "cloud-init")
     f = tmp_path / "user-data"
-    f.write_text(user_data(config(cloud)))
+    f.write_text(user_data(config(cloud, data_device=data_device)))
     out = subprocess.run(
         [binary, "schema", "--config-file", str(f)], capture_output=True, text=True, check=False
     )
@@ -158,3 +163,21 @@ def test_bad_secret_names_and_role_are_refused() -> None:
         "mailServer.secrets",
         "mailServer.secrets",
     ]
+
+
+def test_data_disk_is_mounted_at_the_mailbox_root_without_reformatting() -> None:
+    doc = yaml.safe_load(user_data(config(data_device="/dev/vdb")))
+    assert doc["fs_setup"] == [
+        {"label": "hkmail-data", "filesystem": "ext4", "device": "/dev/vdb", "overwrite": False}
+    ]
+    assert doc["mounts"] == [
+        ["LABEL=hkmail-data", "/var/vmail", "ext4", "defaults,nofail", "0", "2"]
+    ]
+    assert "fs_setup" not in yaml.safe_load(user_data(config()))
+
+
+def test_relay_client_has_its_sasl_mechanisms() -> None:
+    # Without libsasl2-modules Postfix cannot AUTH to the relay (PLAIN/LOGIN live there).
+    assert "libsasl2-modules" in PACKAGES
+    ci = (REPO / "scripts" / "ci-apt-packages.txt").read_text().split()
+    assert set(PACKAGES) - {"python3"} <= set(ci)

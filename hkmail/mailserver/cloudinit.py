@@ -26,6 +26,9 @@ from hkmail.mailserver.render import (
 # Debian 12 packages the server needs (also what CI installs to run the real-daemon tests).
 PACKAGES: Final = (
     "postfix",
+    # Postfix's SMTP client authenticates to the relay through Cyrus SASL, whose PLAIN/LOGIN
+    # mechanisms are in this package (only "Suggested" by postfix, so never pulled in).
+    "libsasl2-modules",
     "dovecot-imapd",
     "dovecot-lmtpd",
     "opendkim",
