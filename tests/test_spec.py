@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from hkmail.errors import SpecErrors
-from hkmail.spec import HK_REGION, read_stack
+from hkmail.spec import HK_REGION, DirectMailSender, read_stack
 from tests.conftest import ed25519_key_b64, public_key_b64, stack_config
 
 EXAMPLES = ["tencent-exmail", "tencent-ses"]
@@ -255,3 +255,92 @@ def test_base64_helper_sanity() -> None:
     # The property test relies on valid keys surviving deep copies of the example stacks.
     key = stack_config("tencent-exmail")["hkmail:domains"][0]["dkim"][0]["publicKey"]
     assert len(base64.b64decode(key)) > 256
+
+
+_LABELS = st.from_regex(r"[a-z][a-z0-9]{0,8}", fullmatch=True)
+
+
+@st.composite
+def valid_configs(draw: st.DrawFn) -> dict[str, Any]:
+    """Stack configs valid by construction, over both clouds and every optional feature."""
+    provider = draw(st.sampled_from(["dnspod", "alidns"]))
+    config: dict[str, Any] = {"hkmail:dnsProvider": provider}
+    config["tencentcloud:region" if provider == "dnspod" else "alicloud:region"] = (
+        "ap-hongkong" if provider == "dnspod" else "cn-hongkong"
+    )
+    names = draw(st.lists(_LABELS, min_size=1, max_size=3, unique=True))
+    domains = []
+    for label in names:
+        name = f"{label}.{draw(st.sampled_from(['hk', 'com.hk', 'org.hk']))}"
+        suite = draw(st.sampled_from(["tencent-exmail", "alibaba-mail", "custom", "none"]))
+        d: dict[str, Any] = {
+            "name": name,
+            "ttl": draw(st.integers(600, 86400)),
+            "mail": {"suite": suite},
+        }
+        if suite == "custom":
+            d["mail"]["mx"] = [
+                {"host": f"mx{i}.{name}", "priority": i + 1} for i in range(draw(st.integers(1, 3)))
+            ]
+        if suite != "none":
+            if draw(st.booleans()):
+                d["dmarc"] = {
+                    "policy": draw(st.sampled_from(["quarantine", "reject"])),
+                    "rua": [f"dmarc@{name}"],
+                }
+            if draw(st.booleans()):
+                d["mtaSts"] = {"mode": draw(st.sampled_from(["enforce", "testing"]))}
+            if draw(st.booleans()):
+                d["tlsRpt"] = {"rua": [f"tls@{name}"]}
+            if suite != "custom" and draw(st.booleans()):
+                d["autodiscovery"] = True
+            sender = draw(st.sampled_from([None, "tencent-ses", "alibaba-directmail"]))
+            if sender == "tencent-ses":
+                d["sending"] = [{"service": sender, "domain": f"notify.{name}"}]
+                config["tencentcloud:region"] = "ap-hongkong"
+            elif sender:
+                d["sending"] = [
+                    {
+                        "service": sender,
+                        "domain": f"news.{name}",
+                        "crossBorder": {
+                            "destinationRegion": draw(
+                                st.sampled_from(["cn-hangzhou", "ap-southeast-1"])
+                            ),
+                            "legalBasis": "pcpd-model-clauses-2022",
+                            "exemption": "EX-1",
+                        },
+                    }
+                ]
+        if draw(st.booleans()):
+            d["caa"] = {"issue": ["letsencrypt.org"]}
+        domains.append(d)
+    config["hkmail:domains"] = domains
+    return config
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(config=valid_configs())
+def test_no_valid_spec_plans_a_resource_outside_hong_kong(config: dict[str, Any]) -> None:
+    """Run the program itself on valid stacks: every provider it registers is in Hong Kong,
+    except the one a DirectMail cross-border declaration names, for that resource only."""
+    from hkmail.program import run
+    from tests.support import run_in_process
+
+    spec = read_stack(config)
+    declared = {
+        s.cross_border.destination_region
+        for d in spec.domains
+        for s in d.senders
+        if isinstance(s, DirectMailSender)
+    }
+    resources = run_in_process(lambda: run(config))
+    providers = {r.urn: r for r in resources if r.type.startswith("pulumi:providers:")}
+    cloud = [r for r in resources if r.custom and not r.type.startswith("pulumi:providers:")]
+    assert cloud
+    for r in cloud:
+        region = providers[r.provider.rsplit("::", 1)[0]].inputs["region"]
+        if r.type == "alicloud:directmail/domain:Domain":
+            assert region in declared
+        else:
+            assert region in HK_REGION.values(), (r.type, r.name, region)
