@@ -46,7 +46,7 @@ def pack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PackClient]:
             entry(),
             entry(
                 id="EX-2025-009",
-                rule="residency-cross-region-copy",
+                rule=["residency-cross-region-copy", "residency-embedded-region"],
                 resources={"urn": "urn:pulumi:*::*::alicloud:oss/bucketReplication:*::dr-*"},
                 reason="Off-site copy in Singapore under PCPD model clauses with the processor.",
                 reference="PCPD RMC signed 2025-01-10, contract C-77",
@@ -102,11 +102,27 @@ def test_expired_exemption_stops_applying(pack: PackClient) -> None:
     assert f"[exemption expired: EX-2025-009 (expired {expired})]" in found[0].message
 
 
+def test_one_exemption_covering_several_rules(pack: PackClient) -> None:
+    # EX-2025-009 lists two rules: both findings on the matching resource are covered (expired)
+    props = {
+        "bucket": "mail",
+        "destination": {"bucket": "dr", "location": "oss-ap-southeast-1"},
+        "note": "dr.ap-southeast-1.example",
+    }
+    rep = Res("alicloud:oss/bucketReplication:BucketReplication", "dr-sg", props, provider=HK)
+    diags = pack.analyze(rep)
+    for rule in ("residency-cross-region-copy", "residency-embedded-region"):
+        found = [d for d in diags if d.policy == rule]
+        assert len(found) == 1 and "[exemption expired: EX-2025-009" in found[0].message, rule
+
+
 @pytest.mark.parametrize(
     ("entries", "needle"),
     [
         ([entry(approver="alice@example.com")], "approver must not be the requester"),
         ([entry(rule="residency-typo")], "unknown rule 'residency-typo'"),
+        ([entry(rule=["residency-global-edge", "residency-x"])], "unknown rule 'residency-x'"),
+        ([entry(rule=[])], "a rule id or a list of rule ids"),
         ([entry(expires="next year")], "expires must be a date"),
         ([{k: v for k, v in entry().items() if k != "reference"}], "missing fields ['reference']"),
         ([entry(ticket="x")], "unknown fields ['ticket']"),

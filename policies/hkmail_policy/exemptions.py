@@ -29,7 +29,7 @@ class ExemptionsError(ValueError):
 @dataclass(frozen=True)
 class Exemption:
     id: str
-    rule: str
+    rules: tuple[str, ...]
     urn: str | None
     type: str | None
     name: str | None
@@ -40,7 +40,7 @@ class Exemption:
     expires: date
 
     def matches(self, rule: str, urn: str, type_: str, name: str) -> bool:
-        if rule != self.rule:
+        if rule not in self.rules:
             return False
         if self.urn is not None:
             return fnmatch.fnmatchcase(urn, self.urn)
@@ -77,9 +77,17 @@ def _parse(entry: Any, where: str, rule_ids: set[str]) -> Exemption:
     where = f"{where} ({ex_id})"
     if not _ID.match(ex_id):
         raise ExemptionsError(f"{where}: id must look like EX-2026-001")
-    rule = _text(entry, "rule", where)
-    if rule not in rule_ids:
-        raise ExemptionsError(f"{where}: unknown rule '{rule}'; rules are {sorted(rule_ids)}")
+    # one rule id, or a list when one decision covers several findings of the same resources
+    # (e.g. DirectMail: the service itself and its non-Hong Kong provider)
+    raw = entry["rule"]
+    rules = [raw] if isinstance(raw, str) else raw
+    if not isinstance(rules, list) or not rules or not all(isinstance(r, str) for r in rules):
+        raise ExemptionsError(f"{where}: 'rule' must be a rule id or a list of rule ids")
+    for rule in rules:
+        if rule not in rule_ids:
+            raise ExemptionsError(f"{where}: unknown rule '{rule}'; rules are {sorted(rule_ids)}")
+    if len(set(rules)) != len(rules):
+        raise ExemptionsError(f"{where}: 'rule' lists a rule twice")
     sel = entry["resources"]
     if not isinstance(sel, dict) or set(sel) - _SELECTOR_FIELDS or not sel:
         raise ExemptionsError(f"{where}: 'resources' must be a mapping with urn, or type (+ name)")
@@ -101,7 +109,7 @@ def _parse(entry: Any, where: str, rule_ids: set[str]) -> Exemption:
         raise ExemptionsError(f"{where}: expires must be a date YYYY-MM-DD")
     return Exemption(
         id=ex_id,
-        rule=rule,
+        rules=tuple(rules),
         urn=sel.get("urn"),
         type=sel.get("type"),
         name=sel.get("name"),

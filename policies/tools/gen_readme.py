@@ -77,7 +77,7 @@ Exemptions live in `policies/exemptions.yaml` (reviewed like code). Each entry:
 ```yaml
 exemptions:
   - id: EX-2026-001                 # unique, EX-...
-    rule: residency-global-edge     # one rule id from the table above
+    rule: residency-global-edge     # a rule id from the table above, or a list of them
     resources:                      # either a URN glob ...
       urn: "urn:pulumi:prod::hk-mail::*alicloud:cdn/domainNew:DomainNew::mta-sts*"
     # ... or a type glob with an optional name glob:
