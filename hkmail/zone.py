@@ -15,7 +15,7 @@ import dns.rdataclass
 import dns.rdatatype
 import dns.zone
 
-from hkmail.components.dns_providers import ALIDNS, DNSPOD, DnsProviderProfile
+from hkmail.components.dns_providers import PROFILES, DnsProviderProfile, camel
 from hkmail.records.base import Record
 
 # The provider's own name servers, which it publishes in the zone's SOA and NS itself. They are
@@ -24,10 +24,8 @@ PROVIDER_NAMESERVERS: Mapping[str, tuple[str, str]] = {
     "dnspod": ("f1g1ns1.dnspod.net.", "f1g1ns2.dnspod.net."),
     "alidns": ("dns1.hichina.com.", "dns2.hichina.com."),
 }
-_PROFILES: Mapping[str, tuple[str, DnsProviderProfile, str]] = {
-    # record type token -> (provider name, profile, input holding the zone)
-    DNSPOD.record_type_token: ("dnspod", DNSPOD, "domain"),
-    ALIDNS.record_type_token: ("alidns", ALIDNS, "domainName"),
+_BY_RECORD_TYPE: Mapping[str, DnsProviderProfile] = {
+    p.record_type_token: p for p in PROFILES.values()
 }
 
 
@@ -53,27 +51,18 @@ def planned_records(
     """zone -> (provider, records, resources whose value is not known until apply)."""
     zones: dict[str, tuple[str, list[Record], list[str]]] = {}
     for res in resources:
-        found = _PROFILES.get(res.type)
-        if found is None:
+        profile = _BY_RECORD_TYPE.get(res.type)
+        if profile is None:
             continue
-        provider, profile, zone_key = found
-        zone = res.inputs.get(zone_key)
+        zone = res.inputs.get(camel(profile.zone_field), res.inputs.get(profile.zone_field))
         if not isinstance(zone, str):
             continue
-        entry = zones.setdefault(zone, (provider, [], []))
-        if not isinstance(res.inputs.get("value"), str):
+        entry = zones.setdefault(zone, (profile.name, [], []))
+        if isinstance(res.inputs.get("value"), str):
+            entry[1].append(profile.from_inputs(zone, res.inputs))
+        else:
             entry[2].append(res.name)
-            continue
-        entry[1].append(profile.from_inputs(zone, _snake_or_camel(res.inputs)))
     return zones
-
-
-def _snake_or_camel(inputs: Mapping[str, object]) -> dict[str, Any]:
-    out: dict[str, Any] = dict(inputs)
-    for key, value in inputs.items():
-        parts = key.split("_")
-        out.setdefault(parts[0] + "".join(p.capitalize() for p in parts[1:]), value)
-    return out
 
 
 def zone_text(

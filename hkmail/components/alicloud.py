@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 import pulumi
 import pulumi_alicloud as alicloud
@@ -24,14 +23,8 @@ class AlidnsZone(DnsZone):
 
     TYPE = "hkmail:alicloud:AlidnsZone"
     PROFILE = ALIDNS
-
-    def _domain(self, name: str, zone: str, opts: pulumi.ResourceOptions) -> dns.AlidnsDomain:
-        return dns.AlidnsDomain(name, domain_name=zone, opts=opts)
-
-    def _record(
-        self, name: str, inputs: dict[str, Any], opts: pulumi.ResourceOptions
-    ) -> dns.AlidnsRecord:
-        return dns.AlidnsRecord(name, opts=opts, **inputs)
+    DOMAIN_RESOURCE = dns.AlidnsDomain
+    RECORD_RESOURCE = dns.AlidnsRecord
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Final, Protocol
+from typing import Any, Final
 
 import dns.rdtypes.ANY.CAA
 import dns.rdtypes.ANY.MX
@@ -21,24 +21,88 @@ from hkmail.records.base import Record, txt_value
 
 DNSPOD_DEFAULT_LINE: Final = "默认"  # DNSPod's "default" resolution line
 ALIDNS_DEFAULT_LINE: Final = "default"
-# Alidns keeps a TXT value under 512 bytes (DESIGN.md, "Mail DNS").
-ALIDNS_MAX_TXT: Final = 511
+_TYPES: Final = frozenset({"A", "AAAA", "CNAME", "MX", "TXT", "SRV", "CAA"})
 
 
-class DnsProviderProfile(Protocol):
-    @property
-    def name(self) -> str: ...
+@dataclass(frozen=True)
+class DnsProviderProfile:
+    """Everything that differs between DNS providers, as data."""
 
-    @property
-    def supported_types(self) -> frozenset[str]: ...
+    name: str
+    record_type_token: str
+    domain_type_token: str
+    # Input names of the record resource (Python SDK spelling; the engine sees camelCase).
+    zone_field: str
+    name_field: str
+    type_field: str
+    priority_field: str
+    line_field: str
+    default_line: str
+    # Whether MX/CNAME/SRV targets are written with the trailing dot.
+    trailing_dot: bool
+    mx_priority: tuple[int, int]
+    max_txt: int | None = None  # longest TXT value in bytes, if the provider limits it
+    supported_types: frozenset[str] = _TYPES
 
-    def to_inputs(self, record: Record) -> dict[str, Any]: ...
+    def to_inputs(self, record: Record) -> dict[str, Any]:
+        if record.rdtype not in self.supported_types:
+            raise ProviderLimitError(
+                f"{self.name} cannot hold {record.rdtype} records ({record.fqdn}); supported: "
+                + ", ".join(sorted(self.supported_types))
+            )
+        value, mx = _plain_value(record, trailing_dot=self.trailing_dot)
+        if self.max_txt is not None and record.rdtype == "TXT" and len(value) > self.max_txt:
+            raise ProviderLimitError(
+                f"{record.purpose} record {record.fqdn} is {len(value)} bytes; {self.name} holds "
+                f"TXT values under {self.max_txt + 1} bytes (a 4096-bit DKIM key does not fit: "
+                "use 2048-bit RSA or ed25519)"
+            )
+        inputs = self._base(record.zone, record.name, record.rdtype, value, record.ttl)
+        if record.remark:
+            inputs["remark"] = record.remark
+        if mx is not None:
+            low, high = self.mx_priority
+            if not low <= mx <= high:
+                raise ProviderLimitError(
+                    f"{self.name} MX priority must be {low}-{high}; {record.fqdn} MX has {mx}"
+                )
+            inputs[self.priority_field] = mx
+        return inputs
 
     def txt_inputs(self, zone: str, name: str, ttl: int, value: Any) -> dict[str, Any]:
         """Inputs of a TXT record whose value is only known later (a Pulumi output)."""
-        ...
+        return self._base(zone, name, "TXT", value, ttl)
 
-    def from_inputs(self, zone: str, inputs: Mapping[str, Any]) -> Record: ...
+    def _base(self, zone: str, name: str, rdtype: str, value: Any, ttl: int) -> dict[str, Any]:
+        return {
+            self.zone_field: zone,
+            self.name_field: name,
+            self.type_field: rdtype,
+            self.line_field: self.default_line,
+            "value": value,
+            "ttl": ttl,
+        }
+
+    def from_inputs(self, zone: str, inputs: Mapping[str, Any]) -> Record:
+        """The record a resource with these inputs would publish (snake_case or camelCase)."""
+
+        def get(field: str, default: Any = None) -> Any:
+            return inputs.get(field, inputs.get(camel(field), default))
+
+        return _record_from(
+            zone,
+            get(self.name_field, "@"),
+            get(self.type_field, ""),
+            inputs["value"],
+            get("ttl", 600),
+            get(self.priority_field),
+            "planned",
+        )
+
+
+def camel(snake: str) -> str:
+    first, *rest = snake.split("_")
+    return first + "".join(w.capitalize() for w in rest)
 
 
 def _plain_value(record: Record, *, trailing_dot: bool) -> tuple[str, int | None]:
@@ -84,115 +148,37 @@ def _absolute(host: str) -> str:
     return host if host.endswith(".") else host + "."
 
 
-@dataclass(frozen=True)
-class Dnspod:
-    name: str = "dnspod"
-    cloud: str = "tencentcloud"
-    record_type_token: str = "tencentcloud:Dnspod/record:Record"
-    domain_type_token: str = "tencentcloud:Dnspod/domainInstance:DomainInstance"
-    supported_types: frozenset[str] = frozenset({"A", "AAAA", "CNAME", "MX", "TXT", "SRV", "CAA"})
-
-    def to_inputs(self, record: Record) -> dict[str, Any]:
-        _check_supported(self, record)
-        value, mx = _plain_value(record, trailing_dot=True)
-        inputs: dict[str, Any] = {
-            "domain": record.zone,
-            "sub_domain": record.name,
-            "record_type": record.rdtype,
-            "record_line": DNSPOD_DEFAULT_LINE,
-            "value": value,
-            "ttl": record.ttl,
-        }
-        if record.remark:
-            inputs["remark"] = record.remark
-        if mx is not None:
-            _check_mx(self.name, record, mx, 1, 20)
-            inputs["mx"] = mx
-        return inputs
-
-    def txt_inputs(self, zone: str, name: str, ttl: int, value: Any) -> dict[str, Any]:
-        return {
-            "domain": zone,
-            "sub_domain": name,
-            "record_type": "TXT",
-            "record_line": DNSPOD_DEFAULT_LINE,
-            "value": value,
-            "ttl": ttl,
-        }
-
-    def from_inputs(self, zone: str, inputs: Mapping[str, Any]) -> Record:
-        return _record_from(
-            zone,
-            inputs.get("subDomain", inputs.get("sub_domain", "@")),
-            inputs.get("recordType", inputs.get("record_type", "")),
-            inputs["value"],
-            int(inputs.get("ttl", 600)),
-            inputs.get("mx"),
-            "planned",
-        )
-
-
-@dataclass(frozen=True)
-class Alidns:
-    name: str = "alidns"
-    cloud: str = "alicloud"
-    record_type_token: str = "alicloud:dns/alidnsRecord:AlidnsRecord"
-    domain_type_token: str = "alicloud:dns/alidnsDomain:AlidnsDomain"
-    # Alidns has no TLSA (DESIGN.md).
-    supported_types: frozenset[str] = frozenset({"A", "AAAA", "CNAME", "MX", "TXT", "SRV", "CAA"})
-
-    def to_inputs(self, record: Record) -> dict[str, Any]:
-        _check_supported(self, record)
-        # Alidns treats MX/CNAME/SRV values as absolute names and wants no trailing dot.
-        value, mx = _plain_value(record, trailing_dot=False)
-        if record.rdtype == "TXT" and len(value.encode()) > ALIDNS_MAX_TXT:
-            raise ProviderLimitError(
-                f"{record.purpose} record {record.fqdn} is {len(value.encode())} bytes; Alidns "
-                f"holds TXT values under 512 bytes (a 4096-bit DKIM key does not fit: use 2048-bit "
-                "RSA or ed25519)"
-            )
-        inputs: dict[str, Any] = {
-            "domain_name": record.zone,
-            "rr": record.name,
-            "type": record.rdtype,
-            "value": value,
-            "ttl": record.ttl,
-            "line": ALIDNS_DEFAULT_LINE,
-        }
-        if record.remark:
-            inputs["remark"] = record.remark
-        if mx is not None:
-            _check_mx(self.name, record, mx, 1, 50)
-            inputs["priority"] = mx
-        return inputs
-
-    def txt_inputs(self, zone: str, name: str, ttl: int, value: Any) -> dict[str, Any]:
-        return {
-            "domain_name": zone,
-            "rr": name,
-            "type": "TXT",
-            "value": value,
-            "ttl": ttl,
-            "line": ALIDNS_DEFAULT_LINE,
-        }
-
-    def from_inputs(self, zone: str, inputs: Mapping[str, Any]) -> Record:
-        return _record_from(
-            zone,
-            inputs.get("rr", "@"),
-            inputs.get("type", ""),
-            inputs["value"],
-            int(inputs.get("ttl", 600)),
-            inputs.get("priority"),
-            "planned",
-        )
-
-
-def _check_mx(provider: str, record: Record, priority: int, low: int, high: int) -> None:
-    if not low <= priority <= high:
-        raise ProviderLimitError(
-            f"{provider} MX priority must be {low}-{high}; {record.fqdn} MX has {priority}"
-        )
+DNSPOD: Final = DnsProviderProfile(
+    name="dnspod",
+    record_type_token="tencentcloud:Dnspod/record:Record",
+    domain_type_token="tencentcloud:Dnspod/domainInstance:DomainInstance",
+    zone_field="domain",
+    name_field="sub_domain",
+    type_field="record_type",
+    priority_field="mx",
+    line_field="record_line",
+    default_line=DNSPOD_DEFAULT_LINE,
+    trailing_dot=True,
+    # tencentcloud Dnspod Record docs: "MX priority ... range 1-20".
+    mx_priority=(1, 20),
+)
+ALIDNS: Final = DnsProviderProfile(
+    name="alidns",
+    record_type_token="alicloud:dns/alidnsRecord:AlidnsRecord",
+    domain_type_token="alicloud:dns/alidnsDomain:AlidnsDomain",
+    zone_field="domain_name",
+    name_field="rr",
+    type_field="type",
+    priority_field="priority",
+    line_field="line",
+    default_line=ALIDNS_DEFAULT_LINE,
+    # Alidns treats MX/CNAME/SRV values as absolute names and wants no trailing dot.
+    trailing_dot=False,
+    # Alidns AddDomainRecord: MX priority 1-50 (DESIGN.md); TXT under 512 bytes, no TLSA.
+    mx_priority=(1, 50),
+    max_txt=511,
+)
+PROFILES: Final[Mapping[str, DnsProviderProfile]] = {"dnspod": DNSPOD, "alidns": ALIDNS}
 
 
 def is_null_mx(record: Record) -> bool:
@@ -234,19 +220,6 @@ def provider_records(
     if duplicates:
         raise ProviderLimitError(f"{profile.name}: several records share {', '.join(duplicates)}")
     return out, warnings
-
-
-def _check_supported(profile: DnsProviderProfile, record: Record) -> None:
-    if record.rdtype not in profile.supported_types:
-        raise ProviderLimitError(
-            f"{profile.name} cannot hold {record.rdtype} records ({record.fqdn}); supported: "
-            + ", ".join(sorted(profile.supported_types))
-        )
-
-
-DNSPOD: Final = Dnspod()
-ALIDNS: Final = Alidns()
-PROFILES: Final[Mapping[str, Dnspod | Alidns]] = {"dnspod": DNSPOD, "alidns": ALIDNS}
 
 
 def resource_name(record: Record) -> str:

@@ -32,14 +32,8 @@ class DnspodZone(DnsZone):
 
     TYPE = "hkmail:tencent:DnspodZone"
     PROFILE = DNSPOD
-
-    def _domain(self, name: str, zone: str, opts: pulumi.ResourceOptions) -> dnspod.DomainInstance:
-        return dnspod.DomainInstance(name, domain=zone, opts=opts)
-
-    def _record(
-        self, name: str, inputs: dict[str, Any], opts: pulumi.ResourceOptions
-    ) -> dnspod.Record:
-        return dnspod.Record(name, opts=opts, **inputs)
+    DOMAIN_RESOURCE = dnspod.DomainInstance
+    RECORD_RESOURCE = dnspod.Record
 
 
 @dataclass(frozen=True)

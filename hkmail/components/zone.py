@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -27,6 +27,8 @@ class DnsZoneArgs:
 class DnsZone(pulumi.ComponentResource):
     TYPE: ClassVar[str]
     PROFILE: ClassVar[DnsProviderProfile]
+    DOMAIN_RESOURCE: ClassVar[Callable[..., pulumi.CustomResource]]
+    RECORD_RESOURCE: ClassVar[Callable[..., pulumi.CustomResource]]
 
     records: pulumi.Output[Mapping[str, str]]
 
@@ -55,12 +57,13 @@ class DnsZone(pulumi.ComponentResource):
         self.register_outputs({"records": self.records, "warnings": warnings})
 
     def _domain(self, name: str, zone: str, opts: pulumi.ResourceOptions) -> pulumi.CustomResource:
-        raise NotImplementedError
+        # Both SDKs name the zone input of the domain resource as they do on records.
+        return self.DOMAIN_RESOURCE(name, opts=opts, **{self.PROFILE.zone_field: zone})
 
     def _record(
         self, name: str, inputs: dict[str, Any], opts: pulumi.ResourceOptions
     ) -> pulumi.CustomResource:
-        raise NotImplementedError
+        return self.RECORD_RESOURCE(name, opts=opts, **inputs)
 
 
 def _checked_deferred(deferred: DeferredRecord, value: str) -> str:
