@@ -273,3 +273,13 @@ def test_secrets_never_printed(tmp_path: Path) -> None:
         assert out.returncode == 0
         assert "hk-mail offline" not in out.stdout + out.stderr
         assert "AAABAKh0" not in out.stdout + out.stderr
+
+
+def test_remediation_runs_before_analyze_like_the_engine(tmp_path: Path) -> None:
+    config = tmp_path / "policy.json"
+    config.write_text(json.dumps({"dns-ttl-raise": "remediate"}))
+    out = fixture_gate("nc_region", "dev", "--policy-config", str(config))
+    assert out.returncode == 1, out.stderr
+    assert "[remediated] dns-ttl-raise: urn:pulumi:dev::nc-region::" in out.stdout
+    # the remediated ttl (600) is what Analyze saw: the TTL-floor finding is gone
+    assert "dns-ttl-floor" not in out.stdout

@@ -17,9 +17,11 @@ from pathlib import Path
 from typing import Any
 
 import grpc  # type: ignore[import-untyped]
+from google.protobuf import json_format  # type: ignore[import-untyped]
 
 from hkmail.engine.model import ROOT_STACK_TYPE, Plan, PlannedResource
 from hkmail.engine.run import ProgramRun
+from hkmail.engine.wire import decode_map
 from hkmail.gate.pack import (
     PackInfo,
     PolicyPackProcess,
@@ -93,6 +95,8 @@ class GateResult:
     timings: Mapping[str, float] = field(default_factory=dict)
     #: the full offline plan the verdicts are about (None for --state)
     plan: Plan | None = None
+    #: (resource urn, policy name) of every remediation the pack applied before Analyze
+    remediated: tuple[tuple[str, str], ...] = ()
 
     @property
     def blocking(self) -> list[Violation]:
@@ -171,11 +175,17 @@ class _Analysis:
         self.requests: dict[str, Any] = {}
         self.provider_msgs: dict[str, Any] = {}
         self.timings: dict[str, float] = {}
+        # The engine runs a Remediate pass before Analyze; only policies at the "remediate" level
+        # can change anything, so without them the pass is skipped (it would be a no-op call).
+        self.remediate = any(r.enforcement_level == "remediate" for r in info.rules)
+        self.remediated: list[tuple[str, str]] = []
 
     def submit(self, resource: PlannedResource) -> None:
+        provider = self.known.get(resource.provider_urn or "")
+        if self.remediate:
+            resource = self._remediate(resource, provider)
         self.known[resource.urn] = resource
         self.order.append(resource)
-        provider = self.known.get(resource.provider_urn or "")
         provider_msg = None
         if provider is not None:
             # every resource of a provider carries the same provider message: encode it once
@@ -185,6 +195,21 @@ class _Analysis:
         request = analyze_request(resource, provider, provider_msg=provider_msg)
         self.requests[resource.urn] = request
         self.pending.append((resource, self.pack.analyze_async(request)))
+
+    def _remediate(
+        self, resource: PlannedResource, provider: PlannedResource | None
+    ) -> PlannedResource:
+        resp = self.pack.remediate(analyze_request(resource, provider))
+        if resp is None:
+            return resource
+        for rem in resp.remediations:
+            if rem.diagnostic or not rem.HasField("properties"):
+                continue
+            # like the engine: each remediation's properties replace the resource's inputs
+            inputs = decode_map(json_format.MessageToDict(rem.properties))
+            resource = dataclasses.replace(resource, inputs=inputs)
+            self.remediated.append((resource.urn, rem.policyName))
+        return resource
 
     def finish(
         self, stack_urn: str, stack_props: Mapping[str, Mapping[str, object]] | None = None
@@ -288,13 +313,14 @@ def run_gate(
         project=plan.project,
         stack=plan.stack,
         pack=info,
-        resources=plan.resources,
+        resources=tuple(analysis.order),
         violations=tuple(violations),
         not_applicable=not_applicable,
         mode="preview",
         project_root=run.project.root,
         config_file=run.config.path,
         plan=plan,
+        remediated=tuple(analysis.remediated),
         timings={
             "pack_ready": t_ready - t0,
             "program_done": t_program - t0,
@@ -335,6 +361,7 @@ def run_gate_on_state(
         resources=resources,
         violations=tuple(violations),
         not_applicable=not_applicable,
+        remediated=tuple(analysis.remediated),
         mode="state",
         project_root=None,
         config_file=Path(state_file).resolve(),

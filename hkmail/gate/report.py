@@ -62,6 +62,8 @@ def to_text(result: GateResult) -> str:
             lines.append(f"    declared at {v.source}")
     if not result.violations:
         lines.append("No policy violations.")
+    for urn, policy in result.remediated:
+        lines.append(f"[remediated] {policy}: {urn}")
     lines += ["", _verdict(result)]
     return "\n".join(lines) + "\n"
 

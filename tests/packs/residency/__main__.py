@@ -52,6 +52,13 @@ def exempted(args: ResourceValidationArgs, report: ReportViolation) -> None:
         report("exempt: EX-7 (approved by compliance, expires 2099-01-01)")
 
 
+def raise_ttl(args: ResourceValidationArgs):
+    ttl = args.props.get("ttl")
+    if ttl is not None and ttl < 600:
+        return {**args.props, "ttl": 600}
+    return None
+
+
 def record_budget(args: StackValidationArgs, report: ReportViolation) -> None:
     limit = (args.get_config() or {}).get("maxRecords", 100)
     records = [r for r in args.resources if r.resource_type == "tencentcloud:Dnspod/record:Record"]
@@ -88,6 +95,12 @@ PolicyPack(
             description="Exempted findings, for the record.",
             enforcement_level=EnforcementLevel.ADVISORY,
             validate=exempted,
+        ),
+        ResourceValidationPolicy(
+            name="dns-ttl-raise",
+            description="Raises TTLs below 600 (off unless configured at 'remediate').",
+            enforcement_level=EnforcementLevel.DISABLED,
+            remediate=raise_ttl,
         ),
         StackValidationPolicy(
             name="dns-record-budget",
