@@ -4,6 +4,7 @@ paths, the generated region map), the control catalogue, and the generated READM
 from __future__ import annotations
 
 import json
+import subprocess
 import sys
 from pathlib import Path
 
@@ -33,6 +34,27 @@ def test_region_map_is_current_with_the_installed_sdks(sdk: Sdk) -> None:
     assert committed == region_coverage.render(data), (
         "stale: run python policies/tools/region_coverage.py"
     )
+
+
+def test_coverage_script_check_and_report(sdk: Sdk, capsys: pytest.CaptureFixture[str]) -> None:
+    # as a user runs it (in-process, reusing the one SDK walk of this module)
+    assert region_coverage.main(["--check", "--report"]) == 0
+    out, err = capsys.readouterr()
+    lines = out.splitlines()
+    assert "alicloud:ecs/snapshotPolicy:SnapshotPolicy\ttargetCopyRegions[]\tcopy-target" in lines
+    assert "tencentcloud:Cbs/storage:Storage\tavailabilityZone\tplacement" in lines
+    assert "pulumi_alicloud: " in err and "tencentcloud_iac_pulumi: " in err
+    assert "region/zone paths" in err
+
+
+def test_readme_script_check_runs_as_a_user_runs_it() -> None:
+    out = subprocess.run(
+        [sys.executable, str(POLICIES / "tools" / "gen_readme.py"), "--check"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert out.returncode == 0, out.stdout + out.stderr
 
 
 def test_region_map_covers_the_known_leaks(sdk: Sdk) -> None:

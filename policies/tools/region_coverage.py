@@ -21,6 +21,7 @@ import json
 import re
 import sys
 from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path
 from typing import TextIO
 
@@ -213,6 +214,7 @@ def scan_sdk(package: str) -> tuple[dict[str, list[str]], SdkCoverage, dict[str,
     return result, cov, every
 
 
+@cache  # one SDK walk per process (~15 s); callers treat the result as read-only
 def generate() -> tuple[dict[str, object], list[SdkCoverage], dict[str, set[str]]]:
     types: dict[str, list[str]] = {}
     coverage = []
@@ -271,21 +273,19 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     data, coverage, _ = generate()
     text = render(data)
-    if args.check:
-        current = DATA_FILE.read_text() if DATA_FILE.exists() else ""
-        if current != text:
-            print(f"{DATA_FILE} is stale: run python policies/tools/region_coverage.py")
-            return 1
-        print_coverage(coverage)
-        return 0
-    if args.report:
+    if args.report:  # every path, tab-separated, then the numbers (on stderr)
         types = data["types"]
         assert isinstance(types, dict)
         for token, paths in types.items():
             for p in paths:
                 kind = "copy-target" if is_copy_target(p) else "placement"
                 print(f"{token}\t{p}\t{kind}")
-        print_coverage(coverage, sys.stderr)
+    if args.check or args.report:
+        print_coverage(coverage, sys.stderr if args.report else sys.stdout)
+        current = DATA_FILE.read_text() if DATA_FILE.exists() else ""
+        if args.check and current != text:
+            print(f"{DATA_FILE} is stale: run python policies/tools/region_coverage.py")
+            return 1
         return 0
     DATA_FILE.write_text(text)
     print_coverage(coverage)
