@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
+from typing import Any
 
 from .. import regions
 from ..controls import RESIDENCY
@@ -23,9 +24,9 @@ def _allowed_text(ctx: Context) -> str:
 
 
 def _provider_region(
-    resource: Resource, subject: str, props: dict[str, object] | object, ctx: Context
+    resource: Resource, subject: str, props: Mapping[str, Any], ctx: Context
 ) -> Iterator[Finding]:
-    assert isinstance(props, dict)
+    """The provider's own `region` input: present, literal, and allowed."""
     leaf = first(props, "region")
     pkg = resource.package
     if leaf is None or leaf.value in (None, ""):
@@ -57,7 +58,7 @@ def check_provider_region(resource: Resource, ctx: Context) -> Iterable[Finding]
                     "from the program",
                     f"an explicit {pkg}.Provider with region in {_allowed_text(ctx)}",
                 )
-            yield from _provider_region(resource, "the provider", dict(resource.props), ctx)
+            yield from _provider_region(resource, "the provider", resource.props, ctx)
         elif pkg not in ctx.config.get("regionlessPackages", []):
             yield violation(
                 resource,
@@ -83,7 +84,7 @@ def check_provider_region(resource: Resource, ctx: Context) -> Iterable[Finding]
             f"{subject} is a default provider (region from {CLOUD_PACKAGES[resource.package]})",
             "an explicit provider passed with provider= or providers= on a parent",
         )
-    yield from _provider_region(resource, subject, dict(prov.props), ctx)
+    yield from _provider_region(resource, subject, prov.props, ctx)
 
 
 def _region_problems(leaf: Leaf, resource: Resource, ctx: Context) -> Iterator[str]:
