@@ -16,6 +16,8 @@ DATA_BEARING = (
     "alicloud:log/store:Store",
     "alicloud:nas/fileSystem:FileSystem",
     "alicloud:kms/key:Key",
+    "alicloud:kms/secret:Secret",
+    "alicloud:oss/bucketWorm:BucketWorm",
     "tencentcloud:Cbs/storage:Storage",
     "tencentcloud:Cos/bucket:Bucket",
     "tencentcloud:Mysql/instance:Instance",
@@ -24,6 +26,8 @@ DATA_BEARING = (
     "tencentcloud:Cls/topic:Topic",
     "tencentcloud:Cfs/fileSystem:FileSystem",
     "tencentcloud:Kms/key:Key",
+    "tencentcloud:Ssm/secret:Secret",
+    "tencentcloud:Ssm/secretVersion:SecretVersion",
 )
 
 
@@ -41,8 +45,9 @@ RULES = (
     Rule(
         id="durability-protect-data",
         title="Data-bearing resources protected",
-        description="Disks, buckets, databases, file systems, log stores and KMS keys carry "
-        "protect=True so that a refactor or `pulumi destroy` cannot delete records.",
+        description="Disks, buckets (and their WORM retention), databases, file systems, log "
+        "stores, KMS keys and stored secrets carry protect=True so that a refactor or `pulumi "
+        "destroy` cannot delete records or the keys that decrypt them.",
         severity="medium",
         enforcement="mandatory",
         remediation="Pass opts=ResourceOptions(protect=True) (components: forward a protect "
