@@ -283,3 +283,27 @@ def test_remediation_runs_before_analyze_like_the_engine(tmp_path: Path) -> None
     assert "[remediated] dns-ttl-raise: urn:pulumi:dev::nc-region::" in out.stdout
     # the remediated ttl (600) is what Analyze saw: the TTL-floor finding is gone
     assert "dns-ttl-floor" not in out.stdout
+
+
+def test_missing_pack_virtualenv_is_created_from_requirements(tmp_path: Path) -> None:
+    pack = tmp_path / "pack"
+    pack.mkdir()
+    (pack / "PulumiPolicy.yaml").write_text(
+        "runtime:\n  name: python\n  options:\n    virtualenv: venv\nversion: 1.0.0\n"
+    )
+    (pack / "requirements.txt").write_text("# nothing: the pack cannot import pulumi_policy\n")
+    (pack / "__main__.py").write_text("import pulumi_policy\n")
+    out = gate(
+        "--project",
+        str(PROJECTS / "tc_explicit"),
+        "--stack",
+        "hk",
+        "--policy-pack",
+        str(pack),
+    )
+    # the CLI's behaviour: the named virtualenv is created and requirements.txt installed into
+    # it, then the pack runs with that environment's python (which here lacks the SDK)
+    assert (pack / "venv" / "bin" / "python").exists()
+    assert "creating the virtualenv" in out.stderr
+    assert out.returncode == 2
+    assert "the policy pack failed to start" in out.stderr

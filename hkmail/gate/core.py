@@ -7,11 +7,14 @@ After the program ends, ``AnalyzeStack`` gets every resource with its final (pre
 
 from __future__ import annotations
 
+import collections
 import dataclasses
 import os
+import queue
 import re
+import threading
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -41,6 +44,8 @@ from hkmail.gate.state import load_state
 #: policies/ writes it, or a plain ``exempt: <why>`` line. ``[exemption expired: ...]`` is not.
 EXEMPT_BRACKET = re.compile(r"^\s*\[exempt:\s*(?P<id>[^\]]+)\](?P<rest>.*)$", re.I | re.M)
 EXEMPT_LINE = re.compile(r"^\s*exempt(?:ion)?:\s*(?P<why>\S.*)$", re.I | re.M)
+#: Analyze calls kept in flight at once (see _Analysis.submit)
+ANALYZE_WINDOW = 32
 _EXEMPTED_UNTIL = re.compile(r"Exempted until .*$", re.S)
 
 
@@ -171,7 +176,9 @@ class _Analysis:
         self.root = root
         self.known: dict[str, PlannedResource] = {}
         self.order: list[PlannedResource] = []
-        self.pending: list[tuple[PlannedResource, Any]] = []
+        self.pending: collections.deque[tuple[PlannedResource, Any]] = collections.deque()
+        self.violations: list[Violation] = []
+        self.not_applicable: dict[tuple[str, str], str] = {}
         self.requests: dict[str, Any] = {}
         self.provider_msgs: dict[str, Any] = {}
         self.timings: dict[str, float] = {}
@@ -194,7 +201,23 @@ class _Analysis:
                 provider_msg = self.provider_msgs[provider.urn] = provider_message(provider)
         request = analyze_request(resource, provider, provider_msg=provider_msg)
         self.requests[resource.urn] = request
+        # A bounded window of calls in flight: enough to keep the pack busy while the program
+        # runs; unbounded, thousands of concurrent streams make the pack's server cancel calls.
+        while len(self.pending) >= ANALYZE_WINDOW:
+            self._collect_oldest()
         self.pending.append((resource, self.pack.analyze_async(request)))
+
+    def _collect_oldest(self) -> None:
+        resource, future = self.pending.popleft()
+        try:
+            resp = future.result()
+        except grpc.RpcError as exc:
+            raise self.pack.error("Analyze", exc, resource.urn) from exc
+        self.violations += _violations(
+            resp.diagnostics, resource.urn, self.known, self.info, self.root
+        )
+        for na in resp.not_applicable:
+            self.not_applicable[(resource.urn, na.policy_name)] = na.reason
 
     def _remediate(
         self, resource: PlannedResource, provider: PlannedResource | None
@@ -215,18 +238,9 @@ class _Analysis:
         self, stack_urn: str, stack_props: Mapping[str, Mapping[str, object]] | None = None
     ) -> tuple[list[Violation], dict[tuple[str, str], str]]:
         t_start = time.perf_counter()
-        violations: list[Violation] = []
-        not_applicable: dict[tuple[str, str], str] = {}
-        for resource, future in self.pending:
-            try:
-                resp = future.result()
-            except grpc.RpcError as exc:
-                raise self.pack.error("Analyze", exc, resource.urn) from exc
-            violations += _violations(
-                resp.diagnostics, resource.urn, self.known, self.info, self.root
-            )
-            for na in resp.not_applicable:
-                not_applicable[(resource.urn, na.policy_name)] = na.reason
+        while self.pending:
+            self._collect_oldest()
+        violations, not_applicable = self.violations, self.not_applicable
         t_analyzed = time.perf_counter()
         messages = []
         for r in self.order:
@@ -256,6 +270,37 @@ class _Analysis:
         for na in resp.not_applicable:
             not_applicable[(stack_urn, na.policy_name)] = na.reason
         return violations, not_applicable
+
+
+_END = object()
+
+
+def _drained(run: ProgramRun, program_end: list[float]) -> Iterator[PlannedResource]:
+    """The run's resources, read by a thread into an unbounded queue: the program never waits
+    for the pack (its pipe is always drained), while Analyze calls go out at the pack's pace."""
+    items: queue.SimpleQueue[object] = queue.SimpleQueue()
+
+    def reader() -> None:
+        try:
+            for resource in run.resources():
+                items.put(resource)
+        except BaseException as exc:  # handed to the consuming thread, which raises it
+            items.put(exc)
+        finally:
+            program_end.append(time.perf_counter())
+            items.put(_END)
+
+    thread = threading.Thread(target=reader, name="hkmail-program-reader", daemon=True)
+    thread.start()
+    while True:
+        item = items.get()
+        if item is _END:
+            break
+        if isinstance(item, BaseException):
+            raise item
+        assert isinstance(item, PlannedResource)
+        yield item
+    thread.join()
 
 
 def _prepare(pack: PolicyPackProcess, policy_config: str | os.PathLike[str] | None) -> PackInfo:
@@ -299,9 +344,10 @@ def run_gate(
         info = _prepare(pack, policy_config)
         t_ready = time.perf_counter()
         analysis = _Analysis(pack, info, run.project.root)
-        for resource in run.resources():
+        program_end: list[float] = []
+        for resource in _drained(run, program_end):
             analysis.submit(resource)
-        t_program = time.perf_counter()
+        t_program = program_end[0] if program_end else time.perf_counter()
         plan = run.plan
         stack_urn = next(
             (r.urn for r in plan.resources if r.type == ROOT_STACK_TYPE),

@@ -9,6 +9,7 @@ the same, over one channel, with the environment the CLI sets (stack config in P
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
@@ -490,6 +491,15 @@ class PolicyPackProcess:
                 f"the policy pack did not answer {call}{about} within {self.timeout:g} seconds",
                 where,
             )
+        lost = (
+            grpc.StatusCode.UNAVAILABLE,
+            grpc.StatusCode.CANCELLED,
+            grpc.StatusCode.INTERNAL,
+        )
+        if code in lost and self._proc is not None:
+            # a dropped connection is usually the process dying: let it finish dying
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self._proc.wait(timeout=2)
         if self._proc is not None and self._proc.poll() is not None:
             return PackError(
                 f"the policy pack crashed (exit status {self._proc.returncode}) during "
