@@ -14,6 +14,7 @@ import asyncio
 import json
 import logging
 import os
+import queue
 import re
 import runpy
 import sys
@@ -62,17 +63,41 @@ def parse_duration(text: str) -> float:
 
 
 class Emitter:
-    """Writes one JSON object per line to the parent; safe from the SDK's executor threads."""
+    """Sends one JSON object per line to the parent. ``emit`` is called from the SDK's executor
+    threads and never blocks on the pipe: a writer thread does the writing, so a busy reader
+    cannot slow the program down."""
 
     def __init__(self, stream: IO[str]) -> None:
         self._stream = stream
-        self._lock = threading.Lock()
+        self._queue: queue.SimpleQueue[str | None] = queue.SimpleQueue()
+        self._writer = threading.Thread(target=self._write, name="hkmail-emitter", daemon=True)
+        self._writer.start()
 
     def emit(self, event: dict[str, Any]) -> None:
-        line = json.dumps(event, separators=(",", ":"))
-        with self._lock:
-            self._stream.write(line + "\n")
+        self._queue.put(json.dumps(event, separators=(",", ":")) + "\n")
+
+    def _write(self) -> None:
+        while True:
+            line = self._queue.get()
+            if line is None:
+                break
+            lines = [line]
+            # batch whatever else is waiting into one write
+            while not self._queue.empty() and len(lines) < 256:
+                more = self._queue.get()
+                if more is None:
+                    self._stream.write("".join(lines))
+                    self._stream.flush()
+                    return
+                lines.append(more)
+            self._stream.write("".join(lines))
             self._stream.flush()
+
+    def close(self) -> None:
+        """Send everything emitted so far, then stop the writer."""
+        self._queue.put(None)
+        self._writer.join()
+        self._stream.flush()
 
 
 def _struct(msg: struct_pb2.Struct) -> dict[str, Any]:
@@ -376,6 +401,7 @@ def main(argv: list[str] | None = None) -> int:
         sys.stderr.flush()
     if code == 0:
         emitter.emit({"kind": "done"})
+    emitter.close()
     # Skip interpreter teardown of the SDK's threads and loops: the result is already sent.
     os._exit(code)
 

@@ -8,7 +8,9 @@ engine would refuse (disabled default providers, duplicate URNs).
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import fcntl
 import json
 import os
 import re
@@ -73,6 +75,10 @@ def default_provider_name(version: str, plugin_download_url: str = "") -> str:
         name += "_" + into_qname(plugin_download_url)
     return name
 
+
+#: bytes of pipe buffer between the program and its reader (Linux allows up to
+#: /proc/sys/fs/pipe-max-size, 1 MiB by default, to unprivileged processes)
+PIPE_SIZE = 1024 * 1024
 
 #: Linux refuses to exec with one environment string over 128 KiB (MAX_ARG_STRLEN); a stack with
 #: hundreds of domains has a PULUMI_CONFIG that large.
@@ -139,6 +145,9 @@ class ProgramRun:
 
     def start(self) -> None:
         read_fd, write_fd = os.pipe()
+        # A roomy pipe: the program should never wait for a busy reader (the gate's parent).
+        with contextlib.suppress(OSError, AttributeError):
+            fcntl.fcntl(write_fd, fcntl.F_SETPIPE_SZ, PIPE_SIZE)
         env = dict(os.environ)
         env.update(self.config.env(dry_run=self.preview))
         config_file = spill_large_env(env)
