@@ -71,11 +71,10 @@ def _key_inputs(resource: PlannedResource) -> str:
 
 
 def _depth(plan: Plan, resource: PlannedResource) -> int:
-    depth, parent = 0, resource.parent
-    by_urn = {r.urn: r for r in plan.resources}
-    while parent and parent in by_urn and by_urn[parent].type != ROOT_STACK_TYPE:
+    depth, parent = 0, plan.by_urn(resource.parent) if resource.parent else None
+    while parent is not None and parent.type != ROOT_STACK_TYPE:
         depth += 1
-        parent = by_urn[parent].parent
+        parent = plan.by_urn(parent.parent) if parent.parent else None
     return depth
 
 

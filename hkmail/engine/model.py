@@ -7,6 +7,7 @@ would not know during preview) and :class:`ResourceReference`.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Final
@@ -175,11 +176,12 @@ class Plan:
     def __len__(self) -> int:
         return len(self.resources)
 
+    @functools.cached_property
+    def _index(self) -> dict[str, PlannedResource]:
+        return {r.urn: r for r in self.resources}
+
     def by_urn(self, urn: str) -> PlannedResource | None:
-        for r in self.resources:
-            if r.urn == urn:
-                return r
-        return None
+        return self._index.get(urn)
 
     def provider_of(self, resource: PlannedResource) -> PlannedResource | None:
         urn = resource.provider_urn
