@@ -72,7 +72,6 @@ class Run:
 def run_program(program: Callable[[], None], *, preview: bool, run: Run | None = None) -> Run:
     """Run ``program`` under the mocks; ``run`` collects registrations even if it fails."""
     from pulumi.runtime import rpc
-    from pulumi.runtime.settings import _get_rpc_manager
     from pulumi.runtime.stack import wait_for_rpcs
     from pulumi.runtime.sync_await import _sync_await
 
@@ -117,7 +116,10 @@ def run_program(program: Callable[[], None], *, preview: bool, run: Run | None =
             rec.outputs.append(json_format.MessageToDict(request.outputs))
             return super().RegisterResourceOutputs(request)  # type: ignore[no-untyped-call]
 
+    # A fresh event loop, root Stack and output queue per run: a run that failed before its loop
+    # ever ran leaves tasks bound to that loop, and later runs (ours or others') would hang on them.
     asyncio.set_event_loop(asyncio.new_event_loop())
+    _forget_earlier_runs()
     m = Mocks()
     pulumi.runtime.set_mocks(
         m, project="hk-mail", stack="test", preview=preview, monitor=Monitor(m)
@@ -126,8 +128,17 @@ def run_program(program: Callable[[], None], *, preview: bool, run: Run | None =
         program()
         _sync_await(wait_for_rpcs())
     finally:
-        _get_rpc_manager().clear()
+        _forget_earlier_runs()
     return rec
+
+
+def _forget_earlier_runs() -> None:
+    from pulumi.runtime import settings
+
+    settings._get_rpc_manager().clear()
+    settings.ROOT.set(None)
+    with settings.SETTINGS.lock:
+        settings.SETTINGS.outputs.clear()
 
 
 def plaintext_hits(value: Any, needles: tuple[str, ...], path: str = "") -> Iterator[str]:
