@@ -52,7 +52,7 @@ from hkmail.mailserver import (
 )
 from hkmail.mailserver.render import QUEUE_DIR
 from tests.support import require_tool
-from tests.test_mailserver_fetch import FakeCloud, serve
+from tests.test_mailserver_fetch import FakeCloud, require_root, serve
 
 pytestmark = pytest.mark.integration
 
@@ -62,14 +62,6 @@ SELECTOR = "hk1"
 PASSWORDS = {"alice": "alice-Pa55-word", "bob": "bob-Pa55-word"}
 RELAY_PASSWORD = "relay-Pa55-word"
 POLICY = "version: STSv1\r\nmode: enforce\r\nmx: mail.hkmail.test\r\nmax_age: 604800\r\n"
-
-
-def _require_root() -> None:
-    if os.geteuid() != 0:
-        message = "postfix/dovecot need root to start (CI runs as root)"
-        if os.environ.get("CI") == "true":
-            pytest.fail(message)
-        pytest.skip(message)
 
 
 def _free_tcp_ports(n: int) -> list[int]:
@@ -332,7 +324,7 @@ def _start(cmd: list[str], log: Path) -> None:
 
 @pytest.fixture(scope="module")
 def server() -> Iterator[MailServer]:
-    _require_root()
+    require_root("postfix and dovecot start as root and drop privileges")
     for binary, package in [
         ("postfix", "postfix"),
         ("dovecot", "dovecot-imapd"),
@@ -342,8 +334,7 @@ def server() -> Iterator[MailServer]:
         ("openssl", "openssl"),
     ]:
         require_tool(binary, package)
-    if not Path("/usr/lib/dovecot/lmtp").exists():
-        require_tool("dovecot-lmtp-is-missing", "dovecot-lmtpd")
+    require_tool("/usr/lib/dovecot/lmtp", "dovecot-lmtpd")  # which() accepts a full path
 
     # Not under /tmp: OpenDKIM's RequireSafeKeys refuses a key below a world-writable directory
     # (as it should on a server); /run is root's and 0755 like /etc.
