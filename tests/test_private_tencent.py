@@ -402,3 +402,30 @@ def test_tc_bad_args_register_nothing() -> None:
     assert "privateServer.zone" in str(err.value) and "ap-hongkong-2" in str(err.value)
     assert "no COS object-lock" in str(err.value)
     assert [r.type for r in run.resources if not r.type.startswith("pulumi:providers:")] == []
+
+
+def test_args_are_checked_together_with_field_names() -> None:
+    from hkmail.mailserver.deploy import validate
+
+    args = private_args(
+        "tencentcloud",
+        account_id="me",
+        app_id="",
+        archive_bucket="Bad_Bucket",
+        mailbox_password_hashes={"alice": "x", "carol": "y"},
+        data_disk_gb=5,
+        log_retention_days=4000,
+    )
+    with pytest.raises(SpecErrors) as err:
+        validate(args, "tencentcloud")
+    fields = [e.field for e in err.value.errors]
+    assert fields == [
+        "privateServer.accountId",
+        "privateServer.mailboxPasswordHashes",  # bob has no hash
+        "privateServer.mailboxPasswordHashes",  # carol is no user
+        "privateServer.archiveBucket",
+        "privateServer.appId",
+        "privateServer.dataDiskGb",
+        "privateServer.logRetentionDays",
+    ]
+    assert "['bob']" in str(err.value) and "['carol']" in str(err.value)
