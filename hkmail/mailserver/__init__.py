@@ -2,6 +2,7 @@
 Debian 12, configured from one typed input and installed by cloud-init."""
 
 from hkmail.mailserver.cloudinit import PACKAGES, user_data, user_data_hash
+from hkmail.mailserver.deploy import DEPLOY_ZONES, PrivateMailServerArgs, ptr_record
 from hkmail.mailserver.model import (
     TENCENT_SES_HK_SMTP,
     MailServerConfig,
@@ -12,15 +13,18 @@ from hkmail.mailserver.model import (
 from hkmail.mailserver.render import Layout, Rendered, RenderedFile, render
 
 __all__ = [
+    "DEPLOY_ZONES",
     "PACKAGES",
     "TENCENT_SES_HK_SMTP",
     "Layout",
     "MailServerConfig",
     "Ports",
+    "PrivateMailServerArgs",
     "Relay",
     "Rendered",
     "RenderedFile",
     "SecretRefs",
+    "ptr_record",
     "render",
     "user_data",
     "user_data_hash",
