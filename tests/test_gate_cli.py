@@ -307,3 +307,12 @@ def test_missing_pack_virtualenv_is_created_from_requirements(tmp_path: Path) ->
     assert "creating the virtualenv" in out.stderr
     assert out.returncode == 2
     assert "the policy pack failed to start" in out.stderr
+
+
+def test_pack_sees_the_stack_config_like_under_the_cli() -> None:
+    out = fixture_gate("tc_default", "dev", "--format", "json", pack="configured")
+    assert out.returncode == 0, out.stderr
+    messages = {v["message"] for v in json.loads(out.stdout)["violations"]}
+    assert messages == {
+        "Reads config.\nstack config seen by the pack: zone=example.org region=ap-hongkong"
+    }

@@ -29,7 +29,6 @@ from pulumi.runtime.proto import analyzer_pb2, analyzer_pb2_grpc
 
 from hkmail.engine.model import EngineError, PlannedResource
 from hkmail.engine.project import StackConfig
-from hkmail.engine.run import spill_large_env
 from hkmail.engine.venv import ensure_virtualenv
 from hkmail.engine.wire import to_struct
 
@@ -53,11 +52,18 @@ _MAX_MESSAGE = 400 * 1024 * 1024
 _NO_ENGINE = "127.0.0.1:0"
 
 
+#: Runs ``pulumi.policy`` as ``python -m`` would, after loading the stack config into the SDK's
+#: config store once. pulumi_policy re-reads PULUMI_CONFIG from the environment and re-parses it on
+#: every Analyze call (``_configure_runtime_settings``): with hundreds of domains in the config that
+#: costs more than the policies themselves. Policies still see every value through pulumi.Config.
 _BOOTSTRAP = (
     "import json, os, runpy, sys\n"
     "path = sys.argv.pop(1)\n"
     "with open(path, encoding='utf-8') as f: os.environ.update(json.load(f))\n"
     "os.unlink(path)\n"
+    "import pulumi.runtime\n"
+    "for k, v in json.loads(os.environ.pop('PULUMI_CONFIG', '{}')).items():\n"
+    "    pulumi.runtime.set_config(k, v)\n"
     "runpy.run_module('pulumi.policy', run_name='__main__', alter_sys=True)\n"
 )
 
@@ -386,11 +392,13 @@ class PolicyPackProcess:
         self._stderr = tempfile.TemporaryFile()  # noqa: SIM115 closed in close()
         env = self._env()
         cmd = [python, "-u", "-m", "pulumi.policy", _NO_ENGINE, "."]
-        spilled = spill_large_env(env)
-        if spilled is not None:
-            # Too big to exec (as it would be for the CLI too): load it in the pack's process,
-            # then run pulumi.policy exactly as `-m` would.
-            cmd = [python, "-u", "-c", _BOOTSTRAP, spilled, _NO_ENGINE, "."]
+        if "PULUMI_CONFIG" in env:
+            # the config goes through a file (it may also be too big to exec) into the pack's
+            # config store; see _BOOTSTRAP
+            fd, path = tempfile.mkstemp(prefix="hkmail-pack-env-", suffix=".json")
+            with os.fdopen(fd, "w", encoding="utf-8") as f:
+                json.dump({"PULUMI_CONFIG": env.pop("PULUMI_CONFIG")}, f)
+            cmd = [python, "-u", "-c", _BOOTSTRAP, path, _NO_ENGINE, "."]
         try:
             self._proc = subprocess.Popen(
                 cmd,
