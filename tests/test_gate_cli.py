@@ -316,3 +316,25 @@ def test_pack_sees_the_stack_config_like_under_the_cli() -> None:
     assert messages == {
         "Reads config.\nstack config seen by the pack: zone=example.org region=ap-hongkong"
     }
+
+
+def test_state_audit_sarif_is_valid(tmp_path: Path) -> None:
+    target = tmp_path / "state.sarif"
+    out = gate(
+        "--state",
+        str(REPO / "tests" / "states" / "nc-region.json"),
+        "--policy-pack",
+        str(PACKS / "residency"),
+        "--format",
+        "sarif",
+        "--output",
+        str(target),
+    )
+    assert out.returncode == 1
+    doc = json.loads(target.read_text())
+    jsonschema.validate(doc, json.loads(SARIF_SCHEMA.read_text()))
+    locations = [r["locations"][0]["physicalLocation"] for r in doc["runs"][0]["results"]]
+    # findings in deployed state point at the state file that was audited (relative to the
+    # working directory when it is inside it, as in CI)
+    uris = {loc["artifactLocation"]["uri"] for loc in locations}
+    assert len(uris) == 1 and uris.pop().endswith("tests/states/nc-region.json")

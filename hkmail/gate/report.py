@@ -119,12 +119,15 @@ def _location(v: Violation, result: GateResult) -> dict[str, Any]:
                 "region": {"startLine": int(line)},
             }
     if physical is None and result.config_file is not None:
-        rel = _relative(str(result.config_file), result.project_root)
-        uri = rel if rel is not None else result.config_file.as_posix()
-        physical = {
-            "artifactLocation": {"uri": uri, "uriBaseId": "%SRCROOT%"},
-            "region": {"startLine": 1},
-        }
+        # the stack's config file (or, for --state, the state file), relative to the project,
+        # else to the working directory (where CI checks the repository out), else absolute
+        rel = _relative(str(result.config_file), result.project_root or Path.cwd())
+        artifact: dict[str, Any] = (
+            {"uri": rel, "uriBaseId": "%SRCROOT%"}
+            if rel is not None
+            else {"uri": result.config_file.resolve().as_uri()}
+        )
+        physical = {"artifactLocation": artifact, "region": {"startLine": 1}}
     location: dict[str, Any] = {
         "logicalLocations": [
             {"fullyQualifiedName": v.resource_urn, "name": v.resource_name, "kind": "resource"}
