@@ -242,3 +242,26 @@ def test_stack_config_like_the_cli(tmp_path: Path) -> None:
     assert env["PULUMI_STACK"] == "prod" and env["PULUMI_PROJECT"] == "proj"
     assert env["PULUMI_DRY_RUN"] == "true"
     assert config.package_config("aws") == {"region": "us-east-1"}
+
+
+def test_main_may_name_a_file_and_logs_come_through(tmp_path: Path) -> None:
+    (tmp_path / "Pulumi.yaml").write_text("name: filemain\nruntime: python\nmain: app.py\n")
+    (tmp_path / "Pulumi.dev.yaml").write_text("config:\n  tencentcloud:region: ap-hongkong\n")
+    (tmp_path / "app.py").write_text(
+        "import pulumi\n"
+        "import tencentcloud_iac_pulumi as tc\n"
+        "pulumi.log.warn('about to plan')\n"
+        "tc.dnspod.Record('a', domain='x.hk', sub_domain='@', record_type='A',\n"
+        "                 record_line='默认', value='203.0.113.1')\n"
+    )
+    plan = run_program(tmp_path, "dev")
+    assert [r.name for r in plan.resources][-1] == "a"
+    assert [(d.severity, d.message) for d in plan.diagnostics] == [("warning", "about to plan")]
+
+
+def test_logged_error_fails_the_run(tmp_path: Path) -> None:
+    (tmp_path / "Pulumi.yaml").write_text("name: logs\nruntime: python\n")
+    (tmp_path / "Pulumi.dev.yaml").write_text("config: {}\n")
+    (tmp_path / "__main__.py").write_text("import pulumi\npulumi.log.error('quota check failed')\n")
+    with pytest.raises(ProgramError, match="quota check failed"):
+        run_program(tmp_path, "dev")

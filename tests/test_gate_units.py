@@ -170,7 +170,7 @@ def test_exemption_markers() -> None:
             "\n[exempt: EX-2026-001] uses DirectMail. Exempted until 2026-12-31 "
             "(DPA-7; approved by CISO)."
         )
-        == "EX-2026-001: Exempted until 2026-12-31 (DPA-7; approved by CISO)."
+        == "EX-2026-001 (until 2026-12-31)"
     )
     assert exemption_of("exempt: EX-7 (approved)") == "EX-7 (approved)"
     assert exemption_of("[exemption expired: EX-1 (expired 2020-01-01)] bad") is None

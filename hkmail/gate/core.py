@@ -46,7 +46,7 @@ EXEMPT_BRACKET = re.compile(r"^\s*\[exempt:\s*(?P<id>[^\]]+)\](?P<rest>.*)$", re
 EXEMPT_LINE = re.compile(r"^\s*exempt(?:ion)?:\s*(?P<why>\S.*)$", re.I | re.M)
 #: Analyze calls kept in flight at once (see _Analysis.submit)
 ANALYZE_WINDOW = 32
-_EXEMPTED_UNTIL = re.compile(r"Exempted until .*$", re.S)
+_EXEMPTED_UNTIL = re.compile(r"Exempted until (\S+?)[.,;)]?(?:\s|$)")
 
 
 def exemption_of(detail: str) -> str | None:
@@ -54,7 +54,7 @@ def exemption_of(detail: str) -> str | None:
     m = EXEMPT_BRACKET.search(detail)
     if m:
         until = _EXEMPTED_UNTIL.search(m.group("rest"))
-        return m.group("id").strip() + (f": {until.group(0).strip()}" if until else "")
+        return m.group("id").strip() + (f" (until {until.group(1)})" if until else "")
     m = EXEMPT_LINE.search(detail)
     return m.group("why").strip() if m else None
 
@@ -136,8 +136,12 @@ def _violations(
         exemption = exemption_of(detail)
         resource = known.get(urn)
         source = resource.source if resource else ""
-        if root is None or not source.startswith(str(root) + os.sep):
-            source = ""  # only code in the project is worth pointing at
+        if (
+            root is None
+            or not source.startswith(str(root) + os.sep)
+            or f"{os.sep}site-packages{os.sep}" in source
+        ):
+            source = ""  # only the project's own code is worth pointing at
         result.append(
             Violation(
                 policy_name=d.policyName,

@@ -303,7 +303,7 @@ def to_markdown(result: GateResult) -> str:
         lines += ["| Status | Policy | Resource | Message |", "| --- | --- | --- | --- |"]
         order = {"blocking": 0, "remediate": 1, "advisory": 2, "exempt": 3}
         for v in sorted(result.violations, key=lambda v: order.get(_status(v), 4)):
-            msg = _detail(v) + (f" (exemption: {v.exemption})" if v.exempt else "")
+            msg = _detail(v)
             lines.append(
                 f"| {_status(v)} | `{v.policy_name}` | `{v.resource_type}` "
                 f"`{_md_escape(v.resource_name)}` | {_md_escape(msg)} |"
