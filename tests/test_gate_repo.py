@@ -33,3 +33,57 @@ def test_example_stack_passes_the_gate(stack: str) -> None:
     assert not [v for v in doc["violations"] if v["enforcementLevel"] == "mandatory"]
     # exempted findings stay visible, at advisory level
     assert all(v["enforcementLevel"] == "advisory" for v in doc["violations"] if v["exempt"])
+
+
+@pytest.mark.parametrize(
+    ("project", "blocked"),
+    [
+        # an explicit provider in Guangzhou: the provider and both records it manages
+        (
+            "nc_region",
+            {
+                ("gz", "residency-provider-region"),
+                ("mx", "residency-provider-region"),
+                ("legacy-spf", "residency-provider-region"),
+            },
+        ),
+        # a default provider with no region (Tencent's default is ap-guangzhou)
+        (
+            "nc_default",
+            {
+                (
+                    "default_0_2_3_github_/api.github.com/tencentcloudstack",
+                    "residency-provider-region",
+                ),
+                ("mx", "residency-provider-region"),
+            },
+        ),
+        # a Hong Kong provider, but snapshots copied to Shanghai
+        ("nc_alicloud", {("mail-disks", "residency-cross-region-copy")}),
+    ],
+)
+def test_non_compliant_programs_are_blocked_by_the_real_pack(
+    project: str, blocked: set[tuple[str, str]]
+) -> None:
+    out = subprocess.run(
+        [
+            str(REPO / "scripts" / "gate"),
+            "--project",
+            str(REPO / "tests" / "projects" / project),
+            "--stack",
+            "dev",
+            "--format",
+            "json",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert out.returncode == 1, (out.stdout[-3000:], out.stderr[-3000:])
+    doc = json.loads(out.stdout)
+    found = {
+        (v["resourceName"], v["policyName"])
+        for v in doc["violations"]
+        if v["enforcementLevel"] == "mandatory" and not v["exempt"]
+    }
+    assert found == blocked
