@@ -341,11 +341,12 @@ class PolicyPackProcess:
         project: str = "",
         stack: str = "",
         timeout: float = 300.0,
-        start_timeout: float = 120.0,
+        start_timeout: float | None = None,
     ) -> None:
         self.spec = load_pack(pack_dir)
         self.timeout = timeout
-        self.start_timeout = start_timeout
+        # by default the pack gets as long to start (print its port) as to answer one call
+        self.start_timeout = timeout if start_timeout is None else start_timeout
         self._config = stack_config
         self._project = stack_config.project.name if stack_config else project
         self._stack = stack_config.stack if stack_config else stack
