@@ -138,6 +138,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     ap.add_argument("--policy-pack", default=str(REPO_ROOT / "policies"), help="for --gate")
     ap.add_argument("--policy-config", help="policy config JSON, for --gate")
+    ap.add_argument(
+        "--verbose", action="store_true", help="on a program error, also show its traceback"
+    )
     args = ap.parse_args(argv)
     if args.gate and args.format == "zone":
         print("error: --gate shows verdicts with --format text or json", file=sys.stderr)
@@ -176,6 +179,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                 text = to_text(plan)
     except EngineError as exc:
         print(format_error(exc), file=sys.stderr)
+        tail = getattr(exc, "traceback_tail", "")
+        if args.verbose and tail:
+            print(tail.rstrip(), file=sys.stderr)
         return 2
     except ImportError as exc:
         print(f"error: the zone export is not available: {exc}", file=sys.stderr)

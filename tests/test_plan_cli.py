@@ -149,3 +149,9 @@ def test_plan_with_gate_verdicts() -> None:
     assert doc.returncode == 0, doc.stderr
     parsed = json.loads(doc.stdout)
     assert parsed["gate"]["passed"] is True and len(parsed["resources"]) == 6
+
+
+def test_verbose_shows_the_programs_traceback() -> None:
+    out = plan("--project", str(PROJECTS / "raises"), "--stack", "dev", "--verbose")
+    assert out.returncode == 2
+    assert "helper.build(3)" in out.stderr and "ZeroDivisionError" in out.stderr

@@ -39,7 +39,13 @@ def parser() -> argparse.ArgumentParser:
     ap.add_argument("--output", help="write the report to this file instead of standard output")
     ap.add_argument("--timeout", type=float, default=600.0, help="seconds the program may run")
     ap.add_argument(
-        "--pack-timeout", type=float, default=300.0, help="seconds the pack may take for one call"
+        "--pack-timeout",
+        type=float,
+        default=300.0,
+        help="seconds the pack may take to start or to answer one call",
+    )
+    ap.add_argument(
+        "--verbose", action="store_true", help="on a program error, also show its traceback"
     )
     return ap
 
@@ -71,8 +77,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         where = f" (at {exc.where})" if exc.where else ""
         text = str(exc).strip()
         print(text if text.startswith("error:") else f"error: {text}{where}", file=sys.stderr)
+        tail = getattr(exc, "traceback_tail", "")
+        if args.verbose and tail:
+            print(tail.rstrip(), file=sys.stderr)
         print("gate: not run to completion; failing closed (exit 2)", file=sys.stderr)
         return 2
+    if result.plan is not None:
+        for diag in result.plan.diagnostics:
+            if diag.severity == "warning":
+                print(f"warning: {diag.message}", file=sys.stderr)
     write(render(result, args.format), args.output)
     if args.output or args.format != "text":
         print(
