@@ -265,3 +265,11 @@ def test_logged_error_fails_the_run(tmp_path: Path) -> None:
     (tmp_path / "__main__.py").write_text("import pulumi\npulumi.log.error('quota check failed')\n")
     with pytest.raises(ProgramError, match="quota check failed"):
         run_program(tmp_path, "dev")
+
+
+def test_esc_environments_are_flagged(tmp_path: Path) -> None:
+    (tmp_path / "Pulumi.yaml").write_text("name: esc\nruntime: python\n")
+    (tmp_path / "Pulumi.dev.yaml").write_text("environment:\n  - myorg/prod\nconfig: {}\n")
+    (tmp_path / "__main__.py").write_text("")
+    (warning,) = run_program(tmp_path, "dev").diagnostics
+    assert warning.severity == "warning" and "cannot be opened offline" in warning.message

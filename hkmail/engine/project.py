@@ -87,6 +87,8 @@ class StackConfig:
     #: full key (``ns:name``) -> the string the program sees
     values: Mapping[str, str]
     secret_keys: frozenset[str]
+    #: things the offline run cannot honour (e.g. Pulumi ESC environments), for the user to see
+    warnings: tuple[str, ...] = ()
 
     def env(self, *, dry_run: bool = True, organization: str = "organization") -> dict[str, str]:
         """The environment variables the language host sets for the program."""
@@ -263,6 +265,12 @@ def load_stack_config(project: Project, stack: str) -> StackConfig:
     if not isinstance(config_doc, dict):
         raise ProjectError(f"stack config file {path}: 'config' must be a mapping", str(path))
 
+    warnings: list[str] = []
+    if doc.get("environment"):
+        warnings.append(
+            f"{path}: Pulumi ESC environments ('environment:') cannot be opened offline; only "
+            "the 'config:' values are used"
+        )
     values: dict[str, str] = {}
     secret_keys: set[str] = set()
     merged: dict[str, object] = dict(project.config_defaults)
@@ -279,4 +287,5 @@ def load_stack_config(project: Project, stack: str) -> StackConfig:
         path=path,
         values=values,
         secret_keys=frozenset(secret_keys),
+        warnings=tuple(warnings),
     )

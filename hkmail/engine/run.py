@@ -411,7 +411,8 @@ class ProgramRun:
             stack=self.stack,
             resources=resources,
             outputs=outputs.get(stack_urn, {}),
-            diagnostics=tuple(diagnostics),
+            diagnostics=tuple(Diagnostic("warning", w) for w in self.config.warnings)
+            + tuple(diagnostics),
             config=self.config.secrets_for_display(),
         )
 
