@@ -188,3 +188,22 @@ def test_state_secrets_and_pending_deletes() -> None:
     assert mx.options.protect and mx.options.custom_timeouts.create == 300
     assert mx.provider_urn == gz.urn
     assert mx.outputs["status"] == "ENABLE"
+
+
+def test_a_mandatory_finding_is_never_exempt() -> None:
+    from pulumi.runtime.proto import analyzer_pb2
+
+    from hkmail.gate.core import _violations
+    from hkmail.gate.pack import PackInfo
+
+    info = PackInfo("p", "1", "", "", "", ())
+    urn = "urn:pulumi:s::p::t:m:T::r"
+    diags = [
+        analyzer_pb2.AnalyzeDiagnostic(
+            policyName=name, message="d\n[exempt: EX-1] x", description="d", enforcementLevel=lvl
+        )
+        for name, lvl in (("a", analyzer_pb2.MANDATORY), ("b", analyzer_pb2.ADVISORY))
+    ]
+    a, b = _violations(diags, urn, {}, info, None)
+    assert a.blocking and not a.exempt
+    assert b.exempt and not b.blocking and b.exemption == "EX-1"

@@ -133,7 +133,10 @@ def _violations(
         detail = d.message
         if d.description and detail.startswith(d.description):
             detail = detail[len(d.description) :]  # pulumi_policy prepends the description
-        exemption = exemption_of(detail)
+        level = level_name(d.enforcementLevel)
+        # Only a finding the pack itself downgraded counts as exempt: a mandatory one blocks
+        # `pulumi preview`, whatever its message says, so it blocks here too.
+        exemption = exemption_of(detail) if level != "mandatory" else None
         resource = known.get(urn)
         source = resource.source if resource else ""
         if (
@@ -148,7 +151,7 @@ def _violations(
                 policy_pack_name=d.policyPackName or pack.name,
                 # the version in PulumiPolicy.yaml wins, as in the CLI
                 policy_pack_version=pack.version or d.policyPackVersion,
-                enforcement_level=level_name(d.enforcementLevel),
+                enforcement_level=level,
                 severity=severity_name(d.severity),
                 resource_urn=urn,
                 resource_type=resource.type if resource else rtype,
