@@ -5,7 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from google.protobuf import json_format
+from google.protobuf import json_format, struct_pb2  # type: ignore[import-untyped]
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from hkmail.engine.model import (
     UNKNOWN,
@@ -207,3 +209,42 @@ def test_a_mandatory_finding_is_never_exempt() -> None:
     a, b = _violations(diags, urn, {}, info, None)
     assert a.blocking and not a.exempt
     assert b.exempt and not b.blocking and b.exemption == "EX-1"
+
+
+def _values() -> st.SearchStrategy[object]:
+    """Nested property values as a program produces them, secrets and unknowns included."""
+    scalars = st.one_of(
+        st.none(),
+        st.booleans(),
+        st.integers(min_value=-(2**52), max_value=2**52),
+        st.floats(allow_nan=False, allow_infinity=False).filter(lambda f: not f.is_integer()),
+        st.text(max_size=8).filter(lambda s: s != UNKNOWN_VALUE),
+        st.just(UNKNOWN),
+    )
+    return st.recursive(
+        scalars,
+        lambda inner: st.one_of(
+            st.lists(inner, max_size=3),
+            st.dictionaries(
+                st.text(min_size=1, max_size=5).filter(
+                    lambda k: not k.startswith("__") and k != SIG_KEY
+                ),
+                inner,
+                max_size=3,
+            ),
+            inner.map(Secret),
+        ),
+        max_leaves=10,
+    )
+
+
+def test_wire_round_trip_property() -> None:
+    @settings(max_examples=200, deadline=None)
+    @given(_values())
+    def check(value: object) -> None:
+        # through a real protobuf Struct, as the value travels to the pack
+        struct = json_format.ParseDict({"v": encode(value)}, struct_pb2.Struct())
+        wire = json_format.MessageToDict(struct)["v"]
+        assert decode(wire) == value
+
+    check()
