@@ -273,3 +273,17 @@ def test_esc_environments_are_flagged(tmp_path: Path) -> None:
     (tmp_path / "__main__.py").write_text("")
     (warning,) = run_program(tmp_path, "dev").diagnostics
     assert warning.severity == "warning" and "cannot be opened offline" in warning.message
+
+
+def test_update_mode_has_deterministic_ids() -> None:
+    # not what the gate uses (it previews), but programs can be run as `pulumi up` would see them
+    first = run_program(PROJECTS / "tc_explicit", "hk", preview=False)
+    again = run_program(PROJECTS / "tc_explicit", "hk", preview=False)
+    records = {r.name: r for r in first.of_type("tencentcloud:Dnspod/record:Record")}
+    mx_id = records["example-mx"].id
+    assert mx_id and [r.id for r in first] == [r.id for r in again]
+    assert records["example-note"].inputs["value"] == f"mx-id={mx_id}"  # applies ran
+    provider = first.by_urn("urn:pulumi:hk::tc-explicit::pulumi:providers:tencentcloud::hk")
+    assert (
+        provider is not None and records["example-mx"].provider == f"{provider.urn}::{provider.id}"
+    )
