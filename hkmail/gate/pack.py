@@ -48,6 +48,7 @@ _SEVERITY: dict[int, str] = {
     analyzer_pb2.POLICY_SEVERITY_CRITICAL: "critical",
 }
 _MAX_MESSAGE = 400 * 1024 * 1024
+_REPO_ROOT = Path(__file__).resolve().parents[2]
 #: the engine address handed to the pack; pulumi.policy accepts it but a pack never dials it
 _NO_ENGINE = "127.0.0.1:0"
 
@@ -386,6 +387,14 @@ class PolicyPackProcess:
         if venv is not None:
             env["PATH"] = f"{venv / 'bin'}{os.pathsep}{env.get('PATH', '')}"
             env.pop("PYTHONHOME", None)
+        # scripts/gate puts this repository on PYTHONPATH for itself; the CLI would not give it
+        # to the pack, so a pack that (wrongly) imports it must fail here as it would there.
+        paths = [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p]
+        kept = [p for p in paths if Path(p).resolve() != _REPO_ROOT]
+        if kept:
+            env["PYTHONPATH"] = os.pathsep.join(kept)
+        else:
+            env.pop("PYTHONPATH", None)
         return env
 
     def start(self) -> None:
