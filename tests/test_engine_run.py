@@ -287,3 +287,9 @@ def test_update_mode_has_deterministic_ids() -> None:
     assert (
         provider is not None and records["example-mx"].provider == f"{provider.urn}::{provider.id}"
     )
+
+
+def test_the_runner_does_not_lend_the_program_its_import_path() -> None:
+    # the runner is imported from this repository; a program elsewhere must not see it
+    with pytest.raises(ProgramError, match="No module named 'hkmail'"):
+        run_program(PROJECTS / "imports_repo", "dev")

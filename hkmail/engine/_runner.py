@@ -323,6 +323,25 @@ async def _wait_for_rpcs(await_all_outstanding_tasks: bool = True) -> None:
             break
 
 
+def _forget_runner_path() -> None:
+    """Hide the directory this runner was imported from (put on PYTHONPATH only so that
+    ``-m hkmail.engine._runner`` works): the program must see the import path it would have under
+    the CLI. A program whose own directory is that directory gets it back from runpy."""
+    here = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    sys.path[:] = [p for p in sys.path if os.path.abspath(p or ".") != here]
+    kept = [
+        p
+        for p in os.environ.get("PYTHONPATH", "").split(os.pathsep)
+        if p and os.path.abspath(p) != here
+    ]
+    if kept:
+        os.environ["PYTHONPATH"] = os.pathsep.join(kept)
+    else:
+        os.environ.pop("PYTHONPATH", None)
+    for name in [m for m in sys.modules if m == "hkmail" or m.startswith("hkmail.")]:
+        del sys.modules[name]
+
+
 def _run_path(program: str) -> None:
     runpy.run_path(program, run_name="__main__")
 
@@ -364,6 +383,7 @@ def main(argv: list[str] | None = None) -> int:
     configure(settings)
     pulumi_stack.wait_for_rpcs = _wait_for_rpcs
 
+    _forget_runner_path()
     os.chdir(args.pwd)
     sys.argv = [args.program]
     logging.getLogger("asyncio").setLevel(logging.CRITICAL)
