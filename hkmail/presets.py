@@ -68,6 +68,8 @@ SUITES: Final[Mapping[str, SuitePreset]] = {
         ),
     ),
     "custom": SuitePreset(name="custom", title="Custom MX"),
+    # MX, SRV and the MTA-STS host point at hkmail:privateServer's hostname.
+    "private": SuitePreset(name="private", title="Private mail server in Hong Kong"),
     "none": SuitePreset(name="none", title="No mail (null MX, RFC 7505)"),
 }
 

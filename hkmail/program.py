@@ -16,7 +16,7 @@ from pulumi.runtime.config import CONFIG, get_config_env
 from hkmail.components.domain import MailDomain, MailDomainArgs
 from hkmail.errors import HkMailError
 from hkmail.records import RecordSet, mta_sts_policy, stack_records
-from hkmail.spec import DirectMailSender, StackSpec, read_stack
+from hkmail.spec import PRIVATE_SECRETS, DirectMailSender, StackSpec, read_stack
 
 
 def config_from_pulumi() -> dict[str, object]:
@@ -38,8 +38,9 @@ def plan_stack(config: Mapping[str, object]) -> tuple[StackSpec, Mapping[str, Re
 
 
 def run(config: Mapping[str, object] | None = None) -> None:
+    config_values = config if config is not None else config_from_pulumi()
     try:
-        spec, record_sets = plan_stack(config if config is not None else config_from_pulumi())
+        spec, record_sets = plan_stack(config_values)
     except HkMailError as exc:
         # RunError ends the program with this message and no traceback (pulumi.errors.RunError).
         raise pulumi.RunError(str(exc)) from None
@@ -48,7 +49,14 @@ def run(config: Mapping[str, object] | None = None) -> None:
         rs = record_sets[domain.name]
         md = MailDomain(
             domain.name,
-            MailDomainArgs(spec=domain, dns_provider=spec.dns_provider, record_set=rs),
+            MailDomainArgs(
+                spec=domain,
+                dns_provider=spec.dns_provider,
+                record_set=rs,
+                server_secrets={k: config_values[f"hkmail:{k}"] for k in PRIVATE_SECRETS}
+                if domain.server
+                else {},
+            ),
             opts=pulumi.ResourceOptions(providers=list(providers.values())),
         )
         policy = mta_sts_policy(domain)
@@ -63,6 +71,10 @@ def run(config: Mapping[str, object] | None = None) -> None:
                 "notes": list(rs.notes),
             },
         )
+        if md.ptr_record is not None and domain.server is not None:
+            pulumi.export(
+                "privateServer", {"hostname": domain.server.hostname, "ptrRecord": md.ptr_record}
+            )
     transfers = [
         s.cross_border.statement("Alibaba DirectMail", s.domain)
         for d in spec.domains

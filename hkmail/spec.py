@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import dataclasses
 import datetime as dt
 import functools
 import ipaddress
@@ -189,6 +190,28 @@ Sender = TencentSesSender | DirectMailSender
 
 
 @dataclass(frozen=True)
+class PrivateServerSpec:
+    """A self-hosted mail server on Hong Kong nodes (hkmail:privateServer). Its secrets are the
+    stack's secret config hkmail:dkimPrivateKey, hkmail:mailboxPasswordHashes (a JSON object of
+    `doveadm pw` hashes per user) and hkmail:relayPassword; the spec only checks they are set."""
+
+    cloud: Cloud
+    domain: str
+    hostname: str
+    zone: str
+    account_id: str
+    image_id: str
+    admin_cidr: str
+    users: tuple[str, ...]
+    dkim_selector: str
+    archive_bucket: str
+    relay_username: str
+    app_id: str = ""
+    retention_days: int | None = None
+    retention_locked: bool = False
+
+
+@dataclass(frozen=True)
 class DomainSpec:
     name: str
     ttl: int
@@ -202,6 +225,7 @@ class DomainSpec:
     autodiscovery: AutodiscoverySpec | None = None
     caa: CaaSpec | None = None
     senders: tuple[Sender, ...] = ()
+    server: PrivateServerSpec | None = None
 
     @property
     def sends_mail(self) -> bool:
@@ -219,6 +243,7 @@ class StackSpec:
     regions: Mapping[Cloud, str]
     domains: tuple[DomainSpec, ...]
     clouds: frozenset[Cloud] = field(default_factory=frozenset)
+    private_server: PrivateServerSpec | None = None
 
     @property
     def ttl_floor(self) -> int:
@@ -229,7 +254,14 @@ class StackSpec:
 # Reading config
 # --------------------------------------------------------------------------------------------
 
-KNOWN_KEYS: Final = ("dnsProvider", "dnsPlan", "domains")
+KNOWN_KEYS: Final = (
+    "dnsProvider",
+    "dnsPlan",
+    "domains",
+    "privateServer",
+    *("dkimPrivateKey", "mailboxPasswordHashes", "relayPassword"),  # secrets of privateServer
+)
+PRIVATE_SECRETS: Final = ("dkimPrivateKey", "mailboxPasswordHashes", "relayPassword")
 T = TypeVar("T")
 
 
@@ -372,11 +404,16 @@ def read_stack(config: Mapping[str, object]) -> StackSpec:
         plans = tuple(TTL_FLOOR[dns_provider])
         dns_plan = r.choice("hkmail:dnsPlan", config.get("hkmail:dnsPlan"), plans, "free") or "free"
 
+    server = (
+        _read_private_server(r, config) if config.get("hkmail:privateServer") is not None else None
+    )
     domains_raw = config.get("hkmail:domains")
     if not domains_raw:
         r.fail("hkmail:domains", domains_raw, "a non-empty list of mail domains")
     domains = r.each(
-        "hkmail:domains", domains_raw, lambda p, v: _read_domain(r, p, v, dns_provider, dns_plan)
+        "hkmail:domains",
+        domains_raw,
+        lambda p, v: _read_domain(r, p, v, dns_provider, dns_plan, server),
     )
     seen: set[str] = set()
     for i, d in enumerate(domains):
@@ -384,7 +421,15 @@ def read_stack(config: Mapping[str, object]) -> StackSpec:
             r.fail(f"hkmail:domains[{i}].name", d.name, "each domain once", "duplicate domain")
         seen.add(d.name)
 
+    if server is not None and not any(d.server for d in domains):
+        r.fail(
+            "hkmail:privateServer.domain",
+            server.domain,
+            "a domain of hkmail:domains with mail.suite: private",
+        )
     clouds: set[Cloud] = set()
+    if server is not None:
+        clouds.add(server.cloud)
     if dns_provider is not None:
         clouds.add(DNS_CLOUD[dns_provider])
     if any(isinstance(s, TencentSesSender) for d in domains for s in d.senders):
@@ -406,6 +451,7 @@ def read_stack(config: Mapping[str, object]) -> StackSpec:
     raise_all(r.errors)
     assert dns_provider is not None  # raise_all reported it otherwise
     return StackSpec(
+        private_server=server,
         dns_provider=dns_provider,
         dns_plan=dns_plan,
         regions=regions,
@@ -430,7 +476,12 @@ _DOMAIN_KEYS = (
 
 
 def _read_domain(
-    r: _Reader, path: str, raw: object, dns_provider: DnsProvider | None, dns_plan: str
+    r: _Reader,
+    path: str,
+    raw: object,
+    dns_provider: DnsProvider | None,
+    dns_plan: str,
+    server: PrivateServerSpec | None = None,
 ) -> DomainSpec | None:
     m = r.mapping(path, raw, _DOMAIN_KEYS)
     if m is None:
@@ -443,6 +494,27 @@ def _read_domain(
     suite, mx = _read_mail(r, f"{path}.mail", m.get("mail"), dns_provider)
     spf = _read_spf(r, f"{path}.spf", m.get("spf"))
     dkim = r.each(f"{path}.dkim", m.get("dkim"), lambda p, v: _read_dkim(r, p, v))
+    own_server = None
+    if suite.name == "private":
+        # The private server is this domain's MX, client endpoint and MTA-STS host.
+        if server is None or server.domain != name:
+            r.fail(
+                f"{path}.mail.suite",
+                "private",
+                f"another suite, or hkmail:privateServer with domain: {name}",
+                "suite private needs the server that receives the mail",
+            )
+        else:
+            own_server = server
+            mx = (MxHost(server.hostname, 10),)
+            spf = dataclasses.replace(spf, mx=True)
+            if server.dkim_selector not in [k.selector for k in dkim]:
+                r.fail(
+                    f"{path}.dkim",
+                    [k.selector for k in dkim],
+                    f"a key with selector {server.dkim_selector}",
+                    "the public half of hkmail:dkimPrivateKey must be published",
+                )
     selectors = [k.selector for k in dkim]
     for i, sel in enumerate(selectors):
         if selectors.index(sel) != i:
@@ -458,6 +530,14 @@ def _read_domain(
         f"{path}.sending", m.get("sending"), functools.partial(_read_sender, r, domain=name)
     )
 
+    if own_server is not None:
+        host = own_server.hostname
+        if m.get("autodiscovery") is True:
+            autodiscovery = AutodiscoverySpec(
+                SrvTarget(host, 587), SrvTarget(host, 465), SrvTarget(host, 993)
+            )
+        if mta_sts is not None and mta_sts.policy_host is None:
+            mta_sts = dataclasses.replace(mta_sts, policy_host=PolicyHost(cname=host))
     if mta_sts is not None and mta_sts.mode != "none" and not mx:
         r.fail(
             f"{path}.mtaSts.mode",
@@ -488,6 +568,89 @@ def _read_domain(
         autodiscovery=autodiscovery,
         caa=caa,
         senders=senders,
+        server=own_server,
+    )
+
+
+_PRIVATE_KEYS = (
+    "cloud",
+    "domain",
+    "hostname",
+    "zone",
+    "accountId",
+    "appId",
+    "imageId",
+    "adminCidr",
+    "users",
+    "dkimSelector",
+    "archiveBucket",
+    "relayUsername",
+    "retentionDays",
+    "retentionLocked",
+)
+_CLOUDS: Final[tuple[Cloud, ...]] = ("tencentcloud", "alicloud")
+
+
+def _read_private_server(r: _Reader, config: Mapping[str, object]) -> PrivateServerSpec | None:
+    path = "hkmail:privateServer"
+    m = r.mapping(path, config.get(path), _PRIVATE_KEYS)
+    if m is None:
+        return None
+    before = len(r.errors)
+    cloud = r.choice(f"{path}.cloud", m.get("cloud"), _CLOUDS)
+    domain = r.hostname(f"{path}.domain", m.get("domain"), min_labels=2)
+    hostname = r.hostname(f"{path}.hostname", m.get("hostname"), min_labels=3)
+    if domain and hostname and not hostname.endswith("." + domain):
+        r.fail(f"{path}.hostname", hostname, f"a host name inside {domain}")
+    zones = HK_ZONES[cloud][1:] if cloud == "tencentcloud" else HK_ZONES.get(cloud or "alicloud")
+    zone = r.choice(f"{path}.zone", m.get("zone"), zones or ())  # ap-hongkong-1 is sold out
+    try:
+        admin = ipaddress.ip_network(str(m.get("adminCidr")), strict=True)
+        if admin.prefixlen < 16 or admin.version != 4:
+            raise ValueError("wider than /16")
+    except ValueError as exc:
+        r.fail(f"{path}.adminCidr", m.get("adminCidr"), "an IPv4 CIDR of /16 or narrower", str(exc))
+    users = r.each(f"{path}.users", m.get("users"), lambda p, v: r.hostname(p, v))
+    if not users:
+        r.fail(f"{path}.users", m.get("users"), "a non-empty list of mailbox local parts")
+    selector = r.hostname(f"{path}.dkimSelector", m.get("dkimSelector"))
+    texts = {}
+    for key in ("accountId", "imageId", "archiveBucket", "relayUsername"):
+        value = m.get(key)
+        if not isinstance(value, str | int) or isinstance(value, bool) or not str(value):
+            r.fail(f"{path}.{key}", value, "a non-empty string")
+        texts[key] = str(value)
+    retention = (
+        r.integer(f"{path}.retentionDays", m.get("retentionDays"), 1, 25550)
+        if m.get("retentionDays") is not None
+        else None
+    )
+    if len(r.errors) > before or not (cloud and domain and hostname and zone and selector):
+        return None
+    # Reported, but the server is still read: its domain's records depend on it.
+    for secret in PRIVATE_SECRETS:
+        if config.get(f"hkmail:{secret}") is None:
+            r.fail(
+                f"hkmail:{secret}",
+                None,
+                f"a secret: pulumi config set --secret hkmail:{secret}",
+                "hkmail:privateServer needs it",
+            )
+    return PrivateServerSpec(
+        cloud=cloud,
+        domain=domain,
+        hostname=hostname,
+        zone=zone,
+        account_id=texts["accountId"],
+        image_id=texts["imageId"],
+        admin_cidr=str(m.get("adminCidr")),
+        users=users,
+        dkim_selector=selector,
+        archive_bucket=texts["archiveBucket"],
+        relay_username=texts["relayUsername"],
+        app_id=str(m.get("appId", "")),
+        retention_days=retention,
+        retention_locked=r.boolean(f"{path}.retentionLocked", m.get("retentionLocked"), False),
     )
 
 
@@ -716,6 +879,8 @@ def _read_autodiscovery(
     if raw is None or raw is False:
         return None
     if raw is True:
+        if suite.name == "private":
+            return None  # the private server's hostname, filled in once it is known
         if suite.autodiscovery is None:
             r.fail(
                 path,

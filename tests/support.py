@@ -20,6 +20,7 @@ from typing import Any
 import pytest
 
 REPO = Path(__file__).resolve().parent.parent
+MOCK_PUBLIC_IP = "203.0.113.10"
 
 
 def require_tool(binary: str, package: str) -> str:
@@ -144,6 +145,11 @@ def run_in_process(
     class Mocks(pulumi.runtime.Mocks):
         def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict[str, Any]]:
             state = dict(args.inputs)
+            if args.typ in (
+                "tencentcloud:Instance/instance:Instance",
+                "alicloud:ecs/instance:Instance",
+            ):
+                state["publicIp"] = MOCK_PUBLIC_IP
             if args.typ == "tencentcloud:Ses/domain:Domain":
                 domain = args.inputs["emailIdentity"]
                 state["attributes"] = [

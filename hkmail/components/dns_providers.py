@@ -69,9 +69,11 @@ class DnsProviderProfile:
             inputs[self.priority_field] = mx
         return inputs
 
-    def txt_inputs(self, zone: str, name: str, ttl: int, value: Any) -> dict[str, Any]:
-        """Inputs of a TXT record whose value is only known later (a Pulumi output)."""
-        return self._base(zone, name, "TXT", value, ttl)
+    def deferred_inputs(
+        self, zone: str, name: str, rdtype: str, ttl: int, value: Any
+    ) -> dict[str, Any]:
+        """Inputs of a TXT or A record whose value is only known later (a Pulumi output)."""
+        return self._base(zone, name, rdtype, value, ttl)
 
     def _base(self, zone: str, name: str, rdtype: str, value: Any, ttl: int) -> dict[str, Any]:
         return {

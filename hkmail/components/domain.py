@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 import pulumi
 
@@ -17,6 +18,9 @@ class MailDomainArgs:
     spec: DomainSpec
     dns_provider: DnsProvider
     record_set: RecordSet
+    # The values of hkmail:dkimPrivateKey, hkmail:mailboxPasswordHashes, hkmail:relayPassword
+    # for a domain on a private server (wrapped as Pulumi secrets before any use).
+    server_secrets: Mapping[str, object] = field(default_factory=dict)
 
 
 class MailDomain(pulumi.ComponentResource):
@@ -27,6 +31,7 @@ class MailDomain(pulumi.ComponentResource):
         self, name: str, args: MailDomainArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
         super().__init__("hkmail:mail:MailDomain", name, None, opts)
+        self.ptr_record: pulumi.Output[str] | None = None
         child = pulumi.ResourceOptions(parent=self)
         deferred: list[tuple[DeferredRecord, pulumi.Output[str]]] = []
         for sender in args.spec.senders:
@@ -48,6 +53,19 @@ class MailDomain(pulumi.ComponentResource):
                     sender.domain, DirectMailDomainArgs(sender.domain, sender.cross_border), child
                 )
         rs = args.record_set
+        if args.spec.server is not None:
+            from hkmail.components.private import mail_server
+            from hkmail.records import mta_sts_policy
+            from hkmail.records.mail import PRIVATE_SERVER_IP
+
+            [key] = [k for k in args.spec.dkim if k.selector == args.spec.server.dkim_selector]
+            server = mail_server(
+                args.spec.server, mta_sts_policy(args.spec), key, args.server_secrets, child
+            )
+            self.ptr_record = server.ptr_record
+            deferred += [
+                (d, server.public_ip) for d in rs.deferred if d.source == PRIVATE_SERVER_IP
+            ]
         zone_cls: type[DnsZone]
         if args.dns_provider == "dnspod":
             from hkmail.components.tencent import DnspodZone as zone_cls

@@ -12,7 +12,7 @@ import json
 
 import pulumi
 from pulumi_alicloud import actiontrail, ecs, kms, log, oss, ram, vpc
-from pulumi_alicloud.log import StoreEncryptConfArgs
+from pulumi_alicloud.log import StoreEncryptConfArgs, StoreEncryptConfUserCmkInfoArgs
 from pulumi_alicloud.oss import BucketServerSideEncryptionRuleArgs, BucketVersioningArgs
 
 from hkmail.mailserver import user_data, user_data_hash
@@ -297,7 +297,17 @@ class AlicloudMailServer(pulumi.ComponentResource):
             project_name=project.project_name,
             logstore_name="actiontrail",
             retention_period=args.log_retention_days,
-            encrypt_conf=StoreEncryptConfArgs(enable=True, encrypt_type="default"),
+            # BYOK: the store is encrypted with the stack's Hong Kong CMK, which SLS uses through
+            # its service role (AliyunLogDefaultRole must be authorised in the account).
+            encrypt_conf=StoreEncryptConfArgs(
+                enable=True,
+                encrypt_type="default",
+                user_cmk_info=StoreEncryptConfUserCmkInfoArgs(
+                    cmk_key_id=key.id,
+                    arn=f"acs:ram::{account}:role/aliyunlogdefaultrole",
+                    region_id=REGION,
+                ),
+            ),
             opts=keep,
         )
         actiontrail.Trail(

@@ -49,8 +49,10 @@ class DnsZone(pulumi.ComponentResource):
             self._record(p.resource_name, p.inputs, record_opts)
         for deferred, value in args.deferred:
             checked = value.apply(functools.partial(_checked_deferred, deferred))
-            inputs = self.PROFILE.txt_inputs(deferred.zone, deferred.name, deferred.ttl, checked)
-            self._record(f"{deferred.zone}/{deferred.name}/TXT", inputs, record_opts)
+            inputs = self.PROFILE.deferred_inputs(
+                deferred.zone, deferred.name, deferred.rdtype, deferred.ttl, checked
+            )
+            self._record(f"{deferred.zone}/{deferred.name}/{deferred.rdtype}", inputs, record_opts)
         self.records = pulumi.Output.from_input(
             {p.resource_name: p.record.to_text() for p in planned}
         )
@@ -68,5 +70,8 @@ class DnsZone(pulumi.ComponentResource):
 
 def _checked_deferred(deferred: DeferredRecord, value: str) -> str:
     """A value the cloud hands back is still parsed as DNS before it is published."""
-    txt_record(deferred.zone, deferred.name, value, deferred.ttl, deferred.purpose)
+    if deferred.rdtype == "TXT":
+        txt_record(deferred.zone, deferred.name, value, deferred.ttl, deferred.purpose)
+    else:
+        Record(deferred.zone, deferred.name, deferred.rdtype, value, deferred.ttl, deferred.purpose)
     return value

@@ -100,6 +100,19 @@ def domain_records(domain: DomainSpec) -> RecordSet:
                 "publish them by hand once the domain is created"
             )
 
+    if domain.server is not None:
+        # The server's address is only known once its EIP exists.
+        host = domain.server.hostname
+        deferred.append(
+            DeferredRecord(
+                zone, relative(host, zone), "A", ttl, "private-server", PRIVATE_SERVER_IP, host
+            )
+        )
+        notes.append(
+            f"request the PTR record of the server's public IP: <ip>.in-addr.arpa. PTR "
+            f"{host}. (stack output privateServer.ptrRecord)"
+        )
+
     dmarc = _dmarc(domain)
     destinations: tuple[str, ...] = ()
     if dmarc is not None:
@@ -111,13 +124,13 @@ def domain_records(domain: DomainSpec) -> RecordSet:
     policy = mta_sts_policy(domain)
     if policy is not None and domain.mta_sts is not None:
         records.append(txt_record(zone, "_mta-sts", txt_text(policy), ttl, "mta-sts"))
-        host = domain.mta_sts.policy_host
-        if host is not None and host.cname:
+        policy_host = domain.mta_sts.policy_host
+        if policy_host is not None and policy_host.cname:
             records.append(
-                Record(zone, "mta-sts", "CNAME", absolute(host.cname), ttl, "mta-sts-host")
+                Record(zone, "mta-sts", "CNAME", absolute(policy_host.cname), ttl, "mta-sts-host")
             )
-        elif host is not None:
-            for ip in host.ipv4:
+        elif policy_host is not None:
+            for ip in policy_host.ipv4:
                 records.append(Record(zone, "mta-sts", "A", ip, ttl, "mta-sts-host"))
         else:
             notes.append(
@@ -160,6 +173,9 @@ def domain_records(domain: DomainSpec) -> RecordSet:
             records.append(Record(zone, "@", "CAA", f'0 iodef "{domain.caa.iodef}"', ttl, "caa"))
 
     return RecordSet(zone, tuple(records), tuple(deferred), tuple(notes), destinations)
+
+
+PRIVATE_SERVER_IP = "private-server:ip"
 
 
 def _sender_spf_include(sender: Sender) -> str | None:

@@ -1,0 +1,158 @@
+"""The private-deployment stacks through the program: spec -> records -> the server component."""
+
+from __future__ import annotations
+
+import copy
+import json
+import subprocess
+import sys
+from typing import Any
+
+import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+
+from hkmail.errors import SpecErrors
+from hkmail.program import run
+from hkmail.spec import read_stack
+from tests.conftest import stack_config
+from tests.support import MOCK_PUBLIC_IP, REPO, Registered, of_type, run_in_process
+
+STACKS = {
+    "private-tencent": (
+        "centralclinic.hk",
+        "hkmail:private:TencentMailServer",
+        "tencentcloud:Dnspod/record:Record",
+        "subDomain",
+        "recordType",
+    ),
+    "private-alicloud": (
+        "wanchaifunds.com.hk",
+        "hkmail:private:AlicloudMailServer",
+        "alicloud:dns/alidnsRecord:AlidnsRecord",
+        "rr",
+        "type",
+    ),
+}
+SECRET_SIG = "4dabf18193072939515e22adb298388d"  # the engine's secret signature key
+HASHES = {
+    "ops": "{SHA512-CRYPT}$6$aaaa$ops",
+    "compliance": "{SHA512-CRYPT}$6$bbbb$comp",
+    "reception": "{SHA512-CRYPT}$6$cccc$rec",
+}
+
+
+def with_secrets(stack: str) -> tuple[dict[str, Any], str]:
+    """The stack's config with real secret values (as the CLI would decrypt them)."""
+    config = copy.deepcopy(stack_config(stack))
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    pem = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    ).decode()
+    der = key.public_key().public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    import base64
+
+    config["hkmail:domains"][0]["dkim"][0]["publicKey"] = base64.b64encode(der).decode()
+    config["hkmail:dkimPrivateKey"] = pem
+    config["hkmail:mailboxPasswordHashes"] = json.dumps(HASHES)
+    config["hkmail:relayPassword"] = "relay-Pa55word-for-tests"
+    return config, pem
+
+
+@pytest.mark.parametrize("stack", sorted(STACKS))
+def test_private_stack_points_dns_at_the_server(stack: str) -> None:
+    domain, server_type, record_type, name_key, type_key = STACKS[stack]
+    config, pem = with_secrets(stack)
+    resources = run_in_process(lambda: run(config), stack=stack)
+    [server] = of_type(resources, server_type)
+    [mail_domain] = of_type(resources, "hkmail:mail:MailDomain")
+    assert server.parent == mail_domain.urn
+    records = {
+        (r.inputs[name_key], r.inputs[type_key]): r.inputs for r in of_type(resources, record_type)
+    }
+    assert records[("@", "MX")]["value"].rstrip(".") == f"mail.{domain}"
+    assert records[("mail", "A")]["value"] == MOCK_PUBLIC_IP
+    assert records[("@", "TXT")]["value"] == "v=spf1 mx -all"
+    assert records[("mta-sts", "CNAME")]["value"].rstrip(".") == f"mail.{domain}"
+    assert records[("_submissions._tcp", "SRV")]["value"].rstrip(".") == f"0 1 465 mail.{domain}"
+    # No secret in plain text anywhere the engine would see it: secret values are wrapped.
+    wrapped = 0
+
+    def strip(value: Any) -> Any:
+        nonlocal wrapped
+        if isinstance(value, dict):
+            if SECRET_SIG in value:
+                wrapped += 1
+                return "[secret]"
+            return {k: strip(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [strip(v) for v in value]
+        return value
+
+    for r in resources:
+        text = json.dumps(strip(r.inputs), default=str)
+        for secret in (pem.splitlines()[1], "relay-Pa55word-for-tests", *HASHES.values()):
+            assert secret not in text, (r.type, r.name)
+    assert wrapped >= 3  # the DKIM key, the mailbox hashes and the relay credentials
+    providers = {r.urn: r for r in of_type(resources, f"pulumi:providers:{stack.split('-')[1]}")}
+    assert {p.inputs["region"] for p in providers.values()} <= {"ap-hongkong", "cn-hongkong"}
+
+
+def test_a_dkim_private_key_that_does_not_match_the_published_key_fails() -> None:
+    code = (
+        "import copy\n"
+        "from hkmail.program import run\n"
+        "from tests.support import run_in_process\n"
+        "from tests.test_program_private import with_secrets\n"
+        "config, _ = with_secrets('private-tencent')\n"
+        "other, _ = with_secrets('private-tencent')\n"
+        "config['hkmail:dkimPrivateKey'] = other['hkmail:dkimPrivateKey']\n"
+        "run_in_process(lambda: run(config))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode != 0
+    assert "does not match the published DKIM key hk2026" in done.stderr
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        ({"zone": "ap-hongkong-1"}, "hkmail:privateServer.zone"),
+        ({"zone": "ap-guangzhou-3"}, "hkmail:privateServer.zone"),
+        ({"hostname": "mail.elsewhere.hk"}, "hkmail:privateServer.hostname"),
+        ({"adminCidr": "0.0.0.0/0"}, "hkmail:privateServer.adminCidr"),
+        ({"dkimSelector": "other"}, "hkmail:domains[0].dkim"),
+        ({"cloud": "aws"}, "hkmail:privateServer.cloud"),
+    ],
+)
+def test_bad_private_server_values_name_the_field(change: dict[str, Any], field: str) -> None:
+    config = copy.deepcopy(stack_config("private-tencent"))
+    config["hkmail:privateServer"].update(change)
+    with pytest.raises(SpecErrors) as info:
+        read_stack(config)
+    assert any(e.field == field for e in info.value.errors), [str(e) for e in info.value.errors]
+
+
+def test_private_server_needs_its_secrets() -> None:
+    config = copy.deepcopy(stack_config("private-alicloud"))
+    del config["hkmail:relayPassword"]
+    with pytest.raises(SpecErrors) as info:
+        read_stack(config)
+    [error] = info.value.errors
+    assert error.field == "hkmail:relayPassword" and "--secret" in str(error)
+
+
+def test_registered_resources_are_only_in_hong_kong_zones() -> None:
+    config, _ = with_secrets("private-alicloud")
+    resources: list[Registered] = run_in_process(lambda: run(config))
+    zones = {
+        r.inputs[k]
+        for r in resources
+        for k in ("zoneId", "availabilityZone")
+        if isinstance(r.inputs.get(k), str)
+    }
+    assert zones == {"cn-hongkong-c"}
