@@ -140,7 +140,7 @@ def run_in_process(
     from pulumi.runtime.stack import wait_for_rpcs
     from pulumi.runtime.sync_await import _sync_await
 
-    seen = [] if seen is None else seen
+    registered: list[Registered] = [] if seen is None else seen
 
     class Mocks(pulumi.runtime.Mocks):
         def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict[str, Any]]:
@@ -161,17 +161,19 @@ def run_in_process(
                 ]
             return f"{args.name}-id", state
 
-        def call(self, args: pulumi.runtime.MockCallArgs) -> dict[str, Any]:
-            return {}
+        def call(
+            self, args: pulumi.runtime.MockCallArgs
+        ) -> tuple[dict[Any, Any], list[tuple[str, str]] | None]:
+            return {}, None
 
     class Monitor(mocks.MockMonitor):
         def RegisterResource(self, request: Any) -> Any:
-            response = super().RegisterResource(request)
+            response = super().RegisterResource(request)  # type: ignore[no-untyped-call]
             if request.type != "pulumi:pulumi:Stack":
                 from pulumi.runtime import rpc
 
                 inputs = rpc.deserialize_properties(request.object)
-                seen.append(
+                registered.append(
                     Registered(
                         request.type,
                         request.name,
@@ -193,9 +195,15 @@ def run_in_process(
         program()
         _sync_await(wait_for_rpcs())
     finally:
-        # A failed run leaves its error in the runtime's global RPC state; the next run is new.
+        # A failed run leaves its error, its root stack and its pending outputs in the runtime's
+        # globals; the next run starts clean.
+        from pulumi.runtime import settings
+
         _get_rpc_manager().clear()
-    return seen
+        settings.ROOT.set(None)
+        with settings.SETTINGS.lock:
+            settings.SETTINGS.outputs.clear()
+    return registered
 
 
 def of_type(resources: Sequence[Registered], type_: str) -> list[Registered]:
