@@ -68,7 +68,6 @@ def mail_server(
         users=server.users,
         mta_sts_policy=policy.to_text() if policy else "",
         secrets=refs,
-        data_device="/dev/vdb",
     )
     dkim_pem = pulumi.Output.secret(str(secrets["dkimPrivateKey"])).apply(
         lambda pem: check_dkim_pair(pem, dkim)
