@@ -6,13 +6,14 @@ installs everything, see scripts/test); outside CI it is skipped with the instal
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import shutil
 import socket
 import subprocess
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,22 +24,46 @@ REPO = Path(__file__).resolve().parent.parent
 MOCK_PUBLIC_IP = "203.0.113.10"
 
 
+def unavailable(message: str) -> None:
+    """A test cannot run here: in CI (CI=true installs everything) that fails the run."""
+    if os.environ.get("CI") == "true":
+        pytest.fail(message)
+    pytest.skip(message)
+
+
 def require_tool(binary: str, package: str) -> str:
     path = shutil.which(binary) or next(
         (p for p in (f"/usr/sbin/{binary}", f"/usr/bin/{binary}") if os.path.exists(p)), None
     )
     if path is None:
-        message = f"{binary} not found: apt-get install {package} (scripts/test does this)"
-        if os.environ.get("CI") == "true":
-            pytest.fail(message)
-        pytest.skip(message)
+        unavailable(f"{binary} not found: apt-get install {package} (scripts/test does this)")
+    assert path is not None
     return path
+
+
+def require_root(why: str) -> None:
+    if os.geteuid() != 0:
+        unavailable(f"needs root: {why} (CI runs as root)")
 
 
 def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+def free_tcp_ports(n: int) -> list[int]:
+    """``n`` distinct free loopback TCP ports (held together while chosen, so no repeats)."""
+    socks = []
+    try:
+        for _ in range(n):
+            s = socket.socket()
+            s.bind(("127.0.0.1", 0))
+            socks.append(s)
+        return [int(s.getsockname()[1]) for s in socks]
+    finally:
+        for s in socks:
+            s.close()
 
 
 def wait_for_tcp(port: int, timeout: float = 10.0, host: str = "127.0.0.1") -> None:
@@ -113,34 +138,58 @@ def knot(workdir: Path, zones: Mapping[str, str]) -> Iterator[KnotServer]:
 # In-process mock harness for component tests (project-level runs use hkmail.engine instead).
 # ---------------------------------------------------------------------------------------------
 
+# How the SDK sends a Pulumi secret to the engine (pulumi.runtime.rpc): {SIG: SECRET_VALUE, value}.
+SECRET_SIG = "4dabf18193072939515e22adb298388d"
+SECRET_VALUE = "1b47061264138c4ac30d75fd1eb44270"
+
 
 @dataclass(frozen=True)
 class Registered:
+    """One RegisterResource request as the engine would receive it."""
+
     type: str
     name: str
     urn: str
     parent: str
     provider: str
-    inputs: dict[str, Any]
+    inputs: dict[str, Any]  # secrets kept wrapped in the secret signature
+    raw: dict[str, Any]  # the protobuf struct itself, for plaintext scans
     protect: bool
+    retain_on_delete: bool
     custom: bool
 
 
-def run_in_process(
-    program: Any,
+@dataclass
+class Run:
+    resources: list[Registered] = field(default_factory=list)
+    outputs: list[dict[str, Any]] = field(default_factory=list)  # RegisterResourceOutputs structs
+
+    def of(self, type_: str) -> list[Registered]:
+        return [r for r in self.resources if r.type == type_]
+
+    def one(self, type_: str) -> Registered:
+        found = self.of(type_)
+        assert len(found) == 1, (type_, [r.name for r in found])
+        return found[0]
+
+
+def run_program(
+    program: Callable[[], None],
     *,
+    preview: bool = False,
     stack: str = "test",
     ses_dkim: str = "v=DKIM1; k=rsa; p=QUJD",
-    seen: list[Registered] | None = None,
-) -> list[Registered]:
-    """Run ``program()`` under Pulumi's mocks in this process; return every registration
-    (also appended to ``seen`` as they happen, for a caller that expects the program to fail)."""
+    run: Run | None = None,
+) -> Run:
+    """Run ``program()`` under Pulumi's mocks in this process and record every registration;
+    ``run`` collects them even when the program fails."""
     import pulumi
-    from pulumi.runtime import mocks
+    from google.protobuf import json_format  # type: ignore[import-untyped]
+    from pulumi.runtime import mocks, rpc
     from pulumi.runtime.stack import wait_for_rpcs
     from pulumi.runtime.sync_await import _sync_await
 
-    registered: list[Registered] = [] if seen is None else seen
+    rec = Run() if run is None else run
 
     class Mocks(pulumi.runtime.Mocks):
         def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict[str, Any]]:
@@ -150,6 +199,8 @@ def run_in_process(
                 "alicloud:ecs/instance:Instance",
             ):
                 state["publicIp"] = MOCK_PUBLIC_IP
+            if args.typ == "alicloud:ram/role:Role":
+                state["roleName"] = args.inputs.get("roleName")
             if args.typ == "tencentcloud:Ses/domain:Domain":
                 domain = args.inputs["emailIdentity"]
                 state["attributes"] = [
@@ -170,41 +221,80 @@ def run_in_process(
         def RegisterResource(self, request: Any) -> Any:
             response = super().RegisterResource(request)  # type: ignore[no-untyped-call]
             if request.type != "pulumi:pulumi:Stack":
-                from pulumi.runtime import rpc
-
-                inputs = rpc.deserialize_properties(request.object)
-                registered.append(
+                rec.resources.append(
                     Registered(
-                        request.type,
-                        request.name,
-                        response.urn,
-                        request.parent,
-                        request.provider,
-                        inputs,
-                        request.protect,
-                        request.custom,
+                        type=request.type,
+                        name=request.name,
+                        urn=response.urn,
+                        parent=request.parent,
+                        provider=request.provider,
+                        inputs=rpc.deserialize_properties(request.object),
+                        raw=json_format.MessageToDict(request.object),
+                        protect=request.protect,
+                        retain_on_delete=request.retainOnDelete,
+                        custom=request.custom,
                     )
                 )
             return response
 
-    from pulumi.runtime.settings import _get_rpc_manager
+        def RegisterResourceOutputs(self, request: Any) -> Any:
+            rec.outputs.append(json_format.MessageToDict(request.outputs))
+            return super().RegisterResourceOutputs(request)  # type: ignore[no-untyped-call]
 
+    # A fresh event loop, root Stack and output queue per run: a run that failed leaves its
+    # error, its tasks and its pending outputs in the runtime's globals, and later runs would
+    # fail or hang on them.
+    asyncio.set_event_loop(asyncio.new_event_loop())
+    _forget_earlier_runs()
     m = Mocks()
-    pulumi.runtime.set_mocks(m, project="hk-mail", stack=stack, preview=False, monitor=Monitor(m))
+    pulumi.runtime.set_mocks(m, project="hk-mail", stack=stack, preview=preview, monitor=Monitor(m))
     try:
         program()
         _sync_await(wait_for_rpcs())
     finally:
-        # A failed run leaves its error, its root stack and its pending outputs in the runtime's
-        # globals; the next run starts clean.
-        from pulumi.runtime import settings
+        _forget_earlier_runs()
+    return rec
 
-        _get_rpc_manager().clear()
-        settings.ROOT.set(None)
-        with settings.SETTINGS.lock:
-            settings.SETTINGS.outputs.clear()
-    return registered
+
+def _forget_earlier_runs() -> None:
+    from pulumi.runtime import settings
+
+    settings._get_rpc_manager().clear()
+    settings.ROOT.set(None)
+    with settings.SETTINGS.lock:
+        settings.SETTINGS.outputs.clear()
+
+
+def run_in_process(program: Callable[[], None], **kwargs: Any) -> list[Registered]:
+    """The registrations of ``program()`` under the mocks (see :func:`run_program`)."""
+    return run_program(program, **kwargs).resources
 
 
 def of_type(resources: Sequence[Registered], type_: str) -> list[Registered]:
     return [r for r in resources if r.type == type_]
+
+
+def plaintext_hits(value: Any, needles: tuple[str, ...], path: str = "") -> Iterator[str]:
+    """Paths where a needle occurs outside a value wrapped as a Pulumi secret."""
+    if isinstance(value, dict):
+        if value.get(SECRET_SIG) == SECRET_VALUE:
+            return  # a secret: encrypted in the state, masked in every display
+        for k, v in value.items():
+            yield from plaintext_hits(v, needles, f"{path}.{k}")
+    elif isinstance(value, list):
+        for i, v in enumerate(value):
+            yield from plaintext_hits(v, needles, f"{path}[{i}]")
+    elif isinstance(value, str):
+        for n in needles:
+            if n in value:
+                yield f"{path}: {n}"
+
+
+def secret_count(value: Any) -> int:
+    if isinstance(value, dict):
+        if value.get(SECRET_SIG) == SECRET_VALUE:
+            return 1
+        return sum(secret_count(v) for v in value.values())
+    if isinstance(value, list):
+        return sum(secret_count(v) for v in value)
+    return 0

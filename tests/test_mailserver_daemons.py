@@ -51,8 +51,8 @@ from hkmail.mailserver import (
     user_data,
 )
 from hkmail.mailserver.render import QUEUE_DIR
-from tests.support import require_tool
-from tests.test_mailserver_fetch import FakeCloud, require_root, serve
+from tests.support import free_tcp_ports, require_root, require_tool, wait_for_tcp
+from tests.test_mailserver_fetch import FakeCloud, serve
 
 pytestmark = pytest.mark.integration
 
@@ -62,30 +62,6 @@ SELECTOR = "hk1"
 PASSWORDS = {"alice": "alice-Pa55-word", "bob": "bob-Pa55-word"}
 RELAY_PASSWORD = "relay-Pa55-word"
 POLICY = "version: STSv1\r\nmode: enforce\r\nmx: mail.hkmail.test\r\nmax_age: 604800\r\n"
-
-
-def _free_tcp_ports(n: int) -> list[int]:
-    socks = []
-    try:
-        for _ in range(n):
-            s = socket.socket()
-            s.bind(("127.0.0.1", 0))
-            socks.append(s)
-        return [int(s.getsockname()[1]) for s in socks]
-    finally:
-        for s in socks:
-            s.close()
-
-
-def _wait_tcp(port: int, timeout: float = 15.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                return
-        except OSError:
-            time.sleep(0.05)
-    raise TimeoutError(f"nothing listening on 127.0.0.1:{port} after {timeout}s")
 
 
 def _self_signed(
@@ -342,8 +318,8 @@ def server() -> Iterator[MailServer]:
     root.chmod(0o755)  # login/auth processes run as dovenull/dovecot and traverse it
     started: list[str] = []
     hosts_before: str | None = None
-    ports = Ports(*_free_tcp_ports(6))
-    relay_port = _free_tcp_ports(1)[0]
+    ports = Ports(*free_tcp_ports(6))
+    relay_port = free_tcp_ports(1)[0]
     dkim_pem, dkim_txt = _dkim_key()
     secrets = SecretRefs(
         cloud="tencentcloud",
@@ -428,13 +404,13 @@ def server() -> Iterator[MailServer]:
         starts = root / "var/log/daemon-start.log"
         _start(["opendkim", "-x", layout.p("/etc/opendkim.conf")], starts)
         started.append("opendkim")
-        _wait_tcp(ports.milter)
+        wait_for_tcp(ports.milter, timeout=15.0)
         # Postfix first: it creates the queue's private/ where Dovecot puts its sockets.
         _start(["postfix", "-c", layout.p("/etc/postfix"), "start"], starts)
         started.append("postfix")
         _start(["dovecot", "-c", layout.p("/etc/dovecot/dovecot.conf")], starts)
         started.append("dovecot")
-        _wait_tcp(ports.imaps)
+        wait_for_tcp(ports.imaps, timeout=15.0)
         nginx_conf = root / "nginx-test.conf"
         # nginx's main context is the package's; the site (server block) is the rendered one.
         nginx_conf.write_text(
@@ -445,7 +421,7 @@ def server() -> Iterator[MailServer]:
         _start(["nginx", "-c", str(nginx_conf)], starts)
         started.append("nginx")
         for port in (ports.smtp, ports.submission, ports.submissions, ports.https):
-            _wait_tcp(port)
+            wait_for_tcp(port, timeout=15.0)
 
         tls = ssl.create_default_context(cafile=str(cert))
         tls.check_hostname = False  # we connect to 127.0.0.1; the chain itself is verified

@@ -28,20 +28,12 @@ from typing import Any
 import pytest
 
 from hkmail.mailserver import fetch_secrets as fs
+from tests.support import require_root
 
 DKIM_PEM = (
     "-----BEGIN PRIVATE KEY-----\nMIIBVAIBADANBgkqhkiG9w0BAQEFAASCAT4wggE6AgEAAkEAtest0key0bytes0\n"
     "-----END PRIVATE KEY-----\n"
 )
-
-
-def require_root(why: str) -> None:
-    """Fail in CI (it runs as root, so this is a broken runner), skip elsewhere."""
-    if os.geteuid() != 0:
-        message = f"needs root: {why} (CI runs as root)"
-        if os.environ.get("CI") == "true":
-            pytest.fail(message)
-        pytest.skip(message)
 
 
 # ------------------------------------------------------------------------------------------------

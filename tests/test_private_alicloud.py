@@ -9,18 +9,15 @@ import pulumi
 import pytest
 
 from hkmail.errors import SpecErrors
+from tests.support import MOCK_PUBLIC_IP as PUBLIC_IP
+from tests.support import Run, plaintext_hits, run_program, secret_count
 from tests.test_private_tencent import (
     DKIM_PEM,
     HASHES,
     NEEDLES,
-    PUBLIC_IP,
     RELAY_PASSWORD,
-    Run,
     children_of,
-    plaintext_hits,
     private_args,
-    run_program,
-    secret_count,
     unwrap_secret,
 )
 

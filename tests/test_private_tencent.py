@@ -8,25 +8,27 @@ sees exactly what would reach the state, including the component's registered ou
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import json
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from typing import Any
 
 import pulumi
 import pytest
-from google.protobuf import json_format  # type: ignore[import-untyped]
-from pulumi.runtime import mocks
 
 from hkmail.errors import SpecErrors
 from hkmail.mailserver import MailServerConfig, SecretRefs
 from hkmail.mailserver.deploy import PrivateMailServerArgs
+from tests.support import MOCK_PUBLIC_IP as PUBLIC_IP
+from tests.support import (
+    SECRET_SIG,
+    SECRET_VALUE,
+    Registered,
+    Run,
+    plaintext_hits,
+    run_program,
+    secret_count,
+)
 
-# How the SDK sends a Pulumi secret to the engine (pulumi.runtime.rpc): {SIG: SECRET_VALUE, value}.
-SECRET_SIG = "4dabf18193072939515e22adb298388d"
-SECRET_VALUE = "1b47061264138c4ac30d75fd1eb44270"
 DKIM_PEM = (
     "-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASC-test-dkim-key-bytes\n"
     "-----END PRIVATE KEY-----\n"
@@ -37,134 +39,7 @@ HASHES = {
 }
 RELAY_PASSWORD = "relay-Pa55-secret-value"
 NEEDLES = ("test-dkim-key-bytes", "alice-hash-bytes", "bob-hash-bytes", RELAY_PASSWORD)
-PUBLIC_IP = "203.0.113.10"
 POLICY = "version: STSv1\r\nmode: enforce\r\nmx: mail.example.com\r\nmax_age: 604800\r\n"
-
-
-@dataclass(frozen=True)
-class Req:
-    type: str
-    name: str
-    urn: str
-    parent: str
-    provider: str
-    inputs: dict[str, Any]
-    raw: dict[str, Any]
-    protect: bool
-    retain_on_delete: bool
-    custom: bool
-
-
-@dataclass
-class Run:
-    resources: list[Req]
-    outputs: list[dict[str, Any]]  # raw RegisterResourceOutputs structs
-
-    def of(self, type_: str) -> list[Req]:
-        return [r for r in self.resources if r.type == type_]
-
-    def one(self, type_: str) -> Req:
-        found = self.of(type_)
-        assert len(found) == 1, (type_, [r.name for r in found])
-        return found[0]
-
-
-def run_program(program: Callable[[], None], *, preview: bool, run: Run | None = None) -> Run:
-    """Run ``program`` under the mocks; ``run`` collects registrations even if it fails."""
-    from pulumi.runtime import rpc
-    from pulumi.runtime.stack import wait_for_rpcs
-    from pulumi.runtime.sync_await import _sync_await
-
-    rec = Run([], []) if run is None else run
-
-    class Mocks(pulumi.runtime.Mocks):
-        def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict[str, Any]]:
-            state = dict(args.inputs)
-            if args.typ in (
-                "tencentcloud:Instance/instance:Instance",
-                "alicloud:ecs/instance:Instance",
-            ):
-                state["publicIp"] = PUBLIC_IP
-            if args.typ == "alicloud:ram/role:Role":
-                state["roleName"] = args.inputs.get("roleName")
-            return f"{args.name}-id", state
-
-        def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict[str, Any], None]:
-            return {}, None
-
-    class Monitor(mocks.MockMonitor):
-        def RegisterResource(self, request: Any) -> Any:
-            response = super().RegisterResource(request)  # type: ignore[no-untyped-call]
-            if request.type != "pulumi:pulumi:Stack":
-                rec.resources.append(
-                    Req(
-                        type=request.type,
-                        name=request.name,
-                        urn=response.urn,
-                        parent=request.parent,
-                        provider=request.provider,
-                        inputs=rpc.deserialize_properties(request.object),
-                        raw=json_format.MessageToDict(request.object),
-                        protect=request.protect,
-                        retain_on_delete=request.retainOnDelete,
-                        custom=request.custom,
-                    )
-                )
-            return response
-
-        def RegisterResourceOutputs(self, request: Any) -> Any:
-            rec.outputs.append(json_format.MessageToDict(request.outputs))
-            return super().RegisterResourceOutputs(request)  # type: ignore[no-untyped-call]
-
-    # A fresh event loop, root Stack and output queue per run: a run that failed before its loop
-    # ever ran leaves tasks bound to that loop, and later runs (ours or others') would hang on them.
-    asyncio.set_event_loop(asyncio.new_event_loop())
-    _forget_earlier_runs()
-    m = Mocks()
-    pulumi.runtime.set_mocks(
-        m, project="hk-mail", stack="test", preview=preview, monitor=Monitor(m)
-    )
-    try:
-        program()
-        _sync_await(wait_for_rpcs())
-    finally:
-        _forget_earlier_runs()
-    return rec
-
-
-def _forget_earlier_runs() -> None:
-    from pulumi.runtime import settings
-
-    settings._get_rpc_manager().clear()
-    settings.ROOT.set(None)
-    with settings.SETTINGS.lock:
-        settings.SETTINGS.outputs.clear()
-
-
-def plaintext_hits(value: Any, needles: tuple[str, ...], path: str = "") -> Iterator[str]:
-    """Paths where a needle occurs outside a value wrapped as a Pulumi secret."""
-    if isinstance(value, dict):
-        if value.get(SECRET_SIG) == SECRET_VALUE:
-            return  # a secret: encrypted in the state, masked in every display
-        for k, v in value.items():
-            yield from plaintext_hits(v, needles, f"{path}.{k}")
-    elif isinstance(value, list):
-        for i, v in enumerate(value):
-            yield from plaintext_hits(v, needles, f"{path}[{i}]")
-    elif isinstance(value, str):
-        for n in needles:
-            if n in value:
-                yield f"{path}: {n}"
-
-
-def secret_count(value: Any) -> int:
-    if isinstance(value, dict):
-        if value.get(SECRET_SIG) == SECRET_VALUE:
-            return 1
-        return sum(secret_count(v) for v in value.values())
-    if isinstance(value, list):
-        return sum(secret_count(v) for v in value)
-    return 0
 
 
 def unwrap_secret(value: Any) -> Any:
@@ -246,7 +121,9 @@ DATA_BEARING_TC = {
 }
 
 
-def children_of(run: Run, component_type: str, provider_type: str) -> tuple[Req, Req, list[Req]]:
+def children_of(
+    run: Run, component_type: str, provider_type: str
+) -> tuple[Registered, Registered, list[Registered]]:
     comp = run.one(component_type)
     provider = run.one(provider_type)
     children = [r for r in run.resources if r.custom and r is not provider]

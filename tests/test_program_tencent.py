@@ -12,17 +12,15 @@ import pytest
 from hkmail.program import run
 from hkmail.records.mtasts import policy_for
 from tests.conftest import stack_config
-from tests.support import REPO, Registered, of_type, run_in_process
+from tests.support import REPO, Registered, Run, of_type, run_program
 
 RECORD = "tencentcloud:Dnspod/record:Record"
 PROVIDER = "pulumi:providers:tencentcloud"
 
 
-def run_stack(
-    name: str, seen: list[Registered] | None = None, **overrides: Any
-) -> list[Registered]:
+def run_stack(name: str, into: Run | None = None, **overrides: Any) -> list[Registered]:
     config = {**stack_config(name), **overrides}
-    return run_in_process(lambda: run(config), stack=name, seen=seen)
+    return run_program(lambda: run(config), stack=name, run=into).resources
 
 
 def records_of(resources: list[Registered], domain: str) -> dict[tuple[str, str], list[Any]]:
@@ -122,10 +120,10 @@ def test_a_malformed_dkim_value_from_the_cloud_is_not_published() -> None:
     ],
 )
 def test_bad_config_registers_nothing(key: str, value: str, field: str) -> None:
-    seen: list[Registered] = []
+    seen = Run()
     assert run_stack("tencent-exmail", seen)  # the same harness sees a valid stack's resources
-    seen.clear()
+    seen = Run()
     with pytest.raises(pulumi.RunError, match=field) as info:
         run_stack("tencent-exmail", seen, **{key: value})
     assert "allowed:" in str(info.value)
-    assert seen == []
+    assert seen.resources == []
