@@ -20,7 +20,7 @@ import datetime as dt
 import functools
 import ipaddress
 import re
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Final, Literal, TypeVar, cast
 
@@ -244,10 +244,6 @@ class StackSpec:
     domains: tuple[DomainSpec, ...]
     clouds: frozenset[Cloud] = field(default_factory=frozenset)
     private_server: PrivateServerSpec | None = None
-
-    @property
-    def ttl_floor(self) -> int:
-        return TTL_FLOOR[self.dns_provider][self.dns_plan]
 
 
 # --------------------------------------------------------------------------------------------
@@ -1004,7 +1000,3 @@ def _read_cross_border(r: _Reader, path: str, raw: object) -> CrossBorderDeclara
 
 
 SENDING_SERVICES: Final = ("tencent-ses", "alibaba-directmail")
-
-
-def iter_record_domains(spec: StackSpec) -> Iterable[str]:
-    return (d.name for d in spec.domains)

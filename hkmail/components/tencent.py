@@ -17,6 +17,7 @@ from tencentcloud_iac_pulumi import dnspod, ses
 from hkmail.components.dns_providers import DNSPOD
 from hkmail.components.zone import DnsZone
 from hkmail.errors import RecordError
+from hkmail.presets import TENCENT_SES_DKIM_SELECTOR
 from hkmail.spec import HK_REGION
 
 
@@ -68,7 +69,9 @@ class SesSendingDomain(pulumi.ComponentResource):
 def _dkim_from(domain: str, attributes: Sequence[Any] | None) -> str:
     for attr in attributes or ():
         send_domain = _get(attr, "send_domain") or ""
-        if _get(attr, "type") == "TXT" and send_domain.startswith("qcloud._domainkey"):
+        if _get(attr, "type") == "TXT" and send_domain.startswith(
+            f"{TENCENT_SES_DKIM_SELECTOR}._domainkey"
+        ):
             return str(_get(attr, "expected_value"))
     raise RecordError(f"Tencent SES returned no DKIM record for {domain}: {attributes!r}")
 
