@@ -16,7 +16,6 @@ import pulumi
 import pytest
 
 from hkmail.errors import SpecErrors
-from hkmail.mailserver import MailServerConfig, SecretRefs
 from hkmail.mailserver.deploy import PrivateMailServerArgs
 from tests.support import MOCK_PUBLIC_IP as PUBLIC_IP
 from tests.support import (
@@ -28,6 +27,7 @@ from tests.support import (
     run_program,
     secret_count,
 )
+from tests.test_mailserver_render import config as server_config
 
 DKIM_PEM = (
     "-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASC-test-dkim-key-bytes\n"
@@ -39,31 +39,11 @@ HASHES = {
 }
 RELAY_PASSWORD = "relay-Pa55-secret-value"
 NEEDLES = ("test-dkim-key-bytes", "alice-hash-bytes", "bob-hash-bytes", RELAY_PASSWORD)
-POLICY = "version: STSv1\r\nmode: enforce\r\nmx: mail.example.com\r\nmax_age: 604800\r\n"
 
 
 def unwrap_secret(value: Any) -> Any:
     assert isinstance(value, dict) and value.get(SECRET_SIG) == SECRET_VALUE, value
     return value["value"]
-
-
-def server_config(cloud: str, **changes: Any) -> MailServerConfig:
-    base = MailServerConfig(
-        domain="example.com",
-        hostname="mail.example.com",
-        dkim_selector="hk1",
-        admin_cidr="203.0.113.0/24",
-        users=("alice", "bob"),
-        mta_sts_policy=POLICY,
-        secrets=SecretRefs(
-            cloud=cloud,  # type: ignore[arg-type]
-            role_name="hkmail-mail",
-            dkim_private_key="hkmail-dkim",
-            mailbox_hashes="hkmail-mailboxes",
-            relay_credentials="hkmail-relay",
-        ),
-    )
-    return dataclasses.replace(base, **changes)
 
 
 def private_args(cloud: str, **changes: Any) -> PrivateMailServerArgs:
