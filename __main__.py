@@ -1,5 +1,5 @@
-"""hk-mail: Hong Kong mail domains on Pulumi. The program lives in hkmail.program (README.md)."""
+"""hk-mail: Hong Kong mail domains on Pulumi. The program lives in program.py (README.md)."""
 
-from hkmail.program import run
+from program import run
 
 run()

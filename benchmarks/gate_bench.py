@@ -4,7 +4,7 @@
 
 For each N it writes a throw-away project whose stack has N mail domains (copies of the first
 domain of an example stack, renamed), then times, in the same run:
-- floor: the repo's program alone under Pulumi's mocks (``hkmail.engine.run_program``), i.e. what
+- floor: the repo's program alone under Pulumi's mocks (``toolchain.engine.run_program``), i.e. what
   any offline check has to pay before a single policy runs;
 - gate: the whole gate (program + policy pack over the analyzer protocol + AnalyzeStack).
 It prints both, their ratio, resources per second, the CPU seconds each used (all processes),
@@ -29,8 +29,8 @@ import yaml
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from hkmail.engine.run import run_program  # noqa: E402
-from hkmail.gate.core import run_gate  # noqa: E402
+from toolchain.engine.run import run_program  # noqa: E402
+from toolchain.gate.core import run_gate  # noqa: E402
 
 PROGRAM = """\
 # Synthetic benchmark project: runs the hk-mail program of the repository.

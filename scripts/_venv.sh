@@ -10,9 +10,10 @@ if [[ ! -x "$HKMAIL_VENV/bin/python" || ! -f "$_stamp" || "$(cat "$_stamp")" != 
   echo "hk-mail: preparing virtualenv $HKMAIL_VENV from requirements.lock ..." >&2
   python3 -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "hk-mail needs Python 3.11 or newer")'
   [[ -x "$HKMAIL_VENV/bin/python" ]] || python3 -m venv "$HKMAIL_VENV"
-  "$HKMAIL_VENV/bin/python" -m pip install --quiet --disable-pip-version-check -r "$_lock" >&2
+  # cwd: the lock names the mail library as ./components (as the CLI installs requirements.txt)
+  (cd "$HKMAIL_ROOT" && "$HKMAIL_VENV/bin/python" -m pip install --quiet --disable-pip-version-check -r "$_lock" >&2)
   echo "$_want" > "$_stamp"
 fi
 # shellcheck disable=SC1091
 source "$HKMAIL_VENV/bin/activate"
-export PYTHONPATH="$HKMAIL_ROOT${PYTHONPATH:+:$PYTHONPATH}"
+export PYTHONPATH="$HKMAIL_ROOT/components:$HKMAIL_ROOT${PYTHONPATH:+:$PYTHONPATH}"

@@ -135,7 +135,7 @@ def knot(workdir: Path, zones: Mapping[str, str]) -> Iterator[KnotServer]:
 
 
 # ---------------------------------------------------------------------------------------------
-# In-process mock harness for component tests (project-level runs use hkmail.engine instead).
+# In-process mock harness for component tests (project-level runs use toolchain.engine instead).
 # ---------------------------------------------------------------------------------------------
 
 # How the SDK sends a Pulumi secret to the engine (pulumi.runtime.rpc): {SIG: SECRET_VALUE, value}.

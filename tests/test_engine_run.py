@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from hkmail.engine.model import (
+from toolchain.engine.model import (
     UNKNOWN,
     DefaultProviderDisabledError,
     Plan,
@@ -14,8 +14,8 @@ from hkmail.engine.model import (
     ProjectError,
     Secret,
 )
-from hkmail.engine.project import SECRET_PLACEHOLDER, load_project, load_stack_config
-from hkmail.engine.run import ProgramRun, default_provider_name, into_qname, run_program
+from toolchain.engine.project import SECRET_PLACEHOLDER, load_project, load_stack_config
+from toolchain.engine.run import ProgramRun, default_provider_name, into_qname, run_program
 
 PROJECTS = Path(__file__).resolve().parent / "projects"
 UNKNOWN_ID = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"
@@ -291,5 +291,5 @@ def test_update_mode_has_deterministic_ids() -> None:
 
 def test_the_runner_does_not_lend_the_program_its_import_path() -> None:
     # the runner is imported from this repository; a program elsewhere must not see it
-    with pytest.raises(ProgramError, match="No module named 'hkmail'"):
+    with pytest.raises(ProgramError, match="No module named 'toolchain'"):
         run_program(PROJECTS / "imports_repo", "dev")

@@ -159,7 +159,7 @@ def test_bad_policy_config_fails_closed(tmp_path: Path, content: str, expected: 
         ("tc_explicit", "hk", "hang", "did not answer Analyze for urn:pulumi:hk::"),
         ("tc_explicit", "hk", "missing", "policy pack not found"),
         ("tc_explicit", "hk", "slowstart", "the policy pack did not start within 3 seconds"),
-        ("tc_explicit", "hk", "imports_repo", "No module named 'hkmail'"),
+        ("tc_explicit", "hk", "imports_repo", "No module named 'toolchain'"),
     ],
 )
 def test_failures_exit_2_with_what_and_where(

@@ -9,7 +9,7 @@ from google.protobuf import json_format, struct_pb2  # type: ignore[import-untyp
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from hkmail.engine.model import (
+from toolchain.engine.model import (
     UNKNOWN,
     CustomTimeouts,
     PlannedResource,
@@ -17,9 +17,9 @@ from hkmail.engine.model import (
     ResourceReference,
     Secret,
 )
-from hkmail.engine.wire import SECRET_SIG, SIG_KEY, UNKNOWN_VALUE, decode, encode, to_display
-from hkmail.gate.core import exemption_of
-from hkmail.gate.pack import (
+from toolchain.engine.wire import SECRET_SIG, SIG_KEY, UNKNOWN_VALUE, decode, encode, to_display
+from toolchain.gate.core import exemption_of
+from toolchain.gate.pack import (
     PackError,
     PolicyRule,
     analyze_request,
@@ -27,7 +27,7 @@ from hkmail.gate.pack import (
     reconcile_config,
     stack_resource_message,
 )
-from hkmail.gate.state import load_state
+from toolchain.gate.state import load_state
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -195,8 +195,8 @@ def test_state_secrets_and_pending_deletes() -> None:
 def test_a_mandatory_finding_is_never_exempt() -> None:
     from pulumi.runtime.proto import analyzer_pb2
 
-    from hkmail.gate.core import _violations
-    from hkmail.gate.pack import PackInfo
+    from toolchain.gate.core import _violations
+    from toolchain.gate.pack import PackInfo
 
     info = PackInfo("p", "1", "", "", "", ())
     urn = "urn:pulumi:s::p::t:m:T::r"

@@ -113,7 +113,7 @@ def test_production_rendering_uses_standard_ports_and_paths() -> None:
 
 
 def test_fetch_script_in_user_data_is_the_packaged_one() -> None:
-    script = (REPO / "hkmail" / "mailserver" / "fetch_secrets.py").read_text()
+    script = (REPO / "components" / "hkmail" / "mailserver" / "fetch_secrets.py").read_text()
     assert render(config()).by_path("/usr/local/sbin/hkmail-fetch-secrets").content == script
 
 

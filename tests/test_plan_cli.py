@@ -101,7 +101,7 @@ def test_repo_stacks_plan() -> None:
     assert stacks, "the repo has example stacks"
     for stack in stacks:
         out = subprocess.run(
-            [sys.executable, "-m", "hkmail.plan", "--stack", stack, "--format", "json"],
+            [sys.executable, "-m", "toolchain.plan", "--stack", stack, "--format", "json"],
             capture_output=True,
             text=True,
             cwd=REPO,

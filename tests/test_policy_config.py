@@ -72,7 +72,7 @@ def test_dmarc_ramp_declared_in_config(pack: PackClient) -> None:
 
 
 def test_example_config_file_through_the_gate_loader(pack: PackClient) -> None:
-    from hkmail.gate.pack import load_policy_config, reconcile_config
+    from toolchain.gate.pack import load_policy_config, reconcile_config
 
     given = load_policy_config(POLICIES / "config.example.json")
     pack.process.configure(reconcile_config(pack.info.rules, {}, given, "example"))

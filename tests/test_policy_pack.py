@@ -132,7 +132,7 @@ def test_provider_inherited_through_a_component(pack: PackClient) -> None:
 
 def test_pipelined_requests_keep_each_resource_apart(pack: PackClient) -> None:
     # the gate pipelines Analyze calls; the pack serves them on several threads
-    from hkmail.gate.pack import analyze_request
+    from toolchain.gate.pack import analyze_request
 
     zones = ["cn-hongkong-b", "cn-shanghai-a"] * 40
     res = [

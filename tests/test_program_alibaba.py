@@ -9,9 +9,9 @@ import pytest
 
 from hkmail.components.dns_providers import ALIDNS, DNSPOD
 from hkmail.errors import SpecErrors
-from hkmail.program import run
 from hkmail.records import Record
 from hkmail.spec import read_stack
+from program import run
 from tests.conftest import stack_config
 from tests.support import Registered, of_type, run_in_process
 
@@ -69,7 +69,7 @@ def test_directmail_is_a_declared_transfer_with_its_own_region() -> None:
 
 
 def test_directmail_plan_states_that_mail_leaves_hong_kong() -> None:
-    from hkmail.program import plan_stack
+    from program import plan_stack
 
     _, sets = plan_stack(stack_config("alibaba-directmail"))
     [statement] = [n for n in sets["kowloonbazaar.hk"].notes if n.startswith("CROSS-BORDER")]

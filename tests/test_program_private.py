@@ -13,8 +13,8 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from hkmail.errors import SpecErrors
-from hkmail.program import run
 from hkmail.spec import read_stack
+from program import run
 from tests.conftest import stack_config
 from tests.support import (
     MOCK_PUBLIC_IP,
@@ -97,7 +97,7 @@ def test_private_stack_points_dns_at_the_server(stack: str) -> None:
 def test_a_dkim_private_key_that_does_not_match_the_published_key_fails() -> None:
     code = (
         "import copy\n"
-        "from hkmail.program import run\n"
+        "from program import run\n"
         "from tests.support import run_in_process\n"
         "from tests.test_program_private import with_secrets\n"
         "config, _ = with_secrets('private-tencent')\n"

@@ -9,8 +9,8 @@ from typing import Any
 import pulumi
 import pytest
 
-from hkmail.program import run
 from hkmail.records.mtasts import policy_for
+from program import run
 from tests.conftest import stack_config
 from tests.support import REPO, Registered, Run, of_type, run_program
 
@@ -100,7 +100,7 @@ def test_ses_stack_creates_the_identity_in_hong_kong_and_publishes_its_dkim_key(
 def test_a_malformed_dkim_value_from_the_cloud_is_not_published() -> None:
     # In a fresh interpreter: a failed Pulumi run leaves tasks behind in the runtime's globals.
     code = (
-        "from hkmail.program import run\n"
+        "from program import run\n"
         "from tests.conftest import stack_config\n"
         "from tests.support import run_in_process\n"
         "run_in_process(lambda: run(stack_config('tencent-ses')), ses_dkim='v=DKIM1; p=\u4f8b')\n"

@@ -324,7 +324,7 @@ def valid_configs(draw: st.DrawFn) -> dict[str, Any]:
 def test_no_valid_spec_plans_a_resource_outside_hong_kong(config: dict[str, Any]) -> None:
     """Run the program itself on valid stacks: every provider it registers is in Hong Kong,
     except the one a DirectMail cross-border declaration names, for that resource only."""
-    from hkmail.program import run
+    from program import run
     from tests.support import run_in_process
 
     spec = read_stack(config)

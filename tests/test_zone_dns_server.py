@@ -11,12 +11,12 @@ import dns.query
 import dns.rdatatype
 import pytest
 
-from hkmail.program import run
 from hkmail.records import Record
 from hkmail.records import spf as spf_
-from hkmail.zone import planned_records, zone_text
+from program import run
 from tests.conftest import stack_config
 from tests.support import REPO, knot, run_in_process
+from toolchain.zone import planned_records, zone_text
 
 
 def query(port: int, name: str, rdtype: str) -> set[str]:

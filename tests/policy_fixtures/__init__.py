@@ -1,4 +1,4 @@
-"""Driving policies/ in tests through the gate's own analyzer client (hkmail.gate.pack), i.e. the
+"""Driving policies/ in tests through the gate's own analyzer client (toolchain.gate.pack), i.e. the
 way the Pulumi CLI starts a pack and talks to it: `python -m pulumi.policy`, port on stdout,
 Handshake/ConfigureStack, GetAnalyzerInfo, Configure (reconciled like the CLI), Analyze,
 AnalyzeStack. Resources are described with the small `Res` builder below."""
@@ -11,8 +11,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from hkmail.engine.model import UNKNOWN, PlannedResource, ResourceOptions, Secret
-from hkmail.gate.pack import (
+from toolchain.engine.model import UNKNOWN, PlannedResource, ResourceOptions, Secret
+from toolchain.gate.pack import (
     PackError,
     PackInfo,
     PolicyPackProcess,

@@ -1,3 +1,3 @@
-"""Fixture pack that imports the blueprint's code, which `pulumi preview` does not give a pack."""
+"""Fixture pack that imports the gate's own code, which `pulumi preview` does not give a pack."""
 
-import hkmail.spec  # noqa: F401
+import toolchain.gate  # noqa: F401

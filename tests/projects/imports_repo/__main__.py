@@ -1,3 +1,3 @@
-"""Fixture: a program that imports the blueprint's code without installing it."""
+"""Fixture: a program that imports the offline toolchain, which is on the runner's path only."""
 
-import hkmail.spec  # noqa: F401
+import toolchain.plan  # noqa: F401

@@ -1,6 +1,6 @@
 """Run a Pulumi Python program offline, in a subprocess, and collect what it registers.
 
-The parent side of :mod:`hkmail.engine._runner`: it starts the program with the stack's config
+The parent side of :mod:`toolchain.engine._runner`: it starts the program with the stack's config
 the way the Pulumi language host does, reads registrations from a pipe as they happen, adds what
 the engine itself would add (default providers, provider ``version`` inputs), and checks what the
 engine would refuse (disabled default providers, duplicate URNs).
@@ -160,7 +160,7 @@ class ProgramRun:
         cmd = [
             self._python,
             "-m",
-            "hkmail.engine._runner",
+            "toolchain.engine._runner",
             "--fd",
             str(write_fd),
             "--program",

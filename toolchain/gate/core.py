@@ -22,10 +22,10 @@ from typing import Any
 import grpc  # type: ignore[import-untyped]
 from google.protobuf import json_format  # type: ignore[import-untyped]
 
-from hkmail.engine.model import ROOT_STACK_TYPE, Plan, PlannedResource
-from hkmail.engine.run import ProgramRun
-from hkmail.engine.wire import decode_map
-from hkmail.gate.pack import (
+from toolchain.engine.model import ROOT_STACK_TYPE, Plan, PlannedResource
+from toolchain.engine.run import ProgramRun
+from toolchain.engine.wire import decode_map
+from toolchain.gate.pack import (
     PackInfo,
     PolicyPackProcess,
     analyze_request,
@@ -36,7 +36,7 @@ from hkmail.gate.pack import (
     severity_name,
     stack_resource_message,
 )
-from hkmail.gate.state import load_state
+from toolchain.gate.state import load_state
 
 #: How a pack marks a violation that a reviewed exemption covers (the pack reports it at advisory
 #: level, so `pulumi preview` passes too, and the gate shows it as exempt): a message line

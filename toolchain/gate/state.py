@@ -8,15 +8,15 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from hkmail.engine.model import (
+from toolchain.engine.model import (
     CustomTimeouts,
     EngineError,
     PlannedResource,
     ResourceOptions,
     Secret,
 )
-from hkmail.engine.project import SECRET_PLACEHOLDER
-from hkmail.engine.wire import SECRET_SIG, SIG_KEY, decode
+from toolchain.engine.project import SECRET_PLACEHOLDER
+from toolchain.engine.wire import SECRET_SIG, SIG_KEY, decode
 
 
 def _decode_state(value: Any) -> object:

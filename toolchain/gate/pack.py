@@ -27,10 +27,10 @@ import yaml
 from google.protobuf import empty_pb2, json_format, struct_pb2  # type: ignore[import-untyped]
 from pulumi.runtime.proto import analyzer_pb2, analyzer_pb2_grpc
 
-from hkmail.engine.model import EngineError, PlannedResource
-from hkmail.engine.project import StackConfig
-from hkmail.engine.venv import ensure_virtualenv
-from hkmail.engine.wire import to_struct
+from toolchain.engine.model import EngineError, PlannedResource
+from toolchain.engine.project import StackConfig
+from toolchain.engine.venv import ensure_virtualenv
+from toolchain.engine.wire import to_struct
 
 LEVELS = ("advisory", "mandatory", "remediate", "disabled")
 _LEVEL_TO_PROTO: dict[str, int] = {

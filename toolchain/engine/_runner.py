@@ -1,6 +1,6 @@
 """Child-process side of an offline run: the program under Pulumi's mocks, streaming registrations.
 
-Run as ``python -m hkmail.engine._runner --fd N --program PATH --project P --stack S``, with the
+Run as ``python -m toolchain.engine._runner --fd N --program PATH --project P --stack S``, with the
 config in ``PULUMI_CONFIG``/``PULUMI_CONFIG_SECRET_KEYS`` exactly as the language host passes it.
 Each registration is written as one JSON line to file descriptor N as soon as the program makes it,
 so the parent can analyse resources while the program still runs. This module must only use the
@@ -325,7 +325,7 @@ async def _wait_for_rpcs(await_all_outstanding_tasks: bool = True) -> None:
 
 def _forget_runner_path() -> None:
     """Hide the directory this runner was imported from (put on PYTHONPATH only so that
-    ``-m hkmail.engine._runner`` works): the program must see the import path it would have under
+    ``-m toolchain.engine._runner`` works): the program must see the import path it would have under
     the CLI. A program whose own directory is that directory gets it back from runpy."""
     here = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     sys.path[:] = [p for p in sys.path if os.path.abspath(p or ".") != here]
@@ -338,7 +338,8 @@ def _forget_runner_path() -> None:
         os.environ["PYTHONPATH"] = os.pathsep.join(kept)
     else:
         os.environ.pop("PYTHONPATH", None)
-    for name in [m for m in sys.modules if m == "hkmail" or m.startswith("hkmail.")]:
+    # This module runs as __main__; its parent packages must not be importable by the program.
+    for name in [m for m in sys.modules if m == "toolchain" or m.startswith("toolchain.")]:
         del sys.modules[name]
 
 
@@ -347,7 +348,7 @@ def _run_path(program: str) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="hkmail.engine._runner")
+    ap = argparse.ArgumentParser(prog="toolchain.engine._runner")
     ap.add_argument("--fd", type=int, required=True)
     ap.add_argument("--program", required=True)
     ap.add_argument("--project", required=True)

@@ -1,4 +1,4 @@
-"""``python -m hkmail.gate`` (``scripts/gate``): the contract is in DESIGN.md.
+"""``python -m toolchain.gate`` (``scripts/gate``): the contract is in DESIGN.md.
 
 Exit 0: no mandatory violation. Exit 1: at least one. Exit 2: the program, the config or the pack
 could not be run; the message on stderr says what and where.
@@ -11,9 +11,9 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from hkmail.engine.model import EngineError
-from hkmail.gate.core import GateResult, run_gate, run_gate_on_state
-from hkmail.gate.report import render, write
+from toolchain.engine.model import EngineError
+from toolchain.gate.core import GateResult, run_gate, run_gate_on_state
+from toolchain.gate.report import render, write
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 FORMATS = ("text", "json", "sarif", "junit", "markdown")

@@ -1,6 +1,6 @@
-"""``python -m hkmail.plan``: the offline plan of a stack — what ``pulumi up`` would create.
+"""``python -m toolchain.plan``: the offline plan of a stack — what ``pulumi up`` would create.
 
-Runs the project's program under Pulumi's mocks (see :mod:`hkmail.engine`) and prints the
+Runs the project's program under Pulumi's mocks (see :mod:`toolchain.engine`) and prints the
 resources as a table (``text``), as JSON (``json``) or as RFC 1035 zone files (``zone``).
 Exit status: 0 on success, 2 when the program, its project or its config cannot be run.
 """
@@ -14,9 +14,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from hkmail.engine.model import ROOT_STACK_TYPE, EngineError, Plan, PlannedResource
-from hkmail.engine.run import run_program
-from hkmail.engine.wire import to_display
+from toolchain.engine.model import ROOT_STACK_TYPE, EngineError, Plan, PlannedResource
+from toolchain.engine.run import run_program
+from toolchain.engine.wire import to_display
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 _MAX_INPUTS = 70
@@ -104,7 +104,7 @@ def to_text(plan: Plan) -> str:
 
 
 def to_zone(plan: Plan) -> str:
-    from hkmail.zone import zone_files  # the lead's module; only the zone format needs it
+    from toolchain.zone import zone_files  # the lead's module; only the zone format needs it
 
     zones: dict[str, str] = zone_files(plan)
     parts = []
@@ -150,9 +150,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.gate:
             # one run of the program serves both the plan and the verdicts
-            from hkmail.gate.core import run_gate
-            from hkmail.gate.report import to_json as gate_json
-            from hkmail.gate.report import to_text as gate_text
+            from toolchain.gate.core import run_gate
+            from toolchain.gate.report import to_json as gate_json
+            from toolchain.gate.report import to_text as gate_text
 
             result = run_gate(
                 args.project,

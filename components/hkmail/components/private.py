@@ -18,7 +18,7 @@ from hkmail.mailserver.model import MailServerConfig, SecretRefs
 from hkmail.records.mtasts import MtaStsPolicy
 from hkmail.spec import DkimKey, PrivateServerSpec
 
-# What the offline engine passes for a `secure:` value it cannot decrypt (hkmail.engine.project).
+# What the offline engine passes for a `secure:` value it cannot decrypt (toolchain.engine.project).
 _OFFLINE_PLACEHOLDER = "[hk-mail offline:"
 
 

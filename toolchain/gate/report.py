@@ -10,7 +10,7 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
-from hkmail.gate.core import GateResult, Violation, rule_pairs
+from toolchain.gate.core import GateResult, Violation, rule_pairs
 
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 _SARIF_LEVEL = {"mandatory": "error", "remediate": "error", "advisory": "warning"}

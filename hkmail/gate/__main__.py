@@ -1,5 +1,0 @@
-import sys
-
-from hkmail.gate.cli import main
-
-sys.exit(main())
