@@ -155,3 +155,13 @@ def test_verbose_shows_the_programs_traceback() -> None:
     out = plan("--project", str(PROJECTS / "raises"), "--stack", "dev", "--verbose")
     assert out.returncode == 2
     assert "helper.build(3)" in out.stderr and "ZeroDivisionError" in out.stderr
+
+
+@pytest.mark.parametrize("where", ["missing-dir/plan.json", "."])
+def test_output_that_cannot_be_written_is_an_error(tmp_path: Path, where: str) -> None:
+    target = tmp_path / where
+    out = plan("--project", str(PROJECTS / "tc_default"), "--stack", "dev", "--output", str(target))
+    assert out.returncode == 2
+    assert out.stdout == "" and "Traceback" not in out.stderr
+    reason = "does not exist" if "missing" in where else "is a directory"
+    assert out.stderr.startswith("error: --output ") and reason in out.stderr

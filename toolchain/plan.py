@@ -17,6 +17,7 @@ from typing import Any
 from toolchain.engine.model import ROOT_STACK_TYPE, EngineError, Plan, PlannedResource
 from toolchain.engine.run import run_program
 from toolchain.engine.wire import to_display
+from toolchain.output import OutputError, check_output, write_output
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 _MAX_INPUTS = 70
@@ -145,6 +146,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.gate and args.format == "zone":
         print("error: --gate shows verdicts with --format text or json", file=sys.stderr)
         return 2
+    if args.output:
+        try:
+            check_output(args.output)
+        except OutputError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
 
     exit_code = 0
     try:
@@ -190,7 +197,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         if diag.severity == "warning":
             print(f"warning: {diag.message}", file=sys.stderr)
     if args.output:
-        Path(args.output).write_text(text, encoding="utf-8")
+        try:
+            write_output(args.output, text)
+        except OutputError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
     else:
         sys.stdout.write(text)
     return exit_code
