@@ -126,6 +126,47 @@ def test_rules_are_complete_and_cite_controls_in_force() -> None:
     assert "PDPO s.33" in readme and "never\nbeen brought into operation" in readme
 
 
+def test_every_control_a_rule_uses_names_its_source() -> None:
+    used = {c for rule in RULES for c in rule.controls}
+    assert used, "no rule cites a control"
+    for cid in sorted(used):
+        control = CONTROLS[cid]
+        # document, section and date, each stated (or plainly "unverified"), never blank
+        for part in (control.document, control.section, control.date):
+            assert part.strip() and part.strip() not in ("?", "TBD"), cid
+        assert control.document in control.source and control.date in control.source, cid
+        assert any(ch.isdigit() for ch in control.date) or "unverified" in control.date, cid
+
+
+def test_evidence_only_instruments_serve_no_rule() -> None:
+    evidence = {c.id for c in CONTROLS.values() if c.evidence_only}
+    assert "GBA-SC-2023" in evidence
+    for rule in RULES:
+        assert not evidence & set(rule.controls), rule.id
+    gba = CONTROLS["GBA-SC-2023"]
+    for fact in ("voluntary", "nine Mainland cities", "Digital Policy Office", "10 working days"):
+        assert fact in gba.title
+
+
+def test_control_mapping_follows_what_each_control_requires() -> None:
+    durable = set(RULES_BY_ID["durability-protect-data"].controls)
+    # deletion protection is not a backup (8.13); DPP2(2) is a duty NOT to keep data too long
+    assert not durable & {"ISO27001-A.8.13", "PDPO-DPP2", "SFC-EDS-2019"}
+    assert {"SFC-KRR", "ISO27001-A.5.33"} <= durable
+    for rule in RULES:
+        if rule.id.startswith("mailauth-"):
+            assert "ISO27001-A.5.14" in rule.controls, rule.id
+    assert "ISO27001-A.8.24" in RULES_BY_ID["mailauth-dkim-key-strength"].controls
+    # the statements a reviewer relies on, as the issue and DESIGN.md state them
+    assert "Guidance on Cloud Computing" in CONTROLS["HKMA-CLOUD-2022"].document
+    assert "B1/15C, B9/30C" in CONTROLS["HKMA-CLOUD-2022"].document
+    sfc = CONTROLS["SFC-EDS-2019"].title
+    for part in ("s.130 SFO", "two managers-in-charge", "Hong Kong data centre", "undertaking"):
+        assert part in sfc
+    assert "express or implied" in CONTROLS["PDPO-s65(2)"].title
+    assert "Cap. 571O" in CONTROLS["SFC-KRR"].document
+
+
 def test_readme_is_generated_from_the_rules() -> None:
     assert (POLICIES / "README.md").read_text() == gen_readme.render(), (
         "stale: run python policies/tools/gen_readme.py"

@@ -35,13 +35,15 @@ checks encryption, exposure, durability, secrets and mail authentication. Each r
 controls it serves.
 
 **On the law.** PDPO s.33 (a restriction on transfer of personal data out of Hong Kong) has never
-been brought into operation, and no rule here cites it. Hong Kong residency is the customer's
-requirement and a regulator's expectation; the obligations in force that the rules support are
-DPP2 (retention), DPP4 (security, including contractual safeguards for processors "within or
-outside Hong Kong"), s.65(2) (the data user is liable for its processor), the PCPD Recommended Model
-Contractual Clauses (May 2022), the voluntary GBA Standard Contract (Dec 2023), the SFC circular on
-external electronic data storage (31 Oct 2019), HKMA SPM SA-2 / TM-G-1 and the HKMA cloud circular
-(31 Aug 2022), and ISO/IEC 27001:2022 Annex A controls.
+been brought into operation (HKLII marks it not in operation; CMAB reply to LegCo, 2015), and no
+rule here cites it. Hong Kong residency is the customer's requirement and a regulator's
+expectation, not a statutory ban. With s.33 not in force the PDPO sets no "legal basis"
+requirement for a transfer: a transfer is a use of the data (DPP3), and the data user stays
+answerable for its processor (DPP2(3), DPP4(2), s.65(2)). Each control a rule serves is listed
+under *Controls* with its document, section and date; "unverified" marks what could not be
+confirmed against a published source. The GBA Standard Contract (`GBA-SC-2023`) serves no rule: it
+is cited only as evidence inside an exemption for a recipient in one of the nine Mainland cities
+of the Greater Bay Area.
 
 ## Running it
 
@@ -89,6 +91,13 @@ exemptions:
     reference: SEC-1234 (or e.g. "PCPD model clauses signed with <processor> on <date>")
     expires: 2027-03-31             # Hong Kong calendar day; applies through that day
 ```
+
+The `reference` names the evidence: a ticket, or the contract signed with the processor (for
+example the PCPD Recommended Model Contractual Clauses of 12 May 2022, which are recommended
+practice, not binding). The GBA Standard Contract is evidence only for a recipient registered in
+one of the nine Mainland cities of the Greater Bay Area, with the contract filed (Guangdong
+provincial Cyberspace Administration or Hong Kong's Digital Policy Office, within 10 working days
+of taking effect); it covers no other destination.
 
 The file is validated strictly when the pack starts (unknown or missing fields, unknown rule,
 approver = requester, bad dates, duplicate ids, trivial globs): a bad file stops the pack, so the
@@ -182,10 +191,21 @@ def _rules() -> str:
 
 
 def _controls() -> str:
-    out = ["## Controls", "", "| Id | Control | Source | Rules |", "|---|---|---|---|"]
+    out = [
+        "## Controls",
+        "",
+        "Each control with its source: the document, the section and the date (of the document "
+        "or of the provision in force).",
+        "",
+        "| Id | Control | Document | Section | Date | Rules |",
+        "|---|---|---|---|---|---|",
+    ]
     for c in CONTROLS.values():
-        users = ", ".join(f"`{r.id}`" for r in RULES if c.id in r.controls) or "—"
-        out.append(f"| {c.id} | {c.title} | {c.source} | {users} |")
+        users = ", ".join(f"`{r.id}`" for r in RULES if c.id in r.controls)
+        if c.evidence_only:
+            users = users or "— (evidence in an exemption only)"
+        document = f"[{c.document}]({c.url})" if c.url else c.document
+        out.append(f"| {c.id} | {c.title} | {document} | {c.section} | {c.date} | {users or '—'} |")
     return "\n".join(out) + "\n"
 
 

@@ -47,12 +47,15 @@ RULES = (
         title="Data-bearing resources protected",
         description="Disks, buckets (and their WORM retention), databases, file systems, log "
         "stores, KMS keys and stored secrets carry protect=True so that a refactor or `pulumi "
-        "destroy` cannot delete records or the keys that decrypt them.",
+        "destroy` cannot delete records or the keys that decrypt them. This is protection "
+        "against accidental deletion, not a backup.",
         severity="medium",
         enforcement="mandatory",
         remediation="Pass opts=ResourceOptions(protect=True) (components: forward a protect "
         "flag); deletion then needs an explicit, reviewed `pulumi state unprotect`.",
-        controls=("PDPO-DPP2", "SFC-EDS-2019", "ISO27001-A.5.33", "ISO27001-A.8.13"),
+        # Records kept for the period the law prescribes (SFC Keeping of Records Rules) and
+        # protected from loss (ISO 5.33; DPP4(1) "accidental ... erasure, loss").
+        controls=("SFC-KRR", "ISO27001-A.5.33", "PDPO-DPP4"),
         check=check_protected,
     ),
 )

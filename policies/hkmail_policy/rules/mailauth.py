@@ -9,6 +9,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date
 
+from ..controls import MAIL_AUTH
 from ..model import Context, Finding, Resource, Rule, violation
 from ..values import Leaf, first
 
@@ -239,7 +240,8 @@ def check_dmarc(resource: Resource, ctx: Context) -> Iterable[Finding]:
 
 
 RFC_DKIM = "RFC-6376-8301-8463"
-MAIL_CONTROLS = ("PDPO-DPP4", "ISO27001-A.8.21", "HKMA-TM-G-1")
+# ISO 5.14 (information transfer) covers electronic messaging since the 2022 edition.
+MAIL_CONTROLS = MAIL_AUTH
 RULES = (
     Rule(
         id="mailauth-dkim-key-strength",
@@ -250,7 +252,7 @@ RULES = (
         enforcement="mandatory",
         remediation="Generate a 2048-bit RSA (or Ed25519, alongside RSA) selector in the mail "
         "console or with opendkim-genkey -b 2048, publish it, then retire the short key.",
-        controls=(RFC_DKIM, *MAIL_CONTROLS),
+        controls=(RFC_DKIM, *MAIL_CONTROLS, "ISO27001-A.8.24"),
         check=check_dkim,
         config_schema={
             "minRsaBits": {

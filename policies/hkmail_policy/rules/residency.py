@@ -238,7 +238,8 @@ RULES = (
         enforcement="mandatory",
         remediation="Replicate within Hong Kong (another zone or bucket in cn-hongkong / "
         "ap-hongkong); for an off-site copy outside Hong Kong, get an exemption backed by a "
-        "signed contract (e.g. PCPD model clauses) and a DPP2 retention limit.",
+        "signed contract with the processor (e.g. the PCPD model clauses of 12 May 2022) that "
+        "carries the DPP4(2) security and DPP2(3) retention safeguards.",
         controls=(*RESIDENCY, "PDPO-DPP2", "ISO27001-A.8.13"),
         check=check_cross_region_copy,
         config_schema=ALLOWED_REGIONS_SCHEMA,
@@ -265,7 +266,8 @@ RULES = (
         severity="critical",
         enforcement="mandatory",
         remediation="Relay outbound mail through Tencent SES in ap-hongkong or your own MTA in "
-        "Hong Kong; DirectMail only with a reviewed exemption.",
+        "Hong Kong; DirectMail only with the stack's crossBorder declaration and a reviewed "
+        "exemption.",
         controls=RESIDENCY,
         check=check_no_hk_service,
         config_schema=_prefixes("alicloud:directmail/"),
