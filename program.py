@@ -14,7 +14,9 @@ import pulumi
 from pulumi.runtime.config import CONFIG, get_config_env
 
 from hkmail.components.domain import MailDomain, MailDomainArgs
+from hkmail.components.registry import hong_kong_providers
 from hkmail.errors import HkMailError
+from hkmail.facts import Cloud
 from hkmail.records import RecordSet, mta_sts_policy, stack_records
 from hkmail.spec import PRIVATE_SECRETS, DirectMailSender, StackSpec, read_stack
 
@@ -84,14 +86,5 @@ def run(config: Mapping[str, object] | None = None) -> None:
     pulumi.export("crossBorderTransfers", transfers)
 
 
-def _providers(spec: StackSpec) -> dict[str, pulumi.ProviderResource]:
-    out: dict[str, pulumi.ProviderResource] = {}
-    if "tencentcloud" in spec.clouds:
-        from hkmail.components.tencent import hong_kong_provider
-
-        out["tencentcloud"] = hong_kong_provider("tencentcloud-hk")
-    if "alicloud" in spec.clouds:
-        from hkmail.components.alicloud import hong_kong_provider as ali_provider
-
-        out["alicloud"] = ali_provider("alicloud-hk")
-    return out
+def _providers(spec: StackSpec) -> dict[Cloud, pulumi.ProviderResource]:
+    return hong_kong_providers(spec.clouds)

@@ -25,44 +25,32 @@ from dataclasses import dataclass, field
 from typing import Final, Literal, TypeVar, cast
 
 from hkmail.errors import SpecError, raise_all
+from hkmail.facts import (
+    CLOUDS,
+    DEPLOY_ZONES,
+    DIRECTMAIL_REGIONS,
+    DNS_CLOUD,
+    DNS_PROVIDERS,
+    HK_REGION,
+    MX_PRIORITY_RANGE,
+    TTL_DEFAULT,
+    TTL_FLOOR,
+    TTL_MAX,
+    Cloud,
+    DnsProvider,
+)
 from hkmail.presets import SUITES, AutodiscoverySpec, MxHost, SrvTarget, SuitePreset
 
-Cloud = Literal["tencentcloud", "alicloud"]
-DnsProvider = Literal["dnspod", "alidns"]
 DmarcPolicy = Literal["none", "quarantine", "reject"]
 Alignment = Literal["r", "s"]
 MtaStsMode = Literal["enforce", "testing", "none"]
 SpfAll = Literal["-all", "~all"]
 KeyType = Literal["rsa", "ed25519"]
-DNS_PROVIDERS: Final[tuple[DnsProvider, ...]] = ("dnspod", "alidns")
 DMARC_POLICIES: Final[tuple[DmarcPolicy, ...]] = ("none", "quarantine", "reject")
 ALIGNMENTS: Final[tuple[Alignment, ...]] = ("r", "s")
 MTA_STS_MODES: Final[tuple[MtaStsMode, ...]] = ("enforce", "testing", "none")
 SPF_ALLS: Final[tuple[SpfAll, ...]] = ("-all", "~all")
 KEY_TYPES: Final[tuple[KeyType, ...]] = ("rsa", "ed25519")
-
-# The one Hong Kong region of each cloud (DESIGN.md, "Clouds").
-HK_REGION: Final[Mapping[Cloud, str]] = {"tencentcloud": "ap-hongkong", "alicloud": "cn-hongkong"}
-HK_ZONES: Final[Mapping[Cloud, tuple[str, ...]]] = {
-    "tencentcloud": ("ap-hongkong-1", "ap-hongkong-2", "ap-hongkong-3"),
-    "alicloud": ("cn-hongkong-b", "cn-hongkong-c", "cn-hongkong-d"),
-}
-DNS_CLOUD: Final[Mapping[DnsProvider, Cloud]] = {"dnspod": "tencentcloud", "alidns": "alicloud"}
-
-# Minimum TTL per DNS plan. DNSPod: free 600, professional 120, enterprise 60, ultimate 1.
-# Alidns (pulumi-alicloud AlidnsRecord docs): free 600, basic/personal 120, standard 60,
-# ultimate 10, exclusive 1. DESIGN.md: the free and personal editions are held at 600.
-TTL_FLOOR: Final[Mapping[DnsProvider, Mapping[str, int]]] = {
-    "dnspod": {"free": 600, "professional": 120, "enterprise": 60, "ultimate": 1},
-    "alidns": {"free": 600, "personal": 600, "standard": 60, "ultimate": 10, "exclusive": 1},
-}
-TTL_MAX: Final = 86400
-# MX preference range each provider accepts: DNSPod 1-20 (tencentcloud Dnspod Record docs),
-# Alidns 1-50 (Alidns AddDomainRecord API; DESIGN.md).
-MX_PRIORITY_RANGE: Final[Mapping[DnsProvider, tuple[int, int]]] = {
-    "dnspod": (1, 20),
-    "alidns": (1, 50),
-}
 
 _LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
 # SPF include targets are domain names, not host names: "_spf.example.com" is common.
@@ -141,14 +129,6 @@ class TencentSesSender:
     service: Literal["tencent-ses"] = "tencent-ses"
 
 
-# Alibaba DirectMail regions (DESIGN.md, "Clouds"): none is in Hong Kong.
-DIRECTMAIL_REGIONS: Final = (
-    "cn-hangzhou",
-    "ap-southeast-1",
-    "ap-southeast-2",
-    "us-east-1",
-    "eu-central-1",
-)
 # The legal instruments a cross-border transfer can rest on (PDPO s.33 is not in force, so these
 # are the safeguards DPP4 and s.65(2) make the data user answerable for).
 LEGAL_BASES: Final = {
@@ -485,7 +465,10 @@ def _read_domain(
     errors_before = len(r.errors)
     name = r.hostname(f"{path}.name", m.get("name"), min_labels=2) or "invalid.example"
     floor = TTL_FLOOR[dns_provider][dns_plan] if dns_provider else 1
-    ttl = r.integer(f"{path}.ttl", m.get("ttl"), floor, TTL_MAX, default=max(600, floor)) or floor
+    ttl = (
+        r.integer(f"{path}.ttl", m.get("ttl"), floor, TTL_MAX, default=max(TTL_DEFAULT, floor))
+        or floor
+    )
 
     suite, mx = _read_mail(r, f"{path}.mail", m.get("mail"), dns_provider)
     spf = _read_spf(r, f"{path}.spf", m.get("spf"))
@@ -584,7 +567,6 @@ _PRIVATE_KEYS = (
     "retentionDays",
     "retentionLocked",
 )
-_CLOUDS: Final[tuple[Cloud, ...]] = ("tencentcloud", "alicloud")
 
 
 def _read_private_server(r: _Reader, config: Mapping[str, object]) -> PrivateServerSpec | None:
@@ -593,13 +575,13 @@ def _read_private_server(r: _Reader, config: Mapping[str, object]) -> PrivateSer
     if m is None:
         return None
     before = len(r.errors)
-    cloud = r.choice(f"{path}.cloud", m.get("cloud"), _CLOUDS)
+    cloud = r.choice(f"{path}.cloud", m.get("cloud"), CLOUDS)
     domain = r.hostname(f"{path}.domain", m.get("domain"), min_labels=2)
     hostname = r.hostname(f"{path}.hostname", m.get("hostname"), min_labels=3)
     if domain and hostname and not hostname.endswith("." + domain):
         r.fail(f"{path}.hostname", hostname, f"a host name inside {domain}")
-    zones = HK_ZONES[cloud][1:] if cloud == "tencentcloud" else HK_ZONES.get(cloud or "alicloud")
-    zone = r.choice(f"{path}.zone", m.get("zone"), zones or ())  # ap-hongkong-1 is sold out
+    zones = DEPLOY_ZONES[cloud or "alicloud"]  # Tencent ap-hongkong-1 is sold out
+    zone = r.choice(f"{path}.zone", m.get("zone"), zones)
     try:
         admin = ipaddress.ip_network(str(m.get("adminCidr")), strict=True)
         if admin.prefixlen < 16 or admin.version != 4:

@@ -10,7 +10,8 @@ from pulumi_alicloud import directmail, dns
 
 from hkmail.components.dns_providers import ALIDNS
 from hkmail.components.zone import DnsZone
-from hkmail.spec import HK_REGION, CrossBorderDeclaration
+from hkmail.facts import HK_REGION
+from hkmail.spec import CrossBorderDeclaration, DirectMailSender, Sender
 
 
 def hong_kong_provider(name: str, opts: pulumi.ResourceOptions | None = None) -> alicloud.Provider:
@@ -41,6 +42,15 @@ class DirectMailDomain(pulumi.ComponentResource):
     sees exactly that (a provider outside Hong Kong, a DirectMail resource) and blocks it unless
     the declared exemption is on file and in date.
     """
+
+    #: DirectMail's DKIM key is set up in its console; nothing for the zone to publish here.
+    dkim_value: pulumi.Output[str] | None = None
+
+    @classmethod
+    def for_sender(cls, sender: Sender, opts: pulumi.ResourceOptions) -> DirectMailDomain:
+        if not isinstance(sender, DirectMailSender):
+            raise TypeError(f"not a DirectMail sender: {sender!r}")
+        return cls(sender.domain, DirectMailDomainArgs(sender.domain, sender.cross_border), opts)
 
     def __init__(
         self, name: str, args: DirectMailDomainArgs, opts: pulumi.ResourceOptions | None = None

@@ -17,11 +17,11 @@ import dns.rdtypes.ANY.MX
 import dns.rdtypes.IN.SRV
 
 from hkmail.errors import ProviderLimitError
+from hkmail.facts import DEFAULT_LINE, MAX_TXT, MX_PRIORITY_RANGE, RECORD_TYPES
 from hkmail.records.base import Record, txt_value
 
-DNSPOD_DEFAULT_LINE: Final = "默认"  # DNSPod's "default" resolution line
-ALIDNS_DEFAULT_LINE: Final = "default"
-_TYPES: Final = frozenset({"A", "AAAA", "CNAME", "MX", "TXT", "SRV", "CAA"})
+DNSPOD_DEFAULT_LINE: Final = DEFAULT_LINE["dnspod"]  # DNSPod's "default" resolution line
+ALIDNS_DEFAULT_LINE: Final = DEFAULT_LINE["alidns"]
 
 
 @dataclass(frozen=True)
@@ -42,7 +42,7 @@ class DnsProviderProfile:
     trailing_dot: bool
     mx_priority: tuple[int, int]
     max_txt: int | None = None  # longest TXT value in bytes, if the provider limits it
-    supported_types: frozenset[str] = _TYPES
+    supported_types: frozenset[str] = RECORD_TYPES
 
     def to_inputs(self, record: Record) -> dict[str, Any]:
         if record.rdtype not in self.supported_types:
@@ -161,8 +161,8 @@ DNSPOD: Final = DnsProviderProfile(
     line_field="record_line",
     default_line=DNSPOD_DEFAULT_LINE,
     trailing_dot=True,
-    # tencentcloud Dnspod Record docs: "MX priority ... range 1-20".
-    mx_priority=(1, 20),
+    mx_priority=MX_PRIORITY_RANGE["dnspod"],
+    max_txt=MAX_TXT["dnspod"],
 )
 ALIDNS: Final = DnsProviderProfile(
     name="alidns",
@@ -176,9 +176,8 @@ ALIDNS: Final = DnsProviderProfile(
     default_line=ALIDNS_DEFAULT_LINE,
     # Alidns treats MX/CNAME/SRV values as absolute names and wants no trailing dot.
     trailing_dot=False,
-    # Alidns AddDomainRecord: MX priority 1-50 (DESIGN.md); TXT under 512 bytes, no TLSA.
-    mx_priority=(1, 50),
-    max_txt=511,
+    mx_priority=MX_PRIORITY_RANGE["alidns"],
+    max_txt=MAX_TXT["alidns"],
 )
 PROFILES: Final[Mapping[str, DnsProviderProfile]] = {"dnspod": DNSPOD, "alidns": ALIDNS}
 

@@ -7,10 +7,14 @@ from dataclasses import dataclass, field
 
 import pulumi
 
-from hkmail.components.zone import DnsZone, DnsZoneArgs
-from hkmail.records import RecordSet
+from hkmail.components.private import mail_server
+from hkmail.components.registry import DNS, SENDERS
+from hkmail.components.zone import DnsZoneArgs
+from hkmail.facts import DnsProvider
+from hkmail.records import RecordSet, mta_sts_policy
 from hkmail.records.base import DeferredRecord
-from hkmail.spec import DnsProvider, DomainSpec, TencentSesSender
+from hkmail.records.mail import PRIVATE_SERVER_IP
+from hkmail.spec import DomainSpec
 
 
 @dataclass(frozen=True)
@@ -35,29 +39,16 @@ class MailDomain(pulumi.ComponentResource):
         child = pulumi.ResourceOptions(parent=self)
         deferred: list[tuple[DeferredRecord, pulumi.Output[str]]] = []
         for sender in args.spec.senders:
-            if isinstance(sender, TencentSesSender):
-                from hkmail.components.tencent import SesSendingDomain, SesSendingDomainArgs
-
-                identity = SesSendingDomain(
-                    sender.domain, SesSendingDomainArgs(sender.domain), opts=child
-                )
+            identity = SENDERS[sender.service].identity(sender, child)
+            if identity.dkim_value is not None:
+                value = identity.dkim_value
                 deferred += [
-                    (d, identity.dkim_value)
+                    (d, value)
                     for d in args.record_set.deferred
-                    if d.sending_domain == sender.domain and d.source == "tencent-ses:dkim"
+                    if d.sending_domain == sender.domain and d.source == f"{sender.service}:dkim"
                 ]
-            else:
-                from hkmail.components.alicloud import DirectMailDomain, DirectMailDomainArgs
-
-                DirectMailDomain(
-                    sender.domain, DirectMailDomainArgs(sender.domain, sender.cross_border), child
-                )
         rs = args.record_set
         if args.spec.server is not None:
-            from hkmail.components.private import mail_server
-            from hkmail.records import mta_sts_policy
-            from hkmail.records.mail import PRIVATE_SERVER_IP
-
             [key] = [k for k in args.spec.dkim if k.selector == args.spec.server.dkim_selector]
             server = mail_server(
                 args.spec.server, mta_sts_policy(args.spec), key, args.server_secrets, child
@@ -66,11 +57,7 @@ class MailDomain(pulumi.ComponentResource):
             deferred += [
                 (d, server.public_ip) for d in rs.deferred if d.source == PRIVATE_SERVER_IP
             ]
-        zone_cls: type[DnsZone]
-        if args.dns_provider == "dnspod":
-            from hkmail.components.tencent import DnspodZone as zone_cls
-        else:
-            from hkmail.components.alicloud import AlidnsZone as zone_cls
+        zone_cls = DNS[args.dns_provider].zone
         zone = zone_cls(rs.zone, DnsZoneArgs(rs.zone, rs.records, deferred), opts=child)
         self.zone = zone
         self.register_outputs({"zone": rs.zone})

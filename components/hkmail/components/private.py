@@ -10,8 +10,7 @@ from collections.abc import Mapping
 import pulumi
 from cryptography.hazmat.primitives import serialization
 
-from hkmail.components.private_alicloud import AlicloudMailServer
-from hkmail.components.private_tencent import TencentMailServer
+from hkmail.components.registry import CLOUDS, MailServer
 from hkmail.errors import HkMailError
 from hkmail.mailserver.deploy import PrivateMailServerArgs
 from hkmail.mailserver.model import MailServerConfig, SecretRefs
@@ -49,7 +48,7 @@ def mail_server(
     dkim: DkimKey,
     secrets: Mapping[str, object],
     opts: pulumi.ResourceOptions,
-) -> TencentMailServer | AlicloudMailServer:
+) -> MailServer:
     """``secrets``: the stack's hkmail:dkimPrivateKey, hkmail:mailboxPasswordHashes (JSON object
     user -> `doveadm pw` hash) and hkmail:relayPassword values; wrapped as secrets at once."""
     prefix = f"hkmail-{server.domain.replace('.', '-')}"[:40]
@@ -91,9 +90,7 @@ def mail_server(
         retention_locked=server.retention_locked,
         name=prefix[:20],
     )
-    if server.cloud == "tencentcloud":
-        return TencentMailServer(server.hostname, args, opts)
-    return AlicloudMailServer(server.hostname, args, opts)
+    return CLOUDS[server.cloud].mail_server(server.hostname, args, opts)
 
 
 def _as_json(value: object) -> str:

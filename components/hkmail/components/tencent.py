@@ -17,8 +17,9 @@ from tencentcloud_iac_pulumi import dnspod, ses
 from hkmail.components.dns_providers import DNSPOD
 from hkmail.components.zone import DnsZone
 from hkmail.errors import RecordError
+from hkmail.facts import HK_REGION
 from hkmail.presets import TENCENT_SES_DKIM_SELECTOR
-from hkmail.spec import HK_REGION
+from hkmail.spec import Sender
 
 
 def hong_kong_provider(
@@ -51,6 +52,10 @@ class SesSendingDomain(pulumi.ComponentResource):
     """
 
     dkim_value: pulumi.Output[str]
+
+    @classmethod
+    def for_sender(cls, sender: Sender, opts: pulumi.ResourceOptions) -> SesSendingDomain:
+        return cls(sender.domain, SesSendingDomainArgs(sender.domain), opts=opts)
 
     def __init__(
         self, name: str, args: SesSendingDomainArgs, opts: pulumi.ResourceOptions | None = None

@@ -17,13 +17,8 @@ from typing import Final, Literal
 import pulumi
 
 from hkmail.errors import SpecError, SpecErrors
-from hkmail.mailserver.model import Cloud, MailServerConfig
-
-# Zones a new private deployment may use. Tencent ap-hongkong-1 is sold out (DESIGN.md).
-DEPLOY_ZONES: Final[Mapping[Cloud, tuple[str, ...]]] = {
-    "tencentcloud": ("ap-hongkong-2", "ap-hongkong-3"),
-    "alicloud": ("cn-hongkong-b", "cn-hongkong-c", "cn-hongkong-d"),
-}
+from hkmail.facts import DEPLOY_ZONES, Cloud
+from hkmail.mailserver.model import MailServerConfig
 
 # Where the instance mounts its encrypted data disk: every mailbox lives there.
 DATA_MOUNT: Final = "/var/vmail"

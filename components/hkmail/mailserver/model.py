@@ -10,20 +10,13 @@ from __future__ import annotations
 import ipaddress
 import re
 from dataclasses import dataclass, field
-from typing import Final, Literal
+from typing import Final
 
 from hkmail.errors import SpecError, SpecErrors
-
-Cloud = Literal["tencentcloud", "alicloud"]
-
-# Tencent SES SMTP service addresses as documented by Tencent (SES "SMTP Service Address" page,
-# product 1084/44457): Hong Kong smtp.qcloudmail.com, Guangzhou gz-smtp.qcloudmail.com, Singapore
-# sg-smtp.qcloudmail.com; port 465 for SSL, 25 disabled. Only the first keeps mail in Hong Kong.
-TENCENT_SES_HK_SMTP: Final = "smtp.qcloudmail.com"
-HONG_KONG_RELAYS: Final = frozenset({TENCENT_SES_HK_SMTP})
+from hkmail.facts import HK_REGION, HONG_KONG_RELAYS, TENCENT_SES_HK_SMTP, Cloud
 
 # The secret stores live in the one Hong Kong region of each cloud.
-SECRET_REGION: Final[dict[Cloud, str]] = {"tencentcloud": "ap-hongkong", "alicloud": "cn-hongkong"}
+SECRET_REGION: Final = HK_REGION
 
 _LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
 _LOCAL_PART = re.compile(r"^[a-z0-9][a-z0-9._+-]{0,63}$")

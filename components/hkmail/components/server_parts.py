@@ -1,0 +1,71 @@
+"""What the parts of both private-server components share: the build context every part (keys,
+network, secrets, compute, storage, audit) takes, and the secret payloads the instance reads."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+
+import pulumi
+
+from hkmail.mailserver.deploy import PrivateMailServerArgs, secret_json
+from hkmail.mailserver.model import MailServerConfig
+
+
+@dataclass(frozen=True)
+class Build:
+    """One private server under construction: its component, names and validated args."""
+
+    component: pulumi.ComponentResource
+    #: the component's name: the prefix of every child's Pulumi name
+    name: str
+    args: PrivateMailServerArgs
+    #: the server config with the cloud's data device filled in
+    server: MailServerConfig
+
+    @classmethod
+    def of(
+        cls,
+        component: pulumi.ComponentResource,
+        name: str,
+        args: PrivateMailServerArgs,
+        default_data_device: str,
+    ) -> Build:
+        server = args.server
+        if server.data_device is None:
+            server = dataclasses.replace(server, data_device=default_data_device)
+        return cls(component, name, args, server)
+
+    @property
+    def prefix(self) -> str:
+        """The prefix of the cloud-side names (instance, bucket, log project...)."""
+        return self.args.name
+
+    @property
+    def child(self) -> pulumi.ResourceOptions:
+        return pulumi.ResourceOptions(parent=self.component)
+
+    @property
+    def keep(self) -> pulumi.ResourceOptions:
+        """Data-bearing: never deleted by Pulumi, and a `pulumi destroy` leaves it in place."""
+        return pulumi.ResourceOptions(parent=self.component, protect=True, retain_on_delete=True)
+
+    def keep_secret(self, output: str) -> pulumi.ResourceOptions:
+        """Data-bearing, and ``output`` is kept encrypted in the state."""
+        return pulumi.ResourceOptions(
+            parent=self.component,
+            protect=True,
+            retain_on_delete=True,
+            additional_secret_outputs=[output],
+        )
+
+    def secret_payloads(self) -> dict[str, pulumi.Output[str]]:
+        """Secret name -> value, as the boot script reads them; values only as Pulumi secrets."""
+        refs, args = self.server.secrets, self.args
+        return {
+            refs.dkim_private_key: pulumi.Output.secret(args.dkim_private_key),
+            refs.mailbox_hashes: secret_json(args.mailbox_password_hashes),
+            refs.relay_credentials: secret_json(
+                {"username": args.relay_username, "password": args.relay_password}
+            ),
+        }
