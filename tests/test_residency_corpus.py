@@ -1,0 +1,131 @@
+"""The residency corpus (tests/corpus, see its README): every program through the real pack via the
+gate, each judged as its expect.yaml says."""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections.abc import Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+import yaml
+
+from tests.support import REPO
+from toolchain.gate.core import GateResult, run_gate
+
+CORPUS = REPO / "tests" / "corpus"
+PACK = REPO / "policies"
+PROGRAMS = sorted(p.parent.name for p in CORPUS.glob("*/expect.yaml"))
+CLASSES = {1, 2, 3, 4, 5, 6, 7}
+# programs in flight at once (each is a program process and a pack process; CI has two cores)
+WORKERS = 2
+
+
+@dataclass(frozen=True)
+class Expect:
+    cls: int | str
+    verdict: str
+    rules: tuple[str, ...]
+    resource: str | None
+    why: str
+    env: Mapping[str, str]
+
+
+def load_expect(program: str) -> Expect:
+    doc: Any = yaml.safe_load((CORPUS / program / "expect.yaml").read_text())
+    assert isinstance(doc, dict), program
+    unknown = set(doc) - {"class", "verdict", "rules", "resource", "why", "env"}
+    assert not unknown, (program, unknown)
+    cls = doc["class"]
+    assert cls == "compliant" or cls in CLASSES, (program, cls)
+    assert doc["verdict"] in ("blocked", "passes"), program
+    rules = tuple(doc.get("rules") or ())
+    assert (doc["verdict"] == "blocked") == bool(rules), (program, "blocked <=> rules listed")
+    assert (cls == "compliant") == (doc["verdict"] == "passes"), program
+    assert all(r.startswith("residency-") for r in rules), program
+    assert str(doc.get("why", "")).strip(), (program, "say why")
+    return Expect(
+        cls, doc["verdict"], rules, doc.get("resource"), doc["why"], dict(doc.get("env") or {})
+    )
+
+
+_ENV_LOCK = threading.Lock()
+
+
+def _judge(program: str) -> tuple[GateResult | BaseException, float]:
+    expect = load_expect(program)
+    t0 = time.perf_counter()
+    try:
+        if expect.env:
+            # the gate hands its environment to the program: set it for this program alone
+            with _ENV_LOCK:
+                saved = {k: os.environ.get(k) for k in expect.env}
+                os.environ.update(expect.env)
+                try:
+                    result: GateResult | BaseException = run_gate(CORPUS / program, "dev", PACK)
+                finally:
+                    for k, v in saved.items():
+                        if v is None:
+                            os.environ.pop(k, None)
+                        else:
+                            os.environ[k] = v
+        else:
+            result = run_gate(CORPUS / program, "dev", PACK)
+    except Exception as exc:  # reported by the program's own test
+        result = exc
+    return result, time.perf_counter() - t0
+
+
+@pytest.fixture(scope="session")
+def verdicts() -> Iterator[dict[str, tuple[GateResult | BaseException, float]]]:
+    t0 = time.perf_counter()
+    plain = [p for p in PROGRAMS if not load_expect(p).env]
+    with_env = [p for p in PROGRAMS if load_expect(p).env]
+    with ThreadPoolExecutor(max_workers=WORKERS) as pool:
+        results = dict(zip(plain, pool.map(_judge, plain), strict=True))
+    for p in with_env:  # environment changes are process-wide: one at a time
+        results[p] = _judge(p)
+    total = time.perf_counter() - t0
+    print(f"\nresidency corpus: {len(PROGRAMS)} programs judged in {total:.1f} s")
+    yield results
+
+
+def test_the_corpus_layout_holds() -> None:
+    assert PROGRAMS, "no programs in tests/corpus"
+    for program in PROGRAMS:
+        d = CORPUS / program
+        for name in ("Pulumi.yaml", "Pulumi.dev.yaml", "__main__.py"):
+            assert (d / name).is_file(), (program, name)
+        expect = load_expect(program)
+        prefix = "ok-" if expect.cls == "compliant" else f"leak-c{expect.cls}-"
+        assert program.startswith(prefix), (program, prefix)
+
+
+@pytest.mark.parametrize("program", PROGRAMS)
+def test_program_is_judged_as_expected(
+    program: str, verdicts: dict[str, tuple[GateResult | BaseException, float]]
+) -> None:
+    expect = load_expect(program)
+    result, _ = verdicts[program]
+    if isinstance(result, BaseException):
+        raise AssertionError(f"{program}: the gate could not judge it: {result}") from result
+    blocking = result.blocking
+    shown = [f"{v.policy_name} {v.resource_name}: {v.message.splitlines()[-1]}" for v in blocking]
+    if expect.verdict == "passes":
+        assert result.exit_code == 0, (program, shown)
+        assert result.resources, program
+        return
+    assert result.exit_code == 1, (program, "expected blocked, gate passed it", expect.why)
+    for rule in expect.rules:
+        hits = [v for v in blocking if v.policy_name == rule]
+        assert hits, (program, f"{rule} did not block", shown)
+        if expect.resource is not None:
+            assert any(v.resource_name == expect.resource for v in hits), (
+                program,
+                f"{rule} did not name resource {expect.resource!r}",
+                shown,
+            )
