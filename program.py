@@ -18,6 +18,7 @@ from hkmail.components.registry import hong_kong_providers
 from hkmail.errors import HkMailError
 from hkmail.facts import Cloud
 from hkmail.records import RecordSet, mta_sts_policy, stack_records
+from hkmail.records.mail import migrating
 from hkmail.spec import PRIVATE_SECRETS, DirectMailSender, StackSpec, read_stack
 
 
@@ -47,7 +48,8 @@ def run(config: Mapping[str, object] | None = None) -> None:
         # RunError ends the program with this message and no traceback (pulumi.errors.RunError).
         raise pulumi.RunError(str(exc)) from None
     providers = _providers(spec)
-    for domain in spec.domains:
+    for configured in spec.domains:
+        domain = migrating(spec, configured)  # as its hkmail:migration phase publishes it
         rs = record_sets[domain.name]
         md = MailDomain(
             domain.name,

@@ -83,19 +83,20 @@ class KnotServer:
     zones: Mapping[str, str]
     port: int = field(default_factory=free_port)
     process: subprocess.Popen[bytes] | None = None
+    address: str = "127.0.0.1"  # any loopback address: several servers can share one port
 
     def start(self) -> KnotServer:
         knotd = require_tool("knotd", "knot")
         zone_conf = []
         for name, text in self.zones.items():
-            path = self.workdir / f"{name}.zone"
+            path = self.workdir / (f"{name}.zone" if name != "." else "root.zone")
             path.write_text(text)
             zone_conf.append(f'  - domain: {name}\n    file: "{path}"\n')
         conf = self.workdir / "knot.conf"
         conf.write_text(
             "server:\n"
             f'  rundir: "{self.workdir}"\n'
-            f"  listen: 127.0.0.1@{self.port}\n"
+            f"  listen: {self.address}@{self.port}\n"
             "database:\n"
             f'  storage: "{self.workdir}"\n'
             "log:\n  - target: stderr\n    any: warning\n"
@@ -106,7 +107,7 @@ class KnotServer:
             [knotd, "-c", str(conf)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT
         )
         try:
-            wait_for_tcp(self.port)
+            wait_for_tcp(self.port, host=self.address)
         except TimeoutError:
             self.stop()
             raise
@@ -126,8 +127,10 @@ class KnotServer:
 
 
 @contextlib.contextmanager
-def knot(workdir: Path, zones: Mapping[str, str]) -> Iterator[KnotServer]:
-    server = KnotServer(workdir, zones).start()
+def knot(
+    workdir: Path, zones: Mapping[str, str], port: int | None = None, address: str = "127.0.0.1"
+) -> Iterator[KnotServer]:
+    server = KnotServer(workdir, zones, port or free_port(), address=address).start()
     try:
         yield server
     finally:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 
+from hkmail.errors import RecordError
 from hkmail.presets import (
     DIRECTMAIL_SPF_INCLUDES,
     TENCENT_SES_DKIM_SELECTOR,
@@ -13,6 +15,7 @@ from hkmail.records import spf as spf_
 from hkmail.records.base import DeferredRecord, Record, RecordSet, absolute, txt_record
 from hkmail.records.dkim import DkimKeyRecord
 from hkmail.records.dmarc import DmarcRecord, report_authorisation_name
+from hkmail.records.migration import migration_notes, phase_domain, records_digest
 from hkmail.records.mtasts import MtaStsPolicy, policy_for, txt_text
 from hkmail.spec import DomainSpec, Sender, StackSpec, TencentSesSender
 
@@ -206,7 +209,7 @@ def stack_records(spec: StackSpec) -> Mapping[str, RecordSet]:
     """Every zone's records. When a stack domain receives another's DMARC reports, the
     authorisation record (RFC 7489 7.1) goes into the receiving zone; for a destination outside
     the stack, a note says what its owner must publish."""
-    sets = {d.name: domain_records(d) for d in spec.domains}
+    sets = {d.name: domain_records(migrating(spec, d)) for d in spec.domains}
     ttl_of = {d.name: d.ttl for d in spec.domains}
     extra: dict[str, list[Record]] = {z: [] for z in sets}
     notes: dict[str, list[str]] = {z: list(rs.notes) for z, rs in sets.items()}
@@ -229,9 +232,35 @@ def stack_records(spec: StackSpec) -> Mapping[str, RecordSet]:
                     f"DMARC reports of {zone} go to {dest}: {dest} must publish "
                     f'TXT "v=DMARC1" at {auth} (RFC 7489 7.1)'
                 )
-    return {
+    out = {
         z: RecordSet(
             z, rs.records + tuple(extra[z]), rs.deferred, tuple(notes[z]), rs.report_destinations
         )
         for z, rs in sets.items()
     }
+    if spec.migration is not None:
+        out[spec.migration.domain] = _checked_migration(spec, out[spec.migration.domain])
+    return out
+
+
+def migrating(spec: StackSpec, domain: DomainSpec) -> DomainSpec:
+    """The domain as its hkmail:migration phase publishes it (itself when not migrating)."""
+    m = spec.migration
+    return phase_domain(domain, m) if m is not None and m.domain == domain.name else domain
+
+
+def _checked_migration(spec: StackSpec, rs: RecordSet) -> RecordSet:
+    """A cut-over only from records that scripts/verify found on every name server."""
+    m = spec.migration
+    assert m is not None
+    domain = next(d for d in spec.domains if d.name == m.domain)
+    if m.phase in ("cutover", "dual-run") and m.verified is not None:
+        before = dataclasses.replace(spec, migration=dataclasses.replace(m, phase="sync"))
+        expected = records_digest(stack_records(before)[m.domain].records)
+        if m.verified.digest != expected:
+            raise RecordError(
+                f"hkmail:migration.verified.digest {m.verified.digest} is not the digest of the "
+                f"records of phase sync ({expected}): verify the lowered records as they are "
+                "configured now (phase sync, scripts/verify --record) before cutting over"
+            )
+    return dataclasses.replace(rs, notes=rs.notes + migration_notes(domain, m))
