@@ -361,6 +361,9 @@ def run_gate(
             f"urn:pulumi:{plan.stack}::{plan.project}::{ROOT_STACK_TYPE}::{plan.project}-{plan.stack}",
         )
         violations, not_applicable = analysis.finish(stack_urn)
+    from toolchain.gate import placement  # state and secrets placement (issue 12)
+
+    violations += placement.for_preview(run.project.root, run.config.path, stack_urn, policy_config)
     t_end = time.perf_counter()
     return GateResult(
         project=plan.project,
@@ -407,6 +410,9 @@ def run_gate_on_state(
         violations, not_applicable = analysis.finish(
             stack_urn, {r.urn: r.outputs for r in resources}
         )
+    from toolchain.gate import placement  # state and secrets placement (issue 12)
+
+    violations += placement.for_state(state_file, stack_urn, policy_config)
     return GateResult(
         project=project,
         stack=stack,
