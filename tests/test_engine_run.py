@@ -230,7 +230,9 @@ def test_stack_config_like_the_cli(tmp_path: Path) -> None:
     assert config.values == {
         "proj:size": "5",
         "aws:region": "us-east-1",
-        "proj:when": "2026-01-01",
+        # yaml.v3 decodes the date as a time.Time; the CLI's config.Value hands the program its
+        # Go String() form (workspace/loaders.go re-marshals, config/object.go unmarshalObject)
+        "proj:when": "2026-01-01 00:00:00 +0000 UTC",
         "proj:flag": "true",
         "proj:word": "yes",
         "proj:list": '["b","a"]',

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from toolchain.engine.model import ROOT_STACK_TYPE, EngineError, Plan, PlannedResource
+from toolchain.engine.project import load_project, load_stack_config
 from toolchain.engine.run import run_program
 from toolchain.engine.wire import to_display
 from toolchain.output import OutputError, check_output, write_output
@@ -122,6 +123,13 @@ def format_error(exc: EngineError) -> str:
     return f"error: {exc}{where}"
 
 
+def _config_warnings(project: str, stack: str) -> tuple[str, ...]:
+    try:
+        return load_stack_config(load_project(project), stack).warnings
+    except EngineError:
+        return ()  # the run reports it
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     ap = argparse.ArgumentParser(
         prog="scripts/plan",
@@ -153,6 +161,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"error: {exc}", file=sys.stderr)
             return 2
 
+    # What the stack file says that the CLI reads differently from how it looks (octal numbers,
+    # keys outside `config:`): shown first, so that it is seen even when the program then fails.
+    shown: set[str] = set()
+    for warning in _config_warnings(args.project, args.stack):
+        print(f"warning: {warning}", file=sys.stderr)
+        shown.add(warning)
     exit_code = 0
     try:
         if args.gate:
@@ -194,7 +208,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: the zone export is not available: {exc}", file=sys.stderr)
         return 2
     for diag in plan.diagnostics:
-        if diag.severity == "warning":
+        if diag.severity == "warning" and diag.message not in shown:
             print(f"warning: {diag.message}", file=sys.stderr)
     if args.output:
         try:

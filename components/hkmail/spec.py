@@ -55,6 +55,7 @@ KEY_TYPES: Final[tuple[KeyType, ...]] = ("rsa", "ed25519")
 _LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
 # SPF include targets are domain names, not host names: "_spf.example.com" is common.
 _DOMAIN_LABEL = re.compile(r"^(?!-)[a-z0-9_-]{1,63}(?<!-)$")
+_GO_MIDNIGHT_UTC = re.compile(r"(\d{4}-\d{2}-\d{2}) 00:00:00 \+0000 UTC")
 _MAILTO = re.compile(r"^(mailto:)?([A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+)@([A-Za-z0-9.-]+)$")
 
 
@@ -340,8 +341,14 @@ class _Reader:
             return None
         if isinstance(value, dt.date):
             return value
+        text = str(value)
+        # An unquoted date in a stack file is a YAML timestamp; the Pulumi CLI hands the program
+        # its Go time.Time String() form: "2027-03-31 00:00:00 +0000 UTC".
+        go_time = _GO_MIDNIGHT_UTC.fullmatch(text)
+        if go_time is not None:
+            text = go_time.group(1)
         try:
-            return dt.date.fromisoformat(str(value))
+            return dt.date.fromisoformat(text)
         except ValueError:
             self.fail(path, value, "a date as YYYY-MM-DD")
             return None
@@ -365,6 +372,34 @@ def normalize_hostname(
     return name
 
 
+#: Namespaces whose keys are never hk-mail settings (providers and the engine's own).
+_FOREIGN_NAMESPACES: Final = frozenset({"pulumi", "tencentcloud", "alicloud"})
+
+
+def _misplaced_keys(r: _Reader, config: Mapping[str, object]) -> frozenset[str]:
+    """hk-mail settings under another namespace: ``dnsProvider:`` written without one (the CLI
+    puts it under the project's name, as ``pulumi config set dnsProvider`` does) or ``hk-mail:``.
+    Returns the full hkmail: keys they were meant to be."""
+    meant: set[str] = set()
+    for key in config:
+        namespace, _, name = key.partition(":")
+        if namespace in _FOREIGN_NAMESPACES or namespace == "hkmail" or name not in KNOWN_KEYS:
+            continue
+        if f"hkmail:{name}" in config:
+            continue
+        meant.add(f"hkmail:{name}")
+        command = "pulumi config set" + (" --secret" if name in PRIVATE_SECRETS else "")
+        r.fail(
+            key,
+            config[key],
+            f"the key hkmail:{name} (`{command} hkmail:{name} ...`, or `hkmail:{name}:` under "
+            "`config:` in the stack file)",
+            f"hk-mail reads its settings under the hkmail: namespace; a key written without a "
+            f"namespace goes under the project's ({namespace}:)",
+        )
+    return frozenset(meant)
+
+
 def read_stack(config: Mapping[str, object], now: dt.datetime | None = None) -> StackSpec:
     """Validate full-key stack config (``{"hkmail:domains": [...], "tencentcloud:region": ...}``).
 
@@ -372,6 +407,20 @@ def read_stack(config: Mapping[str, object], now: dt.datetime | None = None) -> 
     clock) is when a migration phase would be applied.
     """
     r = _Reader()
+    misplaced = _misplaced_keys(r, config)
+    if not misplaced and not any(key.startswith("hkmail:") for key in config):
+        raise_all(
+            [
+                SpecError(
+                    "config",
+                    None,
+                    "a top-level `config:` mapping in the stack file holding hkmail:dnsProvider, "
+                    "hkmail:domains and the cloud's region (see stacks/ for examples)",
+                    "the stack has no hkmail:* configuration at all: its stack file has no "
+                    "`config:` section, or the keys are not indented under it",
+                )
+            ]
+        )
     for key in config:
         namespace, _, name = key.partition(":")
         if namespace == "hkmail" and name not in KNOWN_KEYS:
@@ -432,7 +481,13 @@ def read_stack(config: Mapping[str, object], now: dt.datetime | None = None) -> 
             r.fail(key, region, HK_REGION[cloud], reason)
         else:
             regions[cloud] = region
-    raise_all(r.errors)
+    # one error per cause: a key under the wrong namespace is not also "missing"
+    raise_all(
+        e
+        for e in r.errors
+        if not (e.value is None and e.field.partition(".")[0] in misplaced)
+        and not (misplaced and e.field == "hkmail:dnsPlan" and "hkmail:dnsProvider" in misplaced)
+    )
     assert dns_provider is not None  # raise_all reported it otherwise
     return StackSpec(
         private_server=server,

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import re
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -22,24 +24,187 @@ SECRET_PLACEHOLDER = "[hk-mail offline: secure config value not decrypted]"
 _DECLARATION_KEYS = {"type", "description", "default", "value", "secret", "items"}
 
 
-class _Yaml12Loader(yaml.SafeLoader):
-    """PyYAML's safe loader with YAML 1.2 core scalars, as the CLI's Go YAML library reads them:
-    dates stay strings, and only true/false are booleans (not yes/no/on/off)."""
+# --------------------------------------------------------------------------------------------
+# YAML as the Pulumi CLI reads it: gopkg.in/yaml.v3 (v3.0.1; resolve.go, decode.go), through
+# sdk/go/common/workspace/loaders.go (LoadProjectStackBytes) and resource/config (object.go).
+# --------------------------------------------------------------------------------------------
 
-
-_Yaml12Loader.yaml_implicit_resolvers = {
-    first: [(tag, rx) for tag, rx in resolvers if tag not in ("tag:yaml.org,2002:timestamp",)]
-    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+_PLAIN = "?plain"  # tag of an untagged plain scalar, resolved below as yaml.v3 resolves it
+_STR = "tag:yaml.org,2002:str"
+_V3_MAP: Mapping[str, object] = {
+    **dict.fromkeys(("true", "True", "TRUE"), True),
+    **dict.fromkeys(("false", "False", "FALSE"), False),
+    **dict.fromkeys(("", "~", "null", "Null", "NULL"), None),
+    **dict.fromkeys((".nan", ".NaN", ".NAN"), float("nan")),
+    **dict.fromkeys((".inf", ".Inf", ".INF", "+.inf", "+.Inf", "+.INF"), float("inf")),
+    **dict.fromkeys(("-.inf", "-.Inf", "-.INF"), float("-inf")),
 }
-for _first in "yYnNoO":
-    _Yaml12Loader.yaml_implicit_resolvers[_first] = [
-        (tag, rx)
-        for tag, rx in _Yaml12Loader.yaml_implicit_resolvers.get(_first, [])
-        if tag != "tag:yaml.org,2002:bool"
-    ]
-_Yaml12Loader.add_implicit_resolver(
-    "tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF")
+_V3_FLOAT = re.compile(r"^[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?$")
+_GO_FLOAT = re.compile(r"^[-+]?(\.[0-9]+|[0-9]+\.?[0-9]*)([eE][-+]?[0-9]+)?$")
+_V3_TIMESTAMP = re.compile(
+    r"^(\d{4})-(\d{1,2})-(\d{1,2})"
+    r"(?:([Tt]| )(\d{1,2}):(\d{1,2}):(\d{1,2})(?:\.(\d{1,9}))?"
+    r"(Z|[+-]\d{2}:\d{2})?)?$"
 )
+_INT64 = (-(1 << 63), (1 << 63) - 1)
+
+
+@dataclass(frozen=True)
+class GoTime:
+    """A YAML timestamp as yaml.v3 decodes it (a Go ``time.Time``); the CLI hands the program its
+    ``String()`` form, e.g. ``2027-03-31 00:00:00 +0000 UTC`` for ``2027-03-31``."""
+
+    text: str
+    go_string: str
+
+
+def _go_parse_int(text: str) -> int | None:
+    """Go's ``strconv.ParseInt(text, 0, 64)`` / ``ParseUint``: 0x, 0o, 0b and a bare leading 0
+    (octal, as YAML 1.1 wrote it) are all prefixes."""
+    sign, body = 1, text
+    if body[:1] in "+-":
+        sign, body = (-1 if body[0] == "-" else 1), body[1:]
+    if not body:
+        return None
+    base = 10
+    if body[0] == "0":
+        prefix = body[1:2].lower()
+        if len(body) >= 3 and prefix in ("b", "o", "x"):
+            base, body = {"b": 2, "o": 8, "x": 16}[prefix], body[2:]
+        else:
+            base, body = 8, body[1:] or "0"
+    if not body or not all(c in "0123456789abcdef"[:base] for c in body.lower()):
+        return None
+    value = sign * int(body, base)
+    if _INT64[0] <= value <= _INT64[1] or (sign == 1 and value < (1 << 64)):
+        return value
+    return None
+
+
+def _go_time(m: re.Match[str]) -> GoTime | None:
+    year, month, day, sep, hh, mm, ss, frac, zone = m.groups()
+    # yaml.v3's layouts: "2006-1-2T15:4:5.999999999Z07:00" (a zone is required after T),
+    # "2006-1-2 15:4:5.999999999" (no zone after a space) and "2006-1-2"
+    if sep is not None and (sep.strip() == "") != (zone is None):
+        return None
+    if sep is not None and sep not in ("T", "t", " "):
+        return None
+    try:
+        dt.datetime(int(year), int(month), int(day), int(hh or 0), int(mm or 0), int(ss or 0))
+    except ValueError:
+        return None
+    clock = f"{int(hh or 0):02d}:{int(mm or 0):02d}:{int(ss or 0):02d}"
+    digits = (frac or "").rstrip("0")
+    if digits:
+        clock += "." + digits
+    if zone in (None, "Z"):
+        suffix = "+0000 UTC"
+    else:
+        offset = zone.replace(":", "")
+        suffix = f"{offset} {offset}"
+    return GoTime(m.group(0), f"{int(year):04d}-{int(month):02d}-{int(day):02d} {clock} {suffix}")
+
+
+def resolve_plain(text: str) -> object:
+    """An untagged plain scalar as yaml.v3 resolves it (resolve.go): YAML 1.2 booleans and nulls
+    only (``yes``/``no``/``on``/``off`` stay strings), no base-60 (``10:00`` stays a string), but
+    a leading-zero integer is octal (``010`` is 8) and a date is a timestamp."""
+    if text in _V3_MAP:
+        return _V3_MAP[text]
+    first = text[:1]
+    if first == ".":
+        if _GO_FLOAT.match(text):
+            return float(text)
+        return text
+    if not (first.isdigit() or first in "+-"):
+        return text
+    m = _V3_TIMESTAMP.match(text)
+    if m is not None:
+        when = _go_time(m)
+        if when is not None:
+            return when
+    plain = text.replace("_", "")
+    number = _go_parse_int(plain)
+    if number is not None:
+        return number
+    if _V3_FLOAT.match(plain):
+        return float(plain)
+    return text
+
+
+class _V3Resolver(yaml.resolver.BaseResolver):
+    def resolve(self, kind: Any, value: Any, implicit: Any) -> Any:
+        if kind is yaml.ScalarNode and implicit[0]:
+            return _PLAIN
+        return super().resolve(kind, value, implicit)  # type: ignore[no-untyped-call]
+
+
+class _V3Loader(
+    yaml.reader.Reader,
+    yaml.scanner.Scanner,
+    yaml.parser.Parser,
+    yaml.composer.Composer,
+    _V3Resolver,
+):
+    def __init__(self, stream: str) -> None:
+        yaml.reader.Reader.__init__(self, stream)
+        yaml.scanner.Scanner.__init__(self)
+        yaml.parser.Parser.__init__(self)
+        yaml.composer.Composer.__init__(self)
+        _V3Resolver.__init__(self)
+
+
+class YamlNotes:
+    """What the CLI reads differently from what a person may have meant, for warnings."""
+
+    def __init__(self) -> None:
+        self.octal: list[tuple[int, str, int]] = []
+
+
+def _construct(node: yaml.Node, what: str, path: Path, notes: YamlNotes) -> object:
+    if isinstance(node, yaml.ScalarNode):
+        if node.tag == _PLAIN:
+            value = resolve_plain(node.value)
+            text = node.value.replace("_", "").lstrip("+-")
+            if (
+                isinstance(value, int)
+                and not isinstance(value, bool)
+                and len(text) > 1
+                and text[0] == "0"
+                and text[1].isdigit()
+            ):
+                notes.octal.append((node.start_mark.line + 1, node.value, value))
+            return value
+        if node.tag in (_STR, "tag:yaml.org,2002:binary") or node.style:
+            return node.value
+        # an explicit !!int, !!bool, ... tag: resolved by the value, as yaml.v3 does
+        return resolve_plain(node.value)
+    if isinstance(node, yaml.SequenceNode):
+        return [_construct(n, what, path, notes) for n in node.value]
+    if isinstance(node, yaml.MappingNode):
+        out: dict[object, object] = {}
+        seen: dict[tuple[type, str], int] = {}
+        for key_node, value_node in node.value:
+            ident = (type(key_node), str(getattr(key_node, "value", "")))
+            line = key_node.start_mark.line + 1
+            if isinstance(key_node, yaml.ScalarNode) and ident in seen:
+                raise ProjectError(
+                    f"{what} {path} is not valid YAML: line {line}: mapping key "
+                    f'"{key_node.value}" already defined at line {seen[ident]} (the Pulumi CLI '
+                    "refuses duplicate keys)",
+                    f"{path}:{line}",
+                )
+            seen.setdefault(ident, line)
+            key = _construct(key_node, what, path, notes)
+            if not isinstance(key, str):
+                raise ProjectError(
+                    f"{what} {path}: line {line}: expected only string keys, got {key!r} "
+                    "(quote the key)",
+                    f"{path}:{line}",
+                )
+            out[key] = _construct(value_node, what, path, notes)
+        return out
+    raise ProjectError(f"{what} {path}: unsupported YAML node", str(path))
 
 
 @dataclass(frozen=True)
@@ -136,15 +301,22 @@ class StackConfig:
         return {k: self.value(k) for k in sorted(self.values)}
 
 
-def _load_yaml(path: Path, what: str) -> Any:
+def _load_yaml(path: Path, what: str, notes: YamlNotes | None = None) -> Any:
+    """``path`` read as the CLI reads it (a UTF-8 BOM stripped, yaml.v3 scalar resolution)."""
     try:
-        text = path.read_text(encoding="utf-8")
+        text = path.read_bytes().removeprefix(b"\xef\xbb\xbf").decode("utf-8")
     except FileNotFoundError as exc:
         raise ProjectError(f"{what} not found: {path}", str(path)) from exc
+    except UnicodeDecodeError as exc:
+        raise ProjectError(f"{what} {path} is not UTF-8 text: {exc.reason}", str(path)) from exc
     except OSError as exc:
         raise ProjectError(f"cannot read {what} {path}: {exc.strerror}", str(path)) from exc
     try:
-        return yaml.load(text, Loader=_Yaml12Loader)
+        loader = _V3Loader(text)
+        try:
+            node = loader.get_single_node()
+        finally:
+            loader.dispose()
     except yaml.YAMLError as exc:
         where = str(path)
         mark = getattr(exc, "problem_mark", None)
@@ -152,6 +324,9 @@ def _load_yaml(path: Path, what: str) -> Any:
             where = f"{path}:{mark.line + 1}:{mark.column + 1}"
         problem = getattr(exc, "problem", None) or str(exc)
         raise ProjectError(f"{what} {path} is not valid YAML: {problem}", where) from exc
+    if node is None:
+        return None
+    return _construct(node, what, path, notes if notes is not None else YamlNotes())
 
 
 def _full_key(key: str, project: str) -> str:
@@ -220,14 +395,59 @@ def load_project(root: str | os.PathLike[str]) -> Project:
     )
 
 
+def _go_float(value: float, where: str, key: str) -> str:
+    """A float64 as Go's encoding/json writes it (the CLI's object.MarshalJSON)."""
+    if value != value or value in (float("inf"), float("-inf")):
+        raise ProjectError(
+            f"config key {key!r}: {value} cannot be passed to a program (json: unsupported value)",
+            where,
+        )
+    if value == 0:
+        return "0" if str(value)[0] != "-" else "-0"
+    if 1e-6 <= abs(value) < 1e21:
+        text = format(Decimal(repr(value)), "f")
+        return text.rstrip("0").rstrip(".") if "." in text else text
+    mantissa, exp = repr(value).replace("e+0", "e+").replace("e-0", "e-").split("e")
+    return f"{mantissa.removesuffix('.0')}e{exp if exp[0] in '+-' else '+' + exp}"
+
+
+def _go_json(value: object, where: str, key: str) -> str:
+    """``value`` as Go's json.Marshal writes it: map keys sorted, no spaces."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        return _go_float(value, where, key)
+    if isinstance(value, str):
+        return json.dumps(value, ensure_ascii=False)
+    if isinstance(value, list):
+        return "[" + ",".join(_go_json(v, where, key) for v in value) + "]"
+    if isinstance(value, dict):
+        return (
+            "{"
+            + ",".join(
+                f"{json.dumps(str(k), ensure_ascii=False)}:{_go_json(v, where, key)}"
+                for k, v in sorted(value.items(), key=lambda kv: str(kv[0]))
+            )
+            + "}"
+        )
+    raise ProjectError(f"config key {key!r} has an unsupported value", where)
+
+
 def _encode(value: object, key: str, where: str) -> tuple[str, bool]:
-    """A YAML config value -> (the string the program sees, whether it is secret)."""
+    """A YAML config value -> (the string the program sees, whether it is secret), as the CLI's
+    config.Value does it (resource/config/object.go: unmarshalObject, MarshalString)."""
     secret = False
 
     def plain(v: object) -> object:
         nonlocal secret
+        if isinstance(v, GoTime):
+            return v.go_string
         if isinstance(v, dict):
-            if set(v) == {"secure"}:
+            if len(v) == 1 and isinstance(v.get("secure"), str):
                 secret = True
                 return SECRET_PLACEHOLDER
             return {str(k): plain(x) for k, x in v.items()}
@@ -238,16 +458,27 @@ def _encode(value: object, key: str, where: str) -> tuple[str, bool]:
     converted = plain(value)
     if isinstance(converted, str):
         return converted, secret
-    if isinstance(converted, bool):
-        return ("true" if converted else "false"), secret
-    if isinstance(converted, int | float):
-        return str(converted), secret
     if converted is None:
-        return "", secret
-    if isinstance(converted, dict | list):
-        # Structured values reach the program JSON-encoded, as the CLI passes them.
-        return json.dumps(converted, separators=(",", ":"), sort_keys=True, default=str), secret
-    raise ProjectError(f"config key {key!r} has an unsupported value", where)
+        return "", secret  # a top-level null is "" (loaders.go checkForEmptyConfig)
+    return _go_json(converted, where, key), secret
+
+
+def parse_config_key(key: str, project: str, where: str) -> str:
+    """A stack file's config key as the CLI parses it (loaders.go, config/key.go ParseKey):
+    no namespace -> the project's; ``ns:name``; ``ns:config:name`` (old form) -> ``ns:name``."""
+    colons = key.count(":")
+    if colons == 0:
+        return f"{project}:{key}"
+    if colons == 1:
+        return key
+    parts = key.split(":")
+    if colons == 2 and parts[1] == "config" and parts[0] and parts[2]:
+        return f"{parts[0]}:{parts[2]}"
+    raise ProjectError(
+        f"could not parse {key} as a configuration key (configuration keys should be of the "
+        "form `<namespace>:<name>`)",
+        where,
+    )
 
 
 def load_stack_config(project: Project, stack: str) -> StackConfig:
@@ -256,16 +487,40 @@ def load_stack_config(project: Project, stack: str) -> StackConfig:
         raise ProjectError("a stack name is required")
     short = stack.rsplit("/", 1)[-1]  # org/project/stack -> stack, as the file is named
     path = project.stack_file(short)
-    doc = _load_yaml(path, "stack config file")
+    notes = YamlNotes()
+    doc = _load_yaml(path, "stack config file", notes)
     if doc is None:
         doc = {}
     if not isinstance(doc, dict):
         raise ProjectError(f"stack config file {path} must be a YAML mapping", str(path))
-    config_doc = doc.get("config") or {}
+    config_doc = doc.get("config")
+    if config_doc is None:
+        config_doc = {}
     if not isinstance(config_doc, dict):
         raise ProjectError(f"stack config file {path}: 'config' must be a mapping", str(path))
 
     warnings: list[str] = []
+    if "config" not in doc:
+        stray = sorted(str(k) for k in doc if ":" in str(k))
+        warnings.append(
+            f"{path} has no 'config:' section, so the program gets no stack configuration"
+            + (
+                f"; {', '.join(stray)} must be indented under a top-level 'config:' key"
+                if stray
+                else ""
+            )
+        )
+    for line, text, number in notes.octal:
+        warnings.append(
+            f"{path}:{line}: {text} has a leading zero, so the Pulumi CLI reads it as the octal "
+            f"number {number} (YAML 1.1 style); write it without the leading zero, or quote it "
+            "to keep the text"
+        )
+    empty = sorted(str(k) for k, v in config_doc.items() if v is None)
+    if empty:
+        warnings.append(
+            f'{path}: no value for configuration key(s) {", ".join(empty)}; the CLI passes ""'
+        )
     if doc.get("environment"):
         warnings.append(
             f"{path}: Pulumi ESC environments ('environment:') cannot be opened offline; only "
@@ -275,7 +530,7 @@ def load_stack_config(project: Project, stack: str) -> StackConfig:
     secret_keys: set[str] = set()
     merged: dict[str, object] = dict(project.config_defaults)
     for key, value in config_doc.items():
-        merged[_full_key(str(key), project.name)] = value
+        merged[parse_config_key(str(key), project.name, str(path))] = value
     for key, value in merged.items():
         text, secret = _encode(value, key, str(path))
         values[key] = text
