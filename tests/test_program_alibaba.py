@@ -10,7 +10,7 @@ import pytest
 from hkmail.components.dns_providers import ALIDNS, DNSPOD
 from hkmail.errors import SpecErrors
 from hkmail.records import Record
-from hkmail.spec import read_stack
+from hkmail.spec import DirectMailSender, read_stack
 from program import run
 from tests.conftest import stack_config
 from tests.support import Registered, of_type, run_in_process
@@ -73,8 +73,10 @@ def test_directmail_plan_states_that_mail_leaves_hong_kong() -> None:
 
     _, sets = plan_stack(stack_config("alibaba-directmail"))
     [statement] = [n for n in sets["kowloonbazaar.hk"].notes if n.startswith("CROSS-BORDER")]
-    assert "leaves Hong Kong for ap-southeast-1" in statement
-    assert "PCPD Recommended Model Contractual Clauses" in statement and "EX-2026-001" in statement
+    assert "leaves Hong Kong for Singapore (Alibaba DirectMail region ap-southeast-1" in statement
+    assert "transfer safeguard: PCPD Recommended Model Contractual Clauses" in statement
+    assert "legal basis" not in statement and "EX-2026-001" in statement
+    assert "Part 6A" in statement and "DPP1(3)" in statement
 
 
 def _directmail_config(**cross_border: Any) -> dict[str, Any]:
@@ -101,7 +103,9 @@ def test_directmail_without_declaration_is_refused_and_offers_tencent_ses() -> N
     ("change", "field", "allowed"),
     [
         ({"destinationRegion": "cn-hongkong"}, "destinationRegion", "cn-hangzhou | ap-southeast-1"),
-        ({"legalBasis": "pdpo-s33"}, "legalBasis", "pcpd-model-clauses-2022"),
+        ({"transferSafeguard": "pdpo-s33"}, "transferSafeguard", "pcpd-model-clauses-2022"),
+        ({"dataSubjects": ["consent"]}, "dataSubjects[0]", "new-purpose-consent"),
+        ({"destinationCountry": "Australia"}, "destinationCountry", "Singapore"),
         ({"exemption": ""}, "exemption", "policies/exemptions.yaml"),
         ({"colour": "red"}, "colour", "unknown key"),
     ],
@@ -112,6 +116,81 @@ def test_bad_declarations_name_the_field(change: dict[str, Any], field: str, all
     [error] = info.value.errors
     assert error.field == f"hkmail:domains[0].sending[0].crossBorder.{field}"
     assert allowed in str(error)
+
+
+@pytest.mark.parametrize("region", ["cn-hangzhou", "ap-southeast-1", "us-east-1", "eu-central-1"])
+def test_gba_standard_contract_is_refused_for_every_directmail_destination(region: str) -> None:
+    config = _directmail_config(destinationRegion=region, transferSafeguard="gba-standard-contract")
+    del config["hkmail:domains"][0]["sending"][0]["crossBorder"]["destinationCountry"]
+    with pytest.raises(SpecErrors) as info:
+        read_stack(config)
+    [error] = info.value.errors
+    assert error.field == "hkmail:domains[0].sending[0].crossBorder.transferSafeguard"
+    message = str(error)
+    # the reason: the contract's scope, and that the destination is outside it
+    assert "nine Mainland cities of the Greater Bay Area" in message
+    assert f"region {region} is" in message and "cannot cover" in message
+    # and what would be accepted instead
+    assert "pcpd-model-clauses-2022 | processor-contract" in message
+
+
+@pytest.mark.parametrize("safeguard", ["pcpd-model-clauses-2022", "processor-contract"])
+def test_the_processor_safeguards_are_accepted(safeguard: str) -> None:
+    spec = read_stack(_directmail_config(transferSafeguard=safeguard))
+    [sender] = spec.domains[0].senders
+    assert isinstance(sender, DirectMailSender)
+    assert sender.cross_border.transfer_safeguard == safeguard
+    assert sender.cross_border.data_subjects == ("transferee-notice", "direct-marketing-consent")
+
+
+def test_the_old_legal_basis_key_is_refused_with_what_to_use_instead() -> None:
+    config = _directmail_config()
+    cross_border = config["hkmail:domains"][0]["sending"][0]["crossBorder"]
+    del cross_border["transferSafeguard"]
+    cross_border["legalBasis"] = "pcpd-model-clauses-2022"
+    with pytest.raises(SpecErrors) as info:
+        read_stack(config)
+    [error] = info.value.errors
+    assert error.field == "hkmail:domains[0].sending[0].crossBorder.legalBasis"
+    assert "transferSafeguard" in str(error) and "s.33 is not in force" in str(error)
+
+
+@pytest.mark.parametrize("where", ["legalBasis", "transferSafeguard", "dataSubjects"])
+def test_data_subject_consent_is_explained_not_accepted_as_a_safeguard(where: str) -> None:
+    config = _directmail_config()
+    cross_border = config["hkmail:domains"][0]["sending"][0]["crossBorder"]
+    if where == "dataSubjects":
+        cross_border["dataSubjects"] = ["data-subject-consent"]
+        field = "dataSubjects[0]"
+    else:
+        cross_border.pop("transferSafeguard")
+        cross_border[where] = "data-subject-consent"
+        field = where
+    with pytest.raises(SpecErrors) as info:
+        read_stack(config)
+    [error] = info.value.errors
+    assert error.field == f"hkmail:domains[0].sending[0].crossBorder.{field}"
+    message = str(error)
+    assert "never replaces the processor safeguards of DPP2(3)/DPP4(2)" in message
+    for instead in ("new-purpose-consent (DPP3, only", "direct-marketing-consent (Part 6A"):
+        assert instead in message
+
+
+def test_ap_southeast_2_is_declared_as_the_united_states() -> None:
+    config = _directmail_config(destinationRegion="ap-southeast-2")
+    with pytest.raises(SpecErrors) as info:  # the stack still says Singapore
+        read_stack(config)
+    [error] = info.value.errors
+    assert error.field.endswith("crossBorder.destinationCountry")
+    assert "United States (formerly Sydney)" in str(error)
+    config = _directmail_config(
+        destinationRegion="ap-southeast-2", destinationCountry="United States"
+    )
+    [sender] = read_stack(config).domains[0].senders
+    assert isinstance(sender, DirectMailSender)
+    statement = sender.cross_border.statement("Alibaba DirectMail", sender.domain)
+    assert "leaves Hong Kong for United States" in statement and "Sydney" in statement
+    assert "Australia" not in statement
 
 
 def _records_from(resources: list[Registered], type_: str, profile: Any, zone: str) -> set[str]:

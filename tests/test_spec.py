@@ -307,7 +307,7 @@ def valid_configs(draw: st.DrawFn) -> dict[str, Any]:
                             "destinationRegion": draw(
                                 st.sampled_from(["cn-hangzhou", "ap-southeast-1"])
                             ),
-                            "legalBasis": "pcpd-model-clauses-2022",
+                            "transferSafeguard": "pcpd-model-clauses-2022",
                             "exemption": "EX-1",
                         },
                     }

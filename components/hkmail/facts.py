@@ -7,6 +7,7 @@ source (DESIGN.md "Clouds" and "Mail DNS", and the provider documentation cited 
 """
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Final, Literal
 
 Cloud = Literal["tencentcloud", "alicloud"]
@@ -76,15 +77,37 @@ RECORD_TYPES: Final = frozenset({"A", "AAAA", "CNAME", "MX", "TXT", "SRV", "CAA"
 # Sending services (DESIGN.md, "Clouds")
 # --------------------------------------------------------------------------------------------
 
-#: Alibaba DirectMail regions: none is in Hong Kong (the old ap-southeast-2 Sydney endpoint is
-#: closed and relabelled "US (formerly Sydney)").
-DIRECTMAIL_REGIONS: Final = (
-    "cn-hangzhou",
-    "ap-southeast-1",
-    "ap-southeast-2",
-    "us-east-1",
-    "eu-central-1",
-)
+
+@dataclass(frozen=True)
+class Destination:
+    """Where mail sent through a DirectMail region id goes: the place a declaration names."""
+
+    label: str  # Alibaba's name for the region id today
+    country: str  # the country the data goes to
+    in_gba: bool = False  # one of the nine Mainland cities of the Greater Bay Area
+    note: str = ""
+
+
+#: Alibaba DirectMail regions: none is in Hong Kong, none is in the Greater Bay Area. Source:
+#: Alibaba Cloud, Direct Mail "API endpoints" (alibabacloud.com/help/en/direct-mail/api-endpoints,
+#: updated 29 Oct 2025; Chinese page help.aliyun.com/document_detail/96856): the region id
+#: ap-southeast-2, once Australia (Sydney), is now labelled "United States (formerly Sydney)" /
+#: "美国(原悉尼)"; the other language versions mark Australia (Sydney) "Closed".
+DIRECTMAIL_DESTINATIONS: Final[Mapping[str, Destination]] = {
+    "cn-hangzhou": Destination("China (Hangzhou)", "Mainland China (Hangzhou, Zhejiang)"),
+    "ap-southeast-1": Destination("Singapore", "Singapore"),
+    "ap-southeast-2": Destination(
+        "United States (formerly Sydney)",
+        "United States",
+        note="the region id ap-southeast-2 no longer means Sydney: Alibaba closed the Sydney "
+        "endpoint and relabelled the id 'United States (formerly Sydney)'; new set-ups should "
+        "use us-east-1",
+    ),
+    "us-east-1": Destination("US (Virginia)", "United States"),
+    "eu-central-1": Destination("Germany (Frankfurt)", "Germany"),
+}
+DIRECTMAIL_REGIONS: Final = tuple(DIRECTMAIL_DESTINATIONS)
+
 
 #: Tencent SES SMTP service addresses as documented by Tencent (SES "SMTP Service Address" page,
 #: product 1084/44457): Hong Kong smtp.qcloudmail.com, Guangzhou gz-smtp.qcloudmail.com, Singapore

@@ -5,6 +5,13 @@ SPF include:spf.mail.qq.com, clients imap.exmail.qq.com:993 and smtp.exmail.qq.c
 Mail MX mx1/mx2/mx3.qiye.aliyun.com (5/10/15), SPF include:spf.qiye.aliyun.com, clients
 imap.qiye.aliyun.com:993 and smtp.qiye.aliyun.com:465. DKIM selectors and keys come from each
 suite's admin console, so they are stack input, not presets.
+
+The alibaba-mail preset is Alibaba Mail's China site: its MX values are those of Alibaba's
+"What is an MX record?" page on help.aliyun.com (document 446248). Alibaba Mail's international
+service (alibabacloud.com) has Singapore, Hong Kong, Germany and US sites (its "API access server
+address" page lists alimail-sg/-hk/-de/-us.aliyuncs.com); a mailbox is kept in Hong Kong only on
+that Hong Kong site, whose MX hosts are not a preset here (use mail.suite: custom with the values
+its console shows).
 """
 
 from __future__ import annotations
@@ -38,6 +45,7 @@ class SuitePreset:
     name: str
     title: str
     mx: tuple[MxHost, ...] = ()
+    site: str = ""  # which of the vendor's sites the MX and endpoints belong to
     spf_includes: tuple[str, ...] = ()
     autodiscovery: AutodiscoverySpec | None = None
 
@@ -55,7 +63,9 @@ SUITES: Final[Mapping[str, SuitePreset]] = {
     ),
     "alibaba-mail": SuitePreset(
         name="alibaba-mail",
-        title="Alibaba Mail",
+        title="Alibaba Mail (China site)",
+        site="Alibaba Mail China site (qiye.aliyun.com), not its international service: Alibaba "
+        "Mail's Hong Kong site exists only on the international service and is not this preset",
         mx=(
             MxHost("mx1.qiye.aliyun.com", 5),
             MxHost("mx2.qiye.aliyun.com", 10),

@@ -47,6 +47,8 @@ def domain_records(domain: DomainSpec) -> RecordSet:
             records.append(Record(zone, "@", "MX", f"{mx.priority} {absolute(mx.host)}", ttl, "mx"))
     else:
         records.append(Record(zone, "@", "MX", "0 .", ttl, "null-mx"))
+    if domain.suite.site:
+        notes.append(f"{zone}: the {domain.suite.name} MX preset is the {domain.suite.site}")
 
     # SPF at the apex: the suite's include, SES when it sends as the apex, then the stack's own.
     includes = list(domain.suite.spf_includes)
