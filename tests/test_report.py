@@ -1,0 +1,196 @@
+"""scripts/report run the way a reviewer runs it (from the plan and from --state), and its HTML
+opened in Debian's chromium, headless: it renders, with the key text and the data-flow SVG; the
+screenshot is kept in the test's tmp dir and in artifacts/report-screenshots/ (git-ignored)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import struct
+import subprocess
+import zlib
+from pathlib import Path
+
+import pytest
+
+from tests.support import require_tool
+
+REPO = Path(__file__).resolve().parent.parent
+ARTIFACTS = REPO / "artifacts" / "report-screenshots"
+
+
+def report(out: Path, *args: str) -> tuple[subprocess.CompletedProcess[str], Path]:
+    env = {k: v for k, v in os.environ.items() if k != "PULUMI_BACKEND_URL"}
+    proc = subprocess.run(
+        [str(REPO / "scripts" / "report"), "--output-dir", str(out), *args],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env=env,
+    )
+    return proc, out
+
+
+@pytest.fixture(scope="module")
+def reports(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("reports")
+    for stack in ("private-alicloud", "alibaba-directmail"):
+        proc, _ = report(out, "--stack", stack)
+        assert proc.returncode == 0, proc.stderr
+        assert f"report-hk-mail-{stack}.html" in proc.stdout
+    return out
+
+
+def test_private_stack_evidence(reports: Path) -> None:
+    md = (reports / "report-hk-mail-private-alicloud.md").read_text(encoding="utf-8")
+    assert md.startswith("# Compliance evidence: hk-mail / private-alicloud")
+    assert "**PASS: no mandatory violation" in md
+    # the mailbox disk: where, key, protection
+    disk = next(line for line in md.splitlines() if "ECS disk (mailboxes)" in line)
+    assert "| cn-hongkong-c |" in disk and "Key 'mail.wanchaifunds.com.hk-cmk'" in disk
+    assert "protect, retainOnDelete" in disk
+    archive = next(line for line in md.splitlines() if "-archive'" in line)
+    assert "versioning" in archive and "public access blocked" in archive
+    assert "WORM 2555 days" in archive
+    assert "retentionPeriod 180" in md  # the audit log store
+    # verdicts name their controls, and the control table states them from the pack
+    assert "| residency-provider-region | mandatory | pass | PDPO-DPP4" in md
+    assert "| PDPO-s65(2) |" in md
+    # state, secrets, guardrail, mail authentication
+    assert "| State | not declared" in md
+    assert "alicloud-ram-deploy.json | fits the documented grammar" in md
+    assert "ecs:RunInstances on cn-hangzhou: denied" in md
+    for mech in ("SPF", "DKIM", "DMARC", "MTA-STS"):
+        assert f"| wanchaifunds.com.hk | {mech} | published |" in md
+    assert "None." in md.split("## Cross-border transfers", 1)[1].split("## ", 1)[0]
+
+
+def test_declared_transfer_with_exemption_and_expiry(reports: Path) -> None:
+    md = (reports / "report-hk-mail-alibaba-directmail.md").read_text(encoding="utf-8")
+    row = next(
+        line for line in md.splitlines() if "DirectMailDomain 'news.kowloonbazaar.hk'" in line
+    )
+    cells = [c.strip() for c in row.strip("|").split("|")]
+    assert cells[1] == "Singapore (ap-southeast-1)"
+    assert cells[2].startswith("PCPD Recommended Model Contractual Clauses")
+    assert cells[3].startswith("EX-2026-001 (DPA-2026-07")
+    assert cells[4] == "2027-06-30"
+    assert cells[5].startswith("exempt")
+    assert "never been brought into operation" in md  # no invented "legal basis"
+    assert "mailboxes are held by the hosted suite (MX mx1.qiye.aliyun.com" in md
+
+
+def test_report_from_a_stack_export(tmp_path: Path) -> None:
+    proc, out = report(
+        tmp_path,
+        "--state",
+        str(REPO / "tests" / "states" / "nc-region.json"),
+        "--policy-pack",
+        str(REPO / "tests" / "packs" / "residency"),
+    )
+    assert proc.returncode == 0, proc.stderr
+    md = (out / "report-hk-mail-prod.md").read_text(encoding="utf-8")
+    assert "from the deployed state (pulumi stack export)" in md
+    assert "**FAIL: 2 mandatory violations" in md
+    blocked = [line for line in md.splitlines() if "| ap-guangzhou |" in line]
+    assert blocked and all("BLOCKED" in line for line in blocked)
+    assert "| Secrets | passphrase" in md and "| Hong Kong |" in md
+
+
+def test_bad_input_writes_nothing(tmp_path: Path) -> None:
+    proc, _ = report(tmp_path / "x", "--stack", "no-such-stack")
+    assert proc.returncode == 2
+    assert "Pulumi.no-such-stack.yaml" in proc.stderr
+    assert not (tmp_path / "x").exists()
+
+
+def _png_pixels(data: bytes) -> tuple[int, int, int, bytes]:
+    """(width, height, bytes per pixel, unfiltered pixel rows) of an 8-bit RGB/RGBA PNG."""
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    pos, idat, width, height, bpp = 8, b"", 0, 0, 0
+    while pos < len(data):
+        (length,) = struct.unpack(">I", data[pos : pos + 4])
+        kind, body = data[pos + 4 : pos + 8], data[pos + 8 : pos + 8 + length]
+        if kind == b"IHDR":
+            width, height, depth, colour = struct.unpack(">IIBB", body[:10])
+            assert depth == 8 and colour in (2, 6)
+            bpp = 3 if colour == 2 else 4
+        elif kind == b"IDAT":
+            idat += body
+        pos += 12 + length
+    raw = zlib.decompress(idat)
+    stride = width * bpp
+    rows, prev = bytearray(), bytearray(stride)
+    for y in range(height):
+        ftype, line = (
+            raw[y * (stride + 1)],
+            bytearray(raw[y * (stride + 1) + 1 : (y + 1) * (stride + 1)]),
+        )
+        for i in range(stride):
+            a = line[i - bpp] if i >= bpp else 0
+            b, c = prev[i], prev[i - bpp] if i >= bpp else 0
+            if ftype == 1:
+                line[i] = (line[i] + a) & 0xFF
+            elif ftype == 2:
+                line[i] = (line[i] + b) & 0xFF
+            elif ftype == 3:
+                line[i] = (line[i] + (a + b) // 2) & 0xFF
+            elif ftype == 4:
+                p = a + b - c
+                pa, pb, pc = abs(p - a), abs(p - b), abs(p - c)
+                pred = a if pa <= pb and pa <= pc else b if pb <= pc else c
+                line[i] = (line[i] + pred) & 0xFF
+        rows += line
+        prev = line
+    return width, height, bpp, bytes(rows)
+
+
+def test_html_renders_in_headless_chromium(reports: Path, tmp_path: Path) -> None:
+    chromium = require_tool("chromium", "chromium")
+    page = (reports / "report-hk-mail-alibaba-directmail.html").resolve()
+    flags = [
+        "--headless",
+        "--no-sandbox",  # CI runs as root
+        "--disable-gpu",
+        "--hide-scrollbars",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--disable-default-apps",
+        f"--user-data-dir={tmp_path / 'profile'}",
+    ]
+    dom = subprocess.run(
+        [chromium, *flags, "--dump-dom", page.as_uri()],
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    assert dom.returncode == 0, dom.stderr[-2000:]
+    html = dom.stdout
+    assert "Compliance evidence: hk-mail / alibaba-directmail" in html
+    assert "<svg" in html and "leaves HK: Singapore (ap-southeast-1)" in html
+    assert 'id="transfers"' in html and "EX-2026-001" in html
+
+    shot = tmp_path / "report.png"
+    out = subprocess.run(
+        [chromium, *flags, "--window-size=1280,1600", f"--screenshot={shot}", page.as_uri()],
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    assert out.returncode == 0 and shot.exists(), out.stderr[-2000:]
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    shutil.copy(shot, ARTIFACTS / "report-hk-mail-alibaba-directmail.png")
+    width, height, bpp, pixels = _png_pixels(shot.read_bytes())
+    assert (width, height) == (1280, 1600)
+    # not blank: a real share of non-white pixels, and the SVG's red "leaves HK" arrow is drawn
+    n = width * height
+    non_white = sum(1 for i in range(0, len(pixels), bpp) if pixels[i : i + 3] != b"\xff\xff\xff")
+    assert non_white / n > 0.03, non_white / n
+    red = sum(
+        1
+        for i in range(0, len(pixels), bpp)
+        if pixels[i] > 180 and pixels[i + 1] < 80 and pixels[i + 2] < 80
+    )
+    assert red > 100, red

@@ -1,0 +1,893 @@
+"""Compliance evidence for one stack, as HTML and Markdown (``scripts/report``, issue 12).
+
+One gate run (:func:`toolchain.gate.core.run_gate`, or ``run_gate_on_state`` for ``--state``)
+gives the resources and the policy verdicts; everything in the report is derived from them, the
+pack's control table, the exemptions register, the gate's state/secrets placement check and the
+exported deploy guardrail (bootstrap/policies). Sections: data-bearing resources (where, key,
+protection, retention), cross-border transfers (destination, safeguard, exemption, expiry), policy
+verdicts with the controls they serve, where the state and secrets live, the deploy guardrail,
+mail authentication (SPF, DKIM, DMARC, MTA-STS) and an SVG picture of the data flows.
+"""
+
+from __future__ import annotations
+
+import argparse
+import html
+import importlib.util
+import json
+import re
+import sys
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import yaml
+
+from toolchain.engine.model import EngineError, PlannedResource
+from toolchain.gate import placement as placement_mod
+from toolchain.gate.core import GateResult, Violation, run_gate, run_gate_on_state
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+HK_REGIONS = frozenset({"cn-hongkong", "ap-hongkong"})
+UNKNOWN_TEXT = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"  # the engine's unknown-value sentinel
+
+
+# --- what is data-bearing ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DataKind:
+    what: str
+    key: tuple[str, ...]  # property paths naming the KMS key (first found wins)
+    retention: tuple[str, ...] = ()  # property paths that bound how long data is kept
+    versioning: str = ""  # property path of versioning
+
+
+DATA_BEARING: dict[str, DataKind] = {
+    "alicloud:oss/bucket:Bucket": DataKind(
+        "OSS bucket",
+        ("serverSideEncryptionRule.kmsMasterKeyId",),
+        ("lifecycleRules",),
+        "versioning.status",
+    ),
+    "alicloud:ecs/ecsDisk:EcsDisk": DataKind("ECS disk (mailboxes)", ("kmsKeyId",)),
+    "alicloud:ecs/disk:Disk": DataKind("ECS disk", ("kmsKeyId",)),
+    "alicloud:ecs/instance:Instance": DataKind("ECS instance system disk", ("systemDiskKmsKeyId",)),
+    "alicloud:log/store:Store": DataKind(
+        "SLS log store", ("encryptConf.userCmkInfo.cmkKeyId",), ("retentionPeriod",)
+    ),
+    "alicloud:kms/secret:Secret": DataKind("KMS secret", ("encryptionKeyId",)),
+    "tencentcloud:Cos/bucket:Bucket": DataKind(
+        "COS bucket", ("kmsId",), ("lifecycleRules",), "versioningEnable"
+    ),
+    "tencentcloud:Cbs/storage:Storage": DataKind("CBS disk (mailboxes)", ("kmsKeyId",)),
+    "tencentcloud:Instance/instance:Instance": DataKind("CVM instance", ("dataDisks",)),
+    "tencentcloud:Cls/topic:Topic": DataKind("CLS log topic", (), ("period",)),
+    "tencentcloud:Ssm/secret:Secret": DataKind("SSM secret", ("kmsKeyId",)),
+}
+WORM_TYPES = {"alicloud:oss/bucketWorm:BucketWorm": "retentionPeriodInDays"}
+SNAPSHOT_TYPES = {
+    "alicloud:ecs/autoSnapshotPolicy:AutoSnapshotPolicy": "retentionDays",
+    "tencentcloud:Cbs/snapshotPolicy:SnapshotPolicy": "retentionDays",
+}
+PUBLIC_BLOCK = "alicloud:oss/bucketPublicAccessBlock:BucketPublicAccessBlock"
+RECORD_TYPES = {
+    "alicloud:dns/alidnsRecord:AlidnsRecord": ("domainName", "rr", "type", "value"),
+    "tencentcloud:Dnspod/record:Record": ("domain", "subDomain", "recordType", "value"),
+}
+
+
+def _get(obj: Mapping[str, Any], dotted: str) -> Any:
+    node: Any = obj
+    for part in dotted.split("."):
+        if not isinstance(node, Mapping) or part not in node:
+            return None
+        node = node[part]
+    return node
+
+
+def _shown(value: Any) -> str:
+    if value is None:
+        return ""
+    text = value if isinstance(value, str) else json.dumps(value, default=str)
+    return (
+        "(known after apply)" if UNKNOWN_TEXT in text or "Unknown" in type(value).__name__ else text
+    )
+
+
+def _deps(r: PlannedResource) -> list[tuple[str, ...]]:
+    return [tuple(r.dependencies), *r.property_dependencies.values()]
+
+
+@dataclass
+class Facts:
+    result: GateResult
+    by_urn: dict[str, PlannedResource] = field(default_factory=dict)
+
+    resources: tuple[PlannedResource, ...] = ()
+
+    def __post_init__(self) -> None:
+        # the plan has what the gate streamed plus the outputs components registered afterwards
+        plan = self.result.plan
+        self.resources = tuple(plan.resources) if plan is not None else self.result.resources
+        self.by_urn = {r.urn: r for r in self.resources}
+
+    def ancestors(self, urn: str) -> list[str]:
+        out, seen = [], {urn}
+        parent = self.by_urn[urn].parent if urn in self.by_urn else None
+        while parent and parent not in seen:
+            out.append(parent)
+            seen.add(parent)
+            parent = self.by_urn[parent].parent if parent in self.by_urn else None
+        return out
+
+    def props(self, r: PlannedResource) -> Mapping[str, Any]:
+        return r.outputs if self.result.mode == "state" and r.outputs else r.inputs
+
+    def provider_of(self, r: PlannedResource) -> PlannedResource | None:
+        if not r.provider:
+            return None
+        return self.by_urn.get(r.provider.rsplit("::", 1)[0])
+
+    def region(self, r: PlannedResource) -> str:
+        props = self.props(r)
+        for key in ("region", "zoneId", "availabilityZone", "availability_zone"):
+            value = props.get(key)
+            if isinstance(value, str) and value and UNKNOWN_TEXT not in value:
+                return value
+        provider = self.provider_of(r)
+        if provider is not None:
+            value = provider.inputs.get("region")
+            if isinstance(value, str) and value:
+                return value
+        return "unknown (no region input or provider region)"
+
+    def named(self, urn: str) -> str:
+        r = self.by_urn.get(urn)
+        return f"{r.type.split(':')[-1]} '{r.name}'" if r else urn
+
+    def referencing(self, target: PlannedResource, types: Mapping[str, str]) -> list[str]:
+        out = []
+        for r in self.resources:
+            if r.type in types and any(target.urn in deps for deps in _deps(r)):
+                out.append(f"{_shown(self.props(r).get(types[r.type]))}")
+        return out
+
+
+@dataclass(frozen=True)
+class DataRow:
+    resource: str
+    kind: str
+    where: str
+    in_hk: bool
+    key: str
+    protection: str
+    retention: str
+
+
+def data_rows(f: Facts) -> list[DataRow]:
+    rows = []
+    for r in f.resources:
+        kind = DATA_BEARING.get(r.type)
+        if kind is None:
+            continue
+        props = f.props(r)
+        key = ""
+        for path in kind.key:
+            value = _get(props, path)
+            deps = r.property_dependencies.get(path.split(".")[0], ())
+            dep_keys = [f.named(u) for u in deps if "kms" in u.lower() or "Kms" in u]
+            if dep_keys:
+                key = ", ".join(dep_keys)
+            elif value not in (None, "", []):
+                key = _shown(value)
+            if key:
+                break
+        if not key and r.type == "tencentcloud:Instance/instance:Instance":
+            key = "data disks: " + (_shown(props.get("dataDisks")) or "none")
+        protection = []
+        if r.options.protect:
+            protection.append("protect")
+        if r.options.retain_on_delete:
+            protection.append("retainOnDelete")
+        if kind.versioning and _get(props, kind.versioning) in ("Enabled", True):
+            protection.append("versioning")
+        blocked = [
+            x for x in f.resources
+            if x.type == PUBLIC_BLOCK and any(r.urn in d for d in _deps(x))
+        ]  # fmt: skip
+        if blocked:
+            protection.append("public access blocked")
+        acl = props.get("acl")
+        if isinstance(acl, str):
+            protection.append(f"acl {acl}")
+        retention = []
+        for path in kind.retention:
+            value = _get(props, path)
+            if value not in (None, "", []):
+                retention.append(f"{path} {_shown(value)}")
+        for days in f.referencing(r, WORM_TYPES):
+            retention.append(f"WORM {days} days")
+        for days in f.referencing(r, SNAPSHOT_TYPES):
+            retention.append(f"snapshots kept {days} days")
+        where = f.region(r)
+        rows.append(
+            DataRow(
+                resource=f"{r.type} '{r.name}'",
+                kind=kind.what,
+                where=where,
+                in_hk=any(where.startswith(hk) for hk in HK_REGIONS),
+                key=key or "none (provider-managed or unencrypted)",
+                protection=", ".join(protection) or "none",
+                retention="; ".join(retention) or "not bounded by this stack (kept until deleted)",
+            )
+        )
+    return rows
+
+
+# --- cross-border transfers -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Transfer:
+    resource: str
+    destination: str
+    basis: str  # the transfer safeguard the stack declares (there is no statutory "legal basis")
+    exemption: str
+    expires: str
+    status: str
+
+
+def load_exemptions(pack_dir: Path) -> dict[str, Mapping[str, Any]]:
+    path = pack_dir / "exemptions.yaml"
+    try:
+        doc = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except (OSError, yaml.YAMLError):
+        return {}
+    entries = doc.get("exemptions") if isinstance(doc, Mapping) else None
+    return {str(e.get("id")): e for e in entries or [] if isinstance(e, Mapping)}
+
+
+_REGION_IN_MESSAGE = re.compile(r"(?:region|in) (?:= )?'([a-z]{2}-[a-z0-9-]+)'")
+
+
+def _status(vs: Sequence[Violation], declared: bool) -> str:
+    if any(v.blocking for v in vs):
+        return "BLOCKED"
+    if vs and all(v.exempt for v in vs if v.policy_name.startswith("residency-")):
+        return "exempt (allowed by a reviewed exemption)"
+    return "declared" if declared else "advisory"
+
+
+def transfers(f: Facts, exemptions: Mapping[str, Mapping[str, Any]]) -> list[Transfer]:
+    """Declared transfers (components that register a ``crossBorder`` statement), then every
+    other residency finding (an undeclared transfer: blocked, or exempt), then state/secrets
+    kept outside Hong Kong."""
+    out: list[Transfer] = []
+    residency = [
+        v
+        for v in f.result.violations
+        if v.policy_name.startswith("residency-") and v.policy_name not in placement_mod.RULES
+    ]
+    covered: set[int] = set()
+    for r in f.resources:
+        statement = r.outputs.get("crossBorder") if r.outputs else None
+        if not isinstance(statement, str) or not statement:
+            continue
+        mine = [
+            i
+            for i, v in enumerate(residency)
+            if v.resource_urn == r.urn
+            or r.urn in f.ancestors(v.resource_urn)
+            or (
+                v.resource_urn.startswith(r.urn.split("::")[0] + "::" + r.urn.split("::")[1])
+                and r.urn.rsplit("::", 1)[-1] in v.resource_name
+            )
+        ]
+        covered.update(mine)
+        ex_id = next((i for i in exemptions if i in statement), "")
+        ex = exemptions.get(ex_id, {})
+        basis = statement.split("transfer safeguard: ", 1)[-1].split(";")[0]
+        region = r.outputs.get("region")
+        where = statement.split(" leaves Hong Kong for ", 1)[-1].split(" (", 1)[0]
+        out.append(
+            Transfer(
+                resource=f"{r.type} '{r.name}'",
+                destination=f"{where} ({region})" if region else where,
+                basis=basis,
+                exemption=f"{ex_id} ({ex.get('reference', 'no reference')})" if ex_id else "none",
+                expires=str(ex.get("expires", "")) or "none",
+                status=_status([residency[i] for i in mine], declared=True),
+            )
+        )
+    for i, v in enumerate(residency):
+        if i in covered:
+            continue
+        ex_id = v.exemption.split(" ", 1)[0] if v.exempt else ""
+        ex = exemptions.get(ex_id, {})
+        m = _REGION_IN_MESSAGE.search(v.message)
+        out.append(
+            Transfer(
+                resource=f"{v.resource_type} '{v.resource_name}'",
+                destination=m.group(1) if m else _detail(v).splitlines()[-1][:120],
+                basis="none declared",
+                exemption=f"{ex_id} ({ex.get('reference', '')})" if ex_id else "none",
+                expires=str(ex.get("expires", "")) or "none",
+                status=_status([v], declared=False),
+            )
+        )
+    for v in f.result.violations:
+        if v.policy_name in (placement_mod.BACKEND_RULE, placement_mod.SECRETS_RULE) and (
+            "outside Hong Kong" in v.message and "cannot verify" not in v.message
+        ):
+            what = "Pulumi state" if v.policy_name == placement_mod.BACKEND_RULE else "secrets key"
+            out.append(
+                Transfer(
+                    resource=f"{what} of the stack",
+                    destination=_detail(v).split(" is ", 1)[-1].split(", outside")[0][:120],
+                    basis="none",
+                    exemption="none",
+                    expires="none",
+                    status="BLOCKED" if v.blocking else v.enforcement_level,
+                )
+            )
+    return out
+
+
+def _detail(v: Violation) -> str:
+    msg = v.message
+    if v.description and msg.startswith(v.description):
+        msg = msg[len(v.description) :]
+    return msg.strip() or v.description
+
+
+# --- verdicts and controls -----------------------------------------------------------------------
+
+
+def load_controls(pack_dir: Path) -> dict[str, tuple[str, str]]:
+    """The pack's control table (id -> (title, source)), read from its own module."""
+    path = pack_dir / "hkmail_policy" / "controls.py"
+    if not path.exists():
+        return {}
+    spec = importlib.util.spec_from_file_location("_hkmail_report_controls", path)
+    if spec is None or spec.loader is None:
+        return {}
+    module: ModuleType = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    table = getattr(module, "CONTROLS", {})
+    return {
+        str(cid): (str(getattr(c, "title", "")), str(getattr(c, "source", "")))
+        for cid, c in table.items()
+    }
+
+
+@dataclass(frozen=True)
+class Verdict:
+    rule: str
+    level: str
+    outcome: str  # "pass", "FAIL (n)", "advisory (n)", "exempt (n)"
+    controls: tuple[str, ...]
+    description: str
+
+
+def verdicts(result: GateResult) -> list[Verdict]:
+    out = []
+    names = [(r.name, r.enforcement_level, r.tags, r.description) for r in result.pack.rules]
+    names += [
+        (n, "mandatory" if n != placement_mod.DECLARED_RULE else "advisory", (),
+         placement_mod.DESCRIPTIONS[n])
+        for n in placement_mod.RULES
+    ]  # fmt: skip
+    for name, level, tags, description in names:
+        mine = [v for v in result.violations if v.policy_name == name]
+        blocking = sum(v.blocking for v in mine)
+        exempt = sum(v.exempt for v in mine)
+        other = len(mine) - blocking - exempt
+        if level == "disabled":
+            outcome = "disabled"
+        elif blocking:
+            outcome = f"FAIL ({blocking})"
+        elif other:
+            outcome = f"advisory findings ({other})"
+        elif exempt:
+            outcome = f"exempt ({exempt})"
+        else:
+            outcome = "pass"
+        controls = tuple(tags) if tags else _placement_controls(name)
+        out.append(Verdict(name, level, outcome, controls, description.strip().splitlines()[0]))
+    return out
+
+
+def _placement_controls(name: str) -> tuple[str, ...]:
+    if name in placement_mod.RULES:
+        return ("PDPO-DPP4", "ISO27001-A.5.23", "HKMA-CLOUD-2022")
+    return ()
+
+
+# --- mail authentication -------------------------------------------------------------------------
+
+
+def mail_auth(f: Facts) -> list[tuple[str, str, str, str]]:
+    """(domain, mechanism, status, value) for SPF, DKIM, DMARC, MTA-STS per zone."""
+    records: dict[str, list[tuple[str, str, str]]] = {}
+    for r in f.resources:
+        fields = RECORD_TYPES.get(r.type)
+        if fields is None:
+            continue
+        props = f.props(r)
+        zone, name, rtype, value = (props.get(k) for k in fields)
+        records.setdefault(str(zone), []).append((str(name), str(rtype), _shown(value)))
+    out = []
+    for zone, recs in sorted(records.items()):
+        txt = [(n, v) for n, t, v in recs if t == "TXT"]
+        checks = (
+            ("SPF", [v for n, v in txt if n == "@" and "v=spf1" in v]),
+            ("DKIM", [f"{n}: {v[:60]}" for n, v in txt if "._domainkey" in n]),
+            ("DMARC", [v for n, v in txt if n == "_dmarc"]),
+            ("MTA-STS", [v for n, v in txt if n == "_mta-sts"]),
+        )
+        for mech, found in checks:
+            pending = any("known after apply" in v for v in found)
+            status = (
+                "missing"
+                if not found
+                else ("pending (value from the provider)" if pending else "published")
+            )
+            out.append((zone, mech, status, "; ".join(found) or "no record in this stack"))
+    return out
+
+
+# --- guardrail and placement ---------------------------------------------------------------------
+
+
+def guardrail_summary() -> list[tuple[str, str, str]]:
+    """(document, grammar result, sample decisions) for the exported deploy policies."""
+    path = REPO_ROOT / "bootstrap" / "guardrail.py"
+    if not path.exists():
+        return []
+    spec = importlib.util.spec_from_file_location("_hkmail_report_guardrail", path)
+    assert spec is not None and spec.loader is not None
+    g = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = g
+    spec.loader.exec_module(g)
+    acct, uin = g.EXAMPLE_ACCOUNT, f"uin/{g.EXAMPLE_UIN}"
+    rows = []
+    for file, problems, samples in (
+        (g.RAM_FILE, g.ram_problems, (
+            ("ecs:RunInstances", f"acs:ecs:cn-hongkong:{acct}:instance/*"),
+            ("ecs:RunInstances", f"acs:ecs:cn-hangzhou:{acct}:instance/*"),
+            ("oss:PutBucketReplication", f"acs:oss:cn-hongkong:{acct}:archive"),
+        )),
+        (g.CAM_FILE, g.cam_problems, (
+            ("name/cvm:RunInstances", f"qcs::cvm:ap-hongkong:{uin}:instance/*"),
+            ("name/cvm:RunInstances", f"qcs::cvm:ap-guangzhou:{uin}:instance/*"),
+            ("name/cos:PutBucketReplication", f"qcs::cos:ap-hongkong:{uin}:*"),
+        )),
+    ):  # fmt: skip
+        doc = g.load(file)
+        issues = problems(doc)
+        decisions = "; ".join(
+            f"{a} on {res.split(':')[2 if res.startswith('acs') else 3]}: "
+            f"{'allowed' if g.evaluate(doc, a, res).allowed else 'denied'}"
+            for a, res in samples
+        )
+        rows.append(
+            (
+                str(file.relative_to(REPO_ROOT)),
+                "fits the documented grammar" if not issues else "; ".join(issues),
+                decisions,
+            )
+        )
+    return rows
+
+
+def placement_rows(result: GateResult, state_file: Path | None) -> list[tuple[str, str, str]]:
+    if result.mode == "state" and state_file is not None:
+        provider = placement_mod.state_secrets(state_file) or "not recorded"
+        where = placement_mod.secrets_where(provider, {}) if provider != "not recorded" else None
+        return [
+            ("State", "not in a stack export (see the project's backend.url)", "unknown"),
+            ("Secrets", f"{provider}: {where.service if where else ''}", _hk(where)),
+        ]
+    if result.project_root is None or result.config_file is None:
+        return []
+    p = placement_mod.placement(result.project_root, result.config_file)
+    return [
+        (
+            "State",
+            f"{p.backend_url} ({p.backend_source}; {p.backend.service})"
+            if p.backend
+            else "not declared (Pulumi.yaml backend.url, PULUMI_BACKEND_URL): wherever "
+            "`pulumi login` points",
+            _hk(p.backend),
+        ),
+        (
+            "Secrets",
+            f"{p.secrets_provider} ({p.secrets_source}; {p.secrets.service})"
+            if p.secrets
+            else "not declared (no secretsprovider or encryptionsalt in the stack file)",
+            _hk(p.secrets),
+        ),
+    ]
+
+
+def _hk(where: placement_mod.Where | None) -> str:
+    if where is None:
+        return "not declared"
+    inside = where.in_hong_kong
+    return {True: "Hong Kong", False: "OUTSIDE Hong Kong", None: "cannot be verified"}[inside]
+
+
+# --- the picture ---------------------------------------------------------------------------------
+
+
+def mx_hosts(f: Facts) -> list[str]:
+    """The MX hosts the stack publishes (where inbound mail is delivered)."""
+    hosts = []
+    for r in f.resources:
+        fields = RECORD_TYPES.get(r.type)
+        if fields is None:
+            continue
+        props = f.props(r)
+        if str(props.get(fields[2])) == "MX":
+            value = _shown(props.get(fields[3])).rstrip(".")
+            if value and value not in hosts:
+                hosts.append(value)
+    return hosts
+
+
+def _box(x: int, y: int, w: int, title: str, sub: str, fill: str, stroke: str, dash: bool) -> str:
+    e = html.escape
+    chars = max(10, (w - 20) // 6)
+    return (
+        f'<rect x="{x}" y="{y}" width="{w}" height="38" rx="6" fill="{fill}" stroke="{stroke}"'
+        + (' stroke-dasharray="4 3"' if dash else "")
+        + f'/><text x="{x + 10}" y="{y + 16}" font-size="12">{e(title[: chars - 2])}</text>'
+        f'<text x="{x + 10}" y="{y + 31}" font-size="10" fill="#555">{e(sub[:chars])}</text>'
+    )
+
+
+def svg(
+    rows: Sequence[DataRow],
+    moves: Sequence[Transfer],
+    place: Sequence[tuple[str, str, str]],
+    mx: Sequence[str] = (),
+) -> str:
+    """Where mail is stored (inside the Hong Kong box) and where it may leave (red arrows)."""
+    # mailboxes first, then the rest
+    stores = sorted((r for r in rows if r.in_hk), key=lambda r: "mailboxes" not in r.kind)[:8]
+    outside = [r for r in rows if not r.in_hk][:4]
+    hosted = not stores and bool(mx)
+    place_in = [p for p in place if p[2] == "Hong Kong"]
+    place_out = [p for p in place if p[2] != "Hong Kong"]
+    inside_n = len(stores) + len(place_in) + (0 if stores else 1)
+    right_n = len(moves) + len(outside) + len(place_out)
+    height = max(240, 70 + 46 * max(inside_n, right_n, 3))
+    parts = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="960" height="{height}" '
+        f'viewBox="0 0 960 {height}" role="img" aria-label="Data flows of the stack" '
+        'font-family="DejaVu Sans, Arial, sans-serif">',
+        "<title>Data flows: where mail is stored and where it may leave Hong Kong</title>",
+        '<defs><marker id="arrow" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" '
+        'markerHeight="7" orient="auto"><path d="M0,0 L10,5 L0,10 z" fill="#333"/></marker>'
+        '<marker id="red" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" markerHeight="7" '
+        'orient="auto"><path d="M0,0 L10,5 L0,10 z" fill="#c62828"/></marker></defs>',
+        '<rect x="10" y="40" width="170" height="50" rx="8" fill="#eceff1" stroke="#607d8b"/>',
+        '<text x="95" y="70" text-anchor="middle" font-size="13">Senders, recipients</text>',
+        f'<rect x="220" y="10" width="400" height="{height - 20}" rx="14" fill="#e8f5e9" '
+        'stroke="#2e7d32" stroke-width="2"/>',
+        '<text x="420" y="32" text-anchor="middle" font-size="15" font-weight="bold" '
+        'fill="#1b5e20">Hong Kong</text>',
+        '<line x1="180" y1="65" x2="238" y2="65" stroke="#333" marker-end="url(#arrow)"/>',
+        '<text x="186" y="58" font-size="10">mail</text>',
+    ]
+    y = 46
+    for r in stores:
+        parts.append(
+            _box(
+                240,
+                y,
+                360,
+                f"{r.kind} · {r.where}",
+                r.resource.split(" ", 1)[-1],
+                "#fff",
+                "#2e7d32",
+                False,
+            )
+        )
+        y += 46
+    if not stores:
+        sub = "MX " + ", ".join(mx) if mx else "no MX in this stack"
+        parts.append(_box(240, y, 360, "No mail store in this stack", sub, "#fff", "#90a4ae", True))
+        y += 46
+    for what, where, verdict in place:
+        if verdict == "Hong Kong":
+            parts.append(
+                _box(240, y, 360, f"Pulumi {what.lower()}: Hong Kong", where, "#fffde7",
+                     "#2e7d32", True)
+            )  # fmt: skip
+            y += 46
+    if hosted:
+        parts.append(
+            _box(10, 120, 190, "Mailboxes: hosted suite", mx[0], "#fff3e0", "#ef6c00", True)
+            + '<text x="10" y="176" font-size="10" fill="#8d6e63">location per the suite</text>'
+            + '<text x="10" y="189" font-size="10" fill="#8d6e63">contract, not this stack</text>'
+            + '<line x1="95" y1="90" x2="95" y2="118" stroke="#333" marker-end="url(#arrow)"/>'
+        )
+    y = 46
+    for t in moves:
+        parts.append(
+            _box(660, y, 290, f"leaves HK: {t.destination}",
+                 f"{t.exemption.split(' ')[0]} until {t.expires}; {t.status}",
+                 "#ffebee", "#c62828", False)
+            + f'<line x1="620" y1="{y + 19}" x2="658" y2="{y + 19}" stroke="#c62828" '
+            'stroke-width="2" marker-end="url(#red)"/>'
+        )  # fmt: skip
+        y += 46
+    for r in outside:
+        parts.append(
+            _box(660, y, 290, f"stored outside HK: {r.where}", r.kind, "#ffebee", "#c62828", False)
+        )
+        y += 46
+    for what, where, verdict in place_out:
+        red = verdict.startswith("OUTSIDE")
+        parts.append(
+            _box(660, y, 290, f"Pulumi {what.lower()}: {verdict}", where,
+                 "#ffebee" if red else "#fff8e1", "#c62828" if red else "#ef6c00", not red)
+        )  # fmt: skip
+        y += 46
+    if not moves and not outside:
+        parts.append(
+            f'<text x="805" y="{y + 24}" text-anchor="middle" font-size="12" fill="#2e7d32">'
+            "No mail flow out of Hong Kong</text>"
+        )
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+# --- rendering -----------------------------------------------------------------------------------
+
+
+@dataclass
+class Report:
+    result: GateResult
+    data: list[DataRow]
+    moves: list[Transfer]
+    verdicts: list[Verdict]
+    controls: dict[str, tuple[str, str]]
+    placement: list[tuple[str, str, str]]
+    guardrail: list[tuple[str, str, str]]
+    mail: list[tuple[str, str, str, str]]
+    generated: str
+    mx: list[str] = field(default_factory=list)
+
+
+def build(result: GateResult, pack_dir: Path, state_file: Path | None = None) -> Report:
+    f = Facts(result)
+    data = data_rows(f)
+    return Report(
+        result=result,
+        data=data,
+        moves=transfers(f, load_exemptions(pack_dir)),
+        verdicts=verdicts(result),
+        controls=load_controls(pack_dir),
+        placement=placement_rows(result, state_file),
+        guardrail=guardrail_summary(),
+        mail=mail_auth(f),
+        mx=mx_hosts(f),
+        generated=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+    )
+
+
+def _verdict_line(rep: Report) -> str:
+    r = rep.result
+    n = len(r.blocking)
+    head = (
+        f"FAIL: {n} mandatory violation{'s' if n != 1 else ''}"
+        if n
+        else "PASS: no mandatory violation"
+    )
+    source = (
+        "deployed state (pulumi stack export)"
+        if r.mode == "state"
+        else "plan (preview under mocks)"
+    )
+    return (
+        f"{head} — policy pack {r.pack.name} {r.pack.version}, {len(r.resources)} resources, "
+        f"{len(r.violations)} findings, from the {source}"
+    )
+
+
+def _tables(rep: Report) -> list[tuple[str, str, list[str], list[Sequence[str]]]]:
+    """(id, title, header, rows) of every section, shared by HTML and Markdown."""
+    controls = rep.controls
+
+    def ctl(ids: Sequence[str]) -> str:
+        return ", ".join(ids)
+
+    cited = sorted({c for v in rep.verdicts for c in v.controls})
+
+    return [
+        (
+            "data",
+            "Data-bearing resources",
+            ["Resource", "What", "Where", "Key", "Protection", "Retention"],
+            [(d.resource, d.kind, d.where, d.key, d.protection, d.retention) for d in rep.data],
+        ),
+        (
+            "transfers",
+            "Cross-border transfers",
+            ["Resource", "Destination", "Safeguard relied on", "Exemption", "Expires", "Status"],
+            [
+                (t.resource, t.destination, t.basis, t.exemption, t.expires, t.status)
+                for t in rep.moves
+            ],
+        ),
+        (
+            "verdicts",
+            "Policy verdicts and the controls they serve",
+            ["Policy", "Level", "Outcome", "Controls"],
+            [(v.rule, v.level, v.outcome, ctl(v.controls)) for v in rep.verdicts],
+        ),
+        (
+            "controls",
+            "The controls, as the policy pack states them",
+            ["Control", "What it requires", "Source"],
+            [(c, *controls.get(c, ("not in the pack's control table", ""))) for c in cited],
+        ),
+        (
+            "placement",
+            "Where the state and the secrets live",
+            ["What", "Declared", "Where"],
+            [list(p) for p in rep.placement],
+        ),
+        (
+            "guardrail",
+            "Deploy guardrail (bootstrap/)",
+            ["Policy document", "Grammar", "Sample decisions"],
+            [list(g) for g in rep.guardrail],
+        ),
+        (
+            "mailauth",
+            "Mail authentication",
+            ["Domain", "Mechanism", "Status", "Records"],
+            [list(m) for m in rep.mail],
+        ),
+    ]
+
+
+NOTES = {
+    "transfers": "PDPO s.33 (restriction on transfer out of Hong Kong) has never been brought into "
+    "operation, so a transfer needs no statutory 'legal basis'; the column shows the contractual "
+    "safeguard the data user relies on for its processor (DPP4(2), DPP2(3); PCPD model clauses) "
+    "and the reviewed exemption that allows the flow.",
+    "guardrail": "The deploy identity may act only on resource strings in cn-hongkong / "
+    "ap-hongkong; neither RAM nor CAM documents a requested-region condition key, so the resource "
+    "string is the guard (bootstrap/README.md).",
+}
+
+
+def _note(rep: Report, sid: str) -> str:
+    if sid == "data" and not rep.data:
+        where = f" (MX {', '.join(rep.mx)})" if rep.mx else ""
+        return (
+            "No data-bearing resource in this stack: mailboxes are held by the hosted suite"
+            f"{where}, where the suite's contract and site put them."
+        )
+    return NOTES.get(sid, "")
+
+
+def to_html(rep: Report) -> str:
+    e = html.escape
+    r = rep.result
+    ok = not r.blocking
+    body = [
+        "<!doctype html>",
+        '<html lang="en"><head><meta charset="utf-8">',
+        f"<title>hk-mail evidence: {e(r.project)} / {e(r.stack)}</title>",
+        "<style>body{font-family:'DejaVu Sans',Arial,sans-serif;margin:24px;color:#212121}"
+        "table{border-collapse:collapse;width:100%;margin:8px 0 20px;font-size:12px}"
+        "th,td{border:1px solid #cfd8dc;padding:4px 6px;text-align:left;vertical-align:top}"
+        "th{background:#eceff1}.pass{color:#2e7d32}.fail{color:#c62828;font-weight:bold}"
+        "p.note{font-size:12px;color:#455a64}</style></head><body>",
+        f"<h1>Compliance evidence: {e(r.project)} / {e(r.stack)}</h1>",
+        f'<p id="verdict" class="{"pass" if ok else "fail"}">{e(_verdict_line(rep))}</p>',
+        f'<p class="note">Generated {e(rep.generated)} by scripts/report.</p>',
+        '<h2 id="flows">Data flows</h2>',
+        svg(rep.data, rep.moves, rep.placement, rep.mx),
+    ]
+    for sid, title, header, rows in _tables(rep):
+        body.append(f'<h2 id="{sid}">{e(title)}</h2>')
+        if _note(rep, sid):
+            body.append(f'<p class="note">{e(_note(rep, sid))}</p>')
+        if not rows:
+            body.append("<p>None.</p>")
+            continue
+        body.append("<table><tr>" + "".join(f"<th>{e(h)}</th>" for h in header) + "</tr>")
+        for row in rows:
+            body.append("<tr>" + "".join(f"<td>{e(str(c))}</td>" for c in row) + "</tr>")
+        body.append("</table>")
+    body.append("</body></html>")
+    return "\n".join(body) + "\n"
+
+
+def _md(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def to_markdown(rep: Report) -> str:
+    r = rep.result
+    lines = [f"# Compliance evidence: {r.project} / {r.stack}", "", f"**{_verdict_line(rep)}**", ""]
+    lines += [
+        f"Generated {rep.generated} by scripts/report. The HTML report has the data-flow picture.",
+        "",
+    ]
+    for sid, title, header, rows in _tables(rep):
+        lines += [f"## {title}", ""]
+        if _note(rep, sid):
+            lines += [_note(rep, sid), ""]
+        if not rows:
+            lines += ["None.", ""]
+            continue
+        lines.append("| " + " | ".join(header) + " |")
+        lines.append("|" + " --- |" * len(header))
+        lines += ["| " + " | ".join(_md(str(c)) for c in row) + " |" for row in rows]
+        lines.append("")
+    return "\n".join(lines)
+
+
+def parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(
+        prog="scripts/report",
+        description="Write compliance evidence (HTML and Markdown) for one stack, from the plan "
+        "under mocks or from a `pulumi stack export` (--state).",
+    )
+    ap.add_argument("--stack", help="stack name (Pulumi.<stack>.yaml in the stackConfigDir)")
+    ap.add_argument("--project", default=str(REPO_ROOT), help="Pulumi project directory")
+    ap.add_argument("--policy-pack", default=str(REPO_ROOT / "policies"))
+    ap.add_argument("--policy-config", help="policy config JSON, as for the gate")
+    ap.add_argument("--state", help="report on a `pulumi stack export` document")
+    ap.add_argument("--output-dir", default="artifacts/report", help="where to write the files")
+    ap.add_argument("--timeout", type=float, default=600.0)
+    return ap
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    if not args.stack and not args.state:
+        print("error: --stack is required (or --state FILE)", file=sys.stderr)
+        return 2
+    pack = Path(args.policy_pack)
+    try:
+        if args.state:
+            result = run_gate_on_state(args.state, pack, policy_config=args.policy_config)
+        else:
+            result = run_gate(
+                args.project, args.stack, pack, policy_config=args.policy_config,
+                timeout=args.timeout,
+            )  # fmt: skip
+    except EngineError as exc:
+        print(f"error: {str(exc).strip()}", file=sys.stderr)
+        print(
+            "report: not written (the program, the config or the pack could not run)",
+            file=sys.stderr,
+        )
+        return 2
+    rep = build(result, pack, Path(args.state) if args.state else None)
+    out = Path(args.output_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    stem = f"report-{result.project}-{result.stack}"
+    (out / f"{stem}.html").write_text(to_html(rep), encoding="utf-8")
+    (out / f"{stem}.md").write_text(to_markdown(rep), encoding="utf-8")
+    print(
+        f"report: wrote {out / (stem + '.html')} and {out / (stem + '.md')} ({_verdict_line(rep)})"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
