@@ -4,6 +4,7 @@
                                       whether the configured phase is safe to apply now (exit 0)
                                       or could lose mail (exit 1, with the reason and the time
                                       from which it is safe)
+    scripts/migrate copy ...          copy mailboxes over IMAP and check them (toolchain.imapcopy)
 
 The phase rules themselves live in the mail library (hkmail.spec: migration_problems;
 hkmail.records.migration: the records of each phase), so ``pulumi up`` refuses the same jumps.
@@ -238,6 +239,11 @@ def parse_now(text: str | None) -> dt.datetime:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["copy"]:
+        from toolchain.imapcopy import main as copy_main
+
+        return copy_main(argv[1:])
     ap = argparse.ArgumentParser(
         prog="scripts/migrate", description="The phased move from the current mail system."
     )
@@ -247,6 +253,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--project", default=str(REPO_ROOT))
     p.add_argument("--format", choices=("text", "json", "markdown"), default="text")
     p.add_argument("--now", help="judge as of this time (ISO 8601 with zone); default: now")
+    sub.add_parser(
+        "copy", help="copy mailboxes over IMAP, then check them (scripts/migrate copy --help)"
+    )
     args = ap.parse_args(argv)
     try:
         now = parse_now(args.now)
