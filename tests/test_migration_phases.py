@@ -236,3 +236,15 @@ def test_scripts_migrate_plan_shows_the_changes_and_refuses_an_early_cutover(
     assert any(c.startswith(f"+ {DOMAIN}. MX 3600 5 mxbiz1.qq.com.") for c in done_phase["changes"])
     assert any("spf.qiye.aliyun.com" in c and c.startswith("-") for c in done_phase["changes"])
     assert doc["safe"] is False
+
+
+def test_unquoted_stack_timestamps_arrive_in_go_form_and_are_read() -> None:
+    """The CLI hands a YAML timestamp to the program as Go's time.Time String()."""
+    now = T0 + dt.timedelta(minutes=5)
+    spec = read_stack(config("sync", ttlLoweredAt="2026-11-27 18:00:00 +0800 +0800"), now=now)
+    assert spec.migration is not None and spec.migration.ttl_lowered_at == T0
+    utc = read_stack(config("sync", ttlLoweredAt="2026-11-27 10:00:00 +0000 UTC"), now=now)
+    assert utc.migration is not None and utc.migration.ttl_lowered_at == T0
+    dated = config("prepare")
+    dated["hkmail:migration"]["monitorUntil"] = "2026-12-31 00:00:00 +0000 UTC"
+    assert read_stack(dated, now=now).migration is not None

@@ -1262,13 +1262,23 @@ _MIGRATION_KEYS = (
 )
 
 
+_GO_TIME = re.compile(r"(\d{4}-\d\d-\d\d) (\d\d:\d\d:\d\d(?:\.\d+)?) ([+-])(\d\d)(\d\d)(?: \S+)?")
+
+
 def _read_time(r: _Reader, path: str, value: object) -> dt.datetime | None:
     if value is None:
         return None
     when: dt.datetime | None = value if isinstance(value, dt.datetime) else None
+    text = str(value)
+    # An unquoted timestamp in a stack file reaches the program in Go's time.Time String() form:
+    # "2026-11-27 10:00:00 +0800 +0800" / "2026-11-27 02:00:00 +0000 UTC".
+    go_time = _GO_TIME.fullmatch(text)
+    if go_time is not None:
+        day, clock, sign, hh, mm = go_time.groups()
+        text = f"{day}T{clock}{sign}{hh}:{mm}"
     if when is None:
         try:
-            when = dt.datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+            when = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
         except ValueError:
             when = None
     if when is None or when.tzinfo is None:
