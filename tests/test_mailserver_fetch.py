@@ -313,6 +313,18 @@ def test_fetch_writes_the_three_files_with_safe_modes(cloud: str, tmp_path: Path
             "is not a '{SCHEME}hash'",
         ),
         (
+            {**GOOD_SECRETS, "mailboxes": json.dumps({"alice": "{PLAIN}pw", "bob": "{MD5}x"})},
+            "password hash of ['alice', 'bob'] does not use a strong scheme",
+        ),
+        (
+            # A strong scheme's name on a hash that is not of that scheme.
+            {
+                **GOOD_SECRETS,
+                "mailboxes": json.dumps({"alice": "{SHA512-CRYPT}$1$s$h", "bob": "{ARGON2ID}$6$h"}),
+            },
+            "password hash of ['alice', 'bob'] does not use a strong scheme",
+        ),
+        (
             {**GOOD_SECRETS, "relay": json.dumps({"username": "u"})},
             "not a JSON object {username, password}",
         ),

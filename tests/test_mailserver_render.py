@@ -107,8 +107,15 @@ def test_production_rendering_uses_standard_ports_and_paths() -> None:
         assert any(line.startswith(f"{port} inet") for line in master.splitlines())
     dovecot = r.by_path("/etc/dovecot/dovecot.conf").content
     assert "port = 993" in dovecot and "listen = *" in dovecot
-    assert "Socket inet:8891@127.0.0.1" in r.by_path("/etc/opendkim.conf").content
-    assert "listen 443 ssl;" in r.by_path("/etc/nginx/conf.d/hkmail-mta-sts.conf").content
+    assert (
+        "Socket local:/var/spool/postfix/opendkim/opendkim.sock"
+        in r.by_path("/etc/opendkim.conf").content
+    )
+    assert "listen 443 ssl;" in r.by_path("/etc/nginx/hkmail/mta-sts.conf").content
+    assert "listen 80 default_server;" in r.by_path("/etc/nginx/conf.d/hkmail-acme.conf").content
+    cert = r.by_path("/usr/local/sbin/hkmail-cert").content
+    assert "--server https://acme-v02.api.letsencrypt.org/directory" in cert
+    assert "--config-dir /etc/letsencrypt " in cert
     assert r.by_path("/var/www/mta-sts/.well-known/mta-sts.txt").content == POLICY
 
 
@@ -145,7 +152,50 @@ def test_every_bad_field_is_reported_together() -> None:
         "mailServer.postmaster",
         "mailServer.mtaStsPolicy",
     }
-    assert "SSH must not be open to all" in str(err.value)
+    assert "SSH must be open only to the administrators' own network" in str(err.value)
+
+
+@pytest.mark.parametrize("cidr", ["0.0.0.0/0", "10.0.0.0/8", "203.0.0.0/15", "2001:db8::/32"])
+def test_very_wide_admin_networks_are_refused(cidr: str) -> None:
+    with pytest.raises(SpecErrors, match=r"mailServer\.adminCidr.*prefix /(16|48) or longer"):
+        config(admin_cidr=cidr)
+
+
+@pytest.mark.parametrize("cidr", ["203.0.0.0/16", "198.51.100.7/32", "2001:db8:1::/48"])
+def test_admin_networks_of_one_site_are_accepted(cidr: str) -> None:
+    assert config(admin_cidr=cidr).admin_cidr == cidr
+
+
+def test_ffdhe2048_is_openssls_own() -> None:
+    openssl = require_tool("openssl", "openssl")
+    out = subprocess.run(
+        [openssl, "genpkey", "-genparam", "-algorithm", "DH", "-pkeyopt", "group:ffdhe2048"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert render(config()).by_path("/etc/hkmail/ffdhe2048.pem").content == out.stdout
+
+
+def test_ssh_by_key_only_and_security_upgrades() -> None:
+    doc = yaml.safe_load(user_data(config()))
+    assert doc["ssh_pwauth"] is False
+    assert "unattended-upgrades" in doc["packages"]
+    periodic = render(config()).by_path("/etc/apt/apt.conf.d/20auto-upgrades").content
+    assert 'APT::Periodic::Unattended-Upgrade "1";' in periodic
+
+
+def test_no_tls_daemon_for_clients_before_the_certificate() -> None:
+    # The boot stops the packages' Postfix and Dovecot; only the deploy hook starts them.
+    doc = yaml.safe_load(user_data(config()))
+    steps = [s if isinstance(s, str) else " ".join(s) for s in doc["runcmd"]]
+    assert "systemctl disable --now postfix dovecot" in steps
+    assert not any("openssl req" in s for s in steps)  # no self-signed certificate at all
+    assert not any(
+        s.startswith("systemctl") and "postfix" in s and "disable" not in s for s in steps
+    )
+    hook = render(config()).by_path("/usr/local/sbin/hkmail-cert-deploy").content
+    assert "systemctl enable postfix dovecot" in hook
 
 
 def test_bad_secret_names_and_role_are_refused() -> None:

@@ -14,8 +14,14 @@ import yaml
 
 from hkmail.mailserver.model import MailServerConfig
 from hkmail.mailserver.render import (
+    ACME_WEBROOT,
+    CERT_SCRIPT,
     FETCH_SCRIPT,
+    FROM_MILTER_USER,
+    LOG_DIR,
+    MILTER_DIRS,
     OPENDKIM_DIR,
+    OPENDKIM_UNBOUND_CONF,
     SECRETS_CONF,
     VMAIL_DIR,
     VMAIL_UID,
@@ -33,22 +39,43 @@ PACKAGES: Final = (
     "dovecot-lmtpd",
     "opendkim",
     "opendkim-tools",
+    # Inbound SPF (at RCPT) and DMARC (at end of DATA) on port 25.
+    "postfix-policyd-spf-python",
+    "opendmarc",
+    # hkmail-from-milter: the header From of submitted mail must belong to the login.
+    "python3-milter",
     "nginx",
+    # The certificate: ACME HTTP-01 through nginx, renewed by Debian's certbot.timer.
+    "certbot",
+    "unattended-upgrades",
     "python3",
     "ca-certificates",
     "openssl",
 )
 
+# Started (and restarted with the rendered configs) by the boot; Postfix and Dovecot only once the
+# CA-issued certificate is installed (hkmail-cert-deploy).
+EARLY_SERVICES: Final = ("opendkim", "opendmarc", "hkmail-from-milter", "nginx")
+
 
 def _runcmd(config: MailServerConfig, rendered: Rendered) -> list[str | list[str]]:
     p = rendered.layout.p
-    cert, key = p(config.tls_cert), p(config.tls_key)
+    milter_dirs: list[str | list[str]] = [
+        # setgid postfix: each socket gets group postfix (mode 0770 from the milter's umask), the
+        # directory 0750 keeps every other user from reaching it.
+        ["install", "-d", "-o", user, "-g", "postfix", "-m", "2750", p(path)]
+        for user, path in MILTER_DIRS
+    ]
     return [
         # Mailbox owner with a fixed uid, so a restored data disk keeps its ownership.
         f"getent group vmail || groupadd --system --gid {VMAIL_UID} vmail",
         (
             f"id vmail || useradd --system --uid {VMAIL_UID} --gid vmail "
             f"--home-dir {p(VMAIL_DIR)} --shell /usr/sbin/nologin vmail"
+        ),
+        (
+            f"id {FROM_MILTER_USER} || useradd --system --user-group --no-create-home "
+            f"--home-dir /nonexistent --shell /usr/sbin/nologin {FROM_MILTER_USER}"
         ),
         ["install", "-d", "-o", "vmail", "-g", "vmail", "-m", "0750", p(VMAIL_DIR)],
         [
@@ -62,19 +89,29 @@ def _runcmd(config: MailServerConfig, rendered: Rendered) -> list[str | list[str
             "0700",
             p(OPENDKIM_DIR + "/keys"),
         ],
+        *milter_dirs,
+        ["install", "-d", "-o", "root", "-g", "adm", "-m", "0750", p(LOG_DIR)],
+        ["install", "-d", "-m", "0755", p(ACME_WEBROOT)],
+        # OpenDKIM's resolver forwards to the instance's own (VPC) resolvers.
+        (
+            # (a resolver on the instance itself, e.g. 127.0.0.53, is allowed too).
+            "{ echo 'server:'; echo '  do-not-query-localhost: no'; "
+            "echo 'forward-zone:'; echo '  name: \".\"'; "
+            "awk '/^nameserver/ {print \"  forward-addr: \" $2}' /etc/resolv.conf; } "
+            f"> {p(OPENDKIM_UNBOUND_CONF)}"
+        ),
         # Secrets from the Hong Kong secret store, with the instance role; fails the boot loudly.
         ["python3", p(FETCH_SCRIPT), p(SECRETS_CONF)],
-        # Until a CA-issued certificate is installed at these paths (MTA-STS needs one), a
-        # self-signed one lets the daemons start; it is never overwritten once present.
-        (
-            f"test -s {cert} || (install -d -m 0755 $(dirname {cert}) && "
-            f"openssl req -x509 -newkey rsa:2048 -nodes -days 30 -subj /CN={config.hostname} "
-            f"-addext subjectAltName=DNS:{config.hostname},DNS:mta-sts.{config.domain} "
-            f"-keyout {key} -out {cert} && chmod 0600 {key})"
-        ),
         ["rm", "-f", "/etc/nginx/sites-enabled/default"],
-        ["systemctl", "enable", "postfix", "dovecot", "opendkim", "nginx"],
-        ["systemctl", "restart", "opendkim", "dovecot", "postfix", "nginx"],
+        # No TLS service before a CA-issued certificate: the packages' Postfix and Dovecot (started
+        # at install with a snake-oil certificate) stop until hkmail-cert-deploy starts them.
+        ["systemctl", "disable", "--now", "postfix", "dovecot"],
+        ["systemctl", "daemon-reload"],
+        ["systemctl", "enable", *EARLY_SERVICES],
+        ["systemctl", "restart", *EARLY_SERVICES],
+        ["systemctl", "enable", "--now", "hkmail-cert.timer"],
+        # The first issuance; if DNS does not point here yet, the timer retries every 10 minutes.
+        f"{p(CERT_SCRIPT)} || echo 'hkmail: no certificate yet, hkmail-cert.timer retries' >&2",
     ]
 
 
@@ -91,6 +128,9 @@ def user_data_document(config: MailServerConfig, rendered: Rendered) -> dict[str
         for f in rendered.files
     ]
     doc: dict[str, Any] = {
+        # SSH by key only (the key pair is the cloud component's); no password logins at all.
+        "ssh_pwauth": False,
+        "disable_root": True,
         "package_update": True,
         "packages": list(PACKAGES),
         "write_files": write_files,

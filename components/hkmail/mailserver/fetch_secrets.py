@@ -50,6 +50,23 @@ SSM_VERSION_ID = "v1"
 # A Dovecot password hash as printed by `doveadm pw`: {SCHEME}hash. No ':' or whitespace, so one
 # hash can never add a field or a line to the passwd-file.
 _HASH = re.compile(r"^\{[A-Z0-9.-]+\}[^\s:]+$")
+# Only slow, salted schemes (Dovecot's passdb would accept {PLAIN} or unsalted MD5 as readily),
+# each with the crypt(3)/PHC prefix its hash must carry.
+STRONG_SCHEMES: dict[str, tuple[str, ...]] = {
+    "ARGON2ID": ("$argon2id$",),
+    "ARGON2I": ("$argon2i$",),
+    "BLF-CRYPT": ("$2y$", "$2b$", "$2a$"),
+    "SHA512-CRYPT": ("$6$",),
+}
+
+
+def strong_hash(value: str) -> bool:
+    m = re.match(r"^\{([A-Z0-9.-]+)\}", value)
+    if not m or not _HASH.match(value):
+        return False
+    return value[m.end() :].startswith(STRONG_SCHEMES.get(m.group(1), ("\0",)))
+
+
 _PEM_KEY = re.compile(
     r"^-----BEGIN (RSA |)PRIVATE KEY-----\n[A-Za-z0-9+/=\n]+-----END (RSA |)PRIVATE KEY-----\n?$"
 )
@@ -306,6 +323,12 @@ def build_outputs(settings: Mapping[str, Any], get: Getter) -> dict[str, str]:
     bad = [u for u in users if not isinstance(hashes[u], str) or not _HASH.match(hashes[u])]
     if bad:
         raise FetchError(f"password hash of {bad} is not a '{{SCHEME}}hash' from doveadm pw")
+    weak = [u for u in users if not strong_hash(hashes[u])]
+    if weak:
+        raise FetchError(
+            f"password hash of {weak} does not use a strong scheme; "
+            f"allowed: {', '.join(STRONG_SCHEMES)} (doveadm pw -s ARGON2ID)"
+        )
     relay = json.loads(get(names["relay_credentials"]))
     if not isinstance(relay, dict) or not relay.get("username") or not relay.get("password"):
         raise FetchError("the relay secret is not a JSON object {username, password}")

@@ -24,6 +24,11 @@ _LOCAL_PART = re.compile(r"^[a-z0-9][a-z0-9._+-]{0,63}$")
 _SECRET_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,127}$")
 _ROLE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+=,@-]{0,63}$")
 
+LETS_ENCRYPT: Final = "https://acme-v02.api.letsencrypt.org/directory"
+# The widest admin network accepted: a /16 of IPv4 (65,536 addresses) or a /48 of IPv6 (one site).
+# Anything wider is "the internet" for practical purposes and leaves SSH open to scanners.
+MIN_ADMIN_PREFIX: Final = {4: 16, 6: 48}
+
 
 @dataclass(frozen=True)
 class Ports:
@@ -34,7 +39,7 @@ class Ports:
     submissions: int = 465
     imaps: int = 993
     https: int = 443
-    milter: int = 8891  # OpenDKIM, bound to loopback only
+    http: int = 80  # ACME HTTP-01 challenges only; everything else redirects to https
 
 
 @dataclass(frozen=True)
@@ -92,6 +97,11 @@ class MailServerConfig:
     # Block device of the encrypted data disk, formatted once and mounted at /var/vmail; None keeps
     # mailboxes on the system disk (tests, or a single-disk server).
     data_device: str | None = None
+    # The ACME server issuing the server's certificate (HTTP-01 through the nginx that serves
+    # MTA-STS); tests point it at a local Pebble.
+    acme_directory: str = LETS_ENCRYPT
+    # SMTP AUTH commands per client address and minute on submission (Postfix anvil).
+    auth_rate_limit: int = 10
 
     def __post_init__(self) -> None:
         validate(self)
@@ -125,8 +135,14 @@ def validate(c: MailServerConfig) -> None:
         bad("dkimSelector", c.dkim_selector, "one DNS label: a-z, 0-9, '-'")
     try:
         net = ipaddress.ip_network(c.admin_cidr, strict=True)
-        if net.prefixlen == 0:
-            bad("adminCidr", c.admin_cidr, "a specific network", "SSH must not be open to all")
+        widest = MIN_ADMIN_PREFIX[net.version]
+        if net.prefixlen < widest:
+            bad(
+                "adminCidr",
+                c.admin_cidr,
+                f"an IPv{net.version} network of prefix /{widest} or longer",
+                "SSH must be open only to the administrators' own network",
+            )
     except ValueError as exc:
         bad("adminCidr", c.admin_cidr, "an IPv4/IPv6 network such as 203.0.113.0/24", str(exc))
     if not c.users:
@@ -156,6 +172,10 @@ def validate(c: MailServerConfig) -> None:
             bad(path_field, path, "an absolute path without spaces or ':'")
     if c.data_device is not None and not re.fullmatch(r"/dev/[a-z0-9/]+", c.data_device):
         bad("dataDevice", c.data_device, "a block device path such as /dev/vdb")
+    if not re.fullmatch(r"https://[A-Za-z0-9.:-]+(/[A-Za-z0-9._~/-]*)?", c.acme_directory):
+        bad("acmeDirectory", c.acme_directory, "an https:// ACME directory URL")
+    if not 1 <= c.auth_rate_limit <= 1000:
+        bad("authRateLimit", c.auth_rate_limit, "1-1000 AUTH commands per client and minute")
     s = c.secrets
     if not _ROLE_NAME.match(s.role_name):
         bad("secrets.roleName", s.role_name, "a CAM/RAM role name")

@@ -59,14 +59,65 @@ DOVECOT_CONF: Final = "/etc/dovecot/dovecot.conf"
 DOVECOT_USERS: Final = "/etc/dovecot/users"
 OPENDKIM_CONF: Final = "/etc/opendkim.conf"
 OPENDKIM_DIR: Final = "/etc/opendkim"
-NGINX_SITE: Final = "/etc/nginx/conf.d/hkmail-mta-sts.conf"
+OPENDKIM_UNBOUND_CONF: Final = "/etc/opendkim/unbound.conf"  # written at boot, not rendered
+OPENDMARC_CONF: Final = "/etc/opendmarc.conf"
+OPENDMARC_DIR: Final = "/etc/opendmarc"
+SPF_CONF: Final = "/etc/postfix-policyd-spf-python/policyd-spf.conf"
+NGINX_ACME_SITE: Final = "/etc/nginx/conf.d/hkmail-acme.conf"
+# The HTTPS (MTA-STS) site is enabled by the certificate deploy hook, once a CA-issued certificate
+# exists: nginx never serves the MTA-STS host with a self-signed one.
+NGINX_TLS_SITE: Final = "/etc/nginx/hkmail/mta-sts.conf"
+NGINX_TLS_ENABLED: Final = "/etc/nginx/conf.d/hkmail-mta-sts.conf"
 MTA_STS_FILE: Final = "/var/www/mta-sts/.well-known/mta-sts.txt"
+ACME_WEBROOT: Final = "/var/www/acme"
 SECRETS_CONF: Final = "/etc/hkmail/secrets.json"
+DH_PARAMS: Final = "/etc/hkmail/ffdhe2048.pem"
 FETCH_SCRIPT: Final = "/usr/local/sbin/hkmail-fetch-secrets"
+FROM_MILTER: Final = "/usr/local/sbin/hkmail-from-milter"
+CERT_SCRIPT: Final = "/usr/local/sbin/hkmail-cert"
+CERT_DEPLOY_HOOK: Final = "/usr/local/sbin/hkmail-cert-deploy"
+LETSENCRYPT_DIR: Final = "/etc/letsencrypt"
+SYSTEMD_DIR: Final = "/etc/systemd/system"
+APT_PERIODIC: Final = "/etc/apt/apt.conf.d/20auto-upgrades"
 RELAY_PASSWORD: Final = "/etc/postfix/relay_password"
 QUEUE_DIR: Final = "/var/spool/postfix"
 VMAIL_DIR: Final = "/var/vmail"
+LOG_DIR: Final = "/var/log/hkmail"  # root:adm 0750: mail logs name senders and recipients
 CA_BUNDLE: Final = "/etc/ssl/certs/ca-certificates.crt"
+# Milter sockets: each in its own directory under the queue, 0750 and owned by the milter's user;
+# Postfix is a member of each milter's group (runcmd), no other user can reach a socket.
+OPENDKIM_SOCKET: Final = QUEUE_DIR + "/opendkim/opendkim.sock"
+OPENDMARC_SOCKET: Final = QUEUE_DIR + "/opendmarc/opendmarc.sock"
+FROM_MILTER_SOCKET: Final = QUEUE_DIR + "/hkmail-from/from.sock"
+FROM_MILTER_USER: Final = "hkmail-from"
+MILTER_DIRS: Final = (
+    ("opendkim", QUEUE_DIR + "/opendkim"),
+    ("opendmarc", QUEUE_DIR + "/opendmarc"),
+    (FROM_MILTER_USER, QUEUE_DIR + "/hkmail-from"),
+)
+
+# Mozilla's "intermediate" profile (ssl-config.mozilla.org, guideline 5.7): TLS 1.2 and 1.3, only
+# forward-secret AEAD suites (no static RSA, CBC, Camellia, ARIA, CCM8, no anonymous suites),
+# ffdhe2048 for DHE, the client's order (every suite is strong).
+MOZILLA_INTERMEDIATE_CIPHERS: Final = (
+    "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:"
+    "ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:"
+    "ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305:"
+    "DHE-RSA-AES128-GCM-SHA256:DHE-RSA-AES256-GCM-SHA384:DHE-RSA-CHACHA20-POLY1305"
+)
+# RFC 7919 ffdhe2048, as `openssl genpkey -genparam -algorithm DH -pkeyopt group:ffdhe2048` prints
+# it (a public constant; tests compare it with OpenSSL's own).
+FFDHE2048_PEM: Final = """\
+-----BEGIN DH PARAMETERS-----
+MIIBCAKCAQEA//////////+t+FRYortKmq/cViAnPTzx2LnFg84tNpWp4TZBFGQz
++8yTnc4kmz75fS/jY2MMddj2gbICrsRhetPfHtXV/WVhJDP1H18GbtCFY2VVPe0a
+87VXE15/V8k1mE8McODmi3fipona8+/och3xWKE2rec1MKzKT0g6eXq8CrGCsyT7
+YdEIqUuyyOP7uWrat2DX9GgdT0Kj3jlN9K5W7edjcrsZCwenyO4KbXCeAvzhzffi
+7MA0BM0oNC9hkXL+nOmFg/+OTxIy7vKBg8P+OxtMb61zO7X8vC7CIAXFjvGDfRaD
+ssbzSibBsu/6iGtCOGEoXJf//////////wIBAg==
+-----END DH PARAMETERS-----
+"""
+HSTS_MAX_AGE: Final = 63_072_000  # two years, Mozilla's value
 
 
 def dkim_key_path(selector: str) -> str:
@@ -81,8 +132,10 @@ def render(
     files = (
         *_postfix(config, lay, prt),
         *_dovecot(config, lay, prt),
-        *_opendkim(config, lay, prt),
+        *_opendkim(config, lay),
+        *_opendmarc(config, lay),
         *_nginx(config, lay, prt),
+        *_certificate(config, lay),
         *_boot(config, lay),
     )
     return Rendered(files=files, layout=lay, ports=prt)
@@ -95,25 +148,39 @@ def render(
 
 def _postfix(c: MailServerConfig, lay: Layout, prt: Ports) -> list[RenderedFile]:
     p = lay.p
+    d = POSTFIX_DIR
     inet_interfaces = "all" if lay.listen == LISTEN_ALL else lay.listen
+    opendkim = f"unix:{p(OPENDKIM_SOCKET)}"
+    opendmarc = f"unix:{p(OPENDMARC_SOCKET)}"
+    from_milter = f"unix:{p(FROM_MILTER_SOCKET)}"
     main_cf = f"""\
 # Rendered by hk-mail: changes here are overwritten by the next deployment.
 compatibility_level = 3.6
 config_directory = {p(POSTFIX_DIR)}
 queue_directory = {p(QUEUE_DIR)}
 data_directory = {p("/var/lib/postfix")}
-# postlogd writes one file the log agent ships to the Hong Kong log store.
-maillog_file = {p("/var/log/postfix.log")}
+# postlogd writes one file the log agent ships to the Hong Kong log store; its directory is
+# root:adm 0750, so the file's own mode (postlogd creates it 0644) does not expose it.
+maillog_file = {p(LOG_DIR + "/postfix.log")}
 maillog_file_prefixes = {p("/var")}
 
 myhostname = {c.hostname}
 mydomain = {c.domain}
 myorigin = $mydomain
-# Every mailbox is virtual; no local(8) delivery, so no alias database is needed.
+# Every mailbox is virtual. Nothing is delivered locally: an address in the "local" class (an
+# address literal such as user@[server-ip]) is refused at RCPT time, as is every unknown
+# recipient, so the server never accepts mail it would later bounce (backscatter).
 mydestination =
-local_recipient_maps =
+local_recipient_maps = texthash:{p(d + "/local_recipients")}
+local_transport = error:5.1.1 local delivery is disabled
 alias_maps =
 alias_database =
+unknown_local_recipient_reject_code = 550
+smtpd_reject_unlisted_recipient = yes
+smtpd_reject_unlisted_sender = yes
+# Only root (cron, the boot scripts) may submit through sendmail(1); a local user could otherwise
+# have any From signed through pickup.
+authorized_submit_users = root
 inet_interfaces = {inet_interfaces}
 inet_protocols = ipv4
 mynetworks = 127.0.0.0/8
@@ -127,35 +194,61 @@ message_size_limit = {c.message_size_limit}
 mailbox_size_limit = 0
 
 virtual_mailbox_domains = {c.domain}
-virtual_mailbox_maps = texthash:{p(POSTFIX_DIR + "/vmailbox")}
-virtual_alias_maps = texthash:{p(POSTFIX_DIR + "/virtual")}
+virtual_mailbox_maps = texthash:{p(d + "/vmailbox")}
+virtual_alias_maps = texthash:{p(d + "/virtual")}
 virtual_transport = lmtp:unix:private/dovecot-lmtp
 
-# Only authenticated clients may relay; anyone may deliver to our own domain (port 25).
+# Port 25: only authenticated clients may relay (there are none on 25); anyone may deliver to our
+# own mailboxes, subject to SPF (policyd-spf: a hard fail is refused at RCPT), and nobody
+# unauthenticated may claim our own domain as the envelope sender.
 smtpd_relay_restrictions = permit_sasl_authenticated, reject_unauth_destination
-smtpd_recipient_restrictions = reject_non_fqdn_recipient, reject_unlisted_recipient
+smtpd_recipient_restrictions =
+  reject_non_fqdn_recipient,
+  reject_unlisted_recipient,
+  check_policy_service unix:private/policyd-spf
+smtpd_sender_restrictions =
+  reject_non_fqdn_sender,
+  check_sender_access texthash:{p(d + "/own_domains")}
+policyd-spf_time_limit = 3600
 # An authenticated user may only send as an address the login owns.
-smtpd_sender_login_maps = texthash:{p(POSTFIX_DIR + "/sender_login")}
+smtpd_sender_login_maps = texthash:{p(d + "/sender_login")}
 
 # SASL through Dovecot; enabled per service in master.cf (submission only, never port 25).
 smtpd_sasl_type = dovecot
 smtpd_sasl_path = private/auth
 smtpd_sasl_auth_enable = no
 smtpd_sasl_security_options = noanonymous
+smtpd_sasl_tls_security_options = noanonymous
 smtpd_tls_auth_only = yes
+# Brute force: at most {c.auth_rate_limit} AUTH commands per client address and minute (anvil); no
+# address is exempt (the default exempts $mynetworks).
+smtpd_client_auth_rate_limit = {c.auth_rate_limit}
+smtpd_client_event_limit_exceptions =
+anvil_rate_time_unit = 60s
 
+# TLS: Mozilla "intermediate" on every port. Port 25 stays opportunistic (may); submission is
+# encrypt-only (master.cf). Both levels get the same protocols and suites.
 smtpd_tls_cert_file = {p(c.tls_cert)}
 smtpd_tls_key_file = {p(c.tls_key)}
 smtpd_tls_security_level = may
 smtpd_tls_protocols = >=TLSv1.2
 smtpd_tls_mandatory_protocols = >=TLSv1.2
+smtpd_tls_ciphers = medium
+smtpd_tls_mandatory_ciphers = medium
+smtpd_tls_exclude_ciphers = aNULL, eNULL
+smtpd_tls_mandatory_exclude_ciphers = aNULL, eNULL
+tls_medium_cipherlist = {MOZILLA_INTERMEDIATE_CIPHERS}
+tls_preempt_cipherlist = no
+smtpd_tls_dh1024_param_file = {p(DH_PARAMS)}
 smtpd_tls_loglevel = 1
 smtpd_tls_received_header = yes
 
-# OpenDKIM: signs what the submission services mark ORIGINATING, verifies the rest.
-# tempfail: a message is never sent unsigned because the milter was down.
-smtpd_milters = inet:127.0.0.1:{prt.milter}
-non_smtpd_milters = $smtpd_milters
+# Milters, each on a local socket only Postfix can open.
+# Port 25: OpenDKIM verifies, then OpenDMARC evaluates SPF/DKIM/DMARC and refuses what the sender
+# domain's p=reject refuses (and holds p=quarantine). Submission (master.cf): the From check, then
+# OpenDKIM signs. tempfail: a message is never passed unchecked or sent unsigned.
+smtpd_milters = {opendkim}, {opendmarc}
+non_smtpd_milters = {opendkim}
 milter_default_action = tempfail
 milter_protocol = 6
 
@@ -175,11 +268,17 @@ smtp_host_lookup = dns, native
 """
     submission_opts = [
         "-o syslog_name=postfix/submission{port}",
+        "-o smtpd_tls_security_level=encrypt",
         "-o smtpd_sasl_auth_enable=yes",
         "-o smtpd_client_restrictions=permit_sasl_authenticated,reject",
-        "-o smtpd_sender_restrictions=reject_sender_login_mismatch",
+        # No null sender on submission (a user never sends a bounce), and the envelope sender
+        # must be an address the login owns.
+        f"-o smtpd_sender_restrictions=check_sender_access,texthash:{p(d + '/submission_senders')},"
+        "reject_sender_login_mismatch",
         "-o smtpd_relay_restrictions=permit_sasl_authenticated,reject",
         "-o smtpd_recipient_restrictions=permit_sasl_authenticated,reject",
+        # The header From must be the login's too (hkmail-from-milter); then OpenDKIM signs.
+        f"-o smtpd_milters={from_milter},{opendkim}",
         "-o milter_macro_daemon_name=ORIGINATING",
     ]
 
@@ -192,7 +291,7 @@ smtp_host_lookup = dns, native
 # Rendered by hk-mail.
 # service type  private unpriv  chroot  wakeup  maxproc command + args
 {prt.smtp} inet n - n - - smtpd
-{service(prt.submission, ["-o smtpd_tls_security_level=encrypt"])}
+{service(prt.submission, [])}
 {service(prt.submissions, ["-o smtpd_tls_wrappermode=yes"])}
 pickup    unix  n       -       n       60      1       pickup
   -o milter_macro_daemon_name=ORIGINATING
@@ -219,25 +318,57 @@ lmtp      unix  -       -       n       -       -       lmtp
 anvil     unix  -       -       n       -       1       anvil
 scache    unix  -       -       n       -       1       scache
 postlog   unix-dgram n  -       n       -       1       postlogd
+policyd-spf unix -      n       n       -       0       spawn
+  user=policyd-spf argv=/usr/bin/policyd-spf {p(SPF_CONF)}
 """
     users = [f"{a} OK" for a in c.addresses]
     pm = f"{c.postmaster_user}@{c.domain}"
     virtual = [f"postmaster@{c.domain} {pm}", f"abuse@{c.domain} {pm}"]
     # Each login (the full address) may send only as itself.
     sender_login = [f"{a} {a}" for a in c.addresses]
-    d = POSTFIX_DIR
+    own = [
+        f"{c.domain} REJECT 5.7.1 {c.domain} sends only through authenticated submission",
+        f".{c.domain} REJECT 5.7.1 {c.domain} sends only through authenticated submission",
+    ]
+    spf_conf = f"""\
+# Rendered by hk-mail: policyd-spf on port 25 (master.cf spawns it).
+debugLevel = 1
+TestOnly = 1
+HELO_reject = Fail
+Mail_From_reject = Fail
+PermError_reject = False
+TempError_Defer = False
+# Nothing is exempt: port 25 serves only other mail servers (local mail never passes smtpd). The
+# setting cannot be empty; ::1 never reaches an IPv4-only Postfix.
+skip_addresses = ::1/128
+Header_Type = AR
+Authserv_Id = {c.hostname}
+"""
     return [
         RenderedFile(p(d + "/main.cf"), main_cf),
         RenderedFile(p(d + "/master.cf"), master_cf),
         RenderedFile(p(d + "/vmailbox"), "\n".join(users) + "\n"),
         RenderedFile(p(d + "/virtual"), "\n".join(virtual) + "\n"),
         RenderedFile(p(d + "/sender_login"), "\n".join(sender_login) + "\n"),
+        RenderedFile(p(d + "/own_domains"), "\n".join(own) + "\n"),
+        RenderedFile(
+            p(d + "/submission_senders"),
+            "<> REJECT 5.7.1 a null sender is not accepted on submission\n",
+        ),
+        RenderedFile(
+            p(d + "/local_recipients"),
+            "# intentionally empty: no local(8) mailbox accepts mail (see main.cf)\n",
+        ),
+        RenderedFile(p(SPF_CONF), spf_conf),
     ]
 
 
 # ------------------------------------------------------------------------------------------------
 # Dovecot
 # ------------------------------------------------------------------------------------------------
+
+# Password schemes a mailbox hash may use (hkmail-fetch-secrets refuses any other, e.g. {PLAIN}).
+STRONG_PASSWORD_SCHEMES: Final = ("ARGON2ID", "ARGON2I", "BLF-CRYPT", "SHA512-CRYPT")
 
 
 def _dovecot(c: MailServerConfig, lay: Layout, prt: Ports) -> list[RenderedFile]:
@@ -249,18 +380,23 @@ protocols = imap lmtp
 listen = {listen}
 base_dir = {p("/run/dovecot")}
 state_dir = {p("/var/lib/dovecot")}
-log_path = {p("/var/log/dovecot.log")}
+log_path = {p(LOG_DIR + "/dovecot.log")}
 
-# IMAP only over implicit TLS (993); plain 143 is not offered at all.
+# IMAP only over implicit TLS (993); plain 143 is not offered at all. Mozilla "intermediate".
 ssl = required
 ssl_cert = <{p(c.tls_cert)}
 ssl_key = <{p(c.tls_key)}
 ssl_min_protocol = TLSv1.2
-ssl_dh = </usr/share/dovecot/dh.pem
+ssl_cipher_list = {MOZILLA_INTERMEDIATE_CIPHERS}
+ssl_prefer_server_ciphers = no
+ssl_dh = <{p(DH_PARAMS)}
 disable_plaintext_auth = yes
 auth_mechanisms = plain login
+# Each failed login waits this long before the answer (Dovecot's brute-force brake).
+auth_failure_delay = 2 secs
 
-# Users and password hashes are written at boot from the secret store (hkmail-fetch-secrets).
+# Users and password hashes are written at boot from the secret store (hkmail-fetch-secrets,
+# which accepts only the schemes {", ".join(STRONG_PASSWORD_SCHEMES)}).
 passdb {{
   driver = passwd-file
   args = scheme=ARGON2ID username_format=%u {p(DOVECOT_USERS)}
@@ -328,11 +464,11 @@ protocol lmtp {{
 
 
 # ------------------------------------------------------------------------------------------------
-# OpenDKIM
+# OpenDKIM (signs submission, verifies port 25) and OpenDMARC (judges port 25)
 # ------------------------------------------------------------------------------------------------
 
 
-def _opendkim(c: MailServerConfig, lay: Layout, prt: Ports) -> list[RenderedFile]:
+def _opendkim(c: MailServerConfig, lay: Layout) -> list[RenderedFile]:
     p = lay.p
     key_name = f"{c.dkim_selector}._domainkey.{c.domain}"
     conf = f"""\
@@ -341,10 +477,12 @@ Syslog yes
 UMask 007
 UserID opendkim:opendkim
 PidFile {p("/run/opendkim/opendkim.pid")}
-Socket inet:{prt.milter}@127.0.0.1
+# A local socket in a 0750 directory of opendkim's: only Postfix (a member of the opendkim group)
+# can ask for a signature, so the daemon_name macro that selects signing comes from Postfix.
+Socket local:{p(OPENDKIM_SOCKET)}
 Mode sv
-# Sign only what Postfix marks ORIGINATING (authenticated submission, local pickup); the client's
-# address alone never makes a message ours, so InternalHosts is left empty.
+# Sign only what Postfix marks ORIGINATING (authenticated submission, root's local mail); the
+# client's address alone never makes a message ours, so InternalHosts is left empty.
 MTA ORIGINATING
 InternalHosts refile:{p(OPENDKIM_DIR + "/InternalHosts")}
 KeyTable {p(OPENDKIM_DIR + "/KeyTable")}
@@ -353,6 +491,14 @@ Canonicalization relaxed/simple
 SignatureAlgorithm rsa-sha256
 OversignHeaders From
 RequireSafeKeys yes
+# OpenDKIM resolves through libunbound, which would otherwise recurse from the root itself: the
+# boot writes this file from /etc/resolv.conf, forwarding to the resolvers the instance was given.
+ResolverConfiguration {p(OPENDKIM_UNBOUND_CONF)}
+# Inbound: verify, and report as this host. Authentication-Results that claim to be ours and
+# arrive from outside are removed, so OpenDMARC trusts only what we added.
+AuthservID {c.hostname}
+RemoveARFrom {c.hostname}
+RemoveARAll yes
 """
     keytable = f"{key_name} {c.domain}:{c.dkim_selector}:{p(dkim_key_path(c.dkim_selector))}\n"
     signing = f"*@{c.domain} {key_name}\n"
@@ -365,22 +511,81 @@ RequireSafeKeys yes
     ]
 
 
+def _opendmarc(c: MailServerConfig, lay: Layout) -> list[RenderedFile]:
+    p = lay.p
+    conf = f"""\
+# Rendered by hk-mail: DMARC on port 25 (RFC 7489), our own domain's policy included.
+Syslog true
+UMask 007
+UserID opendmarc:opendmarc
+PidFile {p("/run/opendmarc/opendmarc.pid")}
+Socket local:{p(OPENDMARC_SOCKET)}
+AuthservID {c.hostname}
+TrustedAuthservIDs {c.hostname}
+# No host is exempt (the default exempts 127.0.0.1).
+IgnoreHosts {p(OPENDMARC_DIR + "/ignore.hosts")}
+IgnoreAuthenticatedClients true
+# SPF is checked here, never read from headers a sender could have written.
+SPFSelfValidate true
+SPFIgnoreResults true
+# p=reject is refused at the end of DATA, p=quarantine goes to Postfix's hold queue.
+RejectFailures true
+HoldQuarantinedMessages true
+RequiredHeaders true
+RejectMultiValueFrom true
+FailureReports false
+"""
+    return [
+        RenderedFile(p(OPENDMARC_CONF), conf),
+        RenderedFile(
+            p(OPENDMARC_DIR + "/ignore.hosts"), "# intentionally empty: every client is judged\n"
+        ),
+    ]
+
+
 # ------------------------------------------------------------------------------------------------
-# nginx: the MTA-STS policy over HTTPS (RFC 8461 3.3)
+# nginx: ACME HTTP-01 on port 80, the MTA-STS policy over HTTPS (RFC 8461 3.3)
 # ------------------------------------------------------------------------------------------------
 
 
 def _nginx(c: MailServerConfig, lay: Layout, prt: Ports) -> list[RenderedFile]:
     p = lay.p
-    listen = str(prt.https) if lay.listen == LISTEN_ALL else f"{lay.listen}:{prt.https}"
-    site = f"""\
-# Rendered by hk-mail: serves only the MTA-STS policy.
+
+    def listen(port: int) -> str:
+        return str(port) if lay.listen == LISTEN_ALL else f"{lay.listen}:{port}"
+
+    acme = f"""\
+# Rendered by hk-mail: port 80 answers ACME HTTP-01 challenges and nothing else.
 server {{
-    listen {listen} ssl;
+    listen {listen(prt.http)} default_server;
+    server_name {c.hostname} mta-sts.{c.domain};
+    server_tokens off;
+    location ^~ /.well-known/acme-challenge/ {{
+        root {p(ACME_WEBROOT)};
+        default_type text/plain;
+    }}
+    location / {{
+        return 301 https://$host$request_uri;
+    }}
+}}
+"""
+    site = f"""\
+# Rendered by hk-mail: serves only the MTA-STS policy. Enabled by hkmail-cert-deploy once the
+# CA-issued certificate is installed. TLS: Mozilla "intermediate".
+server {{
+    listen {listen(prt.https)} ssl;
     server_name mta-sts.{c.domain};
+    server_tokens off;
     ssl_certificate {p(c.tls_cert)};
     ssl_certificate_key {p(c.tls_key)};
     ssl_protocols TLSv1.2 TLSv1.3;
+    ssl_ciphers {MOZILLA_INTERMEDIATE_CIPHERS};
+    ssl_prefer_server_ciphers off;
+    ssl_dhparam {p(DH_PARAMS)};
+    ssl_session_timeout 1d;
+    ssl_session_cache shared:HkmailTLS:10m;
+    ssl_session_tickets off;
+    add_header Strict-Transport-Security "max-age={HSTS_MAX_AGE}" always;
     location = /.well-known/mta-sts.txt {{
         default_type text/plain;
         alias {p(MTA_STS_FILE)};
@@ -391,8 +596,86 @@ server {{
 }}
 """
     return [
-        RenderedFile(p(NGINX_SITE), site),
+        RenderedFile(p(NGINX_ACME_SITE), acme),
+        RenderedFile(p(NGINX_TLS_SITE), site),
         RenderedFile(p(MTA_STS_FILE), c.mta_sts_policy),
+    ]
+
+
+# ------------------------------------------------------------------------------------------------
+# The certificate: certbot (Debian) over HTTP-01, a deploy hook that installs it and reloads
+# ------------------------------------------------------------------------------------------------
+
+
+def _certificate(c: MailServerConfig, lay: Layout) -> list[RenderedFile]:
+    p = lay.p
+    cert, key = p(c.tls_cert), p(c.tls_key)
+    le = p(LETSENCRYPT_DIR)
+    # Until the first certificate is issued Postfix and Dovecot stay stopped (mail waits in the
+    # senders' queues; nobody is shown a self-signed certificate to click through), and nginx
+    # serves only the challenges. Debian's certbot.timer renews; the same hook runs again.
+    script = f"""\
+#!/bin/sh
+# Rendered by hk-mail: obtain the server's certificate (a no-op while it is not due).
+set -eu
+exec certbot certonly --non-interactive --agree-tos \\
+  --email postmaster@{c.domain} \\
+  --server {c.acme_directory} \\
+  --config-dir {le} --work-dir {p("/var/lib/letsencrypt")} --logs-dir {p("/var/log/letsencrypt")} \\
+  --webroot --webroot-path {p(ACME_WEBROOT)} \\
+  --cert-name {c.hostname} -d {c.hostname} -d mta-sts.{c.domain} \\
+  --key-type ecdsa --elliptic-curve secp256r1 \\
+  --keep-until-expiring \\
+  --deploy-hook {p(CERT_DEPLOY_HOOK)} "$@"
+"""
+    hook = f"""\
+#!/bin/sh
+# Rendered by hk-mail: certbot deploy hook. Installs the new certificate where Postfix, Dovecot and
+# nginx read it, enables the MTA-STS site, then reloads (or first starts) the three daemons.
+set -eu
+lineage="${{RENEWED_LINEAGE:?run by certbot}}"
+install -d -m 0755 "$(dirname {cert})" "$(dirname {key})"
+install -m 0600 "$lineage/privkey.pem" {key}.new
+install -m 0644 "$lineage/fullchain.pem" {cert}.new
+mv -f {key}.new {key}
+mv -f {cert}.new {cert}
+ln -sfn {p(NGINX_TLS_SITE)} {p(NGINX_TLS_ENABLED)}
+if [ -n "${{HKMAIL_CERT_RELOAD:-}}" ]; then
+  # The tests' daemons run outside systemd; they say how to reload them.
+  sh -c "$HKMAIL_CERT_RELOAD"
+else
+  systemctl enable postfix dovecot
+  systemctl reload-or-restart nginx postfix dovecot
+fi
+"""
+    unit = f"""\
+# Rendered by hk-mail: retries the first issuance until it succeeds (DNS may lag the instance).
+[Unit]
+Description=hk-mail: obtain the first certificate
+ConditionPathExists=!{cert}
+Wants=network-online.target
+After=network-online.target nginx.service
+
+[Service]
+Type=oneshot
+ExecStart={p(CERT_SCRIPT)}
+"""
+    timer = """\
+[Unit]
+Description=hk-mail: retry the first certificate every 10 minutes
+
+[Timer]
+OnBootSec=2min
+OnUnitActiveSec=10min
+
+[Install]
+WantedBy=timers.target
+"""
+    return [
+        RenderedFile(p(CERT_SCRIPT), script, mode=0o755),
+        RenderedFile(p(CERT_DEPLOY_HOOK), hook, mode=0o755),
+        RenderedFile(p(SYSTEMD_DIR + "/hkmail-cert.service"), unit),
+        RenderedFile(p(SYSTEMD_DIR + "/hkmail-cert.timer"), timer),
     ]
 
 
@@ -422,8 +705,41 @@ def _boot(c: MailServerConfig, lay: Layout) -> list[RenderedFile]:
         },
         "relay": f"[{c.relay.host}]:{c.relay.port}",
     }
-    script = resources.files("hkmail.mailserver").joinpath("fetch_secrets.py").read_text()
+    package = resources.files("hkmail.mailserver")
+    script = package.joinpath("fetch_secrets.py").read_text()
+    milter = package.joinpath("from_milter.py").read_text()
+    milter_dir = p(FROM_MILTER_SOCKET.rsplit("/", 1)[0])
+    sender_login = p(POSTFIX_DIR + "/sender_login")
+    milter_unit = f"""\
+# Rendered by hk-mail: the submission milter binding the header From to the login.
+[Unit]
+Description=hk-mail: header From must belong to the SMTP AUTH login
+Before=postfix.service
+
+[Service]
+User={FROM_MILTER_USER}
+Group={FROM_MILTER_USER}
+UMask=0007
+ExecStart=/usr/bin/python3 {p(FROM_MILTER)} unix:{p(FROM_MILTER_SOCKET)} {sender_login}
+Restart=on-failure
+NoNewPrivileges=yes
+ProtectSystem=strict
+ProtectHome=yes
+PrivateTmp=yes
+ReadWritePaths={milter_dir}
+
+[Install]
+WantedBy=multi-user.target
+"""
+    # Debian's unattended-upgrades applies the security archive daily (its default origins).
+    apt_periodic = (
+        'APT::Periodic::Update-Package-Lists "1";\nAPT::Periodic::Unattended-Upgrade "1";\n'
+    )
     return [
         RenderedFile(p(SECRETS_CONF), json.dumps(settings, indent=2, sort_keys=True) + "\n"),
         RenderedFile(p(FETCH_SCRIPT), script, mode=0o755),
+        RenderedFile(p(FROM_MILTER), milter, mode=0o755),
+        RenderedFile(p(SYSTEMD_DIR + "/hkmail-from-milter.service"), milter_unit),
+        RenderedFile(p(DH_PARAMS), FFDHE2048_PEM),
+        RenderedFile(p(APT_PERIODIC), apt_periodic),
     ]
