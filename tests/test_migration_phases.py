@@ -177,7 +177,7 @@ def test_dual_run_needs_room_below_the_new_mx_in_the_provider_range() -> None:
     cfg = config("dual-run", ttlLoweredAt=T0.isoformat())
     cfg["hkmail:domains"][0]["mail"] = {
         "suite": "custom",
-        "mx": [{"host": "mx.harbourtrading.com.hk", "priority": 19}],
+        "mx": [{"host": "mx.harbourtrading.com.hk", "priority": 65535}],
     }
     del cfg["hkmail:domains"][0]["autodiscovery"]
     assert "no lower priority for the old hosts" in problems(cfg, T0 + dt.timedelta(hours=5))

@@ -252,4 +252,5 @@ def test_alidns_free_plan_ttl_floor_and_mx_range() -> None:
         m.startswith("hkmail:domains[0].mail.mx[0].priority: 51") and "1 to 50" in m
         for m in messages
     )
+    # Free Alidns: 600 on every Alibaba page, so below it is refused.
     assert any(m.startswith("hkmail:domains[0].ttl: 300") and "600 to 86400" in m for m in messages)

@@ -289,3 +289,26 @@ def test_alidns_refuses_txt_over_512_bytes_with_the_reason() -> None:
         provider_records(ALIDNS, records)
     planned, _ = provider_records(DNSPOD, records)  # DNSPod takes it
     assert any(p.record.purpose == "dkim:big" for p in planned)
+
+
+def test_unverified_provider_figures_warn_instead_of_refusing() -> None:
+    # DNSPod: TTL 120 on the free plan and MX priority 30 are accepted (the provider's own figures
+    # are unverified or contradicted), and the plan says what may still be rejected at apply.
+    spec = spec_of(
+        {
+            "name": "example.com.hk",
+            "ttl": 120,
+            "mail": {"suite": "custom", "mx": [{"host": "mx.example.net", "priority": 30}]},
+        }
+    )
+    notes = stack_records(spec)["example.com.hk"].notes
+    [ttl] = [n for n in notes if "TTL 120" in n]
+    assert "below 600" in ttl and "unverified" in ttl and "may reject it" in ttl
+    [mx] = [n for n in notes if "MX priority 30" in n]
+    assert "above 20" in mx and "Terraform docs" in mx
+    [record] = [r for r in stack_records(spec)["example.com.hk"].records if r.rdtype == "MX"]
+    [planned], _ = provider_records(DNSPOD, [record])
+    assert planned.inputs["mx"] == 30
+    # Within the assumed figures: no warning.
+    quiet = spec_of({"name": "example.com.hk", "mail": {"suite": "tencent-exmail"}})
+    assert not [n for n in stack_records(quiet)["example.com.hk"].notes if "may reject" in n]

@@ -63,14 +63,14 @@ def test_alidns_needs_the_alicloud_region() -> None:
     ("domain", "field", "allowed"),
     [
         ({"name": "not a domain"}, "hkmail:domains[0].name", "DNS host name"),
-        ({"ttl": 60}, "hkmail:domains[0].ttl", "an integer from 600 to 86400"),
-        ({"ttl": True}, "hkmail:domains[0].ttl", "an integer from 600"),
+        ({"ttl": 0}, "hkmail:domains[0].ttl", "an integer from 1 to 86400"),
+        ({"ttl": True}, "hkmail:domains[0].ttl", "an integer from 1"),
         ({"mail": {"suite": "gmail"}}, "hkmail:domains[0].mail.suite", "tencent-exmail | alibaba"),
         ({"mail": {"suite": "custom"}}, "hkmail:domains[0].mail.mx", "non-empty list"),
         (
-            {"mail": {"suite": "custom", "mx": [{"host": "mx.example.net", "priority": 30}]}},
+            {"mail": {"suite": "custom", "mx": [{"host": "mx.example.net", "priority": 0}]}},
             "hkmail:domains[0].mail.mx[0].priority",
-            "an integer from 1 to 20",
+            "an integer from 1 to 65535",
         ),
         ({"spf": {"all": "+all"}}, "hkmail:domains[0].spf.all", "-all | ~all"),
         ({"spf": {"ip4": ["10.0.0.1/8"]}}, "hkmail:domains[0].spf.ip4[0]", "CIDR"),
@@ -135,7 +135,7 @@ def test_bad_domain_values_name_field_value_and_allowed(
 
 
 def test_all_errors_are_reported_together() -> None:
-    config = minimal(ttl=1, dmarc={"policy": "x"}, spf={"all": "?all"})
+    config = minimal(ttl=0, dmarc={"policy": "x"}, spf={"all": "?all"})
     config["hkmail:dnsPlan"] = "gold"
     config["hkmail:colour"] = "blue"
     messages = errors_of(config)
@@ -147,8 +147,25 @@ def test_all_errors_are_reported_together() -> None:
 
 
 def test_ttl_floor_follows_the_dns_plan() -> None:
-    assert read_stack({**minimal(ttl=120), "hkmail:dnsPlan": "professional"}).domains[0].ttl == 120
-    assert errors_of({**minimal(ttl=119), "hkmail:dnsPlan": "professional"})
+    def alidns(plan: str, ttl: int) -> dict[str, Any]:
+        return {
+            **minimal(ttl=ttl),
+            "hkmail:dnsProvider": "alidns",
+            "hkmail:dnsPlan": plan,
+            "alicloud:region": "cn-hongkong",
+        }
+
+    # Where Alibaba's pages agree, below the floor is refused.
+    assert read_stack(alidns("standard", 60)).domains[0].ttl == 60
+    assert errors_of(alidns("standard", 59)) and errors_of(alidns("free", 599))
+    # Where they disagree (personal: 120 on the current page, 600 on the older one), only what
+    # no source allows is refused; the rest is warned in the plan (test_records).
+    assert read_stack(alidns("personal", 120)).domains[0].ttl == 120
+    assert errors_of(alidns("personal", 119))
+    # DNSPod's per-plan floors are unverified: nothing the provider's range allows is refused.
+    assert read_stack({**minimal(ttl=120), "hkmail:dnsPlan": "free"}).domains[0].ttl == 120
+    # The default stays at the assumed floor, never below it.
+    assert read_stack(minimal()).domains[0].ttl == 600
 
 
 def test_dkim_key_sizes() -> None:

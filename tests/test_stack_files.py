@@ -85,17 +85,17 @@ def test_sexagesimal_reaches_the_program_as_text(tmp_path: Path) -> None:
     # YAML 1.1 (PyYAML) reads 10:00 as 600, a valid TTL; the CLI hands the program "10:00"
     out = plan(make_project(tmp_path, BASE + "      ttl: 10:00\n"))
     assert errors_of(out) == [
-        "hkmail:domains[0].ttl: '10:00' is not valid; allowed: an integer from 600 to 86400"
+        "hkmail:domains[0].ttl: '10:00' is not valid; allowed: an integer from 1 to 86400"
     ]
 
 
 def test_leading_zero_is_octal_as_in_the_cli_and_warned(tmp_path: Path) -> None:
     # yaml.v3 (resolve.go) still decodes 0777-style octals: the CLI hands the program 8 for 010
-    out = plan(make_project(tmp_path, BASE + "      ttl: 0700\n"))
+    out = plan(make_project(tmp_path, BASE + "      ttl: 0400000\n"))
     assert errors_of(out) == [
-        "hkmail:domains[0].ttl: 448 is not valid; allowed: an integer from 600 to 86400"
+        "hkmail:domains[0].ttl: 131072 is not valid; allowed: an integer from 1 to 86400"
     ]
-    assert "0700 has a leading zero, so the Pulumi CLI reads it as the octal number 448" in (
+    assert "0400000 has a leading zero, so the Pulumi CLI reads it as the octal number 131072" in (
         out.stderr
     )
 

@@ -44,25 +44,55 @@ DNS_CLOUD: Final[Mapping[DnsProvider, Cloud]] = {"dnspod": "tencentcloud", "alid
 # DNS providers (DESIGN.md, "Mail DNS")
 # --------------------------------------------------------------------------------------------
 
-#: Minimum TTL per DNS plan. DNSPod: free 600, professional 120, enterprise 60, ultimate 1.
-#: Alidns (pulumi-alicloud AlidnsRecord docs): free 600, basic/personal 120, standard 60,
-#: ultimate 10, exclusive 1. DESIGN.md: the free and personal editions are held at 600.
+#: TTL floors per DNS plan. Where the sources agree, the floor is refused below; where they
+#: disagree or are missing, the spec refuses only below the lowest figure any source gives
+#: (TTL_FLOOR) and the plan warns below the highest (TTL_ADVISORY_FLOOR), so that a wrong figure
+#: never refuses a stack the provider would accept.
+#:
+#: Alidns: the current "TTL definition" page (alibabacloud.com/help/ja/alibaba-cloud-dns-jp/latest/
+#: ttl-define) and pulumi-alicloud's AlidnsRecord docs give Free 600, Basic 120, Standard 60,
+#: Flagship (Ultimate) 10, Exclusive 1; the older page (alibabacloud.com/help/doc-detail/29806)
+#: gives Free 600, Individual 600, Enterprise Standard 60, Enterprise Ultimate 1. Here "personal"
+#: is the Basic/Individual edition and "ultimate" the Flagship/Enterprise Ultimate edition.
+#:
+#: DNSPod: no per-plan figure is confirmed. The tencentcloud provider's Terraform docs
+#: (tencentcloud_dnspod_record.ttl) say only "the range is 1-604800, and the minimum value of
+#: different levels of domain names is different"; DNSPod's DescribePackageDetail API example
+#: shows a free package (D_Free) with MinTtl 120. The advisory figures (free 600, professional 120,
+#: enterprise 60, ultimate 1) are the project brief's, unverified. The domain's real floor is the
+#: MinTtl DNSPod reports for its package.
 TTL_FLOOR: Final[Mapping[DnsProvider, Mapping[str, int]]] = {
+    "dnspod": {"free": 1, "professional": 1, "enterprise": 1, "ultimate": 1},
+    "alidns": {"free": 600, "personal": 120, "standard": 60, "ultimate": 1, "exclusive": 1},
+}
+TTL_ADVISORY_FLOOR: Final[Mapping[DnsProvider, Mapping[str, int]]] = {
     "dnspod": {"free": 600, "professional": 120, "enterprise": 60, "ultimate": 1},
     "alidns": {"free": 600, "personal": 600, "standard": 60, "ultimate": 10, "exclusive": 1},
 }
+TTL_FLOOR_SOURCE: Final[Mapping[DnsProvider, str]] = {
+    "dnspod": "DNSPod's per-plan minimum TTL is unverified (the tencentcloud provider's Terraform "
+    "docs: 'the minimum value of different levels of domain names is different'; the figure "
+    "used here is the project brief's)",
+    "alidns": "Alibaba's own pages disagree (current TTL page: Basic 120, Flagship 10; older "
+    "page: Individual 600, Enterprise Ultimate 1)",
+}
 #: Longest TTL either provider accepts (one day).
 TTL_MAX: Final = 86400
-#: The TTL a record gets when the stack sets none (never below the plan's floor).
+#: The TTL a record gets when the stack sets none (never below the plan's advisory floor).
 TTL_DEFAULT: Final = 600
 
-#: MX preference range each provider accepts: DNSPod 1-20 (tencentcloud Dnspod Record docs:
-#: "MX priority ... range 1-20"), Alidns 1-50 (Alidns AddDomainRecord API). Neither takes 0, so
-#: neither can publish the RFC 7505 null MX.
+#: MX preference range the spec accepts per provider. Alidns 1-50: Alidns AddDomainRecord API
+#: ("Priority ... 取值范围:[1,50]", help.aliyun.com/document_detail/29772; pulumi-alicloud's
+#: AlidnsRecord docs say [1-10], contradicted by Alibaba's own Alibaba Mail preset 5/10/15).
+#: DNSPod 1-65535: issue 14 reports that the current DNSPod API (CreateRecord) accepts 1-65535
+#: (not confirmed in this repository's sources); the tencentcloud provider's Terraform docs
+#: (tencentcloud_dnspod_record.mx) say "range 1-20", so above MX_PRIORITY_DOCUMENTED_MAX the
+#: plan warns instead of refusing. Neither takes 0, so neither can publish the RFC 7505 null MX.
 MX_PRIORITY_RANGE: Final[Mapping[DnsProvider, tuple[int, int]]] = {
-    "dnspod": (1, 20),
+    "dnspod": (1, 65535),
     "alidns": (1, 50),
 }
+MX_PRIORITY_DOCUMENTED_MAX: Final[Mapping[DnsProvider, int]] = {"dnspod": 20, "alidns": 50}
 
 #: Each provider's default resolution line: DNSPod's is "默认" ("default"), Alidns' "default".
 DEFAULT_LINE: Final[Mapping[DnsProvider, str]] = {"dnspod": "默认", "alidns": "default"}

@@ -34,6 +34,7 @@ from hkmail.facts import (
     DNS_PROVIDERS,
     HK_REGION,
     MX_PRIORITY_RANGE,
+    TTL_ADVISORY_FLOOR,
     TTL_DEFAULT,
     TTL_FLOOR,
     TTL_MAX,
@@ -593,8 +594,9 @@ def _read_domain(
     errors_before = len(r.errors)
     name = r.hostname(f"{path}.name", m.get("name"), min_labels=2) or "invalid.example"
     floor = TTL_FLOOR[dns_provider][dns_plan] if dns_provider else 1
+    advisory = TTL_ADVISORY_FLOOR[dns_provider][dns_plan] if dns_provider else 1
     ttl = (
-        r.integer(f"{path}.ttl", m.get("ttl"), floor, TTL_MAX, default=max(TTL_DEFAULT, floor))
+        r.integer(f"{path}.ttl", m.get("ttl"), floor, TTL_MAX, default=max(TTL_DEFAULT, advisory))
         or floor
     )
 
@@ -1352,7 +1354,10 @@ def read_migration(
     phase = r.choice(f"{path}.phase", m.get("phase"), MIGRATION_PHASES)
     old = _read_old_system(r, f"{path}.old", m.get("old"), dns_provider)
     floor = TTL_FLOOR[dns_provider][dns_plan] if dns_provider else 1
-    low_ttl = r.integer(f"{path}.lowTtl", m.get("lowTtl"), floor, TTL_MAX, default=max(floor, 300))
+    advisory = TTL_ADVISORY_FLOOR[dns_provider][dns_plan] if dns_provider else 1
+    low_ttl = r.integer(
+        f"{path}.lowTtl", m.get("lowTtl"), floor, TTL_MAX, default=max(advisory, 300)
+    )
     monitor = r.date(f"{path}.monitorUntil", m.get("monitorUntil"))
     if monitor is None and m.get("monitorUntil") is None:
         r.fail(

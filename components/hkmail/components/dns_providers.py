@@ -201,9 +201,9 @@ def provider_records(
 ) -> tuple[list[ProviderRecord], list[str]]:
     """The provider resources for ``records``, and warnings for what the provider cannot hold.
 
-    Neither DNSPod (MX priority 1-20) nor Alidns (1-50) accepts preference 0, so the RFC 7505 null
-    MX cannot be published there; the domain still publishes SPF -all and DMARC reject, and the
-    plan says so instead of failing the whole stack.
+    Neither DNSPod nor Alidns accepts MX preference 0 (their lowest is 1, see
+    facts.MX_PRIORITY_RANGE), so the RFC 7505 null MX cannot be published there; the domain still
+    publishes SPF -all and DMARC reject, and the plan says so instead of failing the whole stack.
     """
     out: list[ProviderRecord] = []
     warnings: list[str] = []

@@ -5,7 +5,10 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Mapping
 
+import dns.rdtypes.ANY.MX
+
 from hkmail.errors import RecordError
+from hkmail.facts import MX_PRIORITY_DOCUMENTED_MAX, TTL_ADVISORY_FLOOR, TTL_FLOOR_SOURCE
 from hkmail.presets import (
     DIRECTMAIL_SPF_INCLUDES,
     TENCENT_SES_DKIM_SELECTOR,
@@ -234,6 +237,8 @@ def stack_records(spec: StackSpec) -> Mapping[str, RecordSet]:
                     f"DMARC reports of {zone} go to {dest}: {dest} must publish "
                     f'TXT "v=DMARC1" at {auth} (RFC 7489 7.1)'
                 )
+    for zone, rs in sets.items():
+        notes[zone] += _provider_figure_notes(spec, zone, rs.records + tuple(extra[zone]))
     out = {
         z: RecordSet(
             z, rs.records + tuple(extra[z]), rs.deferred, tuple(notes[z]), rs.report_destinations
@@ -242,6 +247,33 @@ def stack_records(spec: StackSpec) -> Mapping[str, RecordSet]:
     }
     if spec.migration is not None:
         out[spec.migration.domain] = _checked_migration(spec, out[spec.migration.domain])
+    return out
+
+
+def _provider_figure_notes(spec: StackSpec, zone: str, records: tuple[Record, ...]) -> list[str]:
+    """Warnings where a value is allowed but above or below a provider figure that is unverified
+    or contradicted (facts.py): the provider may still reject it when the stack is applied."""
+    provider, plan = spec.dns_provider, spec.dns_plan
+    out: list[str] = []
+    advisory = TTL_ADVISORY_FLOOR[provider][plan]
+    low = min((r.ttl for r in records), default=None)
+    if low is not None and low < advisory:
+        out.append(
+            f"{zone}: TTL {low} is below {advisory}, the minimum assumed for the {provider} "
+            f"{plan} plan; {TTL_FLOOR_SOURCE[provider]}: {provider} may reject it when applied"
+        )
+    documented = MX_PRIORITY_DOCUMENTED_MAX[provider]
+    preferences = [
+        rd.preference for r in records if isinstance(rd := r.rdata, dns.rdtypes.ANY.MX.MX)
+    ]
+    high = [p for p in preferences if p > documented]
+    if high:
+        values = ", ".join(str(p) for p in high)
+        out.append(
+            f"{zone}: MX priority {values} is above {documented}, the most the {provider} "
+            "provider's Terraform docs allow (the DNSPod API itself is reported to accept up to "
+            f"65535; unverified): if `pulumi up` rejects it, use 1-{documented}"
+        )
     return out
 
 
