@@ -6,6 +6,7 @@ messages, MB-sized attachments, duplicates and messages without a Message-ID."""
 from __future__ import annotations
 
 import collections
+import contextlib
 import json
 import os
 import signal
@@ -17,9 +18,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
+from hkmail.spec import read_stack
 from tests.imap_support import KEYWORD, Corpus, Dovecot, build_corpus, dovecot_pair
-from tests.support import REPO
+from tests.support import REPO, free_port, knot
+from tests.test_migration_phases import config as migration_config
 
 OLD_USERS = {"alice": "Old-pass-alice-7Qx!", "bob": "Old-pass-bob-3Zk%"}
 NEW_USERS = {"alice.chan": "New-pass-alice-9Rw#", "bob": "New-pass-bob-5Yt&"}
@@ -141,6 +145,81 @@ def messages(
 
 def total(counts: dict[str, int]) -> int:
     return sum(counts.values())
+
+
+OLD_ZONE = """$ORIGIN harbourtrading.com.hk.
+@ 3600 IN SOA ns1.oldhost.example. hostmaster 1 3600 600 86400 600
+@ 86400 IN NS ns1.oldhost.example.
+@ 3600 IN MX 5 mx1.qiye.aliyun.com.
+@ 3600 IN MX 10 mx2.qiye.aliyun.com.
+@ 600 IN TXT "v=spf1 include:spf.qiye.aliyun.com ip4:192.0.2.25 -all"
+_dmarc 600 IN TXT "v=DMARC1; p=none; rua=mailto:dmarc@harbourtrading.com.hk"
+default._domainkey 600 IN TXT "v=DKIM1; k=rsa; p=MIGfMA0GCSqGSIb3DQEBAQUAA4GNADCBiQKBgQC"
+_imaps._tcp 600 IN SRV 0 1 993 imap.qiye.aliyun.com.
+"""
+OLD_ROOT = """$ORIGIN .
+. 86400 IN SOA a.root.test. hostmaster.root.test. 1 1800 900 604800 86400
+. 86400 IN NS a.root.test.
+a.root.test. 86400 IN A 127.0.0.11
+harbourtrading.com.hk. 86400 IN NS ns1.oldhost.example.
+ns1.oldhost.example. 86400 IN A 127.0.0.12
+spf.qiye.aliyun.com. 300 IN TXT "v=spf1 ip4:203.0.113.0/24 -all"
+"""
+
+
+@pytest.mark.integration
+def test_0_inventory_reads_the_mailboxes_and_the_live_dns(env: Env, tmp_path: Path) -> None:
+    port = free_port()
+    with contextlib.ExitStack() as stack:
+        for address, zones in (
+            ("127.0.0.11", {".": OLD_ROOT}),
+            ("127.0.0.12", {"harbourtrading.com.hk": OLD_ZONE}),
+        ):
+            (tmp_path / address).mkdir()
+            stack.enter_context(knot(tmp_path / address, zones, port, address))
+        done = subprocess.run(
+            [
+                str(REPO / "scripts" / "inventory"),
+                *("--accounts", str(env.files / "accounts.txt")),
+                *("--passwords", str(env.files / "passwords")),
+                *("--source", f"127.0.0.1:{env.old.port}", "--source-security", "ssl"),
+                *("--source-cafile", str(env.ca), "--domain", "harbourtrading.com.hk"),
+                *("--root-server", f"127.0.0.11:{port}", "--dns-port", str(port)),
+                *("--output-dir", str(tmp_path / "report")),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+    env.outputs += [done.stdout, done.stderr]
+    assert done.returncode == 0, done.stdout + done.stderr
+    doc = json.loads((tmp_path / "report" / "inventory.json").read_text())
+    assert doc["totals"]["messages"] == len(env.corpus.messages)
+    assert doc["totals"]["bytes"] == env.corpus.total_bytes
+    alice = doc["accounts"][0]
+    folders = {f["name"]: f for f in alice["folders"]}
+    for old, new in EXPECTED.items():
+        assert folders[old]["messages"] == env.corpus.count("alice", old)
+        assert folders[old]["mapsTo"] == new
+    [dom] = doc["domains"]
+    assert dom["mx"] == [
+        {"host": "mx1.qiye.aliyun.com", "priority": 5},
+        {"host": "mx2.qiye.aliyun.com", "priority": 10},
+    ]
+    assert dom["mxTtl"] == 3600  # the published TTL: what the cut-over has to wait out
+    assert list(dom["dkim"]) == ["default"] and dom["dmarc"].startswith("v=DMARC1; p=none")
+    assert dom["spfCost"]["lookups"] == 1 and dom["srv"]["_imaps._tcp"]
+    markdown = (tmp_path / "report" / "inventory.md").read_text()
+    assert "| 已发送 | \\Sent | Sent | " in markdown
+    # the suggested settings are valid hkmail:migration.old settings
+    block = markdown.split("```yaml\n")[1].split("```")[0]
+    old = yaml.safe_load(block)["hkmail:migration"]["old"]
+    assert old["mxTtl"] == 3600 and old["spf"]["ip4"] == ["192.0.2.25"]
+    cfg = migration_config("prepare")
+    cfg["hkmail:migration"]["old"] = old
+    spec = read_stack(cfg)
+    assert spec.migration is not None
+    assert spec.migration.old.imap_host == "127.0.0.1"
 
 
 @pytest.mark.integration

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import dataclasses
 import datetime as dt
 import functools
@@ -1316,6 +1317,8 @@ def _read_old_system(
     if m.get("imap") is not None:
         host, _, port = str(m.get("imap")).partition(":")
         name = normalize_hostname(host, min_labels=2)
+        with contextlib.suppress(ValueError):
+            name = name or str(ipaddress.IPv4Address(host))
         if name is None or (port and not port.isdigit()):
             r.fail(f"{path}.imap", m.get("imap"), "host[:port] of the old IMAP server")
         else:
