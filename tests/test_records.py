@@ -16,7 +16,7 @@ from hkmail.records.dkim import DkimKeyRecord
 from hkmail.records.dmarc import DmarcRecord
 from hkmail.records.mtasts import MtaStsPolicy, policy_for
 from hkmail.spec import read_stack
-from tests.conftest import ed25519_key_b64, public_key_b64
+from tests.conftest import ed25519_key_b64, public_key_b64, stack_config
 
 
 def spec_of(*domains: dict[str, Any], provider: str = "dnspod") -> Any:
@@ -312,3 +312,15 @@ def test_unverified_provider_figures_warn_instead_of_refusing() -> None:
     # Within the assumed figures: no warning.
     quiet = spec_of({"name": "example.com.hk", "mail": {"suite": "tencent-exmail"}})
     assert not [n for n in stack_records(quiet)["example.com.hk"].notes if "may reject" in n]
+
+
+def test_an_unlocked_archive_retention_is_said_plainly() -> None:
+    config = stack_config("private-alicloud")
+    assert config["hkmail:privateServer"]["retentionLocked"] is False
+    [note] = [
+        n for n in stack_records(read_stack(config))["wanchaifunds.com.hk"].notes if "WORM" in n
+    ]
+    assert "UNLOCKED" in note and "24 hours" in note and "retentionLocked: true" in note
+    config["hkmail:privateServer"]["retentionLocked"] = True
+    notes = stack_records(read_stack(config))["wanchaifunds.com.hk"].notes
+    assert not [n for n in notes if "UNLOCKED" in n]

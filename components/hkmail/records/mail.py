@@ -239,6 +239,16 @@ def stack_records(spec: StackSpec) -> Mapping[str, RecordSet]:
                 )
     for zone, rs in sets.items():
         notes[zone] += _provider_figure_notes(spec, zone, rs.records + tuple(extra[zone]))
+    server = spec.private_server
+    if server and server.retention_days and not server.retention_locked and server.domain in notes:
+        # Alibaba OSS API reference, InitiateBucketWorm: "If a time-based retention policy is not
+        # locked within 24 hours after it is created, the policy automatically becomes invalid."
+        notes[server.domain].append(
+            f"{server.domain}: the archive's {server.retention_days}-day retention (WORM) policy "
+            "is UNLOCKED (retentionLocked: false): it protects nothing after 24 hours, when an "
+            "unlocked OSS retention policy becomes invalid; set retentionLocked: true to lock it "
+            "(irreversible: the period can then only be extended)"
+        )
     out = {
         z: RecordSet(
             z, rs.records + tuple(extra[z]), rs.deferred, tuple(notes[z]), rs.report_destinations
