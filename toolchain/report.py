@@ -374,14 +374,13 @@ class Verdict:
     description: str
 
 
-def verdicts(result: GateResult) -> list[Verdict]:
+def verdicts(
+    result: GateResult, policy_config: Mapping[str, Mapping[str, Any]] | None = None
+) -> list[Verdict]:
     out = []
     names = [(r.name, r.enforcement_level, r.tags, r.description) for r in result.pack.rules]
-    names += [
-        (n, "mandatory" if n != placement_mod.DECLARED_RULE else "advisory", (),
-         placement_mod.DESCRIPTIONS[n])
-        for n in placement_mod.RULES
-    ]  # fmt: skip
+    levels = placement_mod._levels(policy_config)
+    names += [(n, levels[n], (), placement_mod.DESCRIPTIONS[n]) for n in placement_mod.RULES]
     for name, level, tags, description in names:
         mine = [v for v in result.violations if v.policy_name == name]
         blocking = sum(v.blocking for v in mine)
@@ -397,6 +396,9 @@ def verdicts(result: GateResult) -> list[Verdict]:
             outcome = f"exempt ({exempt})"
         else:
             outcome = "pass"
+        skipped = [why for (_, rule), why in result.not_applicable.items() if rule == name]
+        if skipped and outcome == "pass":
+            outcome = f"pass where evaluated; not evaluated on {len(skipped)}: {skipped[0][:80]}"
         controls = tuple(tags) if tags else _placement_controls(name)
         out.append(Verdict(name, level, outcome, controls, description.strip().splitlines()[0]))
     return out
@@ -666,14 +668,19 @@ class Report:
     mx: list[str] = field(default_factory=list)
 
 
-def build(result: GateResult, pack_dir: Path, state_file: Path | None = None) -> Report:
+def build(
+    result: GateResult,
+    pack_dir: Path,
+    state_file: Path | None = None,
+    policy_config: str | None = None,
+) -> Report:
     f = Facts(result)
     data = data_rows(f)
     return Report(
         result=result,
         data=data,
         moves=transfers(f, load_exemptions(pack_dir)),
-        verdicts=verdicts(result),
+        verdicts=verdicts(result, placement_mod._config(policy_config)),
         controls=load_controls(pack_dir),
         placement=placement_rows(result, state_file),
         guardrail=guardrail_summary(),
@@ -877,7 +884,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 2
-    rep = build(result, pack, Path(args.state) if args.state else None)
+    rep = build(result, pack, Path(args.state) if args.state else None, args.policy_config)
     out = Path(args.output_dir)
     out.mkdir(parents=True, exist_ok=True)
     stem = f"report-{result.project}-{result.stack}"
