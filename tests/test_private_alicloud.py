@@ -137,6 +137,7 @@ def test_ali_security_group_opens_only_the_mail_ports(ali: Run) -> None:
             ("ingress", "accept", "tcp", "587/587", "0.0.0.0/0", 1),
             ("ingress", "accept", "tcp", "993/993", "0.0.0.0/0", 1),
             ("ingress", "accept", "tcp", "443/443", "0.0.0.0/0", 1),
+            ("ingress", "accept", "tcp", "80/80", "0.0.0.0/0", 1),
             ("ingress", "accept", "tcp", "22/22", "203.0.113.0/24", 1),
             ("ingress", "drop", "all", "-1/-1", "0.0.0.0/0", 100),
             ("egress", "accept", "tcp", "465/465", "0.0.0.0/0", 1),
@@ -204,3 +205,21 @@ def test_ali_component_refuses_tencent_secret_refs() -> None:
 
     with pytest.raises(SpecErrors, match=r"privateServer\.server\.secrets\.cloud"):
         alicloud_run(server=server_config("tencentcloud"))
+
+
+def test_ali_metadata_needs_a_token_and_ssh_needs_the_key_pair() -> None:
+    from tests.test_private_tencent import SSH_KEY
+
+    run = alicloud_run(ssh_public_key=SSH_KEY)
+    ecs = run.one("alicloud:ecs/instance:Instance").inputs
+    assert (ecs["httpTokens"], ecs["httpEndpoint"]) == ("required", "enabled")
+    pair = run.one("alicloud:ecs/ecsKeyPair:EcsKeyPair").inputs
+    assert pair["publicKey"] == SSH_KEY
+    assert ecs["keyName"] == pair["keyPairName"] == "hkmail-admin"
+    assert "password" not in ecs
+    assert "ssh_pwauth: false" in ecs["userData"]
+
+
+def test_ali_metadata_tokens_are_required_without_a_key_too(ali: Run) -> None:
+    assert ali.one("alicloud:ecs/instance:Instance").inputs["httpTokens"] == "required"
+    assert ali.of("alicloud:ecs/ecsKeyPair:EcsKeyPair") == []

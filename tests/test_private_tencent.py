@@ -178,6 +178,7 @@ def test_tc_security_group_opens_only_the_mail_ports(tc: Run) -> None:
         ("ACCEPT", "TCP", "587", "0.0.0.0/0"),
         ("ACCEPT", "TCP", "993", "0.0.0.0/0"),
         ("ACCEPT", "TCP", "443", "0.0.0.0/0"),
+        ("ACCEPT", "TCP", "80", "0.0.0.0/0"),
         ("ACCEPT", "TCP", "22", "203.0.113.0/24"),
         ("DROP", "ALL", "ALL", "0.0.0.0/0"),
     ]
@@ -286,3 +287,33 @@ def test_args_are_checked_together_with_field_names() -> None:
         "privateServer.logRetentionDays",
     ]
     assert "['bob']" in str(err.value) and "['carol']" in str(err.value)
+
+
+SSH_KEY = (
+    "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIKexampleexampleexampleexampleexampleexampleE admin@hk"
+)
+
+
+def test_tc_ssh_by_the_admins_key_pair_only() -> None:
+    run = tencent_run(ssh_public_key=SSH_KEY)
+    pair = run.one("tencentcloud:Key/pair:Pair").inputs
+    assert pair["publicKey"] == SSH_KEY and pair["keyName"] == "hkmail_admin"
+    cvm = run.one("tencentcloud:Instance/instance:Instance").inputs
+    assert cvm["keyIds"] == [pair_id(run)]
+    assert "password" not in cvm
+    assert "ssh_pwauth: false" in cvm["userDataRaw"]
+
+
+def pair_id(run: Run) -> str:
+    return run.one("tencentcloud:Key/pair:Pair").name + "-id"
+
+
+def test_tc_without_a_key_there_is_no_key_pair(tc: Run) -> None:
+    assert tc.of("tencentcloud:Key/pair:Pair") == []
+
+
+def test_a_malformed_ssh_key_is_refused_before_any_resource() -> None:
+    from hkmail.mailserver.deploy import validate
+
+    with pytest.raises(SpecErrors, match=r"privateServer\.sshPublicKey"):
+        validate(private_args("tencentcloud", ssh_public_key="ssh-dss AAAA root@x"), "tencentcloud")

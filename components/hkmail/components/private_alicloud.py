@@ -276,6 +276,16 @@ def _compute(b: Build, key: kms.Key, net: Network, secrets: Secrets) -> Compute:
         opts=child,
     )
     ud = user_data(b.server)
+    # SSH by key only: the administrators' key pair (cloud-init turns password logins off).
+    key_name: pulumi.Input[str] | None = None
+    if args.ssh_public_key:
+        pair = ecs.EcsKeyPair(
+            f"{b.name}-ssh",
+            key_pair_name=f"{b.prefix}-admin",
+            public_key=args.ssh_public_key.strip(),
+            opts=child,
+        )
+        key_name = pair.key_pair_name
     instance = ecs.Instance(
         f"{b.name}-ecs",
         instance_name=f"{b.prefix}-mail",
@@ -292,6 +302,11 @@ def _compute(b: Build, key: kms.Key, net: Network, secrets: Secrets) -> Compute:
         system_disk_auto_snapshot_policy_id=snapshots.id,
         internet_max_bandwidth_out=20,
         role_name=secrets.role.role_name,
+        # Metadata only in hardened mode (a session token first, as hkmail-fetch-secrets does):
+        # a request forged through a server-side proxy cannot read the role's keys.
+        http_endpoint="enabled",
+        http_tokens="required",
+        key_name=key_name,
         user_data=ud,
         opts=pulumi.ResourceOptions(parent=b.component, depends_on=list(secrets.secrets)),
     )

@@ -21,6 +21,7 @@ from typing import Final, TypedDict
 
 import pulumi
 from tencentcloud_iac_pulumi import audit, cam, cbs, cls, cos, instance, kms, security, ssm, vpc
+from tencentcloud_iac_pulumi import key as tc_key
 from tencentcloud_iac_pulumi import subnet as tc_subnet
 from tencentcloud_iac_pulumi.security import GroupRuleSetEgressArgs, GroupRuleSetIngressArgs
 
@@ -288,6 +289,17 @@ def _compute(b: Build, key: kms.Key, net: Network, secrets: Secrets) -> Compute:
         opts=b.keep,
     )
     ud = user_data(b.server)
+    # SSH by key only: the administrators' key pair (cloud-init turns password logins off).
+    key_ids: list[pulumi.Input[str]] | None = None
+    if args.ssh_public_key:
+        pair = tc_key.Pair(
+            f"{b.name}-ssh",
+            # Tencent key names: letters, digits and '_', at most 25 characters.
+            key_name=(b.prefix.replace("-", "_") + "_admin")[:25],
+            public_key=args.ssh_public_key.strip(),
+            opts=child,
+        )
+        key_ids = [pair.id]
     cvm = instance.Instance(
         f"{b.name}-cvm",
         instance_name=f"{b.prefix}-mail",
@@ -303,6 +315,7 @@ def _compute(b: Build, key: kms.Key, net: Network, secrets: Secrets) -> Compute:
         allocate_public_ip=True,
         internet_max_bandwidth_out=20,
         cam_role_name=secrets.role.name,
+        key_ids=key_ids,
         user_data_raw=ud,
         disable_api_termination=True,
         opts=pulumi.ResourceOptions(parent=b.component, depends_on=list(secrets.secrets)),

@@ -48,6 +48,8 @@ PACKAGES: Final = (
     # The certificate: ACME HTTP-01 through nginx, renewed by Debian's certbot.timer.
     "certbot",
     "unattended-upgrades",
+    # Keeps the metadata service (the role's keys) root's alone (/etc/nftables.conf).
+    "nftables",
     "python3",
     "ca-certificates",
     "openssl",
@@ -107,6 +109,8 @@ def _runcmd(config: MailServerConfig, rendered: Rendered) -> list[str | list[str
         # at install with a snake-oil certificate) stop until hkmail-cert-deploy starts them.
         ["systemctl", "disable", "--now", "postfix", "dovecot"],
         ["systemctl", "daemon-reload"],
+        ["systemctl", "enable", "nftables"],
+        ["systemctl", "restart", "nftables"],
         ["systemctl", "enable", *EARLY_SERVICES],
         ["systemctl", "restart", *EARLY_SERVICES],
         ["systemctl", "enable", "--now", "hkmail-cert.timer"],

@@ -34,7 +34,16 @@ class Rule:
 
 
 def firewall_rules(admin_cidr: str, relay_port: int) -> tuple[Rule, ...]:
-    """Everything the security group allows; the components add an explicit deny-all after it."""
+    """Everything the security group allows; the components add an explicit deny-all after it.
+
+    Egress stays open by port to any address, and this is why: every destination is a name whose
+    addresses neither cloud publishes as a stable range (the SES relay, the Hong Kong secret store
+    and cloud APIs, Let's Encrypt, the clouds' package mirrors, resolvers and NTP servers), and a
+    security group can only hold addresses. What pins each destination instead: the relay by name
+    and certificate (smtp_tls_security_level = secure), the APIs and ACME by verified HTTPS, apt
+    by signatures. No other port leaves (outbound 25 in particular), and the metadata service is
+    root's alone on the host (nftables).
+    """
     anywhere = "0.0.0.0/0"
     ingress = [
         Rule("ingress", "tcp", 25, anywhere, "SMTP from other mail servers"),
@@ -42,13 +51,12 @@ def firewall_rules(admin_cidr: str, relay_port: int) -> tuple[Rule, ...]:
         Rule("ingress", "tcp", 587, anywhere, "submission, STARTTLS"),
         Rule("ingress", "tcp", 993, anywhere, "IMAPS"),
         Rule("ingress", "tcp", 443, anywhere, "HTTPS: MTA-STS policy"),
+        Rule("ingress", "tcp", 80, anywhere, "HTTP: ACME HTTP-01 challenges, else a redirect"),
         Rule("ingress", "tcp", 22, admin_cidr, "SSH from the declared admin network only"),
     ]
-    # A security group cannot name the relay's host, so 465 is open by port only; the relay is
-    # pinned by name and certificate in Postfix (smtp_tls_security_level = secure).
     egress = [
         Rule("egress", "tcp", relay_port, anywhere, "SMTP relay, implicit TLS"),
-        Rule("egress", "tcp", 443, anywhere, "secret store and cloud APIs, HTTPS"),
+        Rule("egress", "tcp", 443, anywhere, "secret store, cloud APIs and ACME, HTTPS"),
         # apt on both clouds' Debian images uses the cloud's mirror over http (packages are
         # signature-checked); the metadata service that hands out the role's key is http too.
         Rule("egress", "tcp", 80, anywhere, "package mirror and metadata service, http"),
@@ -104,8 +112,14 @@ class PrivateMailServerArgs:
     retention_locked: bool = False  # Alibaba: lock the WORM policy (irreversible)
     app_id: str = ""  # Tencent APPID, the suffix of every COS bucket name
     name: str = "hkmail"  # prefix of the cloud-side names
+    # The administrators' OpenSSH public key, installed as the instance's key pair. Without one
+    # the instance has no SSH login at all (cloud-init turns password logins off either way).
+    ssh_public_key: str | None = None
 
 
+_SSH_KEY = re.compile(
+    r"^(ssh-ed25519|ecdsa-sha2-nistp(256|384|521)|ssh-rsa) [A-Za-z0-9+/]{60,}={0,3}( [^\n]*)?$"
+)
 _BUCKET = re.compile(r"^[a-z0-9][a-z0-9-]{1,48}[a-z0-9]$")
 
 
@@ -137,6 +151,12 @@ def validate(args: PrivateMailServerArgs, cloud: Cloud) -> None:
     extra = sorted(set(args.mailbox_password_hashes) - set(args.server.users))
     if extra:
         bad("mailboxPasswordHashes", extra, f"only the users {list(args.server.users)}")
+    if args.ssh_public_key is not None and not _SSH_KEY.match(args.ssh_public_key.strip()):
+        bad(
+            "sshPublicKey",
+            args.ssh_public_key[:30],
+            "one OpenSSH public key line: ssh-ed25519, ecdsa-sha2-nistp256/384/521 or ssh-rsa",
+        )
     if not _BUCKET.match(args.archive_bucket):
         bad("archiveBucket", args.archive_bucket, "3-50 of a-z, 0-9, '-'")
     if cloud == "tencentcloud" and not re.fullmatch(r"[0-9]{6,12}", args.app_id):

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from importlib import resources
 from typing import Final
 
+from hkmail.facts import Cloud
 from hkmail.mailserver.model import MailServerConfig, Ports
 
 VMAIL_UID: Final = 5000  # owner of all mailboxes; fixed so restored disks keep working
@@ -79,6 +80,15 @@ CERT_DEPLOY_HOOK: Final = "/usr/local/sbin/hkmail-cert-deploy"
 LETSENCRYPT_DIR: Final = "/etc/letsencrypt"
 SYSTEMD_DIR: Final = "/etc/systemd/system"
 APT_PERIODIC: Final = "/etc/apt/apt.conf.d/20auto-upgrades"
+NFTABLES_CONF: Final = "/etc/nftables.conf"
+# The instance metadata service hands out the instance role's keys: only root may reach it (the
+# boot's hkmail-fetch-secrets and the clouds' own agents run as root). Tencent's
+# metadata.tencentyun.com is 169.254.0.23; Alibaba's is 100.100.100.200 (where tokens are also
+# required, http_tokens on the instance).
+METADATA_ADDRESS: Final[dict[Cloud, str]] = {
+    "tencentcloud": "169.254.0.23",
+    "alicloud": "100.100.100.200",
+}
 RELAY_PASSWORD: Final = "/etc/postfix/relay_password"
 QUEUE_DIR: Final = "/var/spool/postfix"
 VMAIL_DIR: Final = "/var/vmail"
@@ -624,7 +634,7 @@ exec certbot certonly --non-interactive --agree-tos \\
   --config-dir {le} --work-dir {p("/var/lib/letsencrypt")} --logs-dir {p("/var/log/letsencrypt")} \\
   --webroot --webroot-path {p(ACME_WEBROOT)} \\
   --cert-name {c.hostname} -d {c.hostname} -d mta-sts.{c.domain} \\
-  --key-type ecdsa --elliptic-curve secp256r1 \\
+  --key-type rsa --rsa-key-size 2048 \\
   --keep-until-expiring \\
   --deploy-hook {p(CERT_DEPLOY_HOOK)} "$@"
 """
@@ -735,8 +745,24 @@ WantedBy=multi-user.target
     apt_periodic = (
         'APT::Periodic::Update-Package-Lists "1";\nAPT::Periodic::Unattended-Upgrade "1";\n'
     )
+    metadata = METADATA_ADDRESS[s.cloud]
+    nftables = f"""\
+#!/usr/sbin/nft -f
+# Rendered by hk-mail: loaded by nftables.service. Only this table; nothing else is touched.
+table inet hkmail
+delete table inet hkmail
+table inet hkmail {{
+    chain output {{
+        type filter hook output priority filter; policy accept;
+        # The metadata service (the instance role's temporary keys) is root's alone.
+        ip daddr {metadata} meta skuid != 0 meta l4proto tcp counter reject with tcp reset
+        ip daddr {metadata} meta skuid != 0 counter reject
+    }}
+}}
+"""
     return [
         RenderedFile(p(SECRETS_CONF), json.dumps(settings, indent=2, sort_keys=True) + "\n"),
+        RenderedFile(p(NFTABLES_CONF), nftables, mode=0o755),
         RenderedFile(p(FETCH_SCRIPT), script, mode=0o755),
         RenderedFile(p(FROM_MILTER), milter, mode=0o755),
         RenderedFile(p(SYSTEMD_DIR + "/hkmail-from-milter.service"), milter_unit),
