@@ -49,6 +49,8 @@ def test_private_stack_evidence(reports: Path) -> None:
     disk = next(line for line in md.splitlines() if "ECS disk (mailboxes)" in line)
     assert "| cn-hongkong-c |" in disk and "Key 'mail.wanchaifunds.com.hk-cmk'" in disk
     assert "protect, retainOnDelete" in disk
+    assert "snapshots kept 30 days" in disk  # through the snapshot-policy attachment
+    assert not [line for line in md.splitlines() if "KMS secret" in line and "snapshots" in line]
     archive = next(line for line in md.splitlines() if "-archive'" in line)
     assert "versioning" in archive and "public access blocked" in archive
     assert "WORM 2555 days" in archive

@@ -149,6 +149,20 @@ class Facts:
         r = self.by_urn.get(urn)
         return f"{r.type.split(':')[-1]} '{r.name}'" if r else urn
 
+    def snapshot_retention(self, target: PlannedResource) -> list[str]:
+        """Retention days of the snapshot policies that cover ``target``: named by it directly
+        (an instance's system disk policy) or tied to it by an attachment resource."""
+        policies = {u for deps in _deps(target) for u in deps}
+        for r in self.resources:
+            if "Attachment" in r.type and any(target.urn in deps for deps in _deps(r)):
+                policies.update(u for deps in _deps(r) for u in deps)
+        out = []
+        for urn in sorted(policies):
+            p = self.by_urn.get(urn)
+            if p is not None and p.type in SNAPSHOT_TYPES:
+                out.append(_shown(self.props(p).get(SNAPSHOT_TYPES[p.type])))
+        return out
+
     def referencing(self, target: PlannedResource, types: Mapping[str, str]) -> list[str]:
         out = []
         for r in self.resources:
@@ -187,7 +201,8 @@ def data_rows(f: Facts) -> list[DataRow]:
             if key:
                 break
         if not key and r.type == "tencentcloud:Instance/instance:Instance":
-            key = "data disks: " + (_shown(props.get("dataDisks")) or "none")
+            disks = props.get("dataDisks")
+            key = f"data disks: {_shown(disks)}" if disks else "no data disk declared inline"
         protection = []
         if r.options.protect:
             protection.append("protect")
@@ -211,7 +226,7 @@ def data_rows(f: Facts) -> list[DataRow]:
                 retention.append(f"{path} {_shown(value)}")
         for days in f.referencing(r, WORM_TYPES):
             retention.append(f"WORM {days} days")
-        for days in f.referencing(r, SNAPSHOT_TYPES):
+        for days in f.snapshot_retention(r):
             retention.append(f"snapshots kept {days} days")
         where = f.region(r)
         rows.append(
