@@ -15,6 +15,7 @@ sys.path[:0] = [str(POLICIES), str(POLICIES / "tools")]
 
 import gen_readme  # noqa: E402
 import region_coverage  # noqa: E402
+import service_defaults  # noqa: E402
 from hkmail_policy.config import validate as validate_config  # noqa: E402
 from hkmail_policy.controls import CONTROLS  # noqa: E402
 from hkmail_policy.rules import RULES, RULES_BY_ID, durability, encryption, exposure, mailauth  # noqa: E402  # noqa: E402
@@ -34,6 +35,35 @@ def test_region_map_is_current_with_the_installed_sdks(sdk: Sdk) -> None:
     assert committed == region_coverage.render(data), (
         "stale: run python policies/tools/region_coverage.py"
     )
+
+
+def test_service_defaults_are_current_with_the_installed_sdks(sdk: Sdk) -> None:
+    # regenerated from the same SDK walk as the region map (cached in this process)
+    committed = (POLICIES / "hkmail_policy" / "service_defaults.json").read_text()
+    assert committed == service_defaults.render(service_defaults.generate()), (
+        "stale: run python policies/tools/service_defaults.py"
+    )
+    assert service_defaults.main(["--check"]) == 0
+
+
+@pytest.mark.parametrize(
+    ("doc", "kind", "default"),
+    [
+        ("The region where the CLS is delivered. The default value is ap-shanghai.", "str",
+         "ap-shanghai"),
+        ("Purchase order region, only 1 Guangzhou, 9 Singapore is supported here. Default is 1.",
+         "int", 1),
+        ("Interworking area A. Default value: `China-mainland`.", "str", "China-mainland"),
+        ("supports cn-hangzhou and ap-southeast-1, and is cn-hangzhou by default.", "str",
+         "cn-hangzhou"),
+        ("Load balancer region. Default value is the region of current auto scaling group.",
+         "str", None),
+        ("Period. Default value: `1`.", "str", None),  # a number is a region id only in an int
+    ],
+)  # fmt: skip
+def test_service_default_extraction(doc: str, kind: str, default: object) -> None:
+    found = service_defaults.region_default(doc, kind)
+    assert (found[0] if found else None) == default
 
 
 def test_coverage_script_check_and_report(sdk: Sdk, capsys: pytest.CaptureFixture[str]) -> None:

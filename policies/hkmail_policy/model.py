@@ -81,6 +81,17 @@ class Rule:
     scope: Scope = "resource"
     # JSON-schema properties of this rule's --policy-pack-config entry, each with a "default".
     config_schema: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    # The resource types the rule judges, as type-token prefixes ("alicloud:oss/" or a whole
+    # token); empty: every resource. The pack calls `check` only for these (see `judges`).
+    types: tuple[str, ...] = ()
+    # Extra prefixes read from this rule's config at run time (e.g. "typePrefixes").
+    types_from_config: str | None = None
+
+    def judges(self, resource_type: str, config: Mapping[str, Any]) -> bool:
+        if not self.types and self.types_from_config is None:
+            return True
+        extra = tuple(config.get(self.types_from_config, ())) if self.types_from_config else ()
+        return resource_type.startswith((*self.types, *extra))
 
     def defaults(self) -> dict[str, Any]:
         return {k: v["default"] for k, v in self.config_schema.items() if "default" in v}

@@ -140,6 +140,8 @@ def _resource_policy(rule: Rule, exemptions: tuple[ex.Exemption, ...]) -> Resour
         if resource is None or resource.urn != args.urn:
             raise RuntimeError("hk-mail pack: resource request not captured (servicer not in use)")
         ctx = _context(rule, args.get_config())
+        if not rule.judges(resource.type, ctx.config):
+            return
         for finding in rule.check(resource, ctx):
             _report(rule, finding, resource, exemptions, report, None)
 
@@ -153,6 +155,8 @@ def _stack_policy(rule: Rule, exemptions: tuple[ex.Exemption, ...]) -> StackVali
             raise RuntimeError("hk-mail pack: stack request not captured (servicer not in use)")
         ctx = _context(rule, args.get_config(), stack.values())
         for resource in stack.values():
+            if not rule.judges(resource.type, ctx.config):
+                continue
             for finding in rule.check(resource, ctx):
                 _report(rule, finding, resource, exemptions, report, finding.urn or resource.urn)
 

@@ -38,6 +38,24 @@ DEFAULT_ALLOWED = ("cn-hongkong", "ap-hongkong")
 # (ap-hongkong-1 = 300001, -2 = 300002, -3 = 300003).
 TENCENT_NUMERIC_ZONE = {"ap-hongkong": re.compile(r"^3000\d\d$")}
 
+# Tencent APIs that take an integer region id (e.g. Cwp LicenseOrder.region_id: "1 Guangzhou,
+# 9 Singapore" in the SDK docs). Tencent's numbering: 1 ap-guangzhou, 4 ap-shanghai, 5 ap-hongkong,
+# 8 ap-beijing, 9 ap-singapore. A number not listed here is not recognisably Hong Kong.
+TENCENT_NUMERIC_REGIONS = {1: "ap-guangzhou", 4: "ap-shanghai", 5: "ap-hongkong", 8: "ap-beijing",
+                           9: "ap-singapore"}  # fmt: skip
+# Short region codes in Tencent host names (`<service>.gz.apigw.tencentcs.com`, `gz-smtp.` of SES).
+TENCENT_REGION_CODES = {"gz": "ap-guangzhou", "sh": "ap-shanghai", "bj": "ap-beijing",
+                        "cd": "ap-chengdu", "cq": "ap-chongqing", "nj": "ap-nanjing",
+                        "hk": "ap-hongkong", "sg": "ap-singapore"}  # fmt: skip
+# Named groups of regions that some inputs take instead of a region id (CEN / GA "geographic
+# region" China, Asia-Pacific, ...; CDN/anycast areas; "Node area" 2 = Hong Kong, Macao and
+# Taiwan). A group is never a Hong Kong region: it spans several.
+REGION_GROUPS = frozenset({
+    "china", "china-mainland", "mainland", "chinese-mainland", "asia-pacific", "europe",
+    "north-america", "south-america", "australia", "middle-east", "global", "overseas",
+    "international", "domestic", "anycast_zone_global", "anycast_zone_overseas",
+})  # fmt: skip
+
 _LONGEST_FIRST = tuple(sorted(KNOWN_REGIONS, key=len, reverse=True))
 # Longest first so that `cn-shanghai-finance-1` wins over `cn-shanghai`. A region ending in a digit
 # may be followed by a zone letter (`ap-southeast-1a`); otherwise the next char must end the token.
@@ -64,6 +82,11 @@ def in_allowed(value: str, allowed: Iterable[str]) -> bool:
     """True if value is an allowed region or a zone of one (prefix match on a dash boundary)."""
     v = value.strip().lower()
     return any(v == a or v.startswith(a.lower() + "-") for a in allowed)
+
+
+def numeric_region_allowed(value: int, allowed: Iterable[str]) -> bool:
+    region = TENCENT_NUMERIC_REGIONS.get(value)
+    return region is not None and in_allowed(region, allowed)
 
 
 def numeric_zone_allowed(value: int, allowed: Iterable[str]) -> bool:

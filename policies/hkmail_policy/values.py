@@ -1,4 +1,5 @@
-"""Walk resource inputs as the engine serialises them (secrets, unknowns, assets preserved).
+"""Walk resource inputs as the engine serialises them (secrets, unknowns, assets preserved), and
+decode encoded payloads (base64, gzip+base64) so that rules see what they carry.
 
 pulumi_policy hands rules the inputs with secrets already unwrapped, so a rule could not tell a
 secret from plain text. The pack therefore reads the raw request (see pack.py) and walks it here.
@@ -6,6 +7,13 @@ secret from plain text. The pack therefore reads the raw request (see pack.py) a
 
 from __future__ import annotations
 
+import base64
+import binascii
+import functools
+import gzip
+import io
+import re
+import zlib
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -107,3 +115,62 @@ def find(props: Mapping[str, Any], shape: str) -> list[Leaf]:
 def first(props: Mapping[str, Any], shape: str) -> Leaf | None:
     found = find(props, shape)
     return found[0] if found else None
+
+
+# --- encoded payloads ---------------------------------------------------------------------------
+# User data and command blobs are often base64, or gzip then base64 (cloud-init accepts both;
+# Tencent requires base64 user data; Cloud Assistant / TAT commands take base64 content). Every
+# rule that reads values looks at the decoded text too, through `texts`.
+
+_B64 = re.compile(r"[A-Za-z0-9+/=_-]+")
+_MAX_LAYERS = 3
+_MAX_DECODED = 4 * 1024 * 1024
+
+
+def _decode_once(data: bytes) -> tuple[str, bytes] | None:
+    """One layer off: gzip, or base64 (standard or URL-safe). None if neither applies."""
+    if data[:2] == b"\x1f\x8b":
+        try:
+            with gzip.GzipFile(fileobj=io.BytesIO(data)) as f:
+                return "gzip", f.read(_MAX_DECODED)
+        except (OSError, EOFError, zlib.error):
+            return None
+    compact = b"".join(data.split())
+    if len(compact) < 16 or not _B64.fullmatch(compact.decode("ascii", "replace")):
+        return None
+    try:
+        if b"-" in compact or b"_" in compact:
+            out = base64.urlsafe_b64decode(compact + b"=" * (-len(compact) % 4))
+        else:
+            out = base64.b64decode(compact, validate=True)
+    except (binascii.Error, ValueError):
+        return None
+    if out[:2] == b"\x1f\x8b" or _printable(out):
+        return "base64", out
+    return None
+
+
+def _printable(data: bytes) -> bool:
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return bool(text) and sum(c.isprintable() or c in "\r\n\t" for c in text) >= 0.95 * len(text)
+
+
+@functools.lru_cache(maxsize=4096)
+def texts(value: str) -> tuple[tuple[str, str], ...]:
+    """The value and every text decoded from it: ((how, text), ...), `how` being "" for the value
+    itself, else the layers taken off ("base64", "gzip+base64", ...)."""
+    out: list[tuple[str, str]] = [("", value)]
+    data = value.encode("utf-8", "replace")
+    layers: list[str] = []
+    for _ in range(_MAX_LAYERS):
+        step = _decode_once(data)
+        if step is None:
+            break
+        layers.insert(0, step[0])
+        data = step[1]
+        if _printable(data):
+            out.append(("+".join(layers), data.decode("utf-8")))
+    return tuple(out)

@@ -16,7 +16,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from hkmail_policy.controls import CONTROLS  # noqa: E402
-from hkmail_policy.coverage import DATA_FILE  # noqa: E402
+from hkmail_policy.coverage import DATA_FILE, DEFAULTS_FILE  # noqa: E402
 from hkmail_policy.exemptions import EXEMPT_PREFIX  # noqa: E402
 from hkmail_policy.model import Rule  # noqa: E402
 from hkmail_policy.rules import RULES  # noqa: E402
@@ -128,15 +128,50 @@ MAINTAINING = """\
 ## Maintaining the pack
 
 - After upgrading `pulumi-alicloud` or `tencentcloud-iac-pulumi`: `python
-  policies/tools/region_coverage.py` (rewrites the region map, prints the coverage numbers), then
-  review `git diff policies/hkmail_policy/region_properties.json`.
+  policies/tools/region_coverage.py` (rewrites the region map, prints the coverage numbers) and
+  `python policies/tools/service_defaults.py` (rewrites the service defaults), then review
+  `git diff policies/hkmail_policy/*.json`.
 - After changing a rule: `python policies/tools/gen_readme.py` (rewrites this file).
+- Residency corpus: `pytest tests/test_residency_corpus.py` runs every program in
+  `tests/corpus/` (real Pulumi programs, leaks and compliant look-alikes) through this pack via
+  the gate and checks the verdict written beside it.
 - Tests: `pytest tests/test_policy_*.py` (every rule with passing and failing resources through the
   pack's gRPC server, driven by the gate's analyzer client; config; exemptions; the region map and
   this README against their sources). Lint: `ruff check policies`, `mypy policies`.
 - Code: `hkmail_policy/rules/*.py` (one module per area, rule metadata next to its check),
-  `controls.py` (the control catalogue), `regions.py` (region vocabulary), `exemptions.py`,
-  `config.py` (config checking), `pack.py` (the pulumi_policy adapter).
+  `controls.py` (the control catalogue), `regions.py` (region vocabulary: ids, numeric ids,
+  short codes, region groups), `endpoints.py` (service hosts), `placement.py` (judging a
+  region-bearing value; scanning values, decoded, for regions and hosts), `values.py` (walking
+  inputs, decoding base64 / gzip+base64), `coverage.py` (the generated region map and service
+  defaults), `exemptions.py`, `config.py` (config checking), `pack.py` (the pulumi_policy adapter;
+  a rule's `types` say which resources it judges).
+"""
+
+OFFLINE = """\
+## What the gate cannot see offline
+
+The gate runs the program under mocks with no cloud credentials and no network. It judges what the
+program hands the engine, and nothing else. Plainly, it cannot see:
+
+- **Where a host it does not know is.** Residency rules recognise region ids of both clouds and the
+  service hosts in `hkmail_policy/endpoints.py` (DirectMail, Tencent SES, OSS legacy and
+  acceleration endpoints, COS acceleration, API Gateway). An SMTP relay, webhook or backup target
+  given as an IP address or a third party's host name (`relayhost = [203.0.113.5]`,
+  `backup.example.net`) is not located: nothing offline says in which country it answers.
+  Only at a region-bearing input does an unrecognised value fail closed.
+- **What is fetched at run time.** Content that user data or a command downloads when it runs
+  (cloud-init `#include` URLs, scripts from a bucket, container images, packages) is not read.
+- **Other encodings.** Values are decoded from base64 and gzip+base64 (three layers at most).
+  Other archives or encryptions, and base64 parts inside a cloud-init MIME multipart document,
+  are not opened.
+- **Undocumented service defaults.** `residency-service-default` knows the defaults the SDKs
+  document; a service that falls back to another region without saying so in its SDK docs is not
+  known (a region-bearing input that is set is still judged, fail closed).
+- **What a service does behind its API.** Where a hosted suite or a managed service keeps data
+  internally (Tencent Exmail's and Alibaba Mail's data centres, a cloud monitor's notification
+  mail) is the provider's contract, not something a program states.
+- **What is deployed.** The gate judges the program's intended state; drift made outside Pulumi
+  shows only with `--state` on an exported state file.
 """
 
 LIMITS = """\
@@ -164,6 +199,15 @@ def _config_text(rule: Rule) -> str:
     return "; ".join(parts)
 
 
+def _judges(rule: Rule) -> str:
+    if not rule.types and rule.types_from_config is None:
+        return "every resource"
+    shown = ", ".join(f"`{t}`" for t in rule.types[:6])
+    more = f" and {len(rule.types) - 6} more" if len(rule.types) > 6 else ""
+    cfg = f"; plus the types in `{rule.types_from_config}`" if rule.types_from_config else ""
+    return f"{len(rule.types)} resource types ({shown}{more}){cfg}"
+
+
 def _rules() -> str:
     out = ["## Rules", ""]
     out.append("| Rule id | Severity | Default enforcement | Scope | Controls |")
@@ -183,6 +227,7 @@ def _rules() -> str:
             f"- Severity: {r.severity}; default enforcement: {r.enforcement}",
             f"- Remediation: {r.remediation}",
             f"- Settings: {_config_text(r)}",
+            f"- Judges: {_judges(r)}",
             "- Controls:",
             *[f"  - {c}: {CONTROLS[c].title} ({CONTROLS[c].source})" for c in r.controls],
             "",
@@ -211,6 +256,9 @@ def _controls() -> str:
 
 def _coverage() -> str:
     data = json.loads(DATA_FILE.read_text())
+    defaults = json.loads(DEFAULTS_FILE.read_text())["defaults"]
+    n_default_types = len(defaults)
+    n_defaults = sum(len(v) for v in defaults.values())
     rows = [
         f"| {pkg} {data['sdkVersions'][pkg]} | {c['resourceTypes']} | "
         f"{c['inputPropertiesWalked']} | {c['typesWithRegionInputs']} | {c['regionPaths']} | "
@@ -234,16 +282,36 @@ def _coverage() -> str:
             "|---|---|---|---|---|---|---|",
             *rows,
             "",
-            "`residency-embedded-region` scans every other string input of every resource for "
-            "region ids of both clouds (`oss-cn-hangzhou`, `qcs::cos:ap-guangzhou::...`, "
-            "`cos.ap-shanghai.myqcloud.com`, `xxx.cn-shanghai.log.aliyuncs.com`).",
+            "At a region- or zone-bearing input the rules fail closed: the value must be "
+            "recognisably an allowed region (a region id, a zone of one, Tencent numeric zone ids "
+            "3000xx and numeric region id 5, or an endpoint / location / bucket id naming one). "
+            "Region groups (`China`, `Asia-Pacific`, `Global`, ...) and unknown names are "
+            "violations. Inputs naming the source of a copy or migration into the resource "
+            "(`sourceRegionId`, `srcRegion`, `sourceEndpointRegion`) and the regions an "
+            "ActionTrail trail records are not placement; free-text inputs (names, "
+            "descriptions, tags) are not judged.",
+            "",
+            "`residency-embedded-region`, `residency-no-hk-service` and `residency-global-edge` "
+            "scan every other string input of every resource, and what it decodes to (base64, "
+            "gzip+base64), for region ids of both clouds (`oss-cn-hangzhou`, "
+            "`qcs::cos:ap-guangzhou::...`, `cos.ap-shanghai.myqcloud.com`, "
+            "`xxx.cn-shanghai.log.aliyuncs.com`) and for the service hosts in "
+            "`hkmail_policy/endpoints.py` (Tencent SES `gz-smtp` / `sg-smtp.qcloudmail.com`, "
+            "DirectMail `smtpdm*.aliyun.com`, `oss.aliyuncs.com` = Hangzhou, "
+            "`oss-accelerate.aliyuncs.com`, `cos.accelerate.myqcloud.com`, "
+            "`<id>.<code>.apigw.tencentcs.com`).",
+            "",
+            f"`residency-service-default` knows {n_defaults} documented defaults of region-bearing "
+            f"inputs on {n_default_types} resource types, generated from the SDK docstrings by "
+            "`policies/tools/service_defaults.py` into `hkmail_policy/service_defaults.json` "
+            "(a test regenerates it and fails when it is stale).",
             "",
         ]
     )
 
 
 def render() -> str:
-    parts = [INTRO, _rules(), _controls(), _coverage(), REPORTING, MAINTAINING, LIMITS]
+    parts = [INTRO, _rules(), _controls(), _coverage(), REPORTING, MAINTAINING, OFFLINE, LIMITS]
     return "\n".join(p.rstrip("\n") + "\n" for p in parts)
 
 

@@ -36,7 +36,7 @@ NOT_GEOGRAPHIC = re.compile(
     r"(?i)^(time_?zone\w*|timezone\w*|\w*TimeZone\w*|zoneName|zoneNames|zoneId(s)?OfDns|"
     r"hostedZone\w*|dnsZone\w*|privateZone\w*|pvtzZone\w*|zoneType|zoneCount|zoneTag\w*|"
     r"multiZone\w*|isMultiZone\w*|multiAz|zoneRule\w*|zoneStatus|zoneStr|zoneDomain\w*|"
-    r"\w*TZone|regionType|\w*(Count|Period|Bandwidth|Enabled|Enable|Flag|VpcId|Policy))$"
+    r"\w*TZone|regionType|regionBlock\w*|\w*(Count|Period|Bandwidth|Enabled|Enable|Flag|VpcId|Policy))$"
 )
 # Modules whose `zone*` properties are DNS/edge zones, not availability zones.
 DNS_ZONE_MODULES = re.compile(r"(?i)^(pvtz|dns|alidns\w*|privatedns|dnspod|teo|esa|subdomain)$")
@@ -48,6 +48,8 @@ VALUE_COPY_TARGETS: dict[str, list[str]] = {
     "tencentcloud:Cos/bucket:Bucket": ["replicaRules[].destinationBucket"],
 }
 MAX_DEPTH = 6
+# type token -> region path -> (the property's docstring, its scalar kind)
+RegionDocs = dict[str, dict[str, tuple[str, str]]]
 
 # The pack's own classifier (placement vs copy target), so the report matches what rules do.
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -56,8 +58,9 @@ from hkmail_policy.coverage import is_copy_target  # noqa: E402
 
 @dataclass
 class ArgsClass:
-    # engine name -> (nested Args class name or None, is_list, scalar kind: str/int/bool/other)
-    props: dict[str, tuple[str | None, bool, str]] = field(default_factory=dict)
+    # engine name -> (nested Args class name or None, is_list, scalar kind: str/int/bool/other,
+    # the property's docstring)
+    props: dict[str, tuple[str | None, bool, str, str]] = field(default_factory=dict)
 
 
 def _getter_name(func: ast.FunctionDef) -> str | None:
@@ -92,7 +95,8 @@ def _read_args_classes(tree: ast.Module) -> dict[str, ArgsClass]:
                 if isinstance(item, ast.FunctionDef):
                     name = _getter_name(item)
                     if name is not None and name not in cls.props:
-                        cls.props[name] = _nested(item.returns)
+                        doc = ast.get_docstring(item) or ""
+                        cls.props[name] = (*_nested(item.returns), doc)
             out[node.name] = cls
     return out
 
@@ -137,25 +141,28 @@ def _walk(
     out: list[str],
     seen: tuple[str, ...],
     every: list[str],
+    docs: dict[str, tuple[str, str]],
 ) -> int:
     """Append region-bearing paths under cls_name to out; return how many paths were visited."""
     cls = classes.get(cls_name)
     if cls is None or depth > MAX_DEPTH or cls_name in seen:
         return 0
     visited = 0
-    for name, (nested, is_list, kind) in cls.props.items():
+    for name, (nested, is_list, kind, doc) in cls.props.items():
         path = f"{prefix}{name}{'[]' if is_list else ''}"
         visited += 1
         every.append(path)
-        # Booleans never hold a region; integers only as Tencent's numeric zone ids (300002).
-        scalar_ok = kind == "str" or (kind == "int" and re.search(r"(?i)zone", name))
+        # Booleans never hold a region; integers do as numeric zone ids (300002) and numeric
+        # region ids (Cwp LicenseOrder.regionId: 1 Guangzhou, 9 Singapore).
+        scalar_ok = kind in ("str", "int")
         if nested is None and scalar_ok and _is_region_segment(name, module):
             out.append(path)
+            docs[path] = (doc, kind)
         elif nested is not None:
             if _is_region_segment(name, module):
                 out.append(path)  # an object named "region..." is checked wholesale by value
             visited += _walk(
-                nested, classes, f"{path}.", module, depth + 1, out, (*seen, cls_name), every
+                nested, classes, f"{path}.", module, depth + 1, out, (*seen, cls_name), every, docs
             )
     return visited
 
@@ -171,8 +178,11 @@ class SdkCoverage:
     copy_target_paths: int = 0
 
 
-def scan_sdk(package: str) -> tuple[dict[str, list[str]], SdkCoverage, dict[str, set[str]]]:
-    """(region paths per type, coverage numbers, every input path per type)."""
+def scan_sdk(
+    package: str,
+) -> tuple[dict[str, list[str]], SdkCoverage, dict[str, set[str]], RegionDocs]:
+    """(region paths per type, coverage numbers, every input path per type, the docstring and
+    scalar kind of every region path per type)."""
     spec = importlib.util.find_spec(package)
     if spec is None or spec.origin is None:
         raise SystemExit(f"{package} is not installed in this interpreter ({sys.executable})")
@@ -180,6 +190,7 @@ def scan_sdk(package: str) -> tuple[dict[str, list[str]], SdkCoverage, dict[str,
     cov = SdkCoverage(package)
     result: dict[str, list[str]] = {}
     every: dict[str, set[str]] = {}
+    region_docs: RegionDocs = {}
     shared = _read_args_classes(ast.parse((root / "_inputs.py").read_text()))
     for module_dir in sorted(p for p in root.iterdir() if p.is_dir() and p.name != "__pycache__"):
         classes = dict(shared)
@@ -199,9 +210,12 @@ def scan_sdk(package: str) -> tuple[dict[str, list[str]], SdkCoverage, dict[str,
                 cov.resource_types += 1
                 paths: list[str] = []
                 all_paths: list[str] = []
+                docs: dict[str, tuple[str, str]] = {}
                 cov.properties_seen += _walk(
-                    f"{cls_name}Args", local, "", module_dir.name, 0, paths, (), all_paths
+                    f"{cls_name}Args", local, "", module_dir.name, 0, paths, (), all_paths, docs
                 )
+                if docs:
+                    region_docs[token] = docs
                 every[token] = set(all_paths)
                 paths.extend(VALUE_COPY_TARGETS.get(token, []))
                 if paths:
@@ -211,21 +225,31 @@ def scan_sdk(package: str) -> tuple[dict[str, list[str]], SdkCoverage, dict[str,
         cov.region_paths += len(paths)
         cov.nested_region_paths += sum(1 for p in paths if "." in p)
         cov.copy_target_paths += sum(1 for p in paths if is_copy_target(p))
-    return result, cov, every
+    return result, cov, every, region_docs
 
 
 @cache  # one SDK walk per process (~15 s); callers treat the result as read-only
 def generate() -> tuple[dict[str, object], list[SdkCoverage], dict[str, set[str]]]:
+    data, coverage, every, _ = generate_with_docs()
+    return data, coverage, every
+
+
+@cache  # the same walk also yields each region path's docstring (tools/service_defaults.py)
+def generate_with_docs() -> tuple[
+    dict[str, object], list[SdkCoverage], dict[str, set[str]], RegionDocs
+]:
     types: dict[str, list[str]] = {}
     coverage = []
     versions: dict[str, str] = {}
     every: dict[str, set[str]] = {}
+    all_docs: RegionDocs = {}
     from importlib.metadata import version
 
     for package in SDKS:
-        found, cov, paths = scan_sdk(package)
+        found, cov, paths, docs = scan_sdk(package)
         types.update(found)
         every.update(paths)
+        all_docs.update(docs)
         coverage.append(cov)
         versions[package] = version(package)
     copy_targets = sorted(
@@ -248,7 +272,7 @@ def generate() -> tuple[dict[str, object], list[SdkCoverage], dict[str, set[str]
         "types": dict(sorted(types.items())),
         "copyTargets": copy_targets,
     }
-    return data, coverage, every
+    return data, coverage, every, all_docs
 
 
 def render(data: dict[str, object]) -> str:

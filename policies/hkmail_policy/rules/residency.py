@@ -2,21 +2,22 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 from .. import regions
 from ..controls import RESIDENCY
-from ..coverage import copy_target_paths, placement_paths, region_paths
+from ..coverage import copy_target_paths, placement_paths, service_defaults
 from ..model import ALLOWED_REGIONS_SCHEMA, Context, Finding, Resource, Rule, violation
-from ..values import Leaf, first, leaves, under
+from ..placement import Mention, is_free_text, mentions, region_value_problems
+from ..values import Leaf, find, first, leaves, under
 
 CLOUD_PACKAGES = {
     "alicloud": "ALICLOUD_REGION or the alicloud:region config",
     "tencentcloud": "TENCENTCLOUD_REGION or the provider default ap-guangzhou",
 }
-_SPLIT = re.compile(r"[,;\s]+")
+# The built-in `pulumi` provider (StackReference brings one) and Pulumi's own types place nothing.
+BUILTIN_REGIONLESS = frozenset({"pulumi"})
 
 
 def _allowed_text(ctx: Context) -> str:
@@ -59,7 +60,7 @@ def check_provider_region(resource: Resource, ctx: Context) -> Iterable[Finding]
                     f"an explicit {pkg}.Provider with region in {_allowed_text(ctx)}",
                 )
             yield from _provider_region(resource, "the provider", resource.props, ctx)
-        elif pkg not in ctx.config.get("regionlessPackages", []):
+        elif pkg not in BUILTIN_REGIONLESS and pkg not in ctx.config.get("regionlessPackages", []):
             yield violation(
                 resource,
                 None,
@@ -87,41 +88,21 @@ def check_provider_region(resource: Resource, ctx: Context) -> Iterable[Finding]
     yield from _provider_region(resource, subject, prov.props, ctx)
 
 
-def _region_problems(leaf: Leaf, resource: Resource, ctx: Context) -> Iterator[str]:
-    """Why a value found at a region/zone-bearing path is not allowed (nothing if it is)."""
-    allowed = ctx.allowed_regions()
-    value = leaf.value
-    if leaf.unknown or value is None or isinstance(value, bool):
-        return  # computed values are checked where they come from (that resource's own inputs)
-    if isinstance(value, int):
-        last = leaf.shape.rsplit(".", 1)[-1].lower()
-        numeric_zone = resource.package == "tencentcloud" and "zone" in last and value != 0
-        if numeric_zone and not regions.numeric_zone_allowed(value, allowed):
-            yield f"numeric zone id {value} is not a zone of an allowed region"
-        return
-    if not isinstance(value, str):
-        return
-    for token in filter(None, _SPLIT.split(value)):
-        if regions.looks_geographic(token):
-            if not regions.in_allowed(token, allowed):
-                yield f"'{token}' is not an allowed region or a zone of one"
-        else:
-            bad = [r for r in regions.embedded_regions(token) if not regions.in_allowed(r, allowed)]
-            if bad:
-                yield f"'{token}' names region {', '.join(sorted(set(bad)))}"
-
-
 def _check_paths(
     resource: Resource, ctx: Context, paths: tuple[str, ...], what: str
 ) -> Iterator[Finding]:
     if not paths:
         return
+    allowed = ctx.allowed_regions()
     seen: set[str] = set()
     for leaf in leaves(resource.props):
-        if leaf.path in seen or not any(under(leaf.shape, p) for p in paths):
+        if leaf.path in seen or is_free_text(leaf.shape):
+            continue
+        exact = any(leaf.shape == p for p in paths)
+        if not exact and not any(under(leaf.shape, p) for p in paths):
             continue
         seen.add(leaf.path)
-        for problem in _region_problems(leaf, resource, ctx):
+        for problem in region_value_problems(leaf, resource.package, allowed, strict=exact):
             yield violation(resource, leaf, f"{what}: {problem}", _allowed_text(ctx))
 
 
@@ -136,22 +117,20 @@ def check_cross_region_copy(resource: Resource, ctx: Context) -> Iterable[Findin
 
 
 def check_embedded_region(resource: Resource, ctx: Context) -> Iterable[Finding]:
-    covered = region_paths().get(resource.type, ())
-    if resource.type.startswith("pulumi:providers:"):
-        covered = ("region",)  # checked by residency-provider-region
-    allowed = ctx.allowed_regions()
-    for leaf in leaves(resource.props):
-        if leaf.unknown or not isinstance(leaf.value, str):
-            continue
-        if any(under(leaf.shape, p) for p in covered):
-            continue
-        bad = sorted(
-            {r for r in regions.embedded_regions(leaf.value) if not regions.in_allowed(r, allowed)}
-        )
-        if bad:
-            yield violation(
-                resource, leaf, f"value names region {', '.join(bad)}", _allowed_text(ctx)
-            )
+    by_leaf: dict[str, list[Mention]] = {}
+    for m in mentions(resource, ctx.allowed_regions()):
+        if m.kind == "regional":
+            by_leaf.setdefault(m.leaf.path, []).append(m)
+    for found in by_leaf.values():
+        parts = []
+        for m in found:
+            if m.service:
+                where = m.region or "a region not recognisably Hong Kong"
+                parts.append(f"{m.service} host {m.what} ({where}){m.where()}")
+            else:
+                parts.append(f"region {m.what}{m.where()}")
+        yield violation(resource, found[0].leaf, "value names " + "; ".join(parts),
+                        _allowed_text(ctx))  # fmt: skip
 
 
 def _prefix_check(resource: Resource, ctx: Context, why: str) -> Iterable[Finding]:
@@ -161,6 +140,15 @@ def _prefix_check(resource: Resource, ctx: Context, why: str) -> Iterable[Findin
             return
 
 
+def _host_findings(resource: Resource, ctx: Context, kind: str, why: str) -> Iterator[Finding]:
+    for m in mentions(resource, ctx.allowed_regions()):
+        if m.kind == kind:
+            yield violation(
+                resource, m.leaf, f"names {m.service} ({m.what}){m.where()}: {why}",
+                "none without a reviewed exemption",
+            )  # fmt: skip
+
+
 def check_no_hk_service(resource: Resource, ctx: Context) -> Iterable[Finding]:
     yield from _prefix_check(
         resource,
@@ -168,15 +156,94 @@ def check_no_hk_service(resource: Resource, ctx: Context) -> Iterable[Finding]:
         "this service has no Hong Kong region (Alibaba DirectMail: cn-hangzhou, ap-southeast-1/2, "
         "us-east-1, eu-central-1), so the data it handles (mail content) leaves Hong Kong",
     )
+    yield from _host_findings(
+        resource, ctx, "no-hk-service",
+        "this service has no Hong Kong region, so the mail it carries leaves Hong Kong",
+    )  # fmt: skip
+
+
+# Global-edge features of otherwise regional resources: (type token, input path, values that
+# switch it on (None: any value set), what it does).
+EDGE_FEATURES: tuple[tuple[str, str, tuple[object, ...] | None, str], ...] = (
+    ("alicloud:oss/bucket:Bucket", "transferAcceleration.enabled", (True,),
+     "OSS transfer acceleration routes the bucket's traffic through acceleration points of "
+     "presence worldwide"),
+    ("alicloud:oss/bucketTransferAcceleration:BucketTransferAcceleration", "enabled", (True,),
+     "OSS transfer acceleration routes the bucket's traffic through acceleration points of "
+     "presence worldwide"),
+    ("tencentcloud:Cos/bucket:Bucket", "accelerationEnable", (True,),
+     "COS global acceleration carries the bucket's traffic through acceleration nodes worldwide"),
+    ("tencentcloud:Eip/instance:Instance", "type", ("AnycastEIP",),
+     "an Anycast EIP takes traffic in at points of presence outside Hong Kong"),
+    ("tencentcloud:Eip/instance:Instance", "anycastZone", None,
+     "an Anycast EIP takes traffic in at points of presence outside Hong Kong"),
+)  # fmt: skip
 
 
 def check_global_edge(resource: Resource, ctx: Context) -> Iterable[Finding]:
     yield from _prefix_check(
         resource,
         ctx,
-        "a global edge (CDN / edge security / global acceleration) caches or carries the data it "
-        "fronts in points of presence outside Hong Kong",
+        "a global edge (CDN / edge security / global acceleration / anycast) caches or carries "
+        "the data it fronts in points of presence outside Hong Kong",
     )
+    for type_token, path, on, what in EDGE_FEATURES:
+        if resource.type != type_token:
+            continue
+        for leaf in find(resource.props, path):
+            if (
+                leaf.unknown
+                or leaf.value in (None, "")
+                or (on is not None and leaf.value not in on)
+            ):
+                continue
+            yield violation(resource, leaf, what, "the feature off, or a reviewed exemption")
+    yield from _host_findings(
+        resource, ctx, "global-edge",
+        "a global acceleration endpoint carries the data through points of presence outside "
+        "Hong Kong",
+    )  # fmt: skip
+
+
+def _omitted(props: Mapping[str, Any], path: str) -> Iterator[tuple[str, Mapping[str, Any]]]:
+    """(path shown, the object the input is missing from) for each place `path` is omitted: a
+    top-level input, or an input of a nested object (each list element) that is present."""
+    segments = path.split(".")
+
+    def walk(
+        node: Mapping[str, Any], i: int, shown: str
+    ) -> Iterator[tuple[str, Mapping[str, Any]]]:
+        seg = segments[i]
+        key = seg.rstrip("[]")
+        here = f"{shown}.{key}" if shown else key
+        if i == len(segments) - 1:
+            if node.get(key) in (None, "", []):
+                yield here, node
+            return
+        child = node.get(key)
+        items = child if isinstance(child, list) else [child]
+        for n, item in enumerate(items):
+            if isinstance(item, Mapping):
+                yield from walk(item, i + 1, f"{here}[{n}]" if isinstance(child, list) else here)
+
+    yield from walk(props, 0, "")
+
+
+def check_service_default(resource: Resource, ctx: Context) -> Iterable[Finding]:
+    allowed = ctx.allowed_regions()
+    for path, entry in service_defaults().get(resource.type, {}).items():
+        value = entry["default"]
+        for shown, parent in _omitted(resource.props, path):
+            when = entry.get("when") or {}
+            if any(str(parent.get(k, "")).lower() != str(v).lower() for k, v in when.items()):
+                continue  # the doc says the default applies only under that condition
+            leaf = Leaf(shown, path.replace(".", "."), value, False, False)
+            for problem in region_value_problems(leaf, resource.package, allowed, strict=True):
+                yield Finding(
+                    f"{resource.describe()}: {shown} is not set, so the service default "
+                    f'{value!r} applies (SDK docs: "{entry["doc"]}"): {problem}. Allowed: set '
+                    f"{shown} to {_allowed_text(ctx)}."
+                )
 
 
 def _prefixes(*defaults: str) -> dict[str, dict[str, object]]:
@@ -218,12 +285,18 @@ RULES = (
         id="residency-resource-region",
         title="Region and zone inputs in Hong Kong",
         description="Every region- or zone-bearing input (found in the SDKs, nested inputs "
-        "included) names an allowed region or a zone of one.",
+        "included) names an allowed region or a zone of one. Fail closed: a value there that is "
+        "not recognisably Hong Kong is a violation: a region group (China, Asia-Pacific, Global, "
+        "overseas), a numeric region id other than Hong Kong's (Tencent: 1 is Guangzhou), an "
+        "unknown name. The source region of a copy or migration INTO the resource "
+        "(ImageCopy.sourceRegionId, DTS source endpoint region) is where data comes from, not "
+        "placement, and is not judged; the destination is.",
         severity="critical",
         enforcement="mandatory",
         remediation="Set the region input to cn-hongkong / ap-hongkong and zones to "
-        "cn-hongkong-b/c/d or ap-hongkong-2/3 (Tencent numeric zone ids 3000xx), or drop the input "
-        "so the Hong Kong provider's region applies.",
+        "cn-hongkong-b/c/d or ap-hongkong-2/3 (Tencent numeric zone ids 3000xx, numeric region id "
+        "5), not a region group; or drop the input where the service then uses the Hong Kong "
+        "provider's region (see residency-service-default for services that do not).",
         controls=RESIDENCY,
         check=check_resource_region,
         config_schema=ALLOWED_REGIONS_SCHEMA,
@@ -246,14 +319,18 @@ RULES = (
     ),
     Rule(
         id="residency-embedded-region",
-        title="No region ids embedded in values",
-        description="No input value anywhere embeds a region id outside the allowed set "
-        "(endpoints such as cos.ap-shanghai.myqcloud.com, OSS locations oss-cn-hangzhou, COS "
-        "bucket ids qcs::cos:ap-guangzhou::..., ARNs, log endpoints).",
+        title="No other regions named in values",
+        description="No input value names a region outside the allowed set, by id (endpoints "
+        "such as cos.ap-shanghai.myqcloud.com, OSS locations oss-cn-hangzhou, COS bucket ids "
+        "qcs::cos:ap-guangzhou::..., ARNs, log endpoints) or by a service host that implies one "
+        "(Tencent SES gz-smtp / sg-smtp.qcloudmail.com, the legacy OSS endpoint "
+        "oss.aliyuncs.com = Hangzhou, API Gateway <id>.gz.apigw.tencentcs.com). Values are read "
+        "decoded too: base64 and gzip+base64 user data, launch templates and command content. "
+        "Free text (names, descriptions, tags) is not placement and is not judged.",
         severity="high",
         enforcement="mandatory",
-        remediation="Point endpoints, ARNs and bucket references at Hong Kong resources "
-        "(cn-hongkong / ap-hongkong).",
+        remediation="Point endpoints, relays, ARNs and bucket references at Hong Kong resources "
+        "(cn-hongkong / ap-hongkong endpoints; Tencent SES Hong Kong is smtp.qcloudmail.com).",
         controls=RESIDENCY,
         check=check_embedded_region,
         config_schema=ALLOWED_REGIONS_SCHEMA,
@@ -261,8 +338,11 @@ RULES = (
     Rule(
         id="residency-no-hk-service",
         title="No services without a Hong Kong region",
-        description="Services that have no Hong Kong region (Alibaba DirectMail) are not used: "
-        "sending through them moves mail content out of Hong Kong.",
+        description="Services that have no Hong Kong region (Alibaba DirectMail) are not used, "
+        "directly (their resource types) or indirectly: an SMTP relay or API host of DirectMail "
+        "(smtpdm*.aliyun.com, dm.aliyuncs.com) in any value, decoded user data included, or a "
+        "notification delivered through it (an MNS subscription endpoint mail:directmail:...). "
+        "Sending through them moves mail content out of Hong Kong.",
         severity="critical",
         enforcement="mandatory",
         remediation="Relay outbound mail through Tencent SES in ap-hongkong or your own MTA in "
@@ -275,8 +355,11 @@ RULES = (
     Rule(
         id="residency-global-edge",
         title="No global edges in front of data",
-        description="Global edge services that cache or carry data (Alibaba CDN/DCDN/SCDN/ESA, "
-        "Global Accelerator; Tencent CDN, EdgeOne, GAAP) are not used unless exempted.",
+        description="Global edges that cache or carry data are not used unless exempted: edge "
+        "services (Alibaba CDN/DCDN/SCDN/ESA, Global Accelerator, Anycast EIP; Tencent CDN, "
+        "EdgeOne, GAAP), edge features of regional resources (OSS transfer acceleration, COS "
+        "global acceleration, Tencent Anycast EIPs) and acceleration endpoints in values "
+        "(oss-accelerate.aliyuncs.com, cos.accelerate.myqcloud.com).",
         severity="high",
         enforcement="mandatory",
         remediation="Serve from Hong Kong origins directly; if an edge is needed (for example a "
@@ -289,9 +372,27 @@ RULES = (
             "alicloud:scdn/",
             "alicloud:esa/",
             "alicloud:ga/",
+            "alicloud:eipanycast/",
             "tencentcloud:Cdn/",
             "tencentcloud:Teo/",
             "tencentcloud:Gaap/",
         ),
+    ),
+    Rule(
+        id="residency-service-default",
+        title="No out-of-Hong Kong service defaults",
+        description="A resource that omits a region-bearing input is judged on the service's "
+        "documented default, not the provider's region: for example Tencent WAF log delivery "
+        "to CLS defaults to ap-shanghai and a CWP licence order to region 1 (Guangzhou). The "
+        "defaults are generated from the SDK docs (policies/tools/service_defaults.py into "
+        "hkmail_policy/service_defaults.json; a test regenerates and compares).",
+        severity="critical",
+        enforcement="mandatory",
+        remediation="Set the input explicitly to cn-hongkong / ap-hongkong (or Hong Kong's "
+        "numeric id) instead of relying on the service default.",
+        controls=RESIDENCY,
+        check=check_service_default,
+        config_schema=ALLOWED_REGIONS_SCHEMA,
+        types=tuple(service_defaults()),
     ),
 )

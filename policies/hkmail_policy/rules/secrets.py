@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
 import re
 from collections.abc import Iterable
 
 from ..model import Context, Finding, Resource, Rule
-from ..values import Leaf, leaves
+from ..values import Leaf, leaves, texts
 
 PEM_PRIVATE = re.compile(r"-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY-----")
 # A bare base64 DER private key (e.g. an opendkim .private body without PEM armour): DER starts
@@ -24,19 +22,8 @@ NOT_A_SECRET = re.compile(
 USER_DATA = re.compile(r"(?i)user_?data")
 
 
-def _decoded(text: str) -> str:
-    """User data is often base64: look inside it as well."""
-    compact = "".join(text.split())
-    if len(compact) < 16 or not re.fullmatch(r"[A-Za-z0-9+/=]+", compact):
-        return ""
-    try:
-        return base64.b64decode(compact, validate=True).decode("utf-8", "replace")
-    except (binascii.Error, ValueError):
-        return ""
-
-
 def _private_key_in(text: str) -> str | None:
-    for candidate in (text, _decoded(text)):
+    for _, candidate in texts(text):  # the value and what it decodes to (base64, gzip+base64)
         if PEM_PRIVATE.search(candidate):
             return "a PEM private key"
         if BARE_DER_KEY.search(candidate):

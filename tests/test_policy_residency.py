@@ -1,0 +1,331 @@
+"""Issue 13 residency behaviour of the pack, rule by rule, through its gRPC server: implied
+placement (hosts, region groups, numeric ids, fail closed), encoded payloads, service defaults,
+global edges and DirectMail reached indirectly, and the false positives that must stay away
+(sources of copies into Hong Kong, free text, the built-in pulumi provider). Whole programs are in
+tests/corpus (test_residency_corpus.py)."""
+
+from __future__ import annotations
+
+import base64
+import gzip
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.policy_fixtures import UNKNOWN, Diag, PackClient, Res
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "policies"))
+
+from hkmail_policy import endpoints, regions
+from hkmail_policy.coverage import is_source, placement_paths, service_defaults
+from hkmail_policy.placement import is_free_text
+from hkmail_policy.values import texts
+
+HK_ALI = Res("pulumi:providers:alicloud", "hk-ali", {"region": "cn-hongkong", "version": "4.0.0"})
+HK_TC = Res("pulumi:providers:tencentcloud", "hk-tc", {"region": "ap-hongkong"})
+ECS = "alicloud:ecs/instance:Instance"
+CVM = "tencentcloud:Instance/instance:Instance"
+
+
+@pytest.fixture(scope="module")
+def pack() -> Iterator[PackClient]:
+    client = PackClient()
+    client.configure()
+    yield client
+    client.close()
+
+
+def ali(type_: str, props: dict[str, Any], name: str = "r") -> Res:
+    return Res(type_, name, props, provider=HK_ALI)
+
+
+def tc(type_: str, props: dict[str, Any], name: str = "r") -> Res:
+    return Res(type_, name, props, provider=HK_TC)
+
+
+def residency(diags: list[Diag]) -> dict[str, list[str]]:
+    out: dict[str, list[str]] = {}
+    for d in diags:
+        if d.policy.startswith("residency-"):
+            assert d.level == "mandatory", d
+            out.setdefault(d.policy, []).append(d.message)
+    return out
+
+
+def b64(text: str) -> str:
+    return base64.b64encode(text.encode()).decode()
+
+
+def gz64(text: str) -> str:
+    return base64.b64encode(gzip.compress(text.encode())).decode()
+
+
+# --- building blocks ------------------------------------------------------------------------------
+
+
+def test_texts_peels_base64_and_gzip_layers() -> None:
+    plain = "#!/bin/sh\npostconf -e relayhost=[smtpdm.aliyun.com]:465\n"
+    assert texts(plain) == (("", plain),)
+    assert texts(b64(plain))[-1] == ("base64", plain)
+    assert texts(gz64(plain))[-1] == ("gzip+base64", plain)
+    assert texts(b64(b64(plain)))[-1] == ("base64+base64", plain)
+    # ids and names that happen to be base64-alphabet are not turned into text
+    assert texts("vsw-hk0000000000000001") == (("", "vsw-hk0000000000000001"),)
+
+
+@pytest.mark.parametrize(
+    ("text", "service", "kind", "region"),
+    [
+        ("relayhost = [smtpdm.aliyun.com]:465", "Alibaba DirectMail SMTP", "no-hk-service",
+         "cn-hangzhou"),
+        ("smtpdm-ap-southeast-1.aliyun.com", "Alibaba DirectMail SMTP", "no-hk-service",
+         "ap-southeast-1"),
+        ("https://dm.aliyuncs.com/?Action=SingleSendMail", "Alibaba DirectMail API",
+         "no-hk-service", "cn-hangzhou"),
+        ("[gz-smtp.qcloudmail.com]:465", "Tencent SES SMTP", "regional", "ap-guangzhou"),
+        ("sg-smtp.qcloudmail.com", "Tencent SES SMTP", "regional", "ap-singapore"),
+        ("smtp.qcloudmail.com", "Tencent SES SMTP", "regional", "ap-hongkong"),
+        ("ossutil -e oss.aliyuncs.com", "OSS (legacy endpoint)", "regional", "cn-hangzhou"),
+        ("b.oss-accelerate.aliyuncs.com", "OSS transfer acceleration", "global-edge", None),
+        ("cos.accelerate.myqcloud.com", "COS global acceleration", "global-edge", None),
+        ("service-x-1259649581.gz.apigw.tencentcs.com", "Tencent API Gateway", "regional",
+         "ap-guangzhou"),
+        ("service-x-1259649581.zz.apigw.tencentcs.com", "Tencent API Gateway", "regional", None),
+        ("mail:directmail:ops@example.hk", "Alibaba DirectMail (MNS mail endpoint)",
+         "no-hk-service", "cn-hangzhou"),
+    ],
+)  # fmt: skip
+def test_host_table(text: str, service: str, kind: str, region: str | None) -> None:
+    found = list(endpoints.mentions(text))
+    assert len(found) == 1, found
+    assert (found[0].service, found[0].kind, found[0].region) == (service, kind, region)
+
+
+def test_region_hosts_of_hong_kong_are_not_in_the_way() -> None:
+    for text in ("oss-cn-hongkong-internal.aliyuncs.com", "cos.ap-hongkong.myqcloud.com",
+                 "mail.example.hk", "mxbiz1.qq.com"):  # fmt: skip
+        assert [m for m in endpoints.mentions(text) if m.region != "ap-hongkong"] == [], text
+
+
+def test_source_paths_and_free_text() -> None:
+    assert is_source("sourceRegionId") and is_source("srcInfo.region")
+    assert not is_source("destinationRegionId")
+    # dropped records delivered elsewhere are a destination, even under a source object
+    assert not is_source("sourceResource.esParam.dropCls.dropClsRegion")
+    assert "sourceRegionId" not in placement_paths("alicloud:ecs/imageCopy:ImageCopy")
+    assert is_free_text("tags.migrated-from") and is_free_text("description")
+    assert is_free_text("vpcName") and not is_free_text("originHostName")
+    assert not is_free_text("userData")
+
+
+def test_service_defaults_table_has_the_documented_mainland_defaults() -> None:
+    table = service_defaults()
+    assert table["tencentcloud:Waf/logPostClsFlow:LogPostClsFlow"]["clsRegion"]["default"] == (
+        "ap-shanghai"
+    )
+    assert table["tencentcloud:Cwp/licenseOrder:LicenseOrder"]["regionId"]["default"] == 1
+    assert table["alicloud:dcdn/domain:Domain"]["certRegion"]["when"] == {"certType": "cas"}
+
+
+def test_numeric_region_ids() -> None:
+    assert regions.numeric_region_allowed(5, regions.DEFAULT_ALLOWED)
+    assert not regions.numeric_region_allowed(1, regions.DEFAULT_ALLOWED)
+    assert not regions.numeric_region_allowed(77, regions.DEFAULT_ALLOWED)
+
+
+# --- class 1: placement implied -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("relay", "rule", "needle"),
+    [
+        ("[gz-smtp.qcloudmail.com]:465", "residency-embedded-region", "ap-guangzhou"),
+        ("[sg-smtp.qcloudmail.com]:465", "residency-embedded-region", "ap-singapore"),
+        ("[smtpdm.aliyun.com]:465", "residency-no-hk-service", "DirectMail"),
+        ("[smtpdm-us-east-1.aliyun.com]:465", "residency-no-hk-service", "DirectMail"),
+    ],
+)
+def test_relay_host_in_user_data(pack: PackClient, relay: str, rule: str, needle: str) -> None:
+    user_data = f"#!/bin/sh\npostconf -e 'relayhost = {relay}'\n"
+    found = residency(pack.analyze(ali(ECS, {"userData": user_data})))
+    assert list(found) == [rule], found
+    assert needle in found[rule][0] and "userData" in found[rule][0]
+
+
+def test_hong_kong_relay_passes(pack: PackClient) -> None:
+    user_data = "#!/bin/sh\npostconf -e 'relayhost = [smtp.qcloudmail.com]:465'\n"
+    assert residency(pack.analyze(tc(CVM, {"userDataRaw": user_data}))) == {}
+
+
+@pytest.mark.parametrize(
+    ("value", "needle"),
+    [
+        ("China", "region group"),
+        ("Asia-Pacific", "region group"),
+        ("hongkong", "not recognisably a Hong Kong region"),
+        ("cn-shanghai", "not an allowed region"),
+    ],
+)
+def test_region_input_fails_closed(pack: PackClient, value: str, needle: str) -> None:
+    bwp = ali("alicloud:cen/bandwidthPackage:BandwidthPackage", {"geographicRegionAId": value})
+    found = residency(pack.analyze(bwp))
+    assert list(found) == ["residency-resource-region"], found
+    assert needle in found["residency-resource-region"][0]
+
+
+def test_numeric_region_id_input(pack: PackClient) -> None:
+    order = "tencentcloud:Cwp/licenseOrder:LicenseOrder"
+    found = residency(pack.analyze(tc(order, {"regionId": 1})))
+    assert "numeric region id 1 (ap-guangzhou)" in found["residency-resource-region"][0]
+    assert residency(pack.analyze(tc(order, {"regionId": 5}))) == {}
+
+
+def test_recognisable_hong_kong_values_pass_at_region_inputs(pack: PackClient) -> None:
+    rules = [{"id": "a", "status": "Enabled", "destinationBucket": "qcs::cos:ap-hongkong::dr-125"}]
+    bucket = tc("tencentcloud:Cos/bucket:Bucket", {"replicaRules": rules})
+    assert "residency-cross-region-copy" not in residency(pack.analyze(bucket))
+    rules[0]["destinationBucket"] = "qcs::cos:hongkong::dr-125"  # not a real region
+    found = residency(pack.analyze(tc("tencentcloud:Cos/bucket:Bucket", {"replicaRules": rules})))
+    assert "fails closed" in found["residency-cross-region-copy"][0]
+
+
+def test_unknown_values_at_region_inputs_are_left_to_the_unknown_value_rules(
+    pack: PackClient,
+) -> None:
+    bwp = ali("alicloud:cen/bandwidthPackage:BandwidthPackage", {"geographicRegionAId": UNKNOWN})
+    assert "residency-resource-region" not in residency(pack.analyze(bwp))
+
+
+# --- class 2: encoded payloads ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("encode", [b64, gz64, lambda t: b64(b64(t))])
+def test_encoded_user_data_is_read(pack: PackClient, encode: Any) -> None:
+    script = "#!/bin/sh\ncoscli sync /var/mail cos://b-125/ -e cos.ap-shanghai.myqcloud.com\n"
+    found = residency(pack.analyze(tc(CVM, {"userData": encode(script)})))
+    assert list(found) == ["residency-embedded-region"], found
+    assert "ap-shanghai" in found["residency-embedded-region"][0]
+    assert "-decoded content" in found["residency-embedded-region"][0]
+
+
+def test_encoded_directmail_and_acceleration_hosts(pack: PackClient) -> None:
+    found = residency(pack.analyze(ali(ECS, {"userData": gz64("relayhost=[smtpdm.aliyun.com]")})))
+    assert list(found) == ["residency-no-hk-service"], found
+    command = b64("ossutil cp -r /a oss://b/ -e oss-accelerate.aliyuncs.com")
+    found = residency(
+        pack.analyze(ali("alicloud:ecs/command:Command", {"commandContent": command}))
+    )
+    assert list(found) == ["residency-global-edge"], found
+
+
+def test_encoded_hong_kong_only_payload_passes(pack: PackClient) -> None:
+    script = "ossutil -e oss-cn-hongkong-internal.aliyuncs.com; relay [smtp.qcloudmail.com]:465"
+    assert residency(pack.analyze(ali(ECS, {"userData": gz64(script)}))) == {}
+
+
+# --- class 5: service defaults --------------------------------------------------------------------
+
+
+def test_omitted_region_input_is_judged_on_the_service_default(pack: PackClient) -> None:
+    flow = "tencentcloud:Waf/logPostClsFlow:LogPostClsFlow"
+    found = residency(pack.analyze(tc(flow, {"logType": 1})))
+    assert list(found) == ["residency-service-default"], found
+    msg = found["residency-service-default"][0]
+    assert "clsRegion is not set" in msg and "'ap-shanghai'" in msg and "default value" in msg
+    assert residency(pack.analyze(tc(flow, {"clsRegion": "ap-hongkong"}))) == {}
+    found = residency(pack.analyze(tc(flow, {"clsRegion": "ap-shanghai"})))
+    assert list(found) == ["residency-resource-region"], found
+
+
+def test_conditional_default_applies_only_under_its_condition(pack: PackClient) -> None:
+    dcdn = "alicloud:dcdn/domain:Domain"  # global edge anyway; only the default rule is looked at
+    with_cas = residency(pack.analyze(ali(dcdn, {"domainName": "w.example.hk", "certType": "cas"})))
+    assert "cn-hangzhou" in with_cas["residency-service-default"][0]
+    free = residency(pack.analyze(ali(dcdn, {"domainName": "w.example.hk", "certType": "free"})))
+    assert "residency-service-default" not in free
+
+
+def test_nested_default_in_a_present_object(pack: PackClient) -> None:
+    cdn = "alicloud:cdn/domainNew:DomainNew"
+    found = residency(pack.analyze(ali(cdn, {"certificateConfig": {"certType": "cas"}})))
+    assert "certificateConfig.certRegion is not set" in found["residency-service-default"][0]
+    assert "residency-service-default" not in residency(pack.analyze(ali(cdn, {"scope": "x"})))
+
+
+# --- class 6: global edge, DirectMail reached indirectly ----------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("res", "needle"),
+    [
+        (ali("alicloud:oss/bucket:Bucket", {"transferAcceleration": {"enabled": True}}),
+         "transfer acceleration"),
+        (ali("alicloud:oss/bucketTransferAcceleration:BucketTransferAcceleration",
+             {"bucket": "b", "enabled": True}), "transfer acceleration"),
+        (tc("tencentcloud:Cos/bucket:Bucket", {"accelerationEnable": True}), "global acceleration"),
+        (tc("tencentcloud:Eip/instance:Instance", {"type": "AnycastEIP"}), "Anycast EIP"),
+        (ali("alicloud:eipanycast/anycastEipAddress:AnycastEipAddress",
+             {"serviceLocation": "international"}), "global edge"),
+    ],
+)  # fmt: skip
+def test_global_edge_features(pack: PackClient, res: Res, needle: str) -> None:
+    found = residency(pack.analyze(res))
+    assert "residency-global-edge" in found, found
+    assert needle in found["residency-global-edge"][0]
+
+
+def test_edge_features_switched_off_pass(pack: PackClient) -> None:
+    bucket = ali("alicloud:oss/bucket:Bucket", {"transferAcceleration": {"enabled": False}})
+    assert "residency-global-edge" not in residency(pack.analyze(bucket))
+    eip = tc("tencentcloud:Eip/instance:Instance", {"type": "EIP"})
+    assert residency(pack.analyze(eip)) == {}
+
+
+def test_notification_through_directmail(pack: PackClient) -> None:
+    sub = "alicloud:mns/topicSubscription:TopicSubscription"
+    found = residency(pack.analyze(ali(sub, {"endpoint": "mail:directmail:ops@example.hk"})))
+    assert list(found) == ["residency-no-hk-service"], found
+    assert residency(pack.analyze(ali(sub, {"endpoint": "https://hooks.example.hk/mns"}))) == {}
+
+
+# --- false positives -----------------------------------------------------------------------------
+
+
+def test_source_of_a_copy_into_hong_kong_is_not_placement(pack: PackClient) -> None:
+    image = ali("alicloud:ecs/imageCopy:ImageCopy", {"sourceRegionId": "cn-shanghai"})
+    assert residency(pack.analyze(image)) == {}
+    dts = tc(
+        "tencentcloud:Dts/migrateService:MigrateService",
+        {"srcRegion": "ap-guangzhou", "dstRegion": "ap-hongkong"},
+    )
+    assert residency(pack.analyze(dts)) == {}
+    dts.props["dstRegion"] = "ap-singapore"  # the destination is still judged
+    found = residency(pack.analyze(dts))
+    assert "ap-singapore" in found["residency-cross-region-copy"][0]
+
+
+def test_free_text_is_not_placement(pack: PackClient) -> None:
+    vpc = ali(
+        "alicloud:vpc/network:Network",
+        {
+            "vpcName": "mail-was-cn-shanghai",
+            "description": "replaces the cn-shanghai VPC",
+            "tags": {"migrated-from": "oss-cn-hangzhou.aliyuncs.com"},
+        },
+    )
+    assert residency(pack.analyze(vpc)) == {}
+
+
+def test_trail_region_scope_is_not_placement(pack: PackClient) -> None:
+    trail = ali(
+        "alicloud:actiontrail/trail:Trail",
+        {"trailRegion": "All", "slsProjectArn": "acs:log:cn-hongkong:1:project/audit"},
+    )
+    assert residency(pack.analyze(trail)) == {}
+
+
+def test_builtin_pulumi_provider_is_regionless(pack: PackClient) -> None:
+    assert residency(pack.analyze(Res("pulumi:providers:pulumi", "default", {}))) == {}
