@@ -456,6 +456,7 @@ def copy_account(
         progress_out,
         progress,
     )
+    multiappend = dst.has_capability("MULTIAPPEND")
     for fr, _src_msgs, todo in plans:
         if fr.destination not in existing:
             dst.create_folder(fr.destination)
@@ -468,11 +469,23 @@ def copy_account(
             src.select_folder(s, readonly=True)
             for batch in _batches(msgs):
                 bodies = src.fetch([m.uid for m in batch], [b"BODY.PEEK[]"])
-                for m in batch:
-                    body = bodies.get(m.uid, {}).get(b"BODY[]")
-                    if body is None:
-                        continue  # expunged on the source meanwhile
-                    dst.append(fr.destination, body, flags=m.flags, msg_time=m.internaldate)
+                found = [(m, bodies.get(m.uid, {}).get(b"BODY[]")) for m in batch]
+                ready = [(m, body) for m, body in found if body is not None]  # else expunged
+                if multiappend and len(ready) > 1:
+                    # RFC 3502: one command for the batch, all or nothing (an interrupted run
+                    # leaves no half batch behind)
+                    dst.multiappend(
+                        fr.destination,
+                        [
+                            {"msg": body, "flags": m.flags}
+                            | ({"date": m.internaldate} if m.internaldate else {})
+                            for m, body in ready
+                        ],
+                    )
+                else:
+                    for m, body in ready:
+                        dst.append(fr.destination, body, flags=m.flags, msg_time=m.internaldate)
+                for _m, body in ready:
                     fr.copied += 1
                     fr.copied_bytes += len(body)
                     bar.step(len(body), fr.destination)
