@@ -381,6 +381,7 @@ def test_plain_password_fails_and_secret_passes(pack: PackClient) -> None:
     inst.props["password"] = secret("Hunter2-hunter2")
     inst.props["kmsEncryptedPassword"] = "AQICAHh...ciphertext"
     inst.props["passwordInherit"] = False
+    inst.props["httpTokens"] = "required"  # IMDSv2 mode, not a token
     assert of(pack.analyze(inst), "secrets-no-plaintext") == []
 
 

@@ -17,7 +17,9 @@ SECRET_NAME = re.compile(
 )
 NOT_A_SECRET = re.compile(
     r"(?i)(^kmsEncrypted|inherit$|ids?$|name$|arn$|type$|length$|policy$|enabled?$|mode$|"
-    r"rotation|expir|version$|url$|period$|status$|count$)"
+    r"rotation|expir|version$|url$|period$|status$|count$|"
+    # instance metadata options: httpTokens = "required" (IMDSv2 mode), not a token value
+    r"^http_?tokens$)"
 )
 USER_DATA = re.compile(r"(?i)user_?data")
 
