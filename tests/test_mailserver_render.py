@@ -220,9 +220,26 @@ def test_data_disk_is_mounted_at_the_mailbox_root_without_reformatting() -> None
     assert doc["fs_setup"] == [
         {"label": "hkmail-data", "filesystem": "ext4", "device": "/dev/vdb", "overwrite": False}
     ]
-    assert doc["mounts"] == [
-        ["LABEL=hkmail-data", "/var/vmail", "ext4", "defaults,nofail", "0", "2"]
+    assert doc["mounts"][0] == [
+        "LABEL=hkmail-data",
+        "/var/vmail",
+        "ext4",
+        "defaults,nofail",
+        "0",
+        "2",
     ]
+    # The mail queue is on the encrypted data disk too, bind-mounted after the disk.
+    assert doc["mounts"][1] == [
+        "/var/vmail/.postfix-queue",
+        "/var/spool/postfix",
+        "none",
+        "bind,nofail,x-systemd.requires-mounts-for=/var/vmail",
+        "0",
+        "0",
+    ]
+    move = doc["runcmd"][0]
+    assert move.startswith("systemctl stop postfix && if ! mountpoint -q /var/spool/postfix")
+    assert "cp -a /var/spool/postfix/. /var/vmail/.postfix-queue/" in move
     assert "fs_setup" not in yaml.safe_load(user_data(config()))
 
 

@@ -150,3 +150,25 @@ def test_registered_resources_are_only_in_hong_kong_zones() -> None:
         if isinstance(r.inputs.get(k), str)
     }
     assert zones == {"cn-hongkong-c"}
+
+
+@pytest.mark.parametrize(
+    ("stack", "pair_type", "instance_type", "link"),
+    [
+        ("private-tencent", "tencentcloud:Key/pair:Pair", "tencentcloud:Instance/instance:Instance",
+         "keyIds"),
+        ("private-alicloud", "alicloud:ecs/ecsKeyPair:EcsKeyPair", "alicloud:ecs/instance:Instance",
+         "keyName"),
+    ],
+)  # fmt: skip
+def test_ssh_public_key_becomes_the_instances_key_pair(
+    stack: str, pair_type: str, instance_type: str, link: str
+) -> None:
+    key = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIKexampleexampleexampleexampleexampleexampleE ops@hk"
+    config, _ = with_secrets(stack)
+    config["hkmail:privateServer"]["sshPublicKey"] = key
+    resources = run_in_process(lambda: run(config), stack=stack)
+    [pair] = of_type(resources, pair_type)
+    [instance] = of_type(resources, instance_type)
+    assert pair.inputs["publicKey"] == key
+    assert instance.inputs[link]

@@ -256,6 +256,8 @@ class PrivateServerSpec:
     app_id: str = ""
     retention_days: int | None = None
     retention_locked: bool = False
+    # The administrators' OpenSSH public key (the instance's key pair); none: no SSH login at all.
+    ssh_public_key: str | None = None
 
 
 @dataclass(frozen=True)
@@ -697,6 +699,7 @@ _PRIVATE_KEYS = (
     "relayUsername",
     "retentionDays",
     "retentionLocked",
+    "sshPublicKey",
 )
 
 
@@ -734,6 +737,9 @@ def _read_private_server(r: _Reader, config: Mapping[str, object]) -> PrivateSer
         if m.get("retentionDays") is not None
         else None
     )
+    ssh_key = m.get("sshPublicKey")
+    if ssh_key is not None and not (isinstance(ssh_key, str) and ssh_key.strip()):
+        r.fail(f"{path}.sshPublicKey", ssh_key, "one OpenSSH public key line")
     if len(r.errors) > before or not (cloud and domain and hostname and zone and selector):
         return None
     # Reported, but the server is still read: its domain's records depend on it.
@@ -760,6 +766,7 @@ def _read_private_server(r: _Reader, config: Mapping[str, object]) -> PrivateSer
         app_id=str(m.get("appId", "")),
         retention_days=retention,
         retention_locked=r.boolean(f"{path}.retentionLocked", m.get("retentionLocked"), False),
+        ssh_public_key=ssh_key.strip() if isinstance(ssh_key, str) else None,
     )
 
 

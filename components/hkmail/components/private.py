@@ -89,6 +89,7 @@ def mail_server(
         retention_days=server.retention_days,
         retention_locked=server.retention_locked,
         name=prefix[:20],
+        ssh_public_key=server.ssh_public_key,
     )
     return CLOUDS[server.cloud].mail_server(server.hostname, args, opts)
 

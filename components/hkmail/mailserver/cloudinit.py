@@ -22,6 +22,7 @@ from hkmail.mailserver.render import (
     MILTER_DIRS,
     OPENDKIM_DIR,
     OPENDKIM_UNBOUND_CONF,
+    QUEUE_DIR,
     SECRETS_CONF,
     VMAIL_DIR,
     VMAIL_UID,
@@ -119,6 +120,22 @@ def _runcmd(config: MailServerConfig, rendered: Rendered) -> list[str | list[str
     ]
 
 
+# Where the Postfix queue lives on the encrypted data disk (mounted at VMAIL_DIR; a name no domain
+# directory can have).
+QUEUE_ON_DATA_DISK: Final = VMAIL_DIR + "/.postfix-queue"
+
+
+def _queue_to_data_disk() -> str:
+    """Move the queue the package created on the system disk to the data disk, once."""
+    q, target = QUEUE_DIR, QUEUE_ON_DATA_DISK
+    return (
+        f"systemctl stop postfix && if ! mountpoint -q {q}; then "
+        f"install -d -o root -g root -m 0755 {target} && "
+        f"{{ [ -e {target}/public ] || cp -a {q}/. {target}/; }} && "
+        f"mount {q} && mountpoint -q {q}; fi"
+    )
+
+
 def user_data_document(config: MailServerConfig, rendered: Rendered) -> dict[str, Any]:
     write_files = [
         {
@@ -146,7 +163,20 @@ def user_data_document(config: MailServerConfig, rendered: Rendered) -> dict[str
         doc["fs_setup"] = [
             {"label": label, "filesystem": "ext4", "device": config.data_device, "overwrite": False}
         ]
-        doc["mounts"] = [[f"LABEL={label}", VMAIL_DIR, "ext4", "defaults,nofail", "0", "2"]]
+        doc["mounts"] = [
+            [f"LABEL={label}", VMAIL_DIR, "ext4", "defaults,nofail", "0", "2"],
+            # The mail queue too (messages in transit are mail content): bind-mounted from the
+            # data disk over the queue directory, once the boot has moved it there.
+            [
+                QUEUE_ON_DATA_DISK,
+                QUEUE_DIR,
+                "none",
+                f"bind,nofail,x-systemd.requires-mounts-for={VMAIL_DIR}",
+                "0",
+                "0",
+            ],
+        ]
+        doc["runcmd"] = [_queue_to_data_disk(), *doc["runcmd"]]
     return doc
 
 
