@@ -84,6 +84,7 @@ def test_non_compliant_explicit_provider_fails_naming_resource_and_rule() -> Non
         "placed by provider gz in 'ap-guangzhou'",
         "exempt": False,
         "exemption": "",
+        "foundByUpdatePass": False,
     }
     exempt = [v for v in doc["violations"] if v["exempt"]]
     assert [(v["resourceName"], v["exemption"]) for v in exempt] == [
@@ -174,7 +175,13 @@ def test_failures_exit_2_with_what_and_where(
 
 def test_resources_are_analysed_while_the_program_runs(tmp_path: Path) -> None:
     log = tmp_path / "analyze.log"
-    out = fixture_gate("slow", "dev", env={"HKMAIL_TEST_ANALYZE_LOG": str(log)})
+    out = fixture_gate(
+        "slow",
+        "dev",
+        "--pass-env",
+        "HKMAIL_TEST_ANALYZE_LOG",
+        env={"HKMAIL_TEST_ANALYZE_LOG": str(log)},
+    )
     assert out.returncode == 0, out.stderr
     entries = [line.split() for line in log.read_text().splitlines()]
     seen = {urn.rsplit("::", 1)[-1]: float(t) for t, _, urn in entries}

@@ -33,6 +33,7 @@ from google.protobuf import (  # type: ignore[import-untyped]
 )
 from pulumi.runtime import mocks
 from pulumi.runtime import stack as pulumi_stack
+from pulumi.runtime._callbacks import _CallbackServicer
 from pulumi.runtime.proto import engine_pb2, resource_pb2
 from pulumi.runtime.settings import SETTINGS, _get_rpc_manager, configure
 
@@ -45,6 +46,20 @@ _SEVERITY = {
 }
 _DURATION = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|ms|s|m|h)")
 _UNIT_SECONDS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
+
+
+#: Environment variables that choose where cloud resources go: the providers' own region/zone
+#: variables (``_utilities.get_env`` in pulumi-alicloud, tencentcloud-iac-pulumi, ...) and any
+#: other variable named like a region or zone. A program that reads one places its resources
+#: wherever the deploying environment says, which the gate cannot see (issue 13, class 7).
+PLACEMENT_ENV = re.compile(
+    r"^(ALICLOUD_REGION|ALIBABA_CLOUD_REGION(_ID)?|ALIBABACLOUD_REGION(_ID)?|ALICLOUD_ZONE"
+    r"|TENCENTCLOUD_REGION|TENCENTCLOUD_ZONE|TENCENTCLOUD_DEFAULT_REGION|QCLOUD_REGION"
+    r"|AWS_REGION|AWS_DEFAULT_REGION|GOOGLE_REGION|GOOGLE_ZONE|CLOUDSDK_COMPUTE_(REGION|ZONE)"
+    r"|ARM_LOCATION|AZURE_LOCATION|HUAWEICLOUD_REGION|OS_REGION_NAME)$"
+    r"|(^|_)(REGION|REGIONS|REGION_ID|ZONE|ZONE_ID|ZONES|AVAILABILITY_ZONE|LOCATION)(_|$)",
+    re.IGNORECASE,
+)
 
 
 def parse_duration(text: str) -> float:
@@ -100,6 +115,47 @@ class Emitter:
         self._stream.flush()
 
 
+class AuditedEnviron(os._Environ):  # type: ignore[type-arg]
+    """``os.environ`` that reports every read of a placement variable (see PLACEMENT_ENV).
+
+    Installed over ``os.environ`` before the program starts, so ``os.environ[...]``,
+    ``os.environ.get``, ``in`` and ``os.getenv`` (which reads ``os.environ``) are all seen, present
+    or not. Each (variable, program location) is reported once."""
+
+    def __init__(self, base: Any, emitter: Emitter, root: str) -> None:
+        super().__init__(
+            base._data, base.encodekey, base.decodekey, base.encodevalue, base.decodevalue
+        )
+        self._emitter = emitter
+        self._root = root
+        self._seen: set[tuple[str, str]] = set()
+
+    def __getitem__(self, key: str) -> str:
+        if isinstance(key, str) and PLACEMENT_ENV.search(key):
+            self._report(key)
+        value: str = super().__getitem__(key)
+        return value
+
+    def _report(self, key: str) -> None:
+        frames = traceback.extract_stack()[:-2]
+        location = _program_location(traceback.StackSummary.from_list(frames), self._root)
+        if (key, location) in self._seen:
+            return
+        self._seen.add((key, location))
+        self._emitter.emit(
+            {
+                "kind": "env",
+                "name": key,
+                "present": key in self._data_keys(),
+                "location": location,
+            }
+        )
+
+    def _data_keys(self) -> set[str]:
+        data: dict[bytes, bytes] = self._data  # type: ignore[attr-defined]
+        return {self.decodekey(k) for k in data}
+
+
 def _struct(msg: struct_pb2.Struct) -> dict[str, Any]:
     result: dict[str, Any] = json_format.MessageToDict(msg)
     return result
@@ -134,6 +190,90 @@ class CapturingMonitor(mocks.MockMonitor):
         self._project = project
         self._stack = stack
         self._preview = preview
+        # Transforms, kept as the engine keeps them (source_eval.go): stack transforms in
+        # registration order, each resource's own transforms by URN (its children run them too),
+        # and every resource's parent, to walk up the chain.
+        self._lock = threading.Lock()
+        self._stack_transform_cbs: list[Any] = []
+        self._resource_transform_cbs: dict[str, list[Any]] = {}
+        self._parents: dict[str, str] = {}
+
+    def RegisterStackTransform(self, request: Any) -> empty_pb2.Empty:
+        with self._lock:
+            self._stack_transform_cbs.append(request)
+        return empty_pb2.Empty()
+
+    @staticmethod
+    def _invoke_callback(callback: Any, payload: bytes) -> bytes:
+        """Call a transform callback as the engine does (``Callbacks.Invoke`` with the serialized
+        request), in-process: the callback server runs on the program's event loop, and this
+        method runs on one of the SDK's executor threads."""
+        for servicer in list(_CallbackServicer._servicers):
+            fn = servicer._callbacks.get(callback.token)
+            if fn is not None:
+                coro: Any = fn(payload)
+                future: Any = asyncio.run_coroutine_threadsafe(coro, servicer._loop)
+                response: bytes = future.result().SerializeToString()
+                return response
+        raise RuntimeError(f"transform callback {callback.token} not found")
+
+    def _run_transforms(self, request: Any, urn: str) -> tuple[Any, Any]:
+        """The engine's transform pass: this resource's transforms, then each ancestor's, then
+        the stack's; each sees the properties and options the previous one returned.
+        Returns (properties Struct, TransformResourceOptions) or (None, None) if none ran."""
+        with self._lock:
+            own = list(request.transforms)
+            chain = list(own)
+            current = request.parent
+            while current:
+                chain += self._resource_transform_cbs.get(current, [])
+                current = self._parents.get(current, "")
+            chain += self._stack_transform_cbs
+            self._parents[urn] = request.parent
+            if own:
+                self._resource_transform_cbs[urn] = own
+        if not chain:
+            return None, None
+        props = request.object
+        opts = resource_pb2.TransformResourceOptions(
+            depends_on=list(request.dependencies),
+            ignore_changes=list(request.ignoreChanges),
+            replace_on_changes=list(request.replaceOnChanges),
+            version=request.version,
+            aliases=list(request.aliases),
+            provider=request.provider,
+            plugin_download_url=request.pluginDownloadURL,
+            deleted_with=request.deletedWith,
+            additional_secret_outputs=list(request.additionalSecretOutputs),
+            providers=dict(request.providers),
+            plugin_checksums=dict(request.pluginChecksums),
+            **{"import": request.importId},
+        )
+        if request.HasField("protect"):
+            opts.protect = request.protect
+        if request.HasField("retainOnDelete"):
+            opts.retain_on_delete = request.retainOnDelete
+        if request.HasField("customTimeouts"):
+            opts.custom_timeouts.CopyFrom(request.customTimeouts)
+        if request.deleteBeforeReplaceDefined:
+            opts.delete_before_replace = request.deleteBeforeReplace
+        for callback in chain:
+            payload = resource_pb2.TransformRequest(
+                type=request.type,
+                name=request.name,
+                custom=request.custom,
+                parent=request.parent,
+                properties=props,
+                options=opts,
+            ).SerializeToString()
+            response = resource_pb2.TransformResponse.FromString(
+                self._invoke_callback(callback, payload)
+            )
+            if response.HasField("properties"):
+                props = response.properties
+            if response.HasField("options"):
+                opts = response.options
+        return props, opts
 
     def make_urn(self, parent: str, type_: str, name: str) -> str:
         # The engine qualifies the type with the parent's full type chain, except for the stack.
@@ -169,6 +309,9 @@ class CapturingMonitor(mocks.MockMonitor):
 
     def RegisterResource(self, request: Any) -> resource_pb2.RegisterResourceResponse:
         urn = self.make_urn(request.parent, request.type, request.name)
+        props, opts = self._run_transforms(request, urn)
+        if opts is not None:
+            request = self._apply_transformed(request, props, opts)
         custom = bool(request.custom)
         if request.type == ROOT_STACK_TYPE or not custom:
             rid = ""
@@ -218,7 +361,46 @@ class CapturingMonitor(mocks.MockMonitor):
         # During preview the engine answers a create with the checked inputs as the outputs
         # (unknowns stay unknown); components get no outputs from the engine.
         obj = request.object if custom else struct_pb2.Struct()
-        return resource_pb2.RegisterResourceResponse(urn=urn, id=rid, object=obj)
+        # In update mode the id is a deterministic mock, so every apply() on an id runs and the
+        # resources registered inside it are seen. What the provider would compute cannot be
+        # known offline: ``unknown`` makes the SDK resolve every output the inputs do not
+        # cover as unknown (as after a skipped create) rather than as a known None.
+        unknown = custom and not self._preview and request.type != ROOT_STACK_TYPE
+        return resource_pb2.RegisterResourceResponse(urn=urn, id=rid, object=obj, unknown=unknown)
+
+    @staticmethod
+    def _apply_transformed(request: Any, props: Any, opts: Any) -> Any:
+        """A copy of the registration with what the transforms returned, as the engine goes on
+        with the transformed properties and options."""
+        out = resource_pb2.RegisterResourceRequest()
+        out.CopyFrom(request)
+        out.object.CopyFrom(props)
+        out.dependencies[:] = list(opts.depends_on)
+        out.ClearField("protect")
+        if opts.HasField("protect"):
+            out.protect = opts.protect
+        out.ignoreChanges[:] = list(opts.ignore_changes)
+        out.replaceOnChanges[:] = list(opts.replace_on_changes)
+        out.version = opts.version
+        del out.aliases[:]
+        out.aliases.extend(opts.aliases)
+        if request.custom or request.remote:
+            out.provider = opts.provider  # the engine resolves a provider only for these
+        out.ClearField("customTimeouts")
+        if opts.HasField("custom_timeouts"):
+            out.customTimeouts.CopyFrom(opts.custom_timeouts)
+        out.pluginDownloadURL = opts.plugin_download_url
+        out.ClearField("retainOnDelete")
+        if opts.HasField("retain_on_delete"):
+            out.retainOnDelete = opts.retain_on_delete
+        out.deletedWith = opts.deleted_with
+        out.deleteBeforeReplaceDefined = opts.HasField("delete_before_replace")
+        out.deleteBeforeReplace = bool(opts.delete_before_replace)
+        out.additionalSecretOutputs[:] = list(opts.additional_secret_outputs)
+        out.providers.clear()
+        out.providers.update(dict(opts.providers))
+        out.importId = getattr(opts, "import")
+        return out
 
     def RegisterResourceOutputs(self, request: Any) -> empty_pb2.Empty:
         self._emitter.emit(
@@ -275,7 +457,13 @@ class CapturingEngine:
 
 def _program_location(tb: traceback.StackSummary, root: str) -> str:
     """file:line of the innermost frame inside the project (else the innermost frame)."""
-    inside = [f for f in tb if os.path.abspath(f.filename).startswith(root + os.sep)]
+    inside = [
+        f
+        for f in tb
+        if not f.filename.startswith("<")
+        and os.path.abspath(f.filename).startswith(root + os.sep)
+        and f"{os.sep}site-packages{os.sep}" not in f.filename
+    ]
     frames = inside or list(tb)
     if not frames:
         return ""
@@ -391,6 +579,8 @@ def main(argv: list[str] | None = None) -> int:
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
     root = os.path.abspath(args.pwd)
+    # From here on every read of a placement variable is reported (issue 13, class 7).
+    os.environ = AuditedEnviron(os.environ, emitter, root)  # noqa: B003
     code = 0
     try:
         loop.run_until_complete(pulumi.runtime.run_in_stack(lambda: _run_path(args.program)))

@@ -159,6 +159,17 @@ class Diagnostic:
 
 
 @dataclass(frozen=True)
+class EnvRead:
+    """The program read an environment variable that chooses placement (a region or zone)."""
+
+    name: str
+    #: whether the variable was set in the program's (minimised) environment
+    present: bool
+    #: ``path:line`` of the program code that read it (or that called the SDK code that did)
+    location: str = ""
+
+
+@dataclass(frozen=True)
 class Plan:
     """Everything a preview of one stack would register, in registration order."""
 
@@ -169,6 +180,10 @@ class Plan:
     diagnostics: tuple[Diagnostic, ...] = ()
     #: the stack configuration the program ran with (secrets as :class:`Secret`)
     config: Mapping[str, object] = field(default_factory=dict)
+    #: placement environment variables the program read (it would deploy where they say)
+    env_reads: tuple[EnvRead, ...] = ()
+    #: True for a run in update mode (mock ids, applies on ids run), False for a preview
+    update_mode: bool = False
 
     def __iter__(self) -> Iterator[PlannedResource]:
         return iter(self.resources)

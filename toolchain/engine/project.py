@@ -16,6 +16,7 @@ from typing import Any
 import yaml
 
 from .model import ProjectError, Secret
+from .secrets import StackDecrypter
 
 #: What a ``secure:`` value becomes offline: it cannot be decrypted without the stack's secrets
 #: provider, so the program gets this (clearly fake) text, flagged as a secret config key.
@@ -437,9 +438,12 @@ def _go_json(value: object, where: str, key: str) -> str:
     raise ProjectError(f"config key {key!r} has an unsupported value", where)
 
 
-def _encode(value: object, key: str, where: str) -> tuple[str, bool]:
+def _encode(
+    value: object, key: str, where: str, decrypter: StackDecrypter | None = None
+) -> tuple[str, bool]:
     """A YAML config value -> (the string the program sees, whether it is secret), as the CLI's
-    config.Value does it (resource/config/object.go: unmarshalObject, MarshalString)."""
+    config.Value does it (resource/config/object.go: unmarshalObject, MarshalString); secure
+    values decrypted where the CLI could (see secrets.StackDecrypter)."""
     secret = False
 
     def plain(v: object) -> object:
@@ -449,6 +453,8 @@ def _encode(value: object, key: str, where: str) -> tuple[str, bool]:
         if isinstance(v, dict):
             if len(v) == 1 and isinstance(v.get("secure"), str):
                 secret = True
+                if decrypter is not None and decrypter.available:
+                    return decrypter.decrypt(key, v["secure"])
                 return SECRET_PLACEHOLDER
             return {str(k): plain(x) for k, x in v.items()}
         if isinstance(v, list):
@@ -531,11 +537,19 @@ def load_stack_config(project: Project, stack: str) -> StackConfig:
     merged: dict[str, object] = dict(project.config_defaults)
     for key, value in config_doc.items():
         merged[parse_config_key(str(key), project.name, str(path))] = value
+    # secure values are decrypted where the CLI could (passphrase stacks, passphrase in env)
+    decrypter = StackDecrypter(doc, str(path))
     for key, value in merged.items():
-        text, secret = _encode(value, key, str(path))
+        text, secret = _encode(value, key, str(path), decrypter)
         values[key] = text
         if secret:
             secret_keys.add(key)
+    if secret_keys and not decrypter.available:
+        warnings.append(
+            f"{path}: secure config values ({', '.join(sorted(secret_keys))}) are not decrypted "
+            f"offline ({decrypter.why}); the program sees a placeholder, and one that reaches a "
+            "region-bearing field is blocked as unresolved"
+        )
     return StackConfig(
         project=project,
         stack=short,

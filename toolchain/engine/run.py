@@ -14,6 +14,7 @@ import fcntl
 import json
 import os
 import re
+import shutil
 import subprocess
 import tempfile
 import threading
@@ -21,6 +22,7 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import IO, Any
 
+from .childenv import child_environment
 from .model import (
     PROVIDER_TYPE_PREFIX,
     ROOT_STACK_TYPE,
@@ -28,6 +30,7 @@ from .model import (
     DefaultProviderDisabledError,
     Diagnostic,
     EngineError,
+    EnvRead,
     Plan,
     PlannedResource,
     ProgramError,
@@ -117,6 +120,7 @@ class ProgramRun:
         preview: bool = True,
         timeout: float | None = None,
         python: str | None = None,
+        pass_env: tuple[str, ...] = (),
     ) -> None:
         self.project: Project = load_project(project_dir)
         self.config: StackConfig = load_stack_config(self.project, stack)
@@ -132,6 +136,9 @@ class ProgramRun:
         self._timer: threading.Timer | None = None
         self._timed_out = False
         self._plan: Plan | None = None
+        #: extra environment variables the program may see (see childenv)
+        self.pass_env = pass_env
+        self._home: str | None = None
 
     def _project_python(self) -> str:
         venv = self.project.virtualenv
@@ -148,7 +155,10 @@ class ProgramRun:
         # A roomy pipe: the program should never wait for a busy reader (the gate's parent).
         with contextlib.suppress(OSError, AttributeError):
             fcntl.fcntl(write_fd, fcntl.F_SETPIPE_SZ, PIPE_SIZE)
-        env = dict(os.environ)
+        # Only what the program needs (childenv): no cloud keys, tokens or passphrases; HOME is
+        # an empty directory of its own.
+        self._home = tempfile.mkdtemp(prefix="hkmail-home-")
+        env = child_environment(pass_env=self.pass_env, home=self._home)
         env.update(self.config.env(dry_run=self.preview))
         config_file = spill_large_env(env)
         env["PYTHONPATH"] = os.pathsep.join(
@@ -218,6 +228,9 @@ class ProgramRun:
             if stream is not None:
                 stream.close()
         self._events = self._stdout = self._stderr = None
+        if self._home is not None:
+            shutil.rmtree(self._home, ignore_errors=True)
+            self._home = None
 
     def __enter__(self) -> ProgramRun:
         self.start()
@@ -332,6 +345,7 @@ class ProgramRun:
         order: list[str] = []
         outputs: dict[str, dict[str, object]] = {}
         diagnostics: list[Diagnostic] = []
+        env_reads: list[EnvRead] = []
         error: Mapping[str, Any] | None = None
         done = False
         stack_urn = f"urn:pulumi:{self.stack}::{self.project.name}::{ROOT_STACK_TYPE}::"
@@ -378,6 +392,10 @@ class ProgramRun:
                 diagnostics.append(
                     Diagnostic(str(ev["severity"]), str(ev["message"]), str(ev.get("urn") or ""))
                 )
+            elif kind == "env":
+                env_reads.append(
+                    EnvRead(str(ev["name"]), bool(ev.get("present")), str(ev.get("location") or ""))
+                )
             elif kind == "invoke":
                 self._check_invoke(ev)
             elif kind == "error":
@@ -414,6 +432,8 @@ class ProgramRun:
             diagnostics=tuple(Diagnostic("warning", w) for w in self.config.warnings)
             + tuple(diagnostics),
             config=self.config.secrets_for_display(),
+            env_reads=tuple(env_reads),
+            update_mode=not self.preview,
         )
 
     def _check_invoke(self, ev: Mapping[str, Any]) -> None:

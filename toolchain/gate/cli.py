@@ -2,6 +2,11 @@
 
 Exit 0: no mandatory violation. Exit 1: at least one. Exit 2: the program, the config or the pack
 could not be run; the message on stderr says what and where.
+
+One invocation judges one or more stacks (``--stack`` repeated, or ``--all-stacks``) with one
+policy pack process, and writes every report asked for from that one run: ``--report FORMAT=FILE``
+(repeatable; FILE ``-`` is standard output), or ``--format``/``--output`` pairs (repeatable, paired
+in order; a ``--format`` without an ``--output`` goes to standard output).
 """
 
 from __future__ import annotations
@@ -11,9 +16,11 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from toolchain.engine.childenv import refused_pass_env
 from toolchain.engine.model import EngineError
-from toolchain.gate.core import GateResult, run_gate, run_gate_on_state
-from toolchain.gate.report import render, write
+from toolchain.engine.project import load_project
+from toolchain.gate.core import GateResult, StackFailure, run_gate_on_state, run_gates
+from toolchain.gate.report import render_many, write
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 FORMATS = ("text", "json", "sarif", "junit", "markdown")
@@ -24,9 +31,20 @@ def parser() -> argparse.ArgumentParser:
         prog="scripts/gate",
         description="Run a Pulumi Python program offline under mocks and hand every resource to a "
         "CrossGuard policy pack over Pulumi's analyzer protocol, as `pulumi preview "
-        "--policy-pack` would.",
+        "--policy-pack` would. This RUNS the project's code: never run it on code you do not "
+        "trust in an environment that holds secrets.",
     )
-    ap.add_argument("--stack", help="stack name (Pulumi.<stack>.yaml in the stackConfigDir)")
+    ap.add_argument(
+        "--stack",
+        action="append",
+        default=[],
+        help="stack name (Pulumi.<stack>.yaml in the stackConfigDir); repeat for several",
+    )
+    ap.add_argument(
+        "--all-stacks",
+        action="store_true",
+        help="judge every Pulumi.<stack>.yaml in the project's stackConfigDir",
+    )
     ap.add_argument("--project", default=str(REPO_ROOT), help="Pulumi project directory")
     ap.add_argument(
         "--policy-pack", default=str(REPO_ROOT / "policies"), help="policy pack directory"
@@ -35,8 +53,41 @@ def parser() -> argparse.ArgumentParser:
         "--policy-config", help="policy config JSON, as for `pulumi preview --policy-pack-config`"
     )
     ap.add_argument("--state", help="audit a `pulumi stack export` document instead of a preview")
-    ap.add_argument("--format", choices=FORMATS, default="text")
-    ap.add_argument("--output", help="write the report to this file instead of standard output")
+    ap.add_argument(
+        "--format",
+        action="append",
+        choices=FORMATS,
+        default=[],
+        help="report format (repeatable; paired in order with --output)",
+    )
+    ap.add_argument(
+        "--output",
+        action="append",
+        default=[],
+        help="file for the report of the --format at the same position (default stdout)",
+    )
+    ap.add_argument(
+        "--report",
+        action="append",
+        default=[],
+        metavar="FORMAT=FILE",
+        help=f"write a report in FORMAT ({', '.join(FORMATS)}) to FILE ('-' for stdout); "
+        "repeatable",
+    )
+    ap.add_argument(
+        "--pass-env",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="pass this environment variable on to the program and the pack (by default they "
+        "get only locale, time zone, PATH and the stack's config); region variables never pass",
+    )
+    ap.add_argument(
+        "--no-update-pass",
+        action="store_true",
+        help="skip the update-mode pass that finds resources registered inside apply() on "
+        "values unknown during preview (the gate then sees only what `pulumi preview` sees)",
+    )
     ap.add_argument("--timeout", type=float, default=600.0, help="seconds the program may run")
     ap.add_argument(
         "--pack-timeout",
@@ -50,47 +101,130 @@ def parser() -> argparse.ArgumentParser:
     return ap
 
 
+def _reports(args: argparse.Namespace) -> list[tuple[str, str | None]]:
+    """(format, file or None for stdout) for every report asked for."""
+    if len(args.output) > max(len(args.format), 1):
+        raise ValueError("more --output than --format")
+    reports: list[tuple[str, str | None]] = []
+    formats = args.format or (["text"] if not args.report else [])
+    for i, fmt in enumerate(formats):
+        out = args.output[i] if i < len(args.output) else None
+        reports.append((fmt, out))
+    for spec in args.report:
+        fmt, sep, file = spec.partition("=")
+        if not sep or fmt not in FORMATS or not file:
+            raise ValueError(
+                f"--report {spec!r}: expected FORMAT=FILE with FORMAT one of {', '.join(FORMATS)}"
+            )
+        reports.append((fmt, None if file == "-" else file))
+    if sum(out is None for _, out in reports) > 1:
+        raise ValueError("only one report can go to standard output; give the others a file")
+    return reports
+
+
+def _all_stacks(project_dir: str) -> list[str]:
+    project = load_project(project_dir)
+    names = sorted(
+        p.name[len("Pulumi.") : -len(".yaml")]
+        for p in project.stack_config_dir.glob("Pulumi.*.yaml")
+        if p.is_file()
+    )
+    if not names:
+        raise EngineError(
+            f"no Pulumi.<stack>.yaml in {project.stack_config_dir}", str(project.stack_config_dir)
+        )
+    return names
+
+
+def _print_error(exc: EngineError, verbose: bool, stack: str = "") -> None:
+    where = f" (at {exc.where})" if exc.where else ""
+    text = str(exc).strip()
+    if stack and not text.startswith(f"stack {stack}:"):
+        text = f"stack {stack}: {text}"
+    print(text if text.startswith("error:") else f"error: {text}{where}", file=sys.stderr)
+    tail = getattr(exc, "traceback_tail", "")
+    if verbose and tail:
+        print(tail.rstrip(), file=sys.stderr)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    args = parser().parse_args(argv)
-    if not args.stack and not args.state:
-        print("error: --stack is required (or --state FILE)", file=sys.stderr)
+    ap = parser()
+    args = ap.parse_args(argv)
+    if not args.stack and not args.state and not args.all_stacks:
+        print("error: --stack is required (or --all-stacks, or --state FILE)", file=sys.stderr)
         return 2
     try:
-        result: GateResult
+        reports = _reports(args)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    refused = refused_pass_env(args.pass_env)
+    if refused:
+        print(
+            f"error: --pass-env {', '.join(refused)}: region and zone variables are never passed "
+            "to the program (its placement must come from the stack's config)",
+            file=sys.stderr,
+        )
+        return 2
+    results: list[GateResult | StackFailure]
+    try:
         if args.state:
-            result = run_gate_on_state(
-                args.state,
-                args.policy_pack,
-                policy_config=args.policy_config,
-                pack_timeout=args.pack_timeout,
-            )
+            results = [
+                run_gate_on_state(
+                    args.state,
+                    args.policy_pack,
+                    policy_config=args.policy_config,
+                    pack_timeout=args.pack_timeout,
+                    pass_env=tuple(args.pass_env),
+                )
+            ]
         else:
-            result = run_gate(
+            stacks = list(args.stack)
+            if args.all_stacks:
+                stacks += [s for s in _all_stacks(args.project) if s not in stacks]
+            results = run_gates(
                 args.project,
-                args.stack,
+                stacks,
                 args.policy_pack,
                 policy_config=args.policy_config,
                 timeout=args.timeout,
                 pack_timeout=args.pack_timeout,
+                pass_env=tuple(args.pass_env),
+                update_pass=not args.no_update_pass,
             )
     except EngineError as exc:
-        where = f" (at {exc.where})" if exc.where else ""
-        text = str(exc).strip()
-        print(text if text.startswith("error:") else f"error: {text}{where}", file=sys.stderr)
-        tail = getattr(exc, "traceback_tail", "")
-        if args.verbose and tail:
-            print(tail.rstrip(), file=sys.stderr)
+        _print_error(exc, args.verbose)
         print("gate: not run to completion; failing closed (exit 2)", file=sys.stderr)
         return 2
-    if result.plan is not None:
-        for diag in result.plan.diagnostics:
-            if diag.severity == "warning":
-                print(f"warning: {diag.message}", file=sys.stderr)
-    write(render(result, args.format), args.output)
-    if args.output or args.format != "text":
+    failures = [r for r in results if isinstance(r, StackFailure)]
+    judged = [r for r in results if isinstance(r, GateResult)]
+    for failure in failures:
+        _print_error(failure.error, args.verbose, failure.stack)
+    for result in judged:
+        if result.plan is not None:
+            for diag in result.plan.diagnostics:
+                if diag.severity == "warning":
+                    print(f"warning: {diag.message}", file=sys.stderr)
+    if len(results) == 1 and failures:
+        # the single-stack contract: nothing on stdout, what and where on stderr
+        print("gate: not run to completion; failing closed (exit 2)", file=sys.stderr)
+        return 2
+    for fmt, out in reports:
+        write(render_many(results, fmt), out)
+    blocking = sum(len(r.blocking) for r in judged)
+    findings = sum(len(r.violations) for r in judged)
+    code = 2 if failures else (1 if blocking else 0)
+    if failures:
         print(
-            f"gate: {'FAIL' if result.exit_code else 'PASS'} ({len(result.blocking)} mandatory "
-            f"violations, {len(result.violations)} findings)",
+            f"gate: {len(failures)} of {len(results)} stack(s) could not be run; failing closed "
+            "(exit 2)",
             file=sys.stderr,
         )
-    return result.exit_code
+    if any(out is not None for _, out in reports) or reports != [("text", None)]:
+        verdict = "FAIL" if code else "PASS"
+        print(
+            f"gate: {verdict} ({len(judged)} stack(s), {blocking} mandatory violations, "
+            f"{findings} findings)",
+            file=sys.stderr,
+        )
+    return code

@@ -22,10 +22,11 @@ from typing import Any
 import grpc  # type: ignore[import-untyped]
 from google.protobuf import json_format  # type: ignore[import-untyped]
 
-from toolchain.engine.model import ROOT_STACK_TYPE, Plan, PlannedResource
+from toolchain.engine.model import ROOT_STACK_TYPE, EngineError, Plan, PlannedResource
 from toolchain.engine.run import ProgramRun
 from toolchain.engine.wire import decode_map
 from toolchain.gate.pack import (
+    PackError,
     PackInfo,
     PolicyPackProcess,
     analyze_request,
@@ -83,6 +84,12 @@ class Violation:
         return self.enforcement_level == "mandatory" and not self.exempt
 
 
+#: name of the gate's own finding for a program that reads a placement environment variable
+ENV_PLACEMENT_POLICY = "residency-environment-placement"
+#: the pack name the gate's own findings carry (they come from the gate, not from the pack)
+GATE_FINDINGS = "hk-mail-gate"
+
+
 @dataclass(frozen=True)
 class GateResult:
     project: str
@@ -102,6 +109,9 @@ class GateResult:
     plan: Plan | None = None
     #: (resource urn, policy name) of every remediation the pack applied before Analyze
     remediated: tuple[tuple[str, str], ...] = ()
+    #: resources only the update-mode pass found (registered inside an apply() on a value that
+    #: is unknown during preview): `pulumi preview` would not show them, the gate judges them
+    update_only: tuple[str, ...] = ()
 
     @property
     def blocking(self) -> list[Violation]:
@@ -310,11 +320,42 @@ def _drained(run: ProgramRun, program_end: list[float]) -> Iterator[PlannedResou
     thread.join()
 
 
+#: the Hong Kong regions of the two clouds (DESIGN.md, "Clouds"): an ``allowedRegions`` setting
+#: may narrow the pack's residency rules to these, never widen them beyond Hong Kong
+HONG_KONG_REGIONS = frozenset({"cn-hongkong", "ap-hongkong"})
+
+
+def check_policy_config(given: Mapping[str, Mapping[str, Any]], info: PackInfo, where: str) -> None:
+    """Refuse a policy config that names a rule the pack does not have, or that lets a rule
+    allow a region outside Hong Kong: either would silently weaken the gate."""
+    from toolchain.gate import placement  # the gate's own rules can be configured too
+
+    names = {r.name for r in info.rules} | set(placement.RULES) | {ENV_PLACEMENT_POLICY}
+    problems = []
+    for name, entry in given.items():
+        if name != "all" and name not in names:
+            problems.append(f"unknown policy {name!r} (the pack {info.name} has {sorted(names)})")
+        props = entry.get("properties") or {}
+        for key, value in props.items():
+            if key != "allowedRegions":
+                continue
+            values = value if isinstance(value, list) else [value]
+            outside = [v for v in values if v not in HONG_KONG_REGIONS]
+            if outside:
+                problems.append(
+                    f"{name}.allowedRegions names {', '.join(map(repr, outside))}, outside Hong "
+                    f"Kong (allowed: {', '.join(sorted(HONG_KONG_REGIONS))})"
+                )
+    if problems:
+        raise PackError("the policy config is not valid: " + "; ".join(problems), where)
+
+
 def _prepare(pack: PolicyPackProcess, policy_config: str | os.PathLike[str] | None) -> PackInfo:
     given = load_policy_config(policy_config) if policy_config else {}
     pack.wait_ready()
     pack.handshake()
     info = pack.info()
+    check_policy_config(given, info, str(policy_config or pack.spec.root))
     config = reconcile_config(
         info.rules, pack.initial_config, given, str(policy_config or pack.spec.root)
     )
@@ -334,33 +375,100 @@ def _prepare(pack: PolicyPackProcess, policy_config: str | os.PathLike[str] | No
     )
 
 
-def run_gate(
-    project_dir: str | os.PathLike[str],
-    stack: str,
-    pack_dir: str | os.PathLike[str],
-    *,
+@dataclass(frozen=True)
+class StackFailure:
+    """A stack whose program (or config) could not be run: the gate fails closed for it."""
+
+    stack: str
+    error: EngineError
+
+
+def _env_violations(
+    plan: Plan,
+    stack_urn: str,
+    root: Path | None,
     policy_config: str | os.PathLike[str] | None = None,
-    timeout: float | None = 600.0,
-    pack_timeout: float = 300.0,
-) -> GateResult:
-    """Run the program for ``stack`` under mocks and its resources through the pack."""
-    t0 = time.perf_counter()
-    run = ProgramRun(project_dir, stack, timeout=timeout)
-    pack = PolicyPackProcess(pack_dir, stack_config=run.config, timeout=pack_timeout)
-    with pack, run:  # both start now and warm up side by side
-        info = _prepare(pack, policy_config)
-        t_ready = time.perf_counter()
-        analysis = _Analysis(pack, info, run.project.root)
-        program_end: list[float] = []
-        for resource in _drained(run, program_end):
-            analysis.submit(resource)
-        t_program = program_end[0] if program_end else time.perf_counter()
-        plan = run.plan
-        stack_urn = next(
-            (r.urn for r in plan.resources if r.type == ROOT_STACK_TYPE),
-            f"urn:pulumi:{plan.stack}::{plan.project}::{ROOT_STACK_TYPE}::{plan.project}-{plan.stack}",
+) -> list[Violation]:
+    """The gate's own finding for every placement variable the program read (class 7)."""
+    given = load_policy_config(policy_config) if policy_config and plan.env_reads else {}
+    level = (given.get(ENV_PLACEMENT_POLICY) or {}).get("enforcementLevel") or (
+        given.get("all") or {}
+    ).get("enforcementLevel", "mandatory")
+    if level == "disabled":
+        return []
+    result = []
+    for read in plan.env_reads:
+        where = read.location
+        if root is not None and where.startswith(str(root) + os.sep):
+            where = where[len(str(root)) + 1 :]
+        state = "set" if read.present else "not set here"
+        result.append(
+            Violation(
+                policy_name=ENV_PLACEMENT_POLICY,
+                policy_pack_name=GATE_FINDINGS,
+                policy_pack_version="",
+                enforcement_level=level,
+                severity="critical",
+                resource_urn=stack_urn,
+                resource_type=ROOT_STACK_TYPE,
+                resource_name=f"{plan.project}-{plan.stack}",
+                message=(
+                    f"the program reads the environment variable {read.name} ({state}) at "
+                    f"{where or 'an unknown location'}: where its resources go would depend on "
+                    "the environment of whoever deploys, which no preview can check. Take the "
+                    "region from the stack's config and pin it to Hong Kong."
+                ),
+                source=read.location,
+            )
         )
-        violations, not_applicable = analysis.finish(stack_urn)
+    return result
+
+
+def _update_pass_error(stack: str, exc: EngineError) -> EngineError:
+    return EngineError(
+        f"stack {stack}: the update-mode pass (mock ids, every apply() run) failed, so resources "
+        f"that the program registers only inside an apply() cannot be checked: {exc}",
+        exc.where,
+    )
+
+
+def _judge_stack(
+    pack: PolicyPackProcess,
+    info: PackInfo,
+    run: ProgramRun,
+    update_run: ProgramRun | None,
+    t0: float,
+    t_ready: float,
+    policy_config: str | os.PathLike[str] | None = None,
+) -> GateResult:
+    """One stack through an already configured pack: the preview pass streams into Analyze as
+    the program registers; then the resources only the update pass found; then AnalyzeStack."""
+    pack.configure_stack(run.config)
+    analysis = _Analysis(pack, info, run.project.root)
+    program_end: list[float] = []
+    for resource in _drained(run, program_end):
+        analysis.submit(resource)
+    t_program = program_end[0] if program_end else time.perf_counter()
+    plan = run.plan
+    stack_urn = next(
+        (r.urn for r in plan.resources if r.type == ROOT_STACK_TYPE),
+        f"urn:pulumi:{plan.stack}::{plan.project}::{ROOT_STACK_TYPE}::{plan.project}-{plan.stack}",
+    )
+    update_only: list[str] = []
+    if update_run is not None:
+        try:
+            for resource in update_run.resources():
+                if resource.urn in analysis.known:
+                    continue
+                # a resource the preview never registered: an apply() on an unknown value made
+                # it (its provider, if also new, came just before it, as in the engine's order)
+                analysis.submit(resource)
+                update_only.append(resource.urn)
+        except EngineError as exc:
+            raise _update_pass_error(plan.stack, exc) from exc
+    t_update = time.perf_counter()
+    violations, not_applicable = analysis.finish(stack_urn)
+    violations = violations + _env_violations(plan, stack_urn, run.project.root, policy_config)
     from toolchain.gate import placement  # state and secrets placement (issue 12)
 
     violations += placement.for_preview(run.project.root, run.config.path, stack_urn, policy_config)
@@ -377,13 +485,131 @@ def run_gate(
         config_file=run.config.path,
         plan=plan,
         remediated=tuple(analysis.remediated),
+        update_only=tuple(update_only),
         timings={
             "pack_ready": t_ready - t0,
             "program_done": t_program - t0,
+            "update_pass_done": t_update - t0,
             **analysis.timings,
             "total": t_end - t0,
         },
     )
+
+
+def run_gates(
+    project_dir: str | os.PathLike[str],
+    stacks: Sequence[str],
+    pack_dir: str | os.PathLike[str],
+    *,
+    policy_config: str | os.PathLike[str] | None = None,
+    timeout: float | None = 600.0,
+    pack_timeout: float = 300.0,
+    pass_env: tuple[str, ...] = (),
+    update_pass: bool = True,
+) -> list[GateResult | StackFailure]:
+    """Every stack of a project through ONE pack process, in order.
+
+    For each stack the program runs twice side by side: a preview (what `pulumi preview` shows
+    the pack) and, on the second core, an update-mode pass with mock ids in which every apply()
+    runs, to find resources that a preview never registers. A stack whose program or config
+    fails is a :class:`StackFailure` (the others are still judged); a pack failure raises."""
+    if not stacks:
+        raise EngineError("no stack to judge", str(project_dir))
+    t0 = time.perf_counter()
+    results: list[GateResult | StackFailure] = []
+
+    def start(stack: str, *, with_update: bool = True) -> tuple[ProgramRun, ProgramRun | None]:
+        run = ProgramRun(project_dir, stack, timeout=timeout, pass_env=pass_env)
+        update = (
+            ProgramRun(project_dir, stack, preview=False, timeout=timeout, pass_env=pass_env)
+            if update_pass
+            else None
+        )
+        run.start()
+        if update is not None and with_update:
+            update.start()
+        return run, update
+
+    first: tuple[ProgramRun, ProgramRun | None] | StackFailure
+    try:
+        # the first stack's update pass starts once the pack is up: three interpreters
+        # starting at once on a busy machine would slow the pack's start the most
+        first = start(stacks[0], with_update=False)
+    except EngineError as exc:
+        first = StackFailure(stacks[0], exc)
+    pack = PolicyPackProcess(
+        pack_dir,
+        stack_config=first[0].config if isinstance(first, tuple) else None,
+        timeout=pack_timeout,
+        pass_env=pass_env,
+    )
+    with pack:  # the first stack's programs and the pack warm up side by side
+        try:
+            info = _prepare(pack, policy_config)
+        except BaseException:
+            if isinstance(first, tuple):
+                for r in first:
+                    if r is not None:
+                        r.close()
+            raise
+        t_ready = time.perf_counter()
+        if isinstance(first, tuple) and first[1] is not None:
+            try:
+                first[1].start()
+            except EngineError as exc:
+                first[0].close()
+                first = StackFailure(stacks[0], exc)
+        for i, stack in enumerate(stacks):
+            runs: tuple[ProgramRun, ProgramRun | None] | StackFailure
+            if i == 0:
+                runs = first
+            else:
+                try:
+                    runs = start(stack)
+                except EngineError as exc:
+                    runs = StackFailure(stack, exc)
+            if isinstance(runs, StackFailure):
+                results.append(runs)
+                continue
+            run, update = runs
+            try:
+                results.append(_judge_stack(pack, info, run, update, t0, t_ready, policy_config))
+            except PackError:
+                raise
+            except EngineError as exc:
+                results.append(StackFailure(stack, exc))
+            finally:
+                run.close()
+                if update is not None:
+                    update.close()
+    return results
+
+
+def run_gate(
+    project_dir: str | os.PathLike[str],
+    stack: str,
+    pack_dir: str | os.PathLike[str],
+    *,
+    policy_config: str | os.PathLike[str] | None = None,
+    timeout: float | None = 600.0,
+    pack_timeout: float = 300.0,
+    pass_env: tuple[str, ...] = (),
+    update_pass: bool = True,
+) -> GateResult:
+    """Run the program for ``stack`` under mocks and its resources through the pack."""
+    (result,) = run_gates(
+        project_dir,
+        [stack],
+        pack_dir,
+        policy_config=policy_config,
+        timeout=timeout,
+        pack_timeout=pack_timeout,
+        pass_env=pass_env,
+        update_pass=update_pass,
+    )
+    if isinstance(result, StackFailure):
+        raise result.error
+    return result
 
 
 def run_gate_on_state(
@@ -392,11 +618,14 @@ def run_gate_on_state(
     *,
     policy_config: str | os.PathLike[str] | None = None,
     pack_timeout: float = 300.0,
+    pass_env: tuple[str, ...] = (),
 ) -> GateResult:
     """The same analysis over a ``pulumi stack export`` document (what is deployed)."""
     t0 = time.perf_counter()
     project, stack, resources = load_state(state_file)
-    pack = PolicyPackProcess(pack_dir, project=project, stack=stack, timeout=pack_timeout)
+    pack = PolicyPackProcess(
+        pack_dir, project=project, stack=stack, timeout=pack_timeout, pass_env=pass_env
+    )
     with pack:
         info = _prepare(pack, policy_config)
         analysis = _Analysis(pack, info, None)

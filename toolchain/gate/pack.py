@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -27,6 +28,7 @@ import yaml
 from google.protobuf import empty_pb2, json_format, struct_pb2  # type: ignore[import-untyped]
 from pulumi.runtime.proto import analyzer_pb2, analyzer_pb2_grpc
 
+from toolchain.engine.childenv import child_environment
 from toolchain.engine.model import EngineError, PlannedResource
 from toolchain.engine.project import StackConfig
 from toolchain.engine.venv import ensure_virtualenv
@@ -57,14 +59,30 @@ _NO_ENGINE = "127.0.0.1:0"
 #: config store once. pulumi_policy re-reads PULUMI_CONFIG from the environment and re-parses it on
 #: every Analyze call (``_configure_runtime_settings``): with hundreds of domains in the config that
 #: costs more than the policies themselves. Policies still see every value through pulumi.Config.
+#:
+#: One pack process judges every stack of a project (as many `pulumi preview` runs would with one
+#: pack each): ConfigureStack, which the engine sends with the stack's name and config before
+#: analysing it, replaces the config store and the stack settings that the CLI would have put in
+#: that pack's environment (pulumi_policy itself keeps only the stack tags from it).
 _BOOTSTRAP = (
     "import json, os, runpy, sys\n"
     "path = sys.argv.pop(1)\n"
     "with open(path, encoding='utf-8') as f: os.environ.update(json.load(f))\n"
     "os.unlink(path)\n"
     "import pulumi.runtime\n"
+    "from pulumi.runtime import config as _cfg\n"
     "for k, v in json.loads(os.environ.pop('PULUMI_CONFIG', '{}')).items():\n"
     "    pulumi.runtime.set_config(k, v)\n"
+    "import pulumi_policy.policy as _pp\n"
+    "_orig = _pp._PolicyAnalyzerServicer.ConfigureStack\n"
+    "def _configure_stack(self, request, context):\n"
+    "    store = _cfg.CONFIG.get()\n"
+    "    store.clear()\n"
+    "    store.update(dict(request.config))\n"
+    "    if request.stack: os.environ['PULUMI_STACK'] = request.stack\n"
+    "    if request.project: os.environ['PULUMI_PROJECT'] = request.project\n"
+    "    return _orig(self, request, context)\n"
+    "_pp._PolicyAnalyzerServicer.ConfigureStack = _configure_stack\n"
     "runpy.run_module('pulumi.policy', run_name='__main__', alter_sys=True)\n"
 )
 
@@ -343,8 +361,11 @@ class PolicyPackProcess:
         stack: str = "",
         timeout: float = 300.0,
         start_timeout: float | None = None,
+        pass_env: tuple[str, ...] = (),
     ) -> None:
         self.spec = load_pack(pack_dir)
+        self.pass_env = pass_env
+        self._home: str | None = None
         self.timeout = timeout
         # by default the pack gets as long to start (print its port) as to answer one call
         self.start_timeout = timeout if start_timeout is None else start_timeout
@@ -370,7 +391,10 @@ class PolicyPackProcess:
         )
 
     def _env(self) -> dict[str, str]:
-        env = dict(os.environ)
+        # Only what the pack needs (childenv): no cloud keys, tokens or passphrases.
+        if self._home is None:
+            self._home = tempfile.mkdtemp(prefix="hkmail-pack-home-")
+        env = child_environment(pass_env=self.pass_env, home=self._home)
         if self._config is not None:
             # constructEnv: the stack's config goes to the pack like to a program
             env.update(self._config.env(dry_run=True))
@@ -401,14 +425,12 @@ class PolicyPackProcess:
         python = self._python()
         self._stderr = tempfile.TemporaryFile()  # noqa: SIM115 closed in close()
         env = self._env()
-        cmd = [python, "-u", "-m", "pulumi.policy", _NO_ENGINE, "."]
-        if "PULUMI_CONFIG" in env:
-            # the config goes through a file (it may also be too big to exec) into the pack's
-            # config store; see _BOOTSTRAP
-            fd, path = tempfile.mkstemp(prefix="hkmail-pack-env-", suffix=".json")
-            with os.fdopen(fd, "w", encoding="utf-8") as f:
-                json.dump({"PULUMI_CONFIG": env.pop("PULUMI_CONFIG")}, f)
-            cmd = [python, "-u", "-c", _BOOTSTRAP, path, _NO_ENGINE, "."]
+        # the config goes through a file (it may also be too big to exec) into the pack's
+        # config store; see _BOOTSTRAP
+        fd, path = tempfile.mkstemp(prefix="hkmail-pack-env-", suffix=".json")
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            json.dump({"PULUMI_CONFIG": env.pop("PULUMI_CONFIG", "{}")}, f)
+        cmd = [python, "-u", "-c", _BOOTSTRAP, path, _NO_ENGINE, "."]
         try:
             self._proc = subprocess.Popen(
                 cmd,
@@ -489,6 +511,9 @@ class PolicyPackProcess:
         if self._stderr is not None:
             self._stderr.close()
             self._stderr = None
+        if self._home is not None:
+            shutil.rmtree(self._home, ignore_errors=True)
+            self._home = None
 
     def __enter__(self) -> PolicyPackProcess:
         self.start()
@@ -544,18 +569,30 @@ class PolicyPackProcess:
             ),
             optional=True,
         )
-        # config as the engine holds it: key -> string (secure values are the offline placeholder,
-        # named in config_secret_keys)
-        config: dict[str, str] = {}
-        secret_keys: list[str] = []
         if self._config is not None:
-            config = dict(self._config.values)
-            secret_keys = sorted(self._config.secret_keys)
+            self.configure_stack(self._config)
+        else:
+            self._configure_stack(self._project, self._stack, {}, [])
+
+    def configure_stack(self, stack_config: StackConfig) -> None:
+        """Tell the pack which stack comes next, with its config (ConfigureStack)."""
+        # config as the engine holds it: key -> string (secure values decrypted where the CLI
+        # could, else the offline placeholder; named in config_secret_keys)
+        self._configure_stack(
+            stack_config.project.name,
+            stack_config.stack,
+            dict(stack_config.values),
+            sorted(stack_config.secret_keys),
+        )
+
+    def _configure_stack(
+        self, project: str, stack: str, config: dict[str, str], secret_keys: list[str]
+    ) -> None:
         self._call(
             "ConfigureStack",
             analyzer_pb2.AnalyzerStackConfigureRequest(
-                stack=self._stack,
-                project=self._project,
+                stack=stack,
+                project=project,
                 organization="organization",
                 dry_run=True,
                 config=config,

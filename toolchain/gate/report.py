@@ -7,10 +7,11 @@ import json
 import sys
 import xml.etree.ElementTree as ET
 from collections import defaultdict
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from toolchain.gate.core import GateResult, Violation, rule_pairs
+from toolchain.gate.core import GateResult, StackFailure, Violation, rule_pairs
 
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 _SARIF_LEVEL = {"mandatory": "error", "remediate": "error", "advisory": "warning"}
@@ -64,6 +65,14 @@ def to_text(result: GateResult) -> str:
         lines.append("No policy violations.")
     for urn, policy in result.remediated:
         lines.append(f"[remediated] {policy}: {urn}")
+    if result.update_only:
+        lines += [
+            "",
+            f"{len(result.update_only)} resource(s) registered only inside an apply() on a value "
+            "unknown during preview; `pulumi preview` would not show them, the gate's update-mode "
+            "pass (mock ids) found and judged them:",
+        ]
+        lines += [f"    {urn}" for urn in result.update_only]
     lines += ["", _verdict(result)]
     return "\n".join(lines) + "\n"
 
@@ -90,9 +99,11 @@ def to_json(result: GateResult) -> dict[str, Any]:
                 "message": v.message,
                 "exempt": v.exempt,
                 "exemption": v.exemption,
+                "foundByUpdatePass": v.resource_urn in result.update_only,
             }
             for v in result.violations
         ],
+        "updateOnlyResources": list(result.update_only),
     }
 
 
@@ -310,7 +321,85 @@ def to_markdown(result: GateResult) -> str:
             )
     else:
         lines.append("No policy violations.")
+    if result.update_only:
+        lines += [
+            "",
+            f"{len(result.update_only)} resource(s) were registered only inside an `apply()` on "
+            "a value unknown during preview: `pulumi preview` would not show them; the gate's "
+            "update-mode pass (mock ids) found and judged them.",
+        ]
     return "\n".join(lines) + "\n"
+
+
+def _failure_text(failure: StackFailure) -> str:
+    where = f" (at {failure.error.where})" if failure.error.where else ""
+    return f"{failure.error}{where}"
+
+
+def render_many(results: Sequence[GateResult | StackFailure], fmt: str) -> str:
+    """One report for every stack judged in one invocation. With one judged stack and no
+    failure it is exactly :func:`render` (the DESIGN.md contract); with several, each format
+    holds them all: JSON an object with a ``stacks`` list, SARIF one run per stack, JUnit one
+    test suite per stack, text and Markdown one section per stack. A stack that could not be
+    run appears as an error (and the gate exits 2)."""
+    judged = [r for r in results if isinstance(r, GateResult)]
+    failed = [r for r in results if isinstance(r, StackFailure)]
+    if len(judged) == 1 and not failed:
+        return render(judged[0], fmt)
+    if fmt == "json":
+        doc = {
+            "project": judged[0].project if judged else "",
+            "policyPack": judged[0].pack.name if judged else "",
+            "passed": not failed and all(r.exit_code == 0 for r in judged),
+            "stacks": [to_json(r) for r in judged],
+            "errors": [{"stack": f.stack, "message": _failure_text(f)} for f in failed],
+        }
+        return json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
+    if fmt == "sarif":
+        runs = [to_sarif(r)["runs"][0] for r in judged]
+        for f in failed:
+            runs.append(
+                {
+                    "tool": {"driver": {"name": "hk-mail policy gate", "rules": []}},
+                    "automationDetails": {"id": f"hk-mail-gate/{f.stack}/"},
+                    "invocations": [
+                        {
+                            "executionSuccessful": False,
+                            "exitCode": 2,
+                            "toolExecutionNotifications": [
+                                {"level": "error", "message": {"text": _failure_text(f)}}
+                            ],
+                        }
+                    ],
+                    "results": [],
+                }
+            )
+        doc = {"$schema": SARIF_SCHEMA, "version": "2.1.0", "runs": runs}
+        return json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
+    if fmt == "junit":
+        root = ET.Element("testsuites")
+        for r in judged:
+            root.append(ET.fromstring(to_junit(r).split("?>", 1)[1])[0])
+        for f in failed:
+            suite = ET.SubElement(
+                root, "testsuite", name=f"hk-mail gate {f.stack}", tests="1", failures="0",
+                errors="1", skipped="0",
+            )  # fmt: skip
+            case = ET.SubElement(suite, "testcase", classname=f.stack, name="gate")
+            err = ET.SubElement(case, "error", message="the gate could not run this stack")
+            err.text = _failure_text(f)
+        ET.indent(root)
+        return ET.tostring(root, encoding="unicode", xml_declaration=True) + "\n"
+    parts = [render(r, fmt) for r in judged]
+    for f in failed:
+        if fmt == "markdown":
+            parts.append(
+                f"### ⚠️ hk-mail policy gate: stack `{f.stack}` could not be run\n\n"
+                f"{_md_escape(_failure_text(f))}\n"
+            )
+        else:
+            parts.append(f"Stack {f.stack}: NOT RUN (failing closed): {_failure_text(f)}\n")
+    return "\n".join(parts)
 
 
 def render(result: GateResult, fmt: str) -> str:
