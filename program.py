@@ -1,7 +1,8 @@
-"""The Pulumi program: stack config -> validated spec -> records -> provider components.
+"""The Pulumi program: one consumer of the hkmail component package.
 
-Nothing is registered until the whole spec and every record have been validated, so a bad value
-can never leave half a stack behind.
+Stack config -> validated spec (``hkmail.spec.read_stack``, errors named by config key) -> typed
+component args -> components. Nothing is registered until the whole stack and every domain's args
+have been validated, so a bad value can never leave half a stack behind.
 """
 
 from __future__ import annotations
@@ -9,17 +10,24 @@ from __future__ import annotations
 import contextlib
 import json
 from collections.abc import Mapping
+from typing import Any, cast
 
 import pulumi
 from pulumi.runtime.config import CONFIG, get_config_env
 
-from hkmail.components.domain import MailDomain, MailDomainArgs
+from hkmail.components.args import (
+    DmarcReportSourceArgs,
+    DnsProvider,
+    MailDomainArgs,
+    PrivateServerArgs,
+)
+from hkmail.components.domain import MailDomain
+from hkmail.components.inputs import SERVER_SECRETS, camel, from_config, plan_domain
 from hkmail.components.registry import hong_kong_providers
 from hkmail.errors import HkMailError
-from hkmail.facts import Cloud
 from hkmail.records import RecordSet, mta_sts_policy, stack_records
-from hkmail.records.mail import migrating
-from hkmail.spec import PRIVATE_SECRETS, DirectMailSender, StackSpec, read_stack
+from hkmail.records.mail import report_sources
+from hkmail.spec import DirectMailSender, StackSpec, read_stack
 
 
 def config_from_pulumi() -> dict[str, object]:
@@ -40,28 +48,63 @@ def plan_stack(config: Mapping[str, object]) -> tuple[StackSpec, Mapping[str, Re
     return spec, stack_records(spec)
 
 
+def domain_args(config: Mapping[str, object], spec: StackSpec) -> list[MailDomainArgs]:
+    """Each validated ``hkmail:domains`` entry as the MailDomain component's typed args."""
+    domains = cast(list[Mapping[str, object]], config["hkmail:domains"])
+    sources = report_sources(spec)
+    out: list[MailDomainArgs] = []
+    for raw, domain in zip(domains, spec.domains, strict=True):
+        args = cast(MailDomainArgs, from_config(raw, MailDomainArgs))
+        args["dns_provider"] = DnsProvider(spec.dns_provider)
+        args["dns_plan"] = spec.dns_plan
+        if sources[domain.name]:
+            args["dmarc_report_sources"] = [
+                DmarcReportSourceArgs(domain=src, destination=dest)
+                for src, dest in sources[domain.name]
+            ]
+        if domain.server is not None:
+            server = {
+                k: v
+                for k, v in cast(Mapping[str, Any], config["hkmail:privateServer"]).items()
+                if k != "domain"
+            }
+            args["private_server"] = cast(PrivateServerArgs, from_config(server, PrivateServerArgs))
+            secrets = {s: config[f"hkmail:{camel(s)}"] for s in SERVER_SECRETS}
+            args["dkim_private_key"] = str(secrets["dkim_private_key"])
+            args["mailbox_password_hashes"] = _hashes(secrets["mailbox_password_hashes"])
+            args["relay_password"] = str(secrets["relay_password"])
+        migration = config.get("hkmail:migration")
+        if isinstance(migration, Mapping) and spec.migration is not None:
+            if spec.migration.domain == domain.name:
+                args["migration"] = dict(migration)
+        plan_domain(args)  # the component's own checks, for every domain before any resource
+        out.append(args)
+    return out
+
+
+def _hashes(value: object) -> dict[str, str]:
+    """hkmail:mailboxPasswordHashes: an object user -> hash (or the same as JSON text)."""
+    if isinstance(value, str):
+        with contextlib.suppress(json.JSONDecodeError):
+            value = json.loads(value)
+    if not isinstance(value, Mapping):
+        raise HkMailError("hkmail:mailboxPasswordHashes must be an object user -> hash")
+    return {str(k): str(v) for k, v in value.items()}
+
+
 def run(config: Mapping[str, object] | None = None) -> None:
     config_values = config if config is not None else config_from_pulumi()
     try:
         spec, record_sets = plan_stack(config_values)
+        all_args = domain_args(config_values, spec)
     except HkMailError as exc:
         # RunError ends the program with this message and no traceback (pulumi.errors.RunError).
         raise pulumi.RunError(str(exc)) from None
-    providers = _providers(spec)
-    for configured in spec.domains:
-        domain = migrating(spec, configured)  # as its hkmail:migration phase publishes it
+    providers = hong_kong_providers(spec.clouds)
+    for domain, args in zip(spec.domains, all_args, strict=True):
         rs = record_sets[domain.name]
         md = MailDomain(
-            domain.name,
-            MailDomainArgs(
-                spec=domain,
-                dns_provider=spec.dns_provider,
-                record_set=rs,
-                server_secrets={k: config_values[f"hkmail:{k}"] for k in PRIVATE_SECRETS}
-                if domain.server
-                else {},
-            ),
-            opts=pulumi.ResourceOptions(providers=list(providers.values())),
+            domain.name, args, opts=pulumi.ResourceOptions(providers=list(providers.values()))
         )
         policy = mta_sts_policy(domain)
         # The records themselves are in the plan (and its zone export); outputs carry what a
@@ -86,7 +129,3 @@ def run(config: Mapping[str, object] | None = None) -> None:
         if isinstance(s, DirectMailSender)
     ]
     pulumi.export("crossBorderTransfers", transfers)
-
-
-def _providers(spec: StackSpec) -> dict[Cloud, pulumi.ProviderResource]:
-    return hong_kong_providers(spec.clouds)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import os
 import shutil
 import socket
@@ -160,6 +161,8 @@ class Registered:
     protect: bool
     retain_on_delete: bool
     custom: bool
+    #: the alias specs sent with the request ({"spec": {...}} or {"urn": ...}), for alias checks
+    aliases: tuple[dict[str, Any], ...] = ()
 
 
 @dataclass
@@ -236,6 +239,7 @@ def run_program(
                         protect=request.protect,
                         retain_on_delete=request.retainOnDelete,
                         custom=request.custom,
+                        aliases=tuple(json_format.MessageToDict(a) for a in request.aliases),
                     )
                 )
             return response
@@ -301,3 +305,127 @@ def secret_count(value: Any) -> int:
     if isinstance(value, list):
         return sum(secret_count(v) for v in value)
     return 0
+
+
+# ------------------------------------------------------------------------------------------------
+# The private-server components' test inputs (shared by the per-cloud and gRPC tests)
+# ------------------------------------------------------------------------------------------------
+
+DKIM_PEM = (
+    "-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASC-test-dkim-key-bytes\n"
+    "-----END PRIVATE KEY-----\n"
+)
+HASHES = {
+    "alice": "{ARGON2ID}$argon2id$v=19$m=65536,t=3,p=1$c2FsdA$alice-hash-bytes",
+    "bob": "{SHA512-CRYPT}$6$salt$bob-hash-bytes",
+}
+RELAY_PASSWORD = "relay-Pa55-secret-value"
+NEEDLES = ("test-dkim-key-bytes", "alice-hash-bytes", "bob-hash-bytes", RELAY_PASSWORD)
+MTA_STS_POLICY = "version: STSv1\r\nmode: enforce\r\nmx: mail.example.com\r\nmax_age: 604800\r\n"
+SSH_KEY = (
+    "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIKexampleexampleexampleexampleexampleexampleE admin@hk"
+)
+#: The cloud-side name prefix the components derive from the domain example.com.
+SERVER_PREFIX = "hkmail-example-com"
+
+
+def private_args(cloud: str, **changes: Any) -> dict[str, Any]:
+    """MailServerArgs of a server for example.com on ``cloud``; secrets as Pulumi secrets."""
+    import pulumi
+
+    zone = {"tencentcloud": "ap-hongkong-2", "alicloud": "cn-hongkong-b"}[cloud]
+    base: dict[str, Any] = {
+        "domain": "example.com",
+        "hostname": "mail.example.com",
+        "zone": zone,
+        "account_id": "100012345678",
+        "app_id": "1250000000",
+        "image_id": "img-debian12",
+        "admin_cidr": "203.0.113.0/24",
+        "users": ["alice", "bob"],
+        "dkim_selector": "hk1",
+        "archive_bucket": "hkmail-archive",
+        "relay_username": "noreply@example.com",
+        "mta_sts_policy": MTA_STS_POLICY,
+        "dkim_private_key": pulumi.Output.secret(DKIM_PEM),
+        "mailbox_password_hashes": pulumi.Output.secret(HASHES),
+        "relay_password": pulumi.Output.secret(RELAY_PASSWORD),
+    }
+    return {**base, **changes}
+
+
+def unwrap_secret(value: Any) -> Any:
+    assert isinstance(value, dict) and value.get(SECRET_SIG) == SECRET_VALUE, value
+    return value["value"]
+
+
+def children_of(
+    run: Run, component_type: str, provider_type: str
+) -> tuple[Registered, Registered, list[Registered]]:
+    comp = run.one(component_type)
+    provider = run.one(provider_type)
+    children = [r for r in run.resources if r.custom and r is not provider]
+    return comp, provider, children
+
+
+# ------------------------------------------------------------------------------------------------
+# How the engine finds a registered resource in the previous state (aliases)
+# ------------------------------------------------------------------------------------------------
+
+
+def _urn(stack: str, project: str, parent: str, type_: str, name: str) -> str:
+    qualified = type_
+    if parent:
+        parent_type = parent.split("::", 3)[2]
+        if parent_type != "pulumi:pulumi:Stack":
+            qualified = f"{parent_type}${type_}"
+    return f"urn:pulumi:{stack}::{project}::{qualified}::{name}"
+
+
+def match_old_state(
+    resources: Sequence[Registered], old: set[str], *, stack: str, project: str
+) -> dict[str, str | None]:
+    """Engine URN of each resource -> the old URN the engine takes it for (None: a create), as
+    pkg/resource/deploy's stepGenerator does: the URN itself first, then the resource's aliases,
+    then the aliases
+    inherited from the alias its parent matched (generateAliases, collapseAliasToUrn,
+    inheritedChildAlias)."""
+    used: dict[str, str] = {}  # new URN -> old URN it matched through an alias
+    matched: dict[str, str | None] = {}
+    engine_urn: dict[str, str] = {}  # the mock monitor's URN -> the engine's (no Stack$ prefix)
+    for r in resources:
+        parent = engine_urn.get(r.parent, r.parent)
+        urn = engine_urn[r.urn] = _urn(stack, project, parent, r.type, r.name)
+        r = dataclasses.replace(r, urn=urn, parent=parent)
+        matched[urn] = None
+        own: list[tuple[str, str]] = []  # (type, name) of each collapsed own alias
+        candidates: list[str] = []
+        for alias in r.aliases:
+            if "urn" in alias:
+                candidates.append(alias["urn"])
+                continue
+            spec = alias.get("spec", {})
+            parent = spec.get("parentUrn") or r.parent
+            if spec.get("parentUrn") and parent in used:
+                parent = used[parent]
+            if spec.get("noParent"):
+                parent = ""
+            t, n = spec.get("type") or r.type, spec.get("name") or r.name
+            own.append((t, n))
+            candidates.append(
+                _urn(spec.get("stack") or stack, spec.get("project") or project, parent, t, n)
+            )
+        if r.parent in used:
+            parent_alias = used[r.parent]
+            parent_name = r.parent.split("::", 3)[3]
+            for t, n in [(r.type, r.name), *own]:
+                if n.startswith(parent_name):
+                    n = parent_alias.split("::", 3)[3] + n[len(parent_name) :]
+                candidates.append(_urn(stack, project, parent_alias, t, n))
+        for urn in [r.urn, *candidates]:
+            if urn in old:
+                matched[r.urn] = urn
+                if urn != r.urn:
+                    used[r.urn] = urn
+                break
+    return matched

@@ -9,17 +9,22 @@ import pulumi
 import pytest
 
 from hkmail.errors import SpecErrors
-from tests.support import MOCK_PUBLIC_IP as PUBLIC_IP
-from tests.support import Run, plaintext_hits, run_program, secret_count
-from tests.test_private_tencent import (
+from tests.support import (
     DKIM_PEM,
     HASHES,
     NEEDLES,
     RELAY_PASSWORD,
+    SERVER_PREFIX,
+    SSH_KEY,
+    Run,
     children_of,
+    plaintext_hits,
     private_args,
+    run_program,
+    secret_count,
     unwrap_secret,
 )
+from tests.support import MOCK_PUBLIC_IP as PUBLIC_IP
 
 
 def alicloud_run(preview: bool = False, run: Run | None = None, **changes: Any) -> Run:
@@ -54,7 +59,7 @@ DATA_BEARING_ALI = {
 
 def test_ali_component_type_and_children_use_the_given_provider(ali: Run) -> None:
     comp, provider, children = children_of(
-        ali, "hkmail:private:AlicloudMailServer", "pulumi:providers:alicloud"
+        ali, "hkmail:index:AlicloudMailServer", "pulumi:providers:alicloud"
     )
     assert provider.inputs["region"] == "cn-hongkong"
     assert len(children) >= 25
@@ -160,20 +165,24 @@ def test_ali_instance_role_reads_only_its_secrets(ali: Run) -> None:
     assert statements == {
         ("kms:GetSecretValue",): [
             f"acs:kms:cn-hongkong:100012345678:secret/{n}"
-            for n in ("hkmail-dkim", "hkmail-mailboxes", "hkmail-relay")
+            for n in (
+                f"{SERVER_PREFIX}-dkim",
+                f"{SERVER_PREFIX}-mailboxes",
+                f"{SERVER_PREFIX}-relay",
+            )
         ],
         ("kms:Decrypt",): ["acs:kms:cn-hongkong:100012345678:key/mx-cmk-id"],
     }
-    assert ali.one("alicloud:ecs/instance:Instance").inputs["roleName"] == "hkmail-mail"
+    assert ali.one("alicloud:ecs/instance:Instance").inputs["roleName"] == f"{SERVER_PREFIX}-mail"
 
 
 def test_ali_secrets_are_stored_and_never_plain(ali: Run) -> None:
     stored = {r.inputs["secretName"]: r for r in ali.of("alicloud:kms/secret:Secret")}
-    assert sorted(stored) == ["hkmail-dkim", "hkmail-mailboxes", "hkmail-relay"]
+    assert sorted(stored) == [f"{SERVER_PREFIX}-{n}" for n in ("dkim", "mailboxes", "relay")]
     for r in stored.values():
         assert secret_count(r.raw.get("secretData")) == 1, r.name
-    assert unwrap_secret(stored["hkmail-dkim"].inputs["secretData"]) == DKIM_PEM
-    assert unwrap_secret(stored["hkmail-mailboxes"].inputs["secretData"]) == json.dumps(
+    assert unwrap_secret(stored[f"{SERVER_PREFIX}-dkim"].inputs["secretData"]) == DKIM_PEM
+    assert unwrap_secret(stored[f"{SERVER_PREFIX}-mailboxes"].inputs["secretData"]) == json.dumps(
         HASHES, sort_keys=True
     )
     hits = [h for r in ali.resources for h in plaintext_hits(r.raw, NEEDLES, r.name)]
@@ -195,27 +204,29 @@ def test_ali_bad_args_register_nothing() -> None:
     with pytest.raises(SpecErrors) as err:
         alicloud_run(run=run, zone="cn-shenzhen-a", vpc_cidr="8.8.0.0/16")
     text = str(err.value)
-    assert "privateServer.zone" in text and "cn-hongkong-b" in text
-    assert "privateServer.subnetCidr" in text
+    assert "args.zone" in text and "cn-hongkong-b" in text
+    assert [r.type for r in run.resources if not r.type.startswith("pulumi:providers:")] == []
+    with pytest.raises(SpecErrors) as err:
+        alicloud_run(run=run, vpc_cidr="8.8.0.0/16")
+    assert "privateServer.subnetCidr" in str(err.value)
     assert [r.type for r in run.resources if not r.type.startswith("pulumi:providers:")] == []
 
 
-def test_ali_component_refuses_tencent_secret_refs() -> None:
-    from tests.test_private_tencent import server_config
-
-    with pytest.raises(SpecErrors, match=r"privateServer\.server\.secrets\.cloud"):
-        alicloud_run(server=server_config("tencentcloud"))
+def test_ali_component_refuses_a_tencent_zone() -> None:
+    with pytest.raises(SpecErrors) as err:
+        alicloud_run(zone="ap-hongkong-2")
+    [error] = err.value.errors
+    assert error.field == "args.zone"
+    assert error.allowed == "cn-hongkong-b | cn-hongkong-c | cn-hongkong-d"
 
 
 def test_ali_metadata_needs_a_token_and_ssh_needs_the_key_pair() -> None:
-    from tests.test_private_tencent import SSH_KEY
-
     run = alicloud_run(ssh_public_key=SSH_KEY)
     ecs = run.one("alicloud:ecs/instance:Instance").inputs
     assert (ecs["httpTokens"], ecs["httpEndpoint"]) == ("required", "enabled")
     pair = run.one("alicloud:ecs/ecsKeyPair:EcsKeyPair").inputs
     assert pair["publicKey"] == SSH_KEY
-    assert ecs["keyName"] == pair["keyPairName"] == "hkmail-admin"
+    assert ecs["keyName"] == pair["keyPairName"] == f"{SERVER_PREFIX}-admin"
     assert "password" not in ecs
     assert "ssh_pwauth: false" in ecs["userData"]
 

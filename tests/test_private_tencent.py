@@ -16,52 +16,22 @@ import pulumi
 import pytest
 
 from hkmail.errors import SpecErrors
-from hkmail.mailserver.deploy import PrivateMailServerArgs
-from tests.support import MOCK_PUBLIC_IP as PUBLIC_IP
 from tests.support import (
-    SECRET_SIG,
-    SECRET_VALUE,
-    Registered,
+    DKIM_PEM,
+    HASHES,
+    NEEDLES,
+    RELAY_PASSWORD,
+    SERVER_PREFIX,
+    SSH_KEY,
     Run,
+    children_of,
     plaintext_hits,
+    private_args,
     run_program,
     secret_count,
+    unwrap_secret,
 )
-from tests.test_mailserver_render import config as server_config
-
-DKIM_PEM = (
-    "-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASC-test-dkim-key-bytes\n"
-    "-----END PRIVATE KEY-----\n"
-)
-HASHES = {
-    "alice": "{ARGON2ID}$argon2id$v=19$m=65536,t=3,p=1$c2FsdA$alice-hash-bytes",
-    "bob": "{SHA512-CRYPT}$6$salt$bob-hash-bytes",
-}
-RELAY_PASSWORD = "relay-Pa55-secret-value"
-NEEDLES = ("test-dkim-key-bytes", "alice-hash-bytes", "bob-hash-bytes", RELAY_PASSWORD)
-
-
-def unwrap_secret(value: Any) -> Any:
-    assert isinstance(value, dict) and value.get(SECRET_SIG) == SECRET_VALUE, value
-    return value["value"]
-
-
-def private_args(cloud: str, **changes: Any) -> PrivateMailServerArgs:
-    zone = {"tencentcloud": "ap-hongkong-2", "alicloud": "cn-hongkong-b"}[cloud]
-    base = PrivateMailServerArgs(
-        server=server_config(cloud),
-        account_id="100012345678",
-        zone=zone,
-        image_id="img-debian12",
-        dkim_private_key=pulumi.Output.secret(DKIM_PEM),
-        mailbox_password_hashes={u: pulumi.Output.secret(h) for u, h in HASHES.items()},
-        relay_username="noreply@example.com",
-        relay_password=pulumi.Output.secret(RELAY_PASSWORD),
-        archive_bucket="hkmail-archive",
-        app_id="1250000000",
-    )
-    return dataclasses.replace(base, **changes)
-
+from tests.support import MOCK_PUBLIC_IP as PUBLIC_IP
 
 # ------------------------------------------------------------------------------------------------
 # Tencent
@@ -101,18 +71,9 @@ DATA_BEARING_TC = {
 }
 
 
-def children_of(
-    run: Run, component_type: str, provider_type: str
-) -> tuple[Registered, Registered, list[Registered]]:
-    comp = run.one(component_type)
-    provider = run.one(provider_type)
-    children = [r for r in run.resources if r.custom and r is not provider]
-    return comp, provider, children
-
-
 def test_tc_component_type_and_children_use_the_given_provider(tc: Run) -> None:
     comp, provider, children = children_of(
-        tc, "hkmail:private:TencentMailServer", "pulumi:providers:tencentcloud"
+        tc, "hkmail:index:TencentMailServer", "pulumi:providers:tencentcloud"
     )
     assert provider.inputs["region"] == "ap-hongkong"
     assert len(children) >= 20
@@ -197,7 +158,7 @@ def test_tc_security_group_opens_only_the_mail_ports(tc: Run) -> None:
 
 def test_tc_instance_role_reads_only_its_secrets(tc: Run) -> None:
     role = tc.one("tencentcloud:Cam/role:Role").inputs
-    assert role["name"] == "hkmail-mail"
+    assert role["name"] == f"{SERVER_PREFIX}-mail"
     assert json.loads(role["document"])["statement"][0]["principal"] == {
         "service": ["cvm.qcloud.com"]
     }
@@ -206,11 +167,18 @@ def test_tc_instance_role_reads_only_its_secrets(tc: Run) -> None:
     assert statements == {
         ("ssm:GetSecretValue",): [
             f"qcs::ssm:ap-hongkong:uin/100012345678:secret/creatorUin/100012345678/{n}"
-            for n in ("hkmail-dkim", "hkmail-mailboxes", "hkmail-relay")
+            for n in (
+                f"{SERVER_PREFIX}-dkim",
+                f"{SERVER_PREFIX}-mailboxes",
+                f"{SERVER_PREFIX}-relay",
+            )
         ],
         ("kms:Decrypt",): ["qcs::kms:ap-hongkong:uin/100012345678:key/mx-cmk-id"],
     }
-    assert tc.one("tencentcloud:Instance/instance:Instance").inputs["camRoleName"] == "hkmail-mail"
+    assert (
+        tc.one("tencentcloud:Instance/instance:Instance").inputs["camRoleName"]
+        == f"{SERVER_PREFIX}-mail"
+    )
 
 
 def test_tc_secrets_are_stored_and_never_plain(tc: Run) -> None:
@@ -230,9 +198,9 @@ def test_tc_secret_payloads_are_what_the_boot_script_reads(tc: Run) -> None:
         for v in tc.of("tencentcloud:Ssm/secretVersion:SecretVersion")
     }
     assert values == {
-        "mx-hkmail-dkim-v1": DKIM_PEM,
-        "mx-hkmail-mailboxes-v1": json.dumps(HASHES, sort_keys=True),
-        "mx-hkmail-relay-v1": json.dumps(
+        f"mx-{SERVER_PREFIX}-dkim-v1": DKIM_PEM,
+        f"mx-{SERVER_PREFIX}-mailboxes-v1": json.dumps(HASHES, sort_keys=True),
+        f"mx-{SERVER_PREFIX}-relay-v1": json.dumps(
             {"password": RELAY_PASSWORD, "username": "noreply@example.com"}, sort_keys=True
         ),
     }
@@ -242,7 +210,7 @@ def test_tc_instance_boots_the_mail_server(tc: Run) -> None:
     cvm = tc.one("tencentcloud:Instance/instance:Instance").inputs
     ud = cvm["userDataRaw"]
     assert ud.startswith("#cloud-config\n")
-    assert "hkmail-dkim" in ud and "/dev/vdb" in ud
+    assert f"{SERVER_PREFIX}-dkim" in ud and "/dev/vdb" in ud
     assert cvm["allocatePublicIp"] is True and cvm["disableApiTermination"] is True
 
 
@@ -256,17 +224,37 @@ def test_tc_outputs_ptr_and_user_data_hash(tc: Run) -> None:
 def test_tc_bad_args_register_nothing() -> None:
     run = Run([], [])
     with pytest.raises(SpecErrors) as err:
-        tencent_run(run=run, zone="ap-guangzhou-3", retention_days=365)
-    assert "privateServer.zone" in str(err.value) and "ap-hongkong-2" in str(err.value)
+        tencent_run(run=run, zone="ap-guangzhou-3", colour="blue")
+    text = str(err.value)
+    assert "hkmail:index:TencentMailServer mail.example.com has 2 errors" in text
+    assert "args.zone" in text and "ap-hongkong-2 | ap-hongkong-3" in text
+    assert "args.colour" in text and "unknown key" in text
+    assert run.resources == []
+    with pytest.raises(SpecErrors) as err:
+        tencent_run(run=run, retention_days=365)
+    assert "privateServer.retentionDays" in str(err.value)
     assert "no COS object-lock" in str(err.value)
     assert [r.type for r in run.resources if not r.type.startswith("pulumi:providers:")] == []
 
 
+def test_tc_missing_secrets_are_named_before_anything_is_registered() -> None:
+    run = Run([], [])
+    args = private_args("tencentcloud")
+    del args["relay_password"], args["dkim_private_key"]
+    from hkmail.components.private_tencent import TencentMailServer
+
+    with pytest.raises(SpecErrors) as err:
+        run_program(lambda: TencentMailServer("mx", args), run=run)  # type: ignore[arg-type]
+    assert [e.field for e in err.value.errors] == ["args.dkimPrivateKey", "args.relayPassword"]
+    assert run.resources == []
+
+
 def test_args_are_checked_together_with_field_names() -> None:
+    from hkmail.components.inputs import server_args
     from hkmail.mailserver.deploy import validate
 
-    args = private_args(
-        "tencentcloud",
+    args = dataclasses.replace(
+        server_args(private_args("tencentcloud"), "tencentcloud"),
         account_id="me",
         app_id="",
         archive_bucket="Bad_Bucket",
@@ -289,15 +277,13 @@ def test_args_are_checked_together_with_field_names() -> None:
     assert "['bob']" in str(err.value) and "['carol']" in str(err.value)
 
 
-SSH_KEY = (
-    "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIKexampleexampleexampleexampleexampleexampleE admin@hk"
-)
-
-
 def test_tc_ssh_by_the_admins_key_pair_only() -> None:
     run = tencent_run(ssh_public_key=SSH_KEY)
     pair = run.one("tencentcloud:Key/pair:Pair").inputs
-    assert pair["publicKey"] == SSH_KEY and pair["keyName"] == "hkmail_admin"
+    assert (
+        pair["publicKey"] == SSH_KEY
+        and pair["keyName"] == (SERVER_PREFIX.replace("-", "_") + "_admin")[:25]
+    )
     cvm = run.one("tencentcloud:Instance/instance:Instance").inputs
     assert cvm["keyIds"] == [pair_id(run)]
     assert "password" not in cvm
@@ -313,7 +299,7 @@ def test_tc_without_a_key_there_is_no_key_pair(tc: Run) -> None:
 
 
 def test_a_malformed_ssh_key_is_refused_before_any_resource() -> None:
-    from hkmail.mailserver.deploy import validate
-
+    run = Run([], [])
     with pytest.raises(SpecErrors, match=r"privateServer\.sshPublicKey"):
-        validate(private_args("tencentcloud", ssh_public_key="ssh-dss AAAA root@x"), "tencentcloud")
+        tencent_run(run=run, ssh_public_key="ssh-dss AAAA root@x")
+    assert [r.type for r in run.resources if not r.type.startswith("pulumi:providers:")] == []

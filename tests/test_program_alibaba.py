@@ -64,7 +64,7 @@ def test_directmail_is_a_declared_transfer_with_its_own_region() -> None:
     assert {providers[r.provider.rsplit("::", 1)[0]].inputs["region"] for r in others} == {
         "cn-hongkong"
     }
-    [component] = of_type(resources, "hkmail:alicloud:DirectMailDomain")
+    [component] = of_type(resources, "hkmail:index:DirectMailDomain")
     assert dm.parent == component.urn
 
 

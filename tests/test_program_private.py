@@ -29,14 +29,14 @@ from tests.support import (
 STACKS = {
     "private-tencent": (
         "centralclinic.hk",
-        "hkmail:private:TencentMailServer",
+        "hkmail:index:TencentMailServer",
         "tencentcloud:Dnspod/record:Record",
         "subDomain",
         "recordType",
     ),
     "private-alicloud": (
         "wanchaifunds.com.hk",
-        "hkmail:private:AlicloudMailServer",
+        "hkmail:index:AlicloudMailServer",
         "alicloud:dns/alidnsRecord:AlidnsRecord",
         "rr",
         "type",
@@ -74,7 +74,7 @@ def test_private_stack_points_dns_at_the_server(stack: str) -> None:
     config, pem = with_secrets(stack)
     resources = run_in_process(lambda: run(config), stack=stack)
     [server] = of_type(resources, server_type)
-    [mail_domain] = of_type(resources, "hkmail:mail:MailDomain")
+    [mail_domain] = of_type(resources, "hkmail:index:MailDomain")
     assert server.parent == mail_domain.urn
     records = {
         (r.inputs[name_key], r.inputs[type_key]): r.inputs for r in of_type(resources, record_type)

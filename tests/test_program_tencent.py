@@ -45,8 +45,8 @@ def test_exmail_stack_resources_regions_and_records() -> None:
     assert {r.provider for r in custom} == {provider_ref}
     assert {r.type for r in custom} == {RECORD, "tencentcloud:Dnspod/domainInstance:DomainInstance"}
     assert {r.type for r in resources if not r.custom} == {
-        "hkmail:mail:MailDomain",
-        "hkmail:tencent:DnspodZone",
+        "hkmail:index:MailDomain",
+        "hkmail:index:DnspodZone",
     }
     # Zones are protected: deleting one would take the domain's mail routing with it.
     zones = of_type(resources, "tencentcloud:Dnspod/domainInstance:DomainInstance")
@@ -66,7 +66,7 @@ def test_exmail_stack_resources_regions_and_records() -> None:
     assert all(r.inputs["recordLine"] == "默认" for r in of_type(resources, RECORD))
     assert all(int(r.inputs["ttl"]) == 600 for r in of_type(resources, RECORD))
     # Records hang under their zone component, which hangs under the domain component.
-    zone_urns = {r.urn for r in resources if r.type == "hkmail:tencent:DnspodZone"}
+    zone_urns = {r.urn for r in resources if r.type == "hkmail:index:DnspodZone"}
     assert {r.parent for r in of_type(resources, RECORD)} <= zone_urns
 
     parked = records_of(resources, "harbourtrading.hk")

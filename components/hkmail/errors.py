@@ -30,11 +30,11 @@ class SpecError(HkMailError):
 class SpecErrors(HkMailError):
     """Every bad value found in one stack configuration, reported together."""
 
-    def __init__(self, errors: Sequence[SpecError]) -> None:
+    def __init__(self, errors: Sequence[SpecError], subject: str = "stack configuration") -> None:
         self.errors = tuple(errors)
         lines = "\n".join(f"  - {e}" for e in self.errors)
         noun = "error" if len(self.errors) == 1 else "errors"
-        super().__init__(f"stack configuration has {len(self.errors)} {noun}:\n{lines}")
+        super().__init__(f"{subject} has {len(self.errors)} {noun}:\n{lines}")
 
 
 class RecordError(HkMailError):
@@ -52,8 +52,8 @@ def _show(value: object) -> str:
     return text if len(text) <= 120 else text[:117] + "..."
 
 
-def raise_all(errors: Iterable[SpecError]) -> None:
+def raise_all(errors: Iterable[SpecError], subject: str = "stack configuration") -> None:
     """Raise :class:`SpecErrors` if there is at least one error."""
     collected = list(errors)
     if collected:
-        raise SpecErrors(collected)
+        raise SpecErrors(collected, subject)

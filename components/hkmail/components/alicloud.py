@@ -9,6 +9,7 @@ import pulumi_alicloud as alicloud
 from pulumi_alicloud import directmail, dns
 
 from hkmail.components.dns_providers import ALIDNS
+from hkmail.components.tokens import renamed, token
 from hkmail.components.zone import DnsZone
 from hkmail.facts import HK_REGION
 from hkmail.spec import CrossBorderDeclaration, DirectMailSender, Sender
@@ -22,7 +23,8 @@ def hong_kong_provider(name: str, opts: pulumi.ResourceOptions | None = None) ->
 class AlidnsZone(DnsZone):
     """An Alidns domain and its records: MX priority 1-50, TXT under 512 bytes, default line."""
 
-    TYPE = "hkmail:alicloud:AlidnsZone"
+    TYPE = token("AlidnsZone")
+    OLD_TYPE = "hkmail:alicloud:AlidnsZone"
     PROFILE = ALIDNS
     DOMAIN_RESOURCE = dns.AlidnsDomain
     RECORD_RESOURCE = dns.AlidnsRecord
@@ -55,7 +57,9 @@ class DirectMailDomain(pulumi.ComponentResource):
     def __init__(
         self, name: str, args: DirectMailDomainArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
-        super().__init__("hkmail:alicloud:DirectMailDomain", name, None, opts)
+        super().__init__(
+            token("DirectMailDomain"), name, None, renamed(opts, "hkmail:alicloud:DirectMailDomain")
+        )
         region = args.declaration.destination_region
         statement = args.declaration.statement("Alibaba DirectMail", args.domain)
         pulumi.log.warn(statement, resource=self)

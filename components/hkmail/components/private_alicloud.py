@@ -8,8 +8,6 @@ The constructor is a sequence of named parts (keys, network, secrets, compute, s
 each a function of the build context below.
 """
 
-from __future__ import annotations
-
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -19,22 +17,20 @@ from pulumi_alicloud import actiontrail, ecs, kms, log, oss, ram, vpc
 from pulumi_alicloud.log import StoreEncryptConfArgs, StoreEncryptConfUserCmkInfoArgs
 from pulumi_alicloud.oss import BucketServerSideEncryptionRuleArgs, BucketVersioningArgs
 
+from hkmail.components.args import MailServerArgs
+from hkmail.components.inputs import server_args
 from hkmail.components.server_parts import Build
+from hkmail.components.tokens import renamed, token
 from hkmail.facts import HK_REGION
 from hkmail.mailserver import user_data, user_data_hash
-from hkmail.mailserver.deploy import (
-    PrivateMailServerArgs,
-    Rule,
-    firewall_rules,
-    ptr_record,
-    validate,
-)
+from hkmail.mailserver.deploy import Rule, firewall_rules, ptr_record, validate
 from hkmail.mailserver.fetch_secrets import SSM_VERSION_ID
 
 REGION = HK_REGION["alicloud"]
 DEFAULT_INSTANCE_TYPE = "ecs.g7.large"
 DEFAULT_DATA_DEVICE = "/dev/vdb"
-TYPE = "hkmail:private:AlicloudMailServer"
+TYPE = token("AlicloudMailServer")
+OLD_TYPE = "hkmail:private:AlicloudMailServer"
 
 
 class AlicloudMailServer(pulumi.ComponentResource):
@@ -46,11 +42,12 @@ class AlicloudMailServer(pulumi.ComponentResource):
     user_data_sha256: str
 
     def __init__(
-        self, name: str, args: PrivateMailServerArgs, opts: pulumi.ResourceOptions | None = None
+        self, name: str, args: MailServerArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
-        validate(args, "alicloud")  # before anything is registered
-        super().__init__(TYPE, name, None, opts)
-        b = Build.of(self, name, args, DEFAULT_DATA_DEVICE)
+        deployment = server_args(args, "alicloud")
+        validate(deployment, "alicloud")  # both before anything is registered
+        super().__init__(TYPE, name, None, renamed(opts, OLD_TYPE))
+        b = Build.of(self, name, deployment, DEFAULT_DATA_DEVICE)
         key = _keys(b)
         net = _network(b)
         secrets = _secrets(b, key)

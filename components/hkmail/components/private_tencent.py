@@ -12,8 +12,6 @@ input (the system disk is encrypted only when the image is), so mailboxes live o
 CMK-encrypted data disk; COS has no object-lock (WORM) resource and CLS topics no CMK setting.
 """
 
-from __future__ import annotations
-
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -25,22 +23,20 @@ from tencentcloud_iac_pulumi import key as tc_key
 from tencentcloud_iac_pulumi import subnet as tc_subnet
 from tencentcloud_iac_pulumi.security import GroupRuleSetEgressArgs, GroupRuleSetIngressArgs
 
+from hkmail.components.args import MailServerArgs
+from hkmail.components.inputs import server_args
 from hkmail.components.server_parts import Build
+from hkmail.components.tokens import renamed, token
 from hkmail.facts import HK_REGION
 from hkmail.mailserver import user_data, user_data_hash
-from hkmail.mailserver.deploy import (
-    PrivateMailServerArgs,
-    Rule,
-    firewall_rules,
-    ptr_record,
-    validate,
-)
+from hkmail.mailserver.deploy import Rule, firewall_rules, ptr_record, validate
 from hkmail.mailserver.fetch_secrets import SSM_VERSION_ID
 
 REGION = HK_REGION["tencentcloud"]
 DEFAULT_INSTANCE_TYPE = "S5.MEDIUM4"
 DEFAULT_DATA_DEVICE = "/dev/vdb"
-TYPE = "hkmail:private:TencentMailServer"
+TYPE = token("TencentMailServer")
+OLD_TYPE = "hkmail:private:TencentMailServer"
 
 
 class TencentMailServer(pulumi.ComponentResource):
@@ -52,11 +48,12 @@ class TencentMailServer(pulumi.ComponentResource):
     user_data_sha256: str
 
     def __init__(
-        self, name: str, args: PrivateMailServerArgs, opts: pulumi.ResourceOptions | None = None
+        self, name: str, args: MailServerArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
-        validate(args, "tencentcloud")  # before anything is registered
-        super().__init__(TYPE, name, None, opts)
-        b = Build.of(self, name, args, DEFAULT_DATA_DEVICE)
+        deployment = server_args(args, "tencentcloud")
+        validate(deployment, "tencentcloud")  # both before anything is registered
+        super().__init__(TYPE, name, None, renamed(opts, OLD_TYPE))
+        b = Build.of(self, name, deployment, DEFAULT_DATA_DEVICE)
         key = _keys(b)
         net = _network(b)
         secrets = _secrets(b, key)

@@ -14,6 +14,7 @@ import pulumi
 
 from hkmail.components.alicloud import AlidnsZone, DirectMailDomain
 from hkmail.components.alicloud import hong_kong_provider as alicloud_provider
+from hkmail.components.args import MailServerArgs
 from hkmail.components.dns_providers import ALIDNS, DNSPOD, DnsProviderProfile
 from hkmail.components.private_alicloud import AlicloudMailServer
 from hkmail.components.private_tencent import TencentMailServer
@@ -21,7 +22,6 @@ from hkmail.components.tencent import DnspodZone, SesSendingDomain
 from hkmail.components.tencent import hong_kong_provider as tencent_provider
 from hkmail.components.zone import DnsZone
 from hkmail.facts import DNS_CLOUD, Cloud, DnsProvider
-from hkmail.mailserver.deploy import PrivateMailServerArgs
 from hkmail.spec import Sender
 
 
@@ -44,7 +44,7 @@ class CloudEntry:
     cloud: Cloud
     #: the explicit provider pinned to the cloud's Hong Kong region
     provider: Callable[[str], pulumi.ProviderResource]
-    mail_server: Callable[[str, PrivateMailServerArgs, pulumi.ResourceOptions], MailServer]
+    mail_server: Callable[[str, MailServerArgs, pulumi.ResourceOptions], MailServer]
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,7 @@ import tencentcloud_iac_pulumi as tencentcloud
 from tencentcloud_iac_pulumi import dnspod, ses
 
 from hkmail.components.dns_providers import DNSPOD
+from hkmail.components.tokens import renamed, token
 from hkmail.components.zone import DnsZone
 from hkmail.errors import RecordError
 from hkmail.facts import HK_REGION
@@ -32,7 +33,8 @@ def hong_kong_provider(
 class DnspodZone(DnsZone):
     """A DNSPod domain and its records: default line, MX priority in its own field."""
 
-    TYPE = "hkmail:tencent:DnspodZone"
+    TYPE = token("DnspodZone")
+    OLD_TYPE = "hkmail:tencent:DnspodZone"
     PROFILE = DNSPOD
     DOMAIN_RESOURCE = dnspod.DomainInstance
     RECORD_RESOURCE = dnspod.Record
@@ -60,7 +62,9 @@ class SesSendingDomain(pulumi.ComponentResource):
     def __init__(
         self, name: str, args: SesSendingDomainArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
-        super().__init__("hkmail:tencent:SesSendingDomain", name, None, opts)
+        super().__init__(
+            token("SesSendingDomain"), name, None, renamed(opts, "hkmail:tencent:SesSendingDomain")
+        )
         identity = ses.Domain(
             f"{args.domain}/ses",
             email_identity=args.domain,

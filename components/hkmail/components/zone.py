@@ -4,13 +4,14 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 import pulumi
 
 from hkmail.components.dns_providers import DnsProviderProfile, provider_records
+from hkmail.components.tokens import renamed
 from hkmail.records.base import DeferredRecord, Record, txt_record
 
 
@@ -26,16 +27,17 @@ class DnsZoneArgs:
 
 class DnsZone(pulumi.ComponentResource):
     TYPE: ClassVar[str]
+    OLD_TYPE: ClassVar[str]  # the token before hkmail:index (aliased: nothing is replaced)
     PROFILE: ClassVar[DnsProviderProfile]
     DOMAIN_RESOURCE: ClassVar[Callable[..., pulumi.CustomResource]]
     RECORD_RESOURCE: ClassVar[Callable[..., pulumi.CustomResource]]
 
-    records: pulumi.Output[Mapping[str, str]]
+    records: pulumi.Output[dict[str, str]]
 
     def __init__(
         self, name: str, args: DnsZoneArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
-        super().__init__(self.TYPE, name, None, opts)
+        super().__init__(self.TYPE, name, None, renamed(opts, self.OLD_TYPE))
         planned, warnings = provider_records(self.PROFILE, args.records)
         for warning in warnings:
             pulumi.log.warn(warning, resource=self)

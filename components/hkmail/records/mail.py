@@ -210,6 +210,26 @@ def _dmarc(domain: DomainSpec) -> DmarcRecord | None:
     )
 
 
+def report_authorisation(source: str, dest: str, zone: str, ttl: int) -> Record:
+    """The record by which ``zone`` (holding ``dest``) agrees to receive ``source``'s DMARC
+    reports (RFC 7489 7.1): TXT "v=DMARC1" at <source>._report._dmarc.<dest>."""
+    auth = report_authorisation_name(source, dest)
+    return txt_record(zone, relative(auth, zone), "v=DMARC1", ttl, f"dmarc-report-auth:{source}")
+
+
+def report_sources(spec: StackSpec) -> Mapping[str, tuple[tuple[str, str], ...]]:
+    """For each zone of the stack: the (source domain, destination) pairs of the stack's DMARC
+    reports that go to an address inside it."""
+    names = [d.name for d in spec.domains]
+    out: dict[str, list[tuple[str, str]]] = {z: [] for z in names}
+    for d in spec.domains:
+        for dest in domain_records(migrating(spec, d)).report_destinations:
+            target = next((z for z in names if dest == z or dest.endswith("." + z)), None)
+            if target is not None:
+                out[target].append((d.name, dest))
+    return {z: tuple(pairs) for z, pairs in out.items()}
+
+
 def stack_records(spec: StackSpec) -> Mapping[str, RecordSet]:
     """Every zone's records. When a stack domain receives another's DMARC reports, the
     authorisation record (RFC 7489 7.1) goes into the receiving zone; for a destination outside
@@ -223,15 +243,7 @@ def stack_records(spec: StackSpec) -> Mapping[str, RecordSet]:
             auth = report_authorisation_name(zone, dest)
             target = next((z for z in sets if dest == z or dest.endswith("." + z)), None)
             if target is not None:
-                extra[target].append(
-                    txt_record(
-                        target,
-                        relative(auth, target),
-                        "v=DMARC1",
-                        ttl_of[target],
-                        f"dmarc-report-auth:{zone}",
-                    )
-                )
+                extra[target].append(report_authorisation(zone, dest, target, ttl_of[target]))
             else:
                 notes[zone].append(
                     f"DMARC reports of {zone} go to {dest}: {dest} must publish "

@@ -1,0 +1,413 @@
+"""The typed inputs of the public components, as Pulumi's component analyzer reads them.
+
+These TypedDicts are the package's schema: ``component_provider_host`` infers every input's type
+from the annotations and its description from the string after it, so this module must keep
+its annotations as written (no ``from __future__ import annotations``), use lists, dicts and
+enums (no tuples, no unions but Optional/NotRequired), and one Pulumi module (``index``).
+Property names are snake_case here and camelCase in the schema (``dns_provider`` ->
+``dnsProvider``), exactly as in a stack's ``hkmail:domains`` entries.
+
+Values that decide which records and resources exist (names, hosts, policies) are plain: they must
+be known before any child is registered, so that a bad value is refused with the field's name and
+nothing is half created. The private server's secrets are ``pulumi.Input``s: pass Pulumi secrets.
+"""
+
+import enum
+from typing import Any, NotRequired, TypedDict
+
+import pulumi
+
+
+class DnsProvider(enum.StrEnum):
+    """The DNS service that holds the domain's zone."""
+
+    DNSPOD = "dnspod"
+    """Tencent Cloud DNSPod (needs a provider for tencentcloud in ap-hongkong)."""
+    ALIDNS = "alidns"
+    """Alibaba Cloud Alidns (needs a provider for alicloud in cn-hongkong)."""
+
+
+class MailSuite(enum.StrEnum):
+    """Who receives the domain's mail: a hosted suite's preset MX and SPF, your own MX hosts,
+    the private server in Hong Kong, or nobody (null MX)."""
+
+    TENCENT_EXMAIL = "tencent-exmail"
+    """Tencent Exmail: MX mxbiz1/mxbiz2.qq.com, SPF include:spf.mail.qq.com."""
+    ALIBABA_MAIL = "alibaba-mail"
+    """Alibaba Mail: MX mx1/mx2/mx3.qiye.aliyun.com, SPF include:spf.qiye.aliyun.com."""
+    CUSTOM = "custom"
+    """Your own MX hosts (mail.mx)."""
+    PRIVATE = "private"
+    """The private mail server of privateServer: MX, SRV and MTA-STS host point at it."""
+    NONE = "none"
+    """No mail: null MX (RFC 7505), SPF -all, DMARC reject."""
+
+
+class Cloud(enum.StrEnum):
+    """A cloud with a Hong Kong region."""
+
+    TENCENTCLOUD = "tencentcloud"
+    """Tencent Cloud, region ap-hongkong."""
+    ALICLOUD = "alicloud"
+    """Alibaba Cloud, region cn-hongkong."""
+
+
+class DmarcPolicy(enum.StrEnum):
+    """What receivers do with mail that fails DMARC (RFC 7489 p=/sp=)."""
+
+    NONE = "none"
+    """Monitor only (declare rampUntil)."""
+    QUARANTINE = "quarantine"
+    """Treat as suspicious."""
+    REJECT = "reject"
+    """Refuse."""
+
+
+class Alignment(enum.StrEnum):
+    """DMARC identifier alignment (adkim/aspf)."""
+
+    RELAXED = "r"
+    """Organisational domains match."""
+    STRICT = "s"
+    """Exact domains match."""
+
+
+class SpfAll(enum.StrEnum):
+    """The SPF record's final term."""
+
+    FAIL = "-all"
+    """Everything else fails."""
+    SOFTFAIL = "~all"
+    """Everything else soft-fails."""
+
+
+class DkimKeyType(enum.StrEnum):
+    """The DKIM key algorithm (RFC 6376, RFC 8463)."""
+
+    RSA = "rsa"
+    """RSA, at least 1024 bits (RFC 8301); 2048 recommended."""
+    ED25519 = "ed25519"
+    """Ed25519."""
+
+
+class MtaStsMode(enum.StrEnum):
+    """The MTA-STS policy mode (RFC 8461)."""
+
+    ENFORCE = "enforce"
+    """Senders must deliver over verified TLS to the listed MX hosts."""
+    TESTING = "testing"
+    """Senders report failures (TLS-RPT) but still deliver."""
+    NONE = "none"
+    """Withdraw a policy."""
+
+
+class SendingService(enum.StrEnum):
+    """A cloud sending service."""
+
+    TENCENT_SES = "tencent-ses"
+    """Tencent SES in ap-hongkong: mail content stays in Hong Kong."""
+    ALIBABA_DIRECTMAIL = "alibaba-directmail"
+    """Alibaba DirectMail: no Hong Kong region, needs crossBorder."""
+
+
+class MxHostArgs(TypedDict):
+    """One MX host of a custom suite."""
+
+    host: str
+    """The MX host name (e.g. mx1.example.com.hk)."""
+    priority: int
+    """The MX preference: 1-20 on DNSPod, 1-50 on Alidns."""
+
+
+class MailArgs(TypedDict):
+    """Who receives the domain's mail."""
+
+    suite: MailSuite
+    """The mail suite."""
+    mx: NotRequired[list[MxHostArgs]]
+    """The MX hosts, with suite custom only."""
+
+
+class SpfArgs(TypedDict, total=False):
+    """The domain's SPF record (RFC 7208); the suite's and sending services' includes are added."""
+
+    include: list[str]
+    """Further include: domains."""
+    ip4: list[str]
+    """IPv4 addresses or networks (CIDR) allowed to send."""
+    ip6: list[str]
+    """IPv6 addresses or networks (CIDR) allowed to send."""
+    a: bool
+    """Allow the domain's A/AAAA addresses."""
+    mx: bool
+    """Allow the domain's MX hosts."""
+    all: SpfAll
+    """The final term (default -all)."""
+
+
+class DkimKeyArgs(TypedDict):
+    """A DKIM public key to publish at <selector>._domainkey."""
+
+    selector: str
+    """The selector (one DNS label)."""
+    public_key: str
+    """The base64 public key (the p= tag), or the whole record a console shows."""
+    key_type: NotRequired[DkimKeyType]
+    """The key type (default rsa)."""
+
+
+class DmarcArgs(TypedDict):
+    """The domain's DMARC record (RFC 7489)."""
+
+    policy: DmarcPolicy
+    """p=: the policy for the domain."""
+    subdomain_policy: NotRequired[DmarcPolicy]
+    """sp=: the policy for subdomains."""
+    pct: NotRequired[int]
+    """pct=: 0-100 (default 100)."""
+    rua: NotRequired[list[str]]
+    """Aggregate report addresses (e-mail or mailto: URIs)."""
+    ruf: NotRequired[list[str]]
+    """Failure report addresses."""
+    adkim: NotRequired[Alignment]
+    """DKIM alignment (default relaxed)."""
+    aspf: NotRequired[Alignment]
+    """SPF alignment (default relaxed)."""
+    ramp_until: NotRequired[str]
+    """With policy none: the date (YYYY-MM-DD) by which the policy must be raised."""
+
+
+class PolicyHostArgs(TypedDict, total=False):
+    """Where mta-sts.<domain> points: exactly one of cname or ipv4."""
+
+    cname: str
+    """A host name serving the policy over HTTPS."""
+    ipv4: list[str]
+    """IPv4 addresses serving the policy over HTTPS."""
+
+
+class MtaStsArgs(TypedDict):
+    """MTA-STS (RFC 8461): the _mta-sts TXT record and the policy host."""
+
+    mode: MtaStsMode
+    """The policy mode."""
+    max_age: NotRequired[int]
+    """The policy's max_age in seconds, 86400-31557600 (default 604800)."""
+    policy_host: NotRequired[PolicyHostArgs]
+    """Where the policy is served (the private server by default with suite private)."""
+
+
+class TlsRptArgs(TypedDict):
+    """SMTP TLS reporting (RFC 8460): the _smtp._tls TXT record."""
+
+    rua: list[str]
+    """Report destinations: e-mail addresses, mailto: or https: URIs."""
+
+
+class SrvTargetArgs(TypedDict):
+    """A client endpoint published as an SRV record (RFC 6186, RFC 8314)."""
+
+    host: str
+    """The server's host name."""
+    port: NotRequired[int]
+    """The port (defaults: submission 587, submissions 465, imaps 993)."""
+
+
+class AutodiscoveryArgs(TypedDict, total=False):
+    """Client autodiscovery SRV records: the suite's preset endpoints, or your own."""
+
+    preset: bool
+    """Publish the suite's (or the private server's) endpoints."""
+    submission: SrvTargetArgs
+    """_submission._tcp (STARTTLS, 587)."""
+    submissions: SrvTargetArgs
+    """_submissions._tcp (implicit TLS, 465)."""
+    imaps: SrvTargetArgs
+    """_imaps._tcp (993)."""
+
+
+class CaaArgs(TypedDict, total=False):
+    """CAA records (RFC 8659): which certificate authorities may issue for the domain."""
+
+    issue: list[str]
+    """CA domains for issue (e.g. letsencrypt.org)."""
+    issuewild: list[str]
+    """CA domains for issuewild."""
+    iodef: str
+    """Where CAs report violations: an e-mail address or https: URL."""
+
+
+class CrossBorderArgs(TypedDict):
+    """The declaration that mail sent through a service leaves Hong Kong, and its safeguards."""
+
+    destination_region: str
+    """The service's region (DirectMail: cn-hangzhou, ap-southeast-1, ap-southeast-2,
+    us-east-1 or eu-central-1)."""
+    transfer_safeguard: str
+    """The contractual safeguard with the processor (e.g. pcpd-model-clauses-2022)."""
+    exemption: str
+    """The id of the reviewed exemption in the policy pack's exemptions file."""
+    destination_country: NotRequired[str]
+    """The country of the region, as a check of the declaration."""
+    data_subjects: NotRequired[list[str]]
+    """What the data subjects were told or agreed to: transferee-notice, new-purpose-consent,
+    direct-marketing-consent."""
+    reference: NotRequired[str]
+    """The contract or ticket reference."""
+
+
+class SenderArgs(TypedDict):
+    """A sending identity on a cloud sending service."""
+
+    service: SendingService
+    """The sending service."""
+    domain: NotRequired[str]
+    """The sending domain: the mail domain (default) or a subdomain of it."""
+    cross_border: NotRequired[CrossBorderArgs]
+    """Required for alibaba-directmail, refused for tencent-ses."""
+
+
+class DmarcReportSourceArgs(TypedDict):
+    """Another domain whose DMARC reports are sent to an address in this zone."""
+
+    domain: str
+    """The domain whose reports arrive here."""
+    destination: NotRequired[str]
+    """The host part of the report address, if not this zone's apex."""
+
+
+class PrivateServerArgs(TypedDict):
+    """The self-hosted mail server in Hong Kong that receives this domain's mail (suite private)."""
+
+    cloud: Cloud
+    """The cloud it runs on."""
+    hostname: str
+    """Its host name inside the domain (MX target, HELO name, PTR target)."""
+    zone: str
+    """The Hong Kong availability zone (ap-hongkong-2/3; cn-hongkong-b/c/d)."""
+    account_id: str
+    """The account id (Tencent root UIN / Alibaba Cloud account id), for the access policies."""
+    image_id: str
+    """A Debian 12 image id in the Hong Kong region."""
+    admin_cidr: str
+    """The IPv4 network (/16 or narrower) SSH may come from."""
+    users: list[str]
+    """The mailbox local parts."""
+    dkim_selector: str
+    """The selector of the DKIM key the server signs with (its public half is in dkim)."""
+    archive_bucket: str
+    """The archive bucket's name (COS: without the -APPID suffix)."""
+    relay_username: str
+    """The Tencent SES SMTP user outbound mail relays through."""
+    app_id: NotRequired[str]
+    """The Tencent APPID (COS bucket suffix); tencentcloud only."""
+    retention_days: NotRequired[int]
+    """Archive retention lock (WORM) in days; alicloud only."""
+    retention_locked: NotRequired[bool]
+    """Lock the WORM policy (irreversible); alicloud only."""
+
+
+class MailDomainArgs(TypedDict):
+    """One Hong Kong mail domain: its zone's records, sending identities and private server."""
+
+    name: str
+    """The mail domain (the DNS zone), e.g. example.com.hk."""
+    dns_provider: DnsProvider
+    """The DNS service holding the zone."""
+    mail: MailArgs
+    """Who receives the domain's mail."""
+    dns_plan: NotRequired[str]
+    """The DNS plan, which sets the TTL floor: dnspod free|professional|enterprise|ultimate,
+    alidns free|personal|standard|ultimate|exclusive (default free)."""
+    ttl: NotRequired[int]
+    """The records' TTL in seconds, from the plan's floor to 86400 (default 600)."""
+    spf: NotRequired[SpfArgs]
+    """The SPF record."""
+    dkim: NotRequired[list[DkimKeyArgs]]
+    """DKIM public keys to publish."""
+    dmarc: NotRequired[DmarcArgs]
+    """The DMARC record (default: p=reject for a domain that sends mail)."""
+    mta_sts: NotRequired[MtaStsArgs]
+    """MTA-STS."""
+    tls_rpt: NotRequired[TlsRptArgs]
+    """SMTP TLS reporting."""
+    autodiscovery: NotRequired[AutodiscoveryArgs]
+    """Client autodiscovery SRV records."""
+    caa: NotRequired[CaaArgs]
+    """CAA records."""
+    sending: NotRequired[list[SenderArgs]]
+    """Sending identities on cloud sending services."""
+    dmarc_report_sources: NotRequired[list[DmarcReportSourceArgs]]
+    """Other domains whose DMARC reports this zone receives: it publishes their
+    <domain>._report._dmarc authorisation records (RFC 7489 7.1)."""
+    private_server: NotRequired[PrivateServerArgs]
+    """The private mail server, with mail.suite private."""
+    migration: NotRequired[dict[str, Any]]
+    """A phased move of this domain's mail from its current system: the hkmail:migration
+    section of a stack (domain, phase, old, lowTtl, monitorUntil, ttlLoweredAt, verified,
+    cutoverAt; see the README), read by the stack's reader."""
+    dkim_private_key: NotRequired[pulumi.Input[str]]
+    """With privateServer: the PEM of the server's DKIM signing key (a secret)."""
+    mailbox_password_hashes: NotRequired[pulumi.Input[dict[str, str]]]
+    """With privateServer: mailbox user -> `doveadm pw` hash (a secret)."""
+    relay_password: NotRequired[pulumi.Input[str]]
+    """With privateServer: the SES SMTP relay password (a secret)."""
+
+
+class MailServerArgs(TypedDict):
+    """A private mail server in Hong Kong on its own (its domain's DNS managed elsewhere)."""
+
+    domain: str
+    """The mail domain it serves."""
+    hostname: str
+    """Its host name inside the domain (MX target, HELO name, PTR target)."""
+    zone: str
+    """The Hong Kong availability zone (ap-hongkong-2/3; cn-hongkong-b/c/d)."""
+    account_id: str
+    """The account id (Tencent root UIN / Alibaba Cloud account id), for the access policies."""
+    image_id: str
+    """A Debian 12 image id in the Hong Kong region."""
+    admin_cidr: str
+    """The IPv4 network (/16 or narrower) SSH may come from."""
+    users: list[str]
+    """The mailbox local parts."""
+    dkim_selector: str
+    """The selector of the DKIM key the server signs with."""
+    archive_bucket: str
+    """The archive bucket's name (COS: without the -APPID suffix)."""
+    relay_username: str
+    """The Tencent SES SMTP user outbound mail relays through."""
+    dkim_private_key: pulumi.Input[str]
+    """The PEM of the DKIM signing key (a secret)."""
+    mailbox_password_hashes: pulumi.Input[dict[str, str]]
+    """Mailbox user -> `doveadm pw` hash (a secret)."""
+    relay_password: pulumi.Input[str]
+    """The SES SMTP relay password (a secret)."""
+    mta_sts_policy: str
+    """The MTA-STS policy text served at /.well-known/mta-sts.txt (RFC 8461 3.2)."""
+    dkim_public_key: NotRequired[str]
+    """The published DKIM public key (p= tag): checked against the private key when known."""
+    app_id: NotRequired[str]
+    """The Tencent APPID (COS bucket suffix); tencentcloud only."""
+    retention_days: NotRequired[int]
+    """Archive retention lock (WORM) in days; alicloud only."""
+    retention_locked: NotRequired[bool]
+    """Lock the WORM policy (irreversible); alicloud only."""
+    instance_type: NotRequired[str]
+    """The instance type (default S5.MEDIUM4 / ecs.g7.large)."""
+    vpc_cidr: NotRequired[str]
+    """The VPC network (default 10.80.0.0/16)."""
+    subnet_cidr: NotRequired[str]
+    """The subnet inside it (default 10.80.1.0/24)."""
+    system_disk_gb: NotRequired[int]
+    """System disk size, 20-1024 GB (default 40)."""
+    data_disk_gb: NotRequired[int]
+    """Encrypted mailbox disk size, 20-32000 GB (default 100)."""
+    snapshot_retention_days: NotRequired[int]
+    """Days daily snapshots are kept (default 30)."""
+    log_retention_days: NotRequired[int]
+    """Days the audit log is kept (default 180)."""
+    name_prefix: NotRequired[str]
+    """The prefix of the cloud-side names (default hkmail-<domain with dashes>, 20 characters)."""
+    ssh_public_key: NotRequired[str]
+    """The administrators' OpenSSH public key (the instance's key pair); without one, no SSH."""
