@@ -74,9 +74,12 @@ def domain_args(config: Mapping[str, object], spec: StackSpec) -> list[MailDomai
             args["mailbox_password_hashes"] = _hashes(secrets["mailbox_password_hashes"])
             args["relay_password"] = str(secrets["relay_password"])
         migration = config.get("hkmail:migration")
-        if isinstance(migration, Mapping) and spec.migration is not None:
-            if spec.migration.domain == domain.name:
-                args["migration"] = dict(migration)
+        if (
+            isinstance(migration, Mapping)
+            and spec.migration
+            and spec.migration.domain == domain.name
+        ):
+            args["migration"] = dict(migration)
         plan_domain(args)  # the component's own checks, for every domain before any resource
         out.append(args)
     return out
