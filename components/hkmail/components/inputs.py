@@ -91,6 +91,10 @@ def to_config(value: object) -> object:
     """Typed args -> the stack config's shape: camelCase keys, enum members as their text."""
     if isinstance(value, enum.Enum):
         return value.value
+    if isinstance(value, float) and value.is_integer():
+        # Numbers cross the wire as floats, and the SDK's construct hands integer inputs on
+        # as they came (pulumi.provider.experimental.component.map_input_properties).
+        return int(value)
     if isinstance(value, Mapping):
         return {camel(str(k)): to_config(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
