@@ -70,9 +70,9 @@ BASE_DOMAIN: dict[str, Any] = {
 }
 BAD_VALUES = [
     ({"dmarc": {"policy": "strict"}}, "dmarc.policy"),
-    ({"ttl": 60}, "ttl"),
+    ({"ttl": 100000}, "ttl"),
     (
-        {"mail": {"suite": "custom", "mx": [{"host": "mx.harbour.example.hk", "priority": 30}]}},
+        {"mail": {"suite": "custom", "mx": [{"host": "mx.harbour.example.hk", "priority": 0}]}},
         "mail.mx[0].priority",
     ),
     ({"spf": {"ip4": ["10.0.0.1/8"]}}, "spf.ip4[0]"),

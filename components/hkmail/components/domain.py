@@ -66,6 +66,7 @@ class MailDomain(pulumi.ComponentResource):
         )
         self.dns_zone = zone
         self.records = zone.records
+        self.notes = pulumi.Output.from_input(list(rs.notes))
         policy = mta_sts_policy(spec)
         if policy is not None:
             self.mta_sts_policy = pulumi.Output.from_input(policy.to_text())
