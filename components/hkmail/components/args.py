@@ -305,6 +305,8 @@ class PrivateServerArgs(TypedDict):
     """Archive retention lock (WORM) in days; alicloud only."""
     retention_locked: NotRequired[bool]
     """Lock the WORM policy (irreversible); alicloud only."""
+    ssh_public_key: NotRequired[str]
+    """The administrators' OpenSSH public key (the instance's key pair); without one, no SSH."""
 
 
 class MailDomainArgs(TypedDict):

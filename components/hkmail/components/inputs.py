@@ -63,6 +63,7 @@ _SERVER_SPEC_FIELDS = (
     "relay_username",
     "retention_days",
     "retention_locked",
+    "ssh_public_key",
 )
 #: MailServerArgs fields that size and place the deployment (checked by mailserver.deploy).
 _SERVER_DEPLOY_FIELDS = (
@@ -73,7 +74,6 @@ _SERVER_DEPLOY_FIELDS = (
     "data_disk_gb",
     "snapshot_retention_days",
     "log_retention_days",
-    "ssh_public_key",
 )
 _SERVER_OTHER_FIELDS = (*SERVER_SECRETS, "mta_sts_policy", "dkim_public_key", "name_prefix")
 
@@ -288,6 +288,7 @@ def _deployment(server: PrivateServerSpec, args: Mapping[str, Any]) -> PrivateMa
         retention_days=server.retention_days,
         retention_locked=server.retention_locked,
         name=str(args.get("name_prefix") or prefix[:20]),
+        ssh_public_key=server.ssh_public_key,
         **deploy,
     )
 
