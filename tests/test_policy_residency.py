@@ -192,11 +192,14 @@ def test_recognisable_hong_kong_values_pass_at_region_inputs(pack: PackClient) -
     assert "fails closed" in found["residency-cross-region-copy"][0]
 
 
-def test_unknown_values_at_region_inputs_are_left_to_the_unknown_value_rules(
-    pack: PackClient,
-) -> None:
+def test_unknown_values_at_region_inputs_fail_closed(pack: PackClient) -> None:
+    # class 3 in the pack: what is unknown before apply cannot be shown to be Hong Kong
     bwp = ali("alicloud:cen/bandwidthPackage:BandwidthPackage", {"geographicRegionAId": UNKNOWN})
-    assert "residency-resource-region" not in residency(pack.analyze(bwp))
+    found = residency(pack.analyze(bwp))
+    assert "not known before apply" in found["residency-resource-region"][0]
+    # ... but only at a region-bearing input: an unknown id elsewhere is not placement
+    vsw = ali("alicloud:vpc/switch:Switch", {"vpcId": UNKNOWN, "zoneId": "cn-hongkong-b"})
+    assert residency(pack.analyze(vsw)) == {}
 
 
 # --- class 2: encoded payloads ------------------------------------------------------------------

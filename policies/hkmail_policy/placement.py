@@ -70,8 +70,16 @@ def region_value_problems(
     strict: the leaf IS a region-bearing input (fail closed); otherwise it lies inside an object
     input named for a region, where only values that look like regions are judged."""
     value = leaf.value
-    if leaf.unknown or value is None or isinstance(value, bool) or value == "":
-        return  # unknown values: see the unknown-value rules; unset: see service defaults
+    if leaf.unknown:
+        if strict:  # fail closed: what cannot be read cannot be shown to be in Hong Kong
+            yield (
+                "the value is not known before apply (an output of another resource, a "
+                "StackReference output or an undecrypted secret), so it cannot be shown to be "
+                "an allowed region (a region-bearing input fails closed)"
+            )
+        return
+    if value is None or isinstance(value, bool) or value == "":
+        return  # unset: see residency-service-default
     if isinstance(value, int):
         last = leaf.shape.rsplit(".", 1)[-1].lower()
         if "zone" in last:

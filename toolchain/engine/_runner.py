@@ -425,7 +425,15 @@ class CapturingMonitor(mocks.MockMonitor):
                 "pluginDownloadURL": request.pluginDownloadURL,
             }
         )
-        return resource_pb2.ReadResourceResponse(urn=urn, properties=request.properties)
+        properties = request.properties
+        if request.type == "pulumi:pulumi:StackReference" and not self._preview:
+            # The engine would read the referenced stack; offline its outputs are not known.
+            # Without an `outputs` map the SDK hands None to get_output()'s own lambda outside
+            # preview (AttributeError); with an empty one get_output() gives None.
+            properties = struct_pb2.Struct()
+            properties.CopyFrom(request.properties)
+            properties.update({"outputs": {}, "secretOutputNames": []})
+        return resource_pb2.ReadResourceResponse(urn=urn, properties=properties)
 
     def Invoke(self, request: Any) -> Any:
         if request.tok != "pulumi:pulumi:getResource":
