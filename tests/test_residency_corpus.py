@@ -15,13 +15,15 @@ import pytest
 import yaml
 
 from tests.support import REPO
-from toolchain.gate.core import GateResult, run_gate
+from toolchain.engine.run import ProgramRun
+from toolchain.gate.core import GateResult, _judge_stack, _prepare, run_gate
+from toolchain.gate.pack import PolicyPackProcess
 
 CORPUS = REPO / "tests" / "corpus"
 PACK = REPO / "policies"
 PROGRAMS = sorted(p.parent.name for p in CORPUS.glob("*/expect.yaml"))
 CLASSES = {1, 2, 3, 4, 5, 6, 7}
-# programs in flight at once (each is a program process and a pack process; CI has two cores)
+# programs in flight at once (two program runs each, and a pack per worker; CI has two cores)
 WORKERS = 2
 
 
@@ -54,37 +56,66 @@ def load_expect(program: str) -> Expect:
 
 
 _ENV_LOCK = threading.Lock()
+Verdict = tuple[GateResult | BaseException, float]
 
 
-def _judge(program: str) -> tuple[GateResult | BaseException, float]:
+def _judge(program: str) -> Verdict:
+    """One program through `run_gate` with its own pack, as `scripts/gate --project` runs it; the
+    program's `env:` is set for it alone and passed through the gate's minimal environment."""
     expect = load_expect(program)
     t0 = time.perf_counter()
-    try:
-        if expect.env:
-            # the gate hands its environment to the program: set it for this program alone
-            with _ENV_LOCK:
-                saved = {k: os.environ.get(k) for k in expect.env}
-                os.environ.update(expect.env)
-                try:
-                    result: GateResult | BaseException = run_gate(CORPUS / program, "dev", PACK)
-                finally:
-                    for k, v in saved.items():
-                        if v is None:
-                            os.environ.pop(k, None)
-                        else:
-                            os.environ[k] = v
-        else:
-            result = run_gate(CORPUS / program, "dev", PACK)
-    except Exception as exc:  # reported by the program's own test
-        result = exc
+    with _ENV_LOCK:
+        saved = {k: os.environ.get(k) for k in expect.env}
+        os.environ.update(expect.env)
+        try:
+            result: GateResult | BaseException = run_gate(
+                CORPUS / program, "dev", PACK, pass_env=tuple(expect.env)
+            )
+        except Exception as exc:  # reported by the program's own test
+            result = exc
+        finally:
+            for k, v in saved.items():
+                if v is None:
+                    os.environ.pop(k, None)
+                else:
+                    os.environ[k] = v
     return result, time.perf_counter() - t0
 
 
+def _judge_share(programs: list[str]) -> dict[str, Verdict]:
+    """Programs one after another through ONE pack process, the way the gate judges several
+    stacks (ConfigureStack names each program's project and stack before its resources): each
+    program still runs twice (preview, and the update-mode pass) exactly as under run_gate."""
+    out: dict[str, Verdict] = {}
+    if not programs:
+        return out
+    first = ProgramRun(CORPUS / programs[0], "dev")
+    with PolicyPackProcess(PACK, stack_config=first.config) as pack:
+        info = _prepare(pack, None)
+        for program in programs:
+            t0 = time.perf_counter()
+            try:
+                run = ProgramRun(CORPUS / program, "dev")
+                update = ProgramRun(CORPUS / program, "dev", preview=False)
+                run.start()
+                update.start()
+                try:
+                    result: GateResult | BaseException = _judge_stack(
+                        pack, info, run, update, t0, t0
+                    )
+                finally:
+                    run.close()
+                    update.close()
+            except Exception as exc:  # reported by the program's own test
+                result = exc
+            out[program] = (result, time.perf_counter() - t0)
+    first.close()
+    return out
+
+
 @pytest.fixture(scope="session")
-def verdicts(
-    request: pytest.FixtureRequest,
-) -> Iterator[dict[str, tuple[GateResult | BaseException, float]]]:
-    # only the programs this session selected (pytest -k), all of them judged up front in parallel
+def verdicts(request: pytest.FixtureRequest) -> Iterator[dict[str, Verdict]]:
+    # only the programs this session selected (pytest -k), all of them judged up front
     selected = {
         item.callspec.params["program"]
         for item in request.session.items
@@ -93,9 +124,12 @@ def verdicts(
     t0 = time.perf_counter()
     plain = [p for p in PROGRAMS if p in selected and not load_expect(p).env]
     with_env = [p for p in PROGRAMS if p in selected and load_expect(p).env]
+    shares = [plain[i::WORKERS] for i in range(WORKERS)]
+    results: dict[str, Verdict] = {}
     with ThreadPoolExecutor(max_workers=WORKERS) as pool:
-        results = dict(zip(plain, pool.map(_judge, plain), strict=True))
-    for p in with_env:  # environment changes are process-wide: one at a time
+        for part in pool.map(_judge_share, shares):
+            results.update(part)
+    for p in with_env:  # environment changes are process-wide: one at a time, own gate run
         results[p] = _judge(p)
     total = time.perf_counter() - t0
     print(f"\nresidency corpus: {len(results)} programs judged in {total:.1f} s")
@@ -126,9 +160,7 @@ def test_the_corpus_covers_the_issue() -> None:
 
 
 @pytest.mark.parametrize("program", PROGRAMS)
-def test_program_is_judged_as_expected(
-    program: str, verdicts: dict[str, tuple[GateResult | BaseException, float]]
-) -> None:
+def test_program_is_judged_as_expected(program: str, verdicts: dict[str, Verdict]) -> None:
     expect = load_expect(program)
     result, _ = verdicts[program]
     if isinstance(result, BaseException):
