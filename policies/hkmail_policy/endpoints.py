@@ -10,7 +10,8 @@ the ones that are not.
 
 Sources: the providers' endpoint documentation as mirrored in the installed SDKs' docs (the
 Provider `endpoints` override keys of pulumi-alicloud, the example hosts in both SDKs' docstrings
-(`tests/test_policy_endpoints.py` checks every such host in the installed SDKs is classified),
+(`tests/test_policy_metadata.py` checks that every storage, log, queue, mail and gateway host in
+the installed SDKs' sources is classified, by a region id in it or by this table),
 Alibaba DirectMail "SMTP service address" (smtpdm.aliyun.com = China (Hangzhou); smtpdm-<region>
 for the other regions), Tencent SES "SMTP service address" (smtp.qcloudmail.com = Hong Kong,
 gz-smtp = Guangzhou, sg-smtp = Singapore), OSS "Regions and endpoints" (oss.aliyuncs.com is the
@@ -64,6 +65,8 @@ HOSTS: tuple[HostShape, ...] = (
               "cn-hangzhou"),
     # COS global acceleration.
     HostShape(_host(r"cos\.accelerate\.myqcloud\.com"), "COS global acceleration", "global-edge"),
+    # MNS: <account>.mns.<region>.aliyuncs.com; without a region it is not recognisably HK.
+    HostShape(_host(rf"mns(?:\.{_R})?\.aliyuncs\.com"), "Alibaba MNS", "regional"),
     # Tencent API Gateway default domains carry a short region code.
     HostShape(_host(r"(?P<code>[a-z]{2,6})\.apigw\.tencentcs\.com"), "Tencent API Gateway",
               "regional"),
