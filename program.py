@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import contextlib
 import json
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
+from pathlib import Path
 from typing import Any, cast
 
 import pulumi
-from pulumi.runtime.config import CONFIG, get_config_env
+from pulumi.runtime.config import _SECRET_KEYS, CONFIG, get_config_env, get_config_secret_keys_env
 
+from hkmail.checks import Exemption, load_exemptions
 from hkmail.components.args import (
     DmarcReportSourceArgs,
     DnsProvider,
@@ -42,10 +44,26 @@ def config_from_pulumi() -> dict[str, object]:
     return out
 
 
-def plan_stack(config: Mapping[str, object]) -> tuple[StackSpec, Mapping[str, RecordSet]]:
+def plan_stack(
+    config: Mapping[str, object], secret_keys: Collection[str] | None = None
+) -> tuple[StackSpec, Mapping[str, RecordSet]]:
     """Everything that can be checked before a resource is registered."""
-    spec = read_stack(config)
+    spec = read_stack(config, secret_keys=secret_keys, exemptions=_exemptions())
     return spec, stack_records(spec)
+
+
+def _secret_keys() -> set[str]:
+    """The config keys the CLI marks secret (``secure:`` in the stack file)."""
+    return set(get_config_secret_keys_env()) | set(_SECRET_KEYS.get())
+
+
+def _exemptions() -> dict[str, Exemption] | None:
+    """The reviewed exemptions (policies/exemptions.yaml beside this program), if the project
+    has that file; cross-border declarations must name one of them."""
+    path = Path(__file__).resolve().parent / "policies" / "exemptions.yaml"
+    if not path.is_file():
+        return None
+    return load_exemptions(path.read_text(encoding="utf-8"))
 
 
 def domain_args(config: Mapping[str, object], spec: StackSpec) -> list[MailDomainArgs]:
@@ -98,7 +116,9 @@ def _hashes(value: object) -> dict[str, str]:
 def run(config: Mapping[str, object] | None = None) -> None:
     config_values = config if config is not None else config_from_pulumi()
     try:
-        spec, record_sets = plan_stack(config_values)
+        spec, record_sets = plan_stack(
+            config_values, secret_keys=_secret_keys() if config is None else None
+        )
         all_args = domain_args(config_values, spec)
     except HkMailError as exc:
         # RunError ends the program with this message and no traceback (pulumi.errors.RunError).

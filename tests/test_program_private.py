@@ -109,7 +109,10 @@ def test_a_dkim_private_key_that_does_not_match_the_published_key_fails() -> Non
         [sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=120
     )
     assert done.returncode != 0
-    assert "does not match the published DKIM key hk2026" in done.stderr
+    # refused before any resource is registered (hkmail.checks), naming the published key
+    assert "hkmail:dkimPrivateKey: '(secret value, not shown)' is not valid" in done.stderr
+    assert "private half of hkmail:domains[0].dkim[0].publicKey (selector hk2026)" in done.stderr
+    assert "BEGIN" not in done.stderr
 
 
 @pytest.mark.parametrize(

@@ -105,13 +105,23 @@ def to_text(plan: Plan) -> str:
     return "\n".join(lines) + "\n"
 
 
-def to_zone(plan: Plan) -> str:
-    from toolchain.zone import zone_files  # the lead's module; only the zone format needs it
+def to_zone(plan: Plan, state: str | None = None) -> str:
+    """Every zone's master file, each with its header once. With ``state`` (a ``pulumi stack
+    export``), values known only after apply are filled in from what was deployed. An in-zone
+    CNAME/MX/SRV target without an address is an error: the file would not serve mail."""
+    from toolchain.gate.state import load_state
+    from toolchain.zone import dangling_targets, planned_zones, zone_text
 
-    zones: dict[str, str] = zone_files(plan)
-    parts = []
-    for domain in sorted(zones):
-        parts.append(f"; zone {domain}\n{zones[domain].rstrip()}\n")
+    deployed = {r.urn: r for r in load_state(state)[2]} if state else None
+    parts, problems = [], []
+    for zone, zp in sorted(planned_zones(plan.resources, deployed).items()):
+        text = zone_text(zone, zp.records, zp.provider, zp.pending, zp.deployed)
+        problems += [f"{zone}: {p}" for p in dangling_targets(zone, text, zp.pending)]
+        parts.append(text.rstrip() + "\n")
+    if problems:
+        raise EngineError(
+            "the zone export would not serve mail: " + "; ".join(problems), plan.stack
+        )
     return "\n".join(parts)
 
 
@@ -139,6 +149,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--project", default=str(REPO_ROOT), help="Pulumi project directory")
     ap.add_argument("--format", choices=("text", "json", "zone"), default="text")
     ap.add_argument("--output", help="write to this file instead of standard output")
+    ap.add_argument(
+        "--state",
+        help="with --format zone: a `pulumi stack export` JSON whose deployed values fill in "
+        "what is only known after apply (the private server's address)",
+    )
     ap.add_argument("--timeout", type=float, default=600.0, help="seconds the program may run")
     ap.add_argument(
         "--gate",
@@ -151,6 +166,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--verbose", action="store_true", help="on a program error, also show its traceback"
     )
     args = ap.parse_args(argv)
+    if args.state and args.format != "zone":
+        print("error: --state fills the zone export: use it with --format zone", file=sys.stderr)
+        return 2
     if args.gate and args.format == "zone":
         print("error: --gate shows verdicts with --format text or json", file=sys.stderr)
         return 2
@@ -195,7 +213,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             if args.format == "json":
                 text = json.dumps(to_json(plan), indent=2, ensure_ascii=False) + "\n"
             elif args.format == "zone":
-                text = to_zone(plan)
+                text = to_zone(plan, args.state)
             else:
                 text = to_text(plan)
     except EngineError as exc:

@@ -7,6 +7,7 @@ so it shows (and the tests check, on a real DNS server) what the providers would
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import dns.name
@@ -45,28 +46,73 @@ class _Plan(Protocol):
     def resources(self) -> Sequence[Any]: ...
 
 
+@dataclass(frozen=True)
+class Pending:
+    """A record whose value the cloud hands out at apply (the private server's address)."""
+
+    resource: str  # the resource's name
+    owner: str  # absolute owner name, e.g. mail.example.com.hk.
+    rdtype: str
+
+
+@dataclass
+class ZonePlan:
+    provider: str
+    records: list[Record] = field(default_factory=list)
+    pending: list[Pending] = field(default_factory=list)
+    #: records filled in from a deployed stack's state (``--state``), by resource name
+    deployed: list[str] = field(default_factory=list)
+
+
 def planned_records(
     resources: Iterable[_Resource],
 ) -> dict[str, tuple[str, list[Record], list[str]]]:
     """zone -> (provider, records, resources whose value is not known until apply)."""
-    zones: dict[str, tuple[str, list[Record], list[str]]] = {}
+    return {
+        zone: (zp.provider, zp.records, [p.resource for p in zp.pending])
+        for zone, zp in planned_zones(resources).items()
+    }
+
+
+def planned_zones(
+    resources: Iterable[_Resource], deployed: Mapping[str, _Resource] | None = None
+) -> dict[str, ZonePlan]:
+    """zone -> what the plan publishes in it. ``deployed`` (URN -> resource of a ``pulumi stack
+    export``) fills in values that are only known after apply."""
+    zones: dict[str, ZonePlan] = {}
     for res in resources:
         profile = _BY_RECORD_TYPE.get(res.type)
         if profile is None:
             continue
-        zone = res.inputs.get(camel(profile.zone_field), res.inputs.get(profile.zone_field))
+        zone = _get(res.inputs, profile.zone_field)
         if not isinstance(zone, str):
             continue
-        entry = zones.setdefault(zone, (profile.name, [], []))
+        entry = zones.setdefault(zone, ZonePlan(profile.name))
         if isinstance(res.inputs.get("value"), str):
-            entry[1].append(profile.from_inputs(zone, res.inputs))
-        else:
-            entry[2].append(res.name)
+            entry.records.append(profile.from_inputs(zone, res.inputs))
+            continue
+        urn = getattr(res, "urn", None)
+        live = deployed.get(urn) if deployed is not None and isinstance(urn, str) else None
+        if live is not None and isinstance(live.inputs.get("value"), str):
+            entry.records.append(profile.from_inputs(zone, live.inputs))
+            entry.deployed.append(res.name)
+            continue
+        name = _get(res.inputs, profile.name_field)
+        owner = zone + "." if name in (None, "@") else f"{name}.{zone}."
+        entry.pending.append(Pending(res.name, owner, str(_get(res.inputs, profile.type_field))))
     return zones
 
 
+def _get(inputs: Mapping[str, object], snake: str) -> object:
+    return inputs.get(camel(snake), inputs.get(snake))
+
+
 def zone_text(
-    zone: str, records: Sequence[Record], provider: str, pending: Sequence[str] = ()
+    zone: str,
+    records: Sequence[Record],
+    provider: str,
+    pending: Sequence[Pending | str] = (),
+    deployed: Sequence[str] = (),
 ) -> str:
     """A master file holding ``records``, with the provider's SOA and NS so it loads anywhere."""
     origin = dns.name.from_text(zone)
@@ -88,7 +134,12 @@ def zone_text(
         rdtype = dns.rdatatype.from_text(record.rdtype)
         z.find_rdataset(record.owner, rdtype, create=True).add(record.rdata, record.ttl)
     header = [f"; zone {zone} as planned on {provider} (SOA and NS are the provider's own)"]
-    header += [f"; not yet known (value comes from the cloud at apply): {p}" for p in pending]
+    header += [
+        "; NOT YET KNOWN (the cloud assigns it at apply; export with --state after `pulumi up`): "
+        + (f"{p.owner} {p.rdtype} ({p.resource})" if isinstance(p, Pending) else p)
+        for p in pending
+    ]
+    header += [f"; from the deployed stack's state: {name}" for name in deployed]
     return (
         "\n".join(header)
         + "\n$ORIGIN "
@@ -98,9 +149,43 @@ def zone_text(
     )
 
 
-def zone_files(plan: _Plan) -> dict[str, str]:
+def dangling_targets(zone: str, text: str, pending: Sequence[Pending] = ()) -> list[str]:
+    """In-zone CNAME, MX and SRV targets (the MTA-STS host is a CNAME) that the zone gives no
+    address or record: mail or policy fetches to them would fail. Targets whose address is only
+    known after apply (``pending``) are not dangling."""
+    z = dns.zone.from_text(text, origin=zone, relativize=False, check_origin=True)
+    origin = z.origin
+    assert origin is not None
+    later = {dns.name.from_text(p.owner) for p in pending}
+    problems: list[str] = []
+    for name, node in z.nodes.items():
+        for rdataset in node.rdatasets:
+            for rd in rdataset:
+                target = getattr(rd, "target", None) or getattr(rd, "exchange", None)
+                if target is None or target == dns.name.root or not target.is_subdomain(origin):
+                    continue
+                if target in later:
+                    continue
+                node_t = z.get_node(target)
+                wanted = (
+                    (dns.rdatatype.A, dns.rdatatype.AAAA)
+                    if rdataset.rdtype != dns.rdatatype.CNAME
+                    else (dns.rdatatype.A, dns.rdatatype.AAAA, dns.rdatatype.CNAME)
+                )
+                if node_t is None or not any(
+                    node_t.get_rdataset(dns.rdataclass.IN, t) for t in wanted
+                ):
+                    kind = dns.rdatatype.to_text(rdataset.rdtype)
+                    problems.append(
+                        f"{name.to_text()} {kind} points at {target.to_text()}, which has no "
+                        "address in the zone"
+                    )
+    return problems
+
+
+def zone_files(plan: _Plan, deployed: Mapping[str, _Resource] | None = None) -> dict[str, str]:
     """domain -> master file text, for every zone the plan would write records into."""
     return {
-        zone: zone_text(zone, records, provider, pending)
-        for zone, (provider, records, pending) in sorted(planned_records(plan.resources).items())
+        zone: zone_text(zone, zp.records, zp.provider, zp.pending, zp.deployed)
+        for zone, zp in sorted(planned_zones(plan.resources, deployed).items())
     }

@@ -21,9 +21,9 @@ import datetime as dt
 import functools
 import ipaddress
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Final, Literal, TypeVar, cast
+from typing import TYPE_CHECKING, Final, Literal, TypeVar, cast
 
 from hkmail.errors import SpecError, raise_all
 from hkmail.facts import (
@@ -44,6 +44,9 @@ from hkmail.facts import (
     DnsProvider,
 )
 from hkmail.presets import SUITES, AutodiscoverySpec, MxHost, SrvTarget, SuitePreset
+
+if TYPE_CHECKING:
+    from hkmail.checks import Exemption
 
 DmarcPolicy = Literal["none", "quarantine", "reject"]
 Alignment = Literal["r", "s"]
@@ -261,6 +264,14 @@ class PrivateServerSpec:
 
 
 @dataclass(frozen=True)
+class HostAddresses:
+    """``hosts: {mx1: [203.0.113.25]}`` under a domain: A/AAAA records of an in-zone host."""
+
+    name: str  # fully qualified, inside the domain
+    addresses: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class DomainSpec:
     name: str
     ttl: int
@@ -275,6 +286,12 @@ class DomainSpec:
     caa: CaaSpec | None = None
     senders: tuple[Sender, ...] = ()
     server: PrivateServerSpec | None = None
+    #: addresses this zone publishes for its own host names (A/AAAA records)
+    hosts: tuple[HostAddresses, ...] = ()
+
+    @property
+    def display_name(self) -> str:
+        return display_name(self.name)
 
     @property
     def sends_mail(self) -> bool:
@@ -429,6 +446,10 @@ def normalize_hostname(
     if not isinstance(value, str):
         return None
     name = value.strip().lower().rstrip(".")
+    if not name.isascii() or "xn--" in name:
+        # Internationalised names (IDNA 2008 with UTS 46 mapping): the A-label form is what DNS
+        # holds; invalid punycode such as xn--a is refused.
+        name = idna_to_ascii(name) or ""
     labels = name.split(".")
     if len(name) > 253 or len(labels) < min_labels:
         return None
@@ -438,6 +459,28 @@ def normalize_hostname(
     if labels[-1].isdigit():  # an IP address is not a host name
         return None
     return name
+
+
+def idna_to_ascii(name: str) -> str | None:
+    """``name`` in its A-label form (IDNA 2008, UTS 46 mapping), or None if it is not valid."""
+    import idna
+
+    try:
+        return idna.encode(name, uts46=True).decode("ascii")
+    except (idna.IDNAError, UnicodeError, ValueError):
+        return None
+
+
+def display_name(name: str) -> str:
+    """A domain as a person reads it: ``例子.香港 (xn--fsqu00a.xn--j6w193g)`` for an IDN."""
+    if "xn--" not in name:
+        return name
+    import idna
+
+    try:
+        return f"{idna.decode(name)} ({name})"
+    except (idna.IDNAError, UnicodeError, ValueError):
+        return name
 
 
 #: Namespaces whose keys are never hk-mail settings (providers and the engine's own).
@@ -468,11 +511,53 @@ def _misplaced_keys(r: _Reader, config: Mapping[str, object]) -> frozenset[str]:
     return frozenset(meant)
 
 
-def read_stack(config: Mapping[str, object], now: dt.datetime | None = None) -> StackSpec:
+_CLOUD_NAMES: Final[Mapping[Cloud, str]] = {
+    "tencentcloud": "Tencent Cloud",
+    "alicloud": "Alibaba Cloud",
+}
+
+
+def region_problem(cloud: Cloud, region: object) -> str:
+    """Why ``region`` is not the Hong Kong region of ``cloud``, in words a person can act on."""
+    want = HK_REGION[cloud]
+    if region is None or region == "":
+        return "not set: the provider would fall back to an environment variable or its default" + (
+            " ap-guangzhou (mainland China)" if cloud == "tencentcloud" else ""
+        )
+    if not isinstance(region, str):
+        return "not a region id"
+    if region.strip() != region:
+        inner = region.strip()
+        return (
+            f"{inner!r} with leading or trailing whitespace (region ids are matched exactly; "
+            "quote the value or remove the spaces)"
+        )
+    if region.lower() != region:
+        return f"region ids are lower-case: {region.lower()!r}" + (
+            "" if region.lower() == want else " would still be outside Hong Kong"
+        )
+    for other, other_region in HK_REGION.items():
+        if other != cloud and region == other_region:
+            return (
+                f"`{region}` is {_CLOUD_NAMES[other]}'s id; {_CLOUD_NAMES[cloud]}'s Hong Kong "
+                f"region is `{want}`"
+            )
+    return f"outside Hong Kong ({_CLOUD_NAMES[cloud]}'s Hong Kong region is `{want}`)"
+
+
+def read_stack(
+    config: Mapping[str, object],
+    now: dt.datetime | None = None,
+    *,
+    secret_keys: Collection[str] | None = None,
+    exemptions: Mapping[str, Exemption] | None = None,
+) -> StackSpec:
     """Validate full-key stack config (``{"hkmail:domains": [...], "tencentcloud:region": ...}``).
 
     Raises :class:`hkmail.errors.SpecErrors` listing every problem. ``now`` (default: the
-    clock) is when a migration phase would be applied.
+    clock) is when a migration phase would be applied. ``secret_keys`` (the keys the CLI marks
+    secret) lets plain-text secrets be refused; ``exemptions`` (policies/exemptions.yaml, see
+    :func:`hkmail.checks.load_exemptions`) lets cross-border exemption ids be checked.
     """
     r = _Reader()
     misplaced = _misplaced_keys(r, config)
@@ -518,10 +603,11 @@ def read_stack(config: Mapping[str, object], now: dt.datetime | None = None) -> 
     domains_raw = config.get("hkmail:domains")
     if not domains_raw:
         r.fail("hkmail:domains", domains_raw, "a non-empty list of mail domains")
+    server_invalid = server is None and config.get("hkmail:privateServer") is not None
     domains = r.each(
         "hkmail:domains",
         domains_raw,
-        lambda p, v: _read_domain(r, p, v, dns_provider, dns_plan, server),
+        lambda p, v: _read_domain(r, p, v, dns_provider, dns_plan, server, server_invalid),
     )
     seen: set[str] = set()
     for i, d in enumerate(domains):
@@ -552,15 +638,20 @@ def read_stack(config: Mapping[str, object], now: dt.datetime | None = None) -> 
         key = f"{cloud}:region"
         region = config.get(key)
         if region != HK_REGION[cloud]:
-            reason = (
-                "not set: the provider would fall back to an environment variable or its "
-                "default" + (" ap-guangzhou (mainland China)" if cloud == "tencentcloud" else "")
-                if region is None
-                else "outside Hong Kong"
-            )
-            r.fail(key, region, HK_REGION[cloud], reason)
+            r.fail(key, region, HK_REGION[cloud], region_problem(cloud, region))
         else:
             regions[cloud] = region
+    from hkmail.checks import stack_checks
+
+    hk_now = (now or dt.datetime.now(dt.UTC)).astimezone(dt.timezone(dt.timedelta(hours=8)))
+    r.errors += stack_checks(
+        config,
+        domains,
+        server,
+        secret_keys=secret_keys,
+        exemptions=exemptions,
+        today=hk_now.date(),
+    )
     # one error per cause: a key under the wrong namespace is not also "missing"
     raise_all(
         e
@@ -592,6 +683,7 @@ _DOMAIN_KEYS = (
     "autodiscovery",
     "caa",
     "sending",
+    "hosts",
 )
 
 
@@ -602,6 +694,7 @@ def _read_domain(
     dns_provider: DnsProvider | None,
     dns_plan: str,
     server: PrivateServerSpec | None = None,
+    server_invalid: bool = False,
 ) -> DomainSpec | None:
     m = r.mapping(path, raw, _DOMAIN_KEYS)
     if m is None:
@@ -619,7 +712,10 @@ def _read_domain(
     spf = _read_spf(r, f"{path}.spf", m.get("spf"))
     dkim = r.each(f"{path}.dkim", m.get("dkim"), lambda p, v: _read_dkim(r, p, v))
     own_server = None
-    if suite.name == "private":
+    # A bad hkmail:privateServer is reported once, where it is; the domain that relies on it
+    # gets no further errors about what the server would have provided (MX, MTA-STS host).
+    waiting_for_server = suite.name == "private" and server_invalid
+    if suite.name == "private" and not waiting_for_server:
         # The private server is this domain's MX, client endpoint and MTA-STS host.
         if server is None or server.domain != name:
             r.fail(
@@ -662,7 +758,7 @@ def _read_domain(
             )
         if mta_sts is not None and mta_sts.policy_host is None:
             mta_sts = dataclasses.replace(mta_sts, policy_host=PolicyHost(cname=host))
-    if mta_sts is not None and mta_sts.mode != "none" and not mx:
+    if mta_sts is not None and mta_sts.mode != "none" and not mx and not waiting_for_server:
         r.fail(
             f"{path}.mtaSts.mode",
             mta_sts.mode,
@@ -677,7 +773,8 @@ def _read_domain(
             "a domain that sends and receives no mail publishes a null MX, "
             "SPF -all and DMARC reject only (RFC 7505)",
         )
-    if len(r.errors) > errors_before:
+    hosts = _read_hosts(r, f"{path}.hosts", m.get("hosts"), name)
+    if len(r.errors) > errors_before or waiting_for_server:
         return None
     return DomainSpec(
         name=name,
@@ -693,7 +790,39 @@ def _read_domain(
         caa=caa,
         senders=senders,
         server=own_server,
+        hosts=hosts,
     )
+
+
+def _read_hosts(r: _Reader, path: str, raw: object, domain: str) -> tuple[HostAddresses, ...]:
+    """``hosts: {mx1: [203.0.113.25, "2001:db8::25"]}``: names relative to the domain (or fully
+    qualified inside it), each with its IPv4/IPv6 addresses."""
+    if raw is None:
+        return ()
+    if not isinstance(raw, Mapping) or not raw:
+        r.fail(path, raw, "a mapping of host name to addresses (e.g. mx1: [203.0.113.25])")
+        return ()
+    out: list[HostAddresses] = []
+    for key, value in raw.items():
+        host_path = f"{path}.{key}"
+        relative = str(key).strip().rstrip(".")
+        if relative.endswith("." + domain) or relative == domain:
+            fqdn = normalize_hostname(relative)
+        else:
+            fqdn = normalize_hostname(f"{relative}.{domain}")
+        if fqdn is None or not (fqdn == domain or fqdn.endswith("." + domain)):
+            r.fail(host_path, key, f"a host name inside {domain} (e.g. mx1 or mx1.{domain})")
+            continue
+        addresses: list[str] = []
+        for item_path, item in r.items(host_path, value):
+            try:
+                addresses.append(str(ipaddress.ip_address(str(item).strip())))
+            except ValueError:
+                r.fail(item_path, item, "an IPv4 or IPv6 address (e.g. 203.0.113.25)")
+        if not addresses and not isinstance(value, str):
+            r.fail(host_path, value, "a non-empty list of IPv4/IPv6 addresses")
+        out.append(HostAddresses(fqdn, tuple(addresses)))
+    return tuple(out)
 
 
 _PRIVATE_KEYS = (
@@ -738,6 +867,9 @@ def _read_private_server(
     users = r.each(f"{path}.users", m.get("users"), lambda p, v: r.hostname(p, v))
     if not users:
         r.fail(f"{path}.users", m.get("users"), "a non-empty list of mailbox local parts")
+    for i, user in enumerate(users):
+        if users.index(user) != i:
+            r.fail(f"{path}.users[{i}]", user, "each mailbox user once", "duplicate user")
     selector = r.hostname(f"{path}.dkimSelector", m.get("dkimSelector"))
     texts = {}
     for key in ("accountId", "imageId", "archiveBucket", "relayUsername"):

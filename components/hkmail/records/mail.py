@@ -180,6 +180,13 @@ def domain_records(domain: DomainSpec) -> RecordSet:
         if domain.caa.iodef:
             records.append(Record(zone, "@", "CAA", f'0 iodef "{domain.caa.iodef}"', ttl, "caa"))
 
+    # Addresses of the zone's own hosts (hkmail:domains[].hosts): what in-zone MX, SRV and
+    # MTA-STS targets resolve to.
+    for own in domain.hosts:
+        for address in own.addresses:
+            rdtype = "AAAA" if ":" in address else "A"
+            records.append(Record(zone, relative(own.name, zone), rdtype, address, ttl, "host"))
+
     return RecordSet(zone, tuple(records), tuple(deferred), tuple(notes), destinations)
 
 
