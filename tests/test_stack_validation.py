@@ -198,3 +198,9 @@ def test_wording_is_the_policy_packs() -> None:
     assert (rules[checks.DKIM_RULE].config_schema or {})["minRsaBits"]["default"] == (
         checks.DKIM_MIN_BITS
     )
+
+
+def test_unicode_domain_shown_in_both_forms(tmp_path: Path) -> None:
+    out = plan(make_project(tmp_path, BASE.replace("example.com.hk", "例子.香港")))
+    assert out.returncode == 0, out.stderr
+    assert "Domain 例子.香港 (xn--fsqu00a.xn--j6w193g)" in out.stdout

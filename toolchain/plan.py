@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from toolchain.engine.model import ROOT_STACK_TYPE, EngineError, Plan, PlannedResource
+from toolchain.engine.model import EngineError, Plan, PlannedResource
 from toolchain.engine.project import load_project, load_stack_config
 from toolchain.engine.run import run_program
 from toolchain.engine.wire import to_display
@@ -62,47 +62,11 @@ def _short(value: object) -> str:
     return text
 
 
-def _key_inputs(resource: PlannedResource) -> str:
-    parts = []
-    for key, value in sorted(resource.inputs.items()):
-        if key in ("version", "pluginDownloadURL"):
-            continue
-        parts.append(f"{key}={_short(value)}")
-    text = " ".join(parts)
-    return text if len(text) <= _MAX_INPUTS else text[: _MAX_INPUTS - 1] + "…"
-
-
-def _depth(plan: Plan, resource: PlannedResource) -> int:
-    depth, parent = 0, plan.by_urn(resource.parent) if resource.parent else None
-    while parent is not None and parent.type != ROOT_STACK_TYPE:
-        depth += 1
-        parent = plan.by_urn(parent.parent) if parent.parent else None
-    return depth
-
-
 def to_text(plan: Plan) -> str:
-    """A readable table: resource, type, provider region, key inputs."""
-    rows = [("RESOURCE", "TYPE", "REGION", "KEY INPUTS")]
-    for r in plan.resources:
-        if r.type == ROOT_STACK_TYPE:
-            continue
-        name = "  " * _depth(plan, r) + r.name + (" (protected)" if r.options.protect else "")
-        region = resource_region(plan, r) or ("-" if not r.custom else "(unset)")
-        rows.append((name, r.type, region, _key_inputs(r) if r.custom else ""))
-    widths = [max(len(row[i]) for row in rows) for i in range(3)]
-    lines = [f"Plan for stack {plan.stack} of project {plan.project}:", ""]
-    for row in rows:
-        lines.append(
-            "  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row[:3])) + "  " + row[3]
-        )
-    custom = sum(1 for r in plan.resources if r.custom)
-    lines.append("")
-    lines.append(f"{len(plan.resources)} resources ({custom} custom, including providers).")
-    if plan.outputs:
-        lines.append("Outputs:")
-        for key, value in sorted(plan.outputs.items()):
-            lines.append(f"  {key}: {_short(value)}")
-    return "\n".join(lines) + "\n"
+    """The human plan: grouped by domain, full values wrapped to 100 columns, Action needed."""
+    from toolchain.plan_text import to_text as human
+
+    return human(plan)
 
 
 def to_zone(plan: Plan, state: str | None = None) -> str:
