@@ -5,6 +5,7 @@ HTTPS server for the MTA-STS policy, its certificate from a test CA."""
 from __future__ import annotations
 
 import contextlib
+import copy
 import datetime as dt
 import http.server
 import json
@@ -17,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -138,6 +140,7 @@ def https_policy_server(cert: Path, key: Path) -> Iterator[PolicyServer]:
 
 @dataclass
 class World:
+    project: Path
     port: int
     clean_root: str
     drift_root: str
@@ -149,10 +152,11 @@ class World:
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     tmp = tmp_path_factory.mktemp("verify")
-    resources = run_in_process(lambda: run(stack_config(STACK)), stack=STACK)
+    cfg = with_local_policy_host(stack_config(STACK))
+    resources = run_in_process(lambda: run(cfg), stack=STACK)
     zones = planned_records(resources)
     assert set(zones) == {ZONE, "harbourtrading.hk"}
-    extra_a = f"mta-sts-hk.{ZONE}. 600 IN A {STS_ADDRESS}\n"  # the policy host's own record
+    extra_a = ""  # the policy host's own record is planned (hosts: in the stack)
     good = {
         z: zone_text(z, recs, provider, pending) + (extra_a if z == ZONE else "")
         for z, (provider, recs, pending) in zones.items()
@@ -177,9 +181,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
         zone_text(ZONE, drifted, provider, pending).replace(" 1 3600 180 ", " 2 3600 180 ")
         + extra_a
     )
-    policy = mta_sts_policy(
-        next(d for d in read_stack(stack_config(STACK)).domains if d.name == ZONE)
-    )
+    policy = mta_sts_policy(next(d for d in read_stack(cfg).domains if d.name == ZONE))
     assert policy is not None
     cafile, cert, key = make_cert(tmp)
     port = free_port()
@@ -205,11 +207,31 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
             stack.enter_context(knot(workdir, texts, port=port, address=address))
         sts = stack.enter_context(https_policy_server(cert, key))
         sts.body["/.well-known/mta-sts.txt"] = policy.to_text()
-        yield World(port, "127.0.0.1", "127.0.0.6", cafile, sts, policy.to_text())
+        project = local_project(tmp / "project", cfg, STACK)
+        yield World(project, port, "127.0.0.1", "127.0.0.6", cafile, sts, policy.to_text())
+
+
+def with_local_policy_host(cfg: dict[str, Any]) -> dict[str, Any]:
+    """The stack, with its MTA-STS policy host at the loopback HTTPS server of the test."""
+    cfg = copy.deepcopy(cfg)
+    domain = next(d for d in cfg["hkmail:domains"] if d["name"] == ZONE)
+    domain["hosts"] = {"mta-sts-hk": [STS_ADDRESS]}
+    return cfg
+
+
+def local_project(tmp: Path, cfg: dict[str, Any], stack: str) -> Path:
+    """A project around this repo's program with one stack file holding ``cfg``."""
+    (tmp / "stacks").mkdir(parents=True, exist_ok=True)
+    project = yaml.safe_load((REPO / "Pulumi.yaml").read_text())
+    project["main"] = str(REPO)
+    project["runtime"]["options"]["virtualenv"] = str(REPO / ".venv")
+    (tmp / "Pulumi.yaml").write_text(yaml.safe_dump(project))
+    (tmp / "stacks" / f"Pulumi.{stack}.yaml").write_text(yaml.safe_dump({"config": cfg}))
+    return tmp
 
 
 def verify(world: World, root: str, *extra: str) -> subprocess.CompletedProcess[str]:
-    return verify_project(world, root, REPO, *extra, stack=STACK)
+    return verify_project(world, root, world.project, *extra, stack=STACK)
 
 
 def verify_project(
@@ -329,13 +351,11 @@ def test_record_a_pass_then_the_cutover_is_allowed(world: World, tmp_path: Path)
     from tests.test_migration_phases import config, write_project
 
     lowered = dt.datetime.now(dt.UTC) - dt.timedelta(hours=2)
-    cfg = config("sync", ttlLoweredAt=lowered.isoformat())
+    cfg = with_local_policy_host(config("sync", ttlLoweredAt=lowered.isoformat()))
     project = write_project(tmp_path / "project", cfg)
     zones = planned_records(run_in_process(lambda: run(cfg), stack="mig"))
     texts = {
-        z: zone_text(z, recs, provider, pending)
-        + (f"mta-sts-hk.{ZONE}. 300 IN A {STS_ADDRESS}\n" if z == ZONE else "")
-        for z, (provider, recs, pending) in zones.items()
+        z: zone_text(z, recs, provider, pending) for z, (provider, recs, pending) in zones.items()
     }
     spec = read_stack(cfg)
     assert spec.migration is not None
