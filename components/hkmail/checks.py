@@ -4,7 +4,7 @@ the config path a person edits.
 
 - secrets given in plain text (not ``secure:``), with the ``pulumi config set --secret`` fix;
 - mailbox users without a password hash (and hashes for no user);
-- the DKIM key pair, when the private key is there to check (not offline);
+- the DKIM key pair, when the private key is there to check (a PEM block);
 - generated names (DKIM, DMARC, MTA-STS, TLS-RPT, SRV) longer than DNS allows;
 - cross-border exemptions that are not on file, or have expired;
 - in-zone MX, SRV and MTA-STS hosts for which the stack publishes no address;
@@ -28,9 +28,6 @@ from hkmail.spec import (
     display_name,
     normalize_hostname,
 )
-
-#: What the offline engine passes for a ``secure:`` value it cannot decrypt.
-OFFLINE_SECRET_PREFIX = "[hk-mail offline:"
 
 # The policy pack's mail-authentication rules (policies/hkmail_policy/rules/mailauth.py), in their
 # words: the library cannot import the pack, so tests/test_stack_validation.py holds the two
@@ -139,8 +136,8 @@ def dkim_pair(
     paths: Mapping[str, str],
 ) -> Iterator[SpecError]:
     pem = config.get("hkmail:dkimPrivateKey")
-    if server is None or not isinstance(pem, str) or pem.startswith(OFFLINE_SECRET_PREFIX):
-        return  # no key, or not decryptable here: checked wherever the real value exists
+    if server is None or not isinstance(pem, str) or "-----BEGIN" not in pem:
+        return  # no key, or a stand-in for a secret that cannot be decrypted here
     domain = next((d for d in domains if d.server is not None), None)
     if domain is None:
         return

@@ -339,6 +339,9 @@ class MailDomainArgs(TypedDict):
     """CAA records."""
     sending: NotRequired[list[SenderArgs]]
     """Sending identities on cloud sending services."""
+    hosts: NotRequired[dict[str, list[str]]]
+    """Addresses (IPv4/IPv6) of the zone's own hosts, by name relative to the domain (e.g.
+    mx1: [203.0.113.25]): the A/AAAA records in-zone MX, SRV and MTA-STS targets need."""
     dmarc_report_sources: NotRequired[list[DmarcReportSourceArgs]]
     """Other domains whose DMARC reports this zone receives: it publishes their
     <domain>._report._dmarc authorisation records (RFC 7489 7.1)."""
