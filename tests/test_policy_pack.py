@@ -187,10 +187,10 @@ def test_tencent_zone_names_and_numeric_zone_ids(pack: PackClient) -> None:
     assert of(pack.analyze(cbs), "residency-resource-region") == []
 
 
-def test_unknown_region_value_is_not_guessed(pack: PackClient) -> None:
-    # computed in preview: the resource it comes from is checked on its own inputs
+def test_unknown_region_value_fails_closed(pack: PackClient) -> None:
+    # unknown before apply: it cannot be shown to be Hong Kong (issue 13, class 3)
     r = ali("alicloud:ecs/instance:Instance", "mx", {"availabilityZone": UNKNOWN})
-    assert of(pack.analyze(r), "residency-resource-region") == []
+    one(pack.analyze(r), "residency-resource-region", "not known before apply")
 
 
 # --- residency-cross-region-copy ---------------------------------------------------------------

@@ -68,9 +68,12 @@ Every message names the resource (`<type> '<name>'`), the property path (`dataDi
 `[redacted, N chars]`) and what would be allowed. As with every CrossGuard pack, the diagnostic
 message is the rule description, a newline, then this text.
 
-Values that are unknown during a real `pulumi preview` (outputs of resources not yet created) are
-not guessed at: the resource they come from is checked on its own inputs. Under the gate (mocks)
-values are known.
+Values that are unknown during a real `pulumi preview` (outputs of resources not yet created,
+StackReference outputs, secrets that could not be decrypted) are not guessed at. At a region- or
+zone-bearing input such a value is a violation (fail closed: it cannot be shown to be Hong Kong);
+elsewhere the resource it comes from is checked on its own inputs. The gate resolves what it can
+first (values the program itself computes, passphrase-encrypted stack secrets when the passphrase
+is given, resources registered inside `apply()` through its update-mode pass).
 
 ## Exemptions
 

@@ -77,7 +77,10 @@ class PackClient:
     """One pack process for a test module."""
 
     def __init__(self, env: Mapping[str, str] | None = None) -> None:
-        self.process = PolicyPackProcess(POLICIES, project=PROJECT, stack=STACK)
+        # the gate gives the pack a minimal environment: name what this client hands it
+        self.process = PolicyPackProcess(
+            POLICIES, project=PROJECT, stack=STACK, pass_env=tuple(env or {})
+        )
         saved = {k: os.environ.get(k) for k in env or {}}
         os.environ.update(env or {})  # the client hands its environment to the pack
         try:

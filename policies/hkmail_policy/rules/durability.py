@@ -57,5 +57,6 @@ RULES = (
         # protected from loss (ISO 5.33; DPP4(1) "accidental ... erasure, loss").
         controls=("SFC-KRR", "ISO27001-A.5.33", "PDPO-DPP4"),
         check=check_protected,
+        types=DATA_BEARING,
     ),
 )

@@ -171,6 +171,7 @@ RULES = (
             "ISO27001-A.5.34",
         ),
         check=check_encryption,
+        types=tuple(REQUIREMENTS),
         scope="stack",
         config_schema=ALLOWED_REGIONS_SCHEMA,
     ),

@@ -79,5 +79,6 @@ RULES = (
         "an exemption.",
         controls=("PDPO-DPP4", "ISO27001-A.8.3", "ISO27001-A.8.12", "HKMA-TM-G-1"),
         check=check_public,
+        types=(*ACL_TYPES, *POLICY_TYPES),
     ),
 )

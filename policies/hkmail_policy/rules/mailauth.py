@@ -254,6 +254,7 @@ RULES = (
         "console or with opendkim-genkey -b 2048, publish it, then retire the short key.",
         controls=(RFC_DKIM, *MAIL_CONTROLS, "ISO27001-A.8.24"),
         check=check_dkim,
+        types=tuple(RECORD_SHAPES),
         config_schema={
             "minRsaBits": {
                 "type": "integer",
@@ -273,6 +274,7 @@ RULES = (
         remediation="End the SPF record with -all (or ~all while DMARC is ramping).",
         controls=("RFC-7208", *MAIL_CONTROLS),
         check=check_spf,
+        types=tuple(RECORD_SHAPES),
     ),
     Rule(
         id="mailauth-dmarc-enforced",
@@ -288,6 +290,7 @@ RULES = (
         '"noneRampUntil": {"example.com": "YYYY-MM-DD"} in the policy pack config.',
         controls=("RFC-7489", *MAIL_CONTROLS),
         check=check_dmarc,
+        types=tuple(RECORD_SHAPES),
         config_schema={
             "noneRampUntil": {
                 "type": "object",

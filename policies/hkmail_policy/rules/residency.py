@@ -7,7 +7,7 @@ from typing import Any
 
 from .. import regions
 from ..controls import RESIDENCY
-from ..coverage import copy_target_paths, placement_paths, service_defaults
+from ..coverage import copy_target_paths, placement_paths, region_paths, service_defaults
 from ..model import ALLOWED_REGIONS_SCHEMA, Context, Finding, Resource, Rule, violation
 from ..placement import Mention, is_free_text, mentions, region_value_problems
 from ..values import Leaf, find, first, leaves, under
@@ -299,6 +299,7 @@ RULES = (
         "provider's region (see residency-service-default for services that do not).",
         controls=RESIDENCY,
         check=check_resource_region,
+        types=tuple(region_paths()),
         config_schema=ALLOWED_REGIONS_SCHEMA,
     ),
     Rule(
@@ -315,6 +316,7 @@ RULES = (
         "carries the DPP4(2) security and DPP2(3) retention safeguards.",
         controls=(*RESIDENCY, "PDPO-DPP2", "ISO27001-A.8.13"),
         check=check_cross_region_copy,
+        types=tuple(region_paths()),
         config_schema=ALLOWED_REGIONS_SCHEMA,
     ),
     Rule(
