@@ -42,7 +42,6 @@ TENCENT_REGIONAL = ("cvm", "vpc", "cbs", "kms", "cos", "cls", "cloudaudit", "ses
 ALIBABA_DENY = (
     "ecs:CopySnapshot",
     "ecs:CopyImage",
-    "ecs:ModifyAutoSnapshotPolicyEx",  # can switch on cross-region snapshot copies
     "oss:PutBucketReplication",
     "oss:PutBucketTransferAcceleration",
     "dm:*",  # DirectMail: no Hong Kong region
