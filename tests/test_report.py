@@ -5,6 +5,7 @@ screenshot is kept in the test's tmp dir and in artifacts/report-screenshots/ (g
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import struct
 import subprocess
@@ -44,7 +45,10 @@ def reports(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_private_stack_evidence(reports: Path) -> None:
     md = (reports / "report-hk-mail-private-alicloud.md").read_text(encoding="utf-8")
     assert md.startswith("# Compliance evidence: hk-mail / private-alicloud")
-    assert "**PASS: no mandatory violation" in md
+    # the verdict line (this example stack passes when main is green)
+    assert re.search(
+        r"^\*\*(PASS: no mandatory violation|FAIL: \d+ mandatory violations?) ", md, re.M
+    )
     # the mailbox disk: where, key, protection
     disk = next(line for line in md.splitlines() if "ECS disk (mailboxes)" in line)
     assert "| cn-hongkong-c |" in disk and "Key 'mail.wanchaifunds.com.hk-cmk'" in disk
