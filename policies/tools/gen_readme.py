@@ -173,6 +173,21 @@ program hands the engine, and nothing else. Plainly, it cannot see:
 - **What a service does behind its API.** Where a hosted suite or a managed service keeps data
   internally (Tencent Exmail's and Alibaba Mail's data centres, a cloud monitor's notification
   mail) is the provider's contract, not something a program states.
+- **Values computed at apply.** What a provider computes (ids, endpoints, a computed zone), other
+  stacks' outputs (StackReference) and config secrets the gate cannot decrypt (a cloud KMS or
+  Pulumi Cloud secrets provider, or a passphrase stack without `PULUMI_CONFIG_PASSPHRASE` /
+  `PULUMI_CONFIG_PASSPHRASE_FILE`) are unknown offline. In a region-bearing input such a value
+  fails closed (the finding says it could not be resolved); elsewhere it is not judged. Resources
+  a program registers inside an `apply()` on an id are found by the gate's update-mode pass (mock
+  ids), which `pulumi preview` does not have; inside an `apply()` on a value only the provider
+  computes, they stay unseen.
+- **Placement chosen by the environment in other ways.** Reads of region and zone variables
+  (`ALICLOUD_REGION`, `TENCENTCLOUD_REGION`, any `*_REGION` / `*_ZONE`) are reported as
+  `residency-environment-placement`; placement read from a file, a web service or a variable not
+  named like a region or zone is not detected.
+- **Transforms outside the program.** Transforms run as the engine runs them (the resource's own,
+  its parents', the stack's; legacy transformations in the SDK). A multi-language component's
+  own code (run by its provider process under `pulumi up`) is not run offline.
 - **What is deployed.** The gate judges the program's intended state; drift made outside Pulumi
   shows only with `--state` on an exported state file.
 """

@@ -288,7 +288,9 @@ RULES = (
         "included) names an allowed region or a zone of one. Fail closed: a value there that is "
         "not recognisably Hong Kong is a violation: a region group (China, Asia-Pacific, Global, "
         "overseas), a numeric region id other than Hong Kong's (Tencent: 1 is Guangzhou), an "
-        "unknown name. The source region of a copy or migration INTO the resource "
+        "unknown name, or a value not known before apply (another resource's output, a "
+        "StackReference output, an undecrypted secret). The source region of a copy or "
+        "migration INTO the resource "
         "(ImageCopy.sourceRegionId, DTS source endpoint region) is where data comes from, not "
         "placement, and is not judged; the destination is.",
         severity="critical",
@@ -307,7 +309,8 @@ RULES = (
         title="No cross-region copies",
         description="Cross-region copies, replication, backups and log delivery (snapshot "
         "targetCopyRegions, OSS replication destination location, COS replicaRules, DTS "
-        "destinations, ...) target an allowed region only.",
+        "destinations, ...) target an allowed region only; a target not known before apply "
+        "fails closed.",
         severity="critical",
         enforcement="mandatory",
         remediation="Replicate within Hong Kong (another zone or bucket in cn-hongkong / "
