@@ -8,18 +8,26 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import copy
 import dataclasses
+import json
 import os
 import shutil
 import socket
 import subprocess
+import threading
 import time
+import urllib.parse
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import pytest
+
+from hkmail.mailserver import fetch_secrets as fs
 
 REPO = Path(__file__).resolve().parent.parent
 MOCK_PUBLIC_IP = "203.0.113.10"
@@ -429,3 +437,228 @@ def match_old_state(
                     used[r.urn] = urn
                 break
     return matched
+
+
+# ------------------------------------------------------------------------------------------------
+# A stand-in for a cloud's metadata service and secret store (hkmail-fetch-secrets' tests)
+# ------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class FakeCloud:
+    """Metadata + secret store of one cloud on a loopback port, verifying every signature."""
+
+    cloud: str
+    role: str
+    secrets: Mapping[str, str]
+    region: str = ""
+    calls: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    key_id: str = "AKIDtemporary"
+    key_secret: str = "temporary-secret"
+    token: str = "sts-token-123"
+    imds_token: str = "imds-token-abc"
+
+    def __post_init__(self) -> None:
+        self.region = (
+            self.region or {"tencentcloud": "ap-hongkong", "alicloud": "cn-hongkong"}[self.cloud]
+        )
+
+    # -- request handling -----------------------------------------------------------------------
+
+    def handle(
+        self, method: str, path: str, headers: Mapping[str, str], body: bytes
+    ) -> tuple[int, bytes]:
+        url = urllib.parse.urlsplit(path)
+        self.calls.append(f"{method} {url.path}")
+        if self.cloud == "tencentcloud":
+            return self._tencent(method, url, headers, body)
+        return self._alicloud(method, url, headers)
+
+    def _fail(self, why: str) -> tuple[int, bytes]:
+        self.errors.append(why)
+        return 403, json.dumps({"error": why}).encode()
+
+    def _tencent(
+        self, method: str, url: urllib.parse.SplitResult, headers: Mapping[str, str], body: bytes
+    ) -> tuple[int, bytes]:
+        if url.path == f"/latest/meta-data/cam/security-credentials/{self.role}":
+            creds = {
+                "TmpSecretId": self.key_id,
+                "TmpSecretKey": self.key_secret,
+                "Token": self.token,
+                "ExpiredTime": 2000000000,
+                "Code": "Success",
+            }
+            return 200, json.dumps(creds).encode()
+        if url.path != "/" or method != "POST":
+            return self._fail(f"unexpected {method} {url.path}")
+        h = {k.lower(): v for k, v in headers.items()}
+        if h.get("x-tc-action") != "GetSecretValue" or h.get("x-tc-version") != "2019-09-23":
+            return self._fail("wrong action/version")
+        if h.get("x-tc-region") != self.region or h.get("x-tc-token") != self.token:
+            return self._fail("wrong region or token")
+        scope, sig = fs.tc3_signature(
+            self.key_secret, "ssm", h["host"], body.decode(), int(h["x-tc-timestamp"])
+        )
+        want = (
+            f"TC3-HMAC-SHA256 Credential={self.key_id}/{scope}, "
+            f"SignedHeaders=content-type;host, Signature={sig}"
+        )
+        if h.get("authorization") != want:
+            return self._fail("TC3 signature does not match")
+        req = json.loads(body)
+        name = req.get("SecretName")
+        if name not in self.secrets or req.get("VersionId") != fs.SSM_VERSION_ID:
+            return 200, json.dumps(
+                {"Response": {"Error": {"Code": "ResourceNotFound", "Message": "no such secret"}}}
+            ).encode()
+        return 200, json.dumps(
+            {"Response": {"SecretName": name, "SecretString": self.secrets[name]}}
+        ).encode()
+
+    def _alicloud(
+        self, method: str, url: urllib.parse.SplitResult, headers: Mapping[str, str]
+    ) -> tuple[int, bytes]:
+        h = {k.lower(): v for k, v in headers.items()}
+        if url.path == "/latest/api/token" and method == "PUT":
+            if not h.get("x-aliyun-ecs-metadata-token-ttl-seconds"):
+                return self._fail("token request without ttl")
+            return 200, self.imds_token.encode()
+        if url.path == f"/latest/meta-data/ram/security-credentials/{self.role}":
+            if h.get("x-aliyun-ecs-metadata-token") != self.imds_token:
+                return self._fail("metadata read without the IMDS token")
+            creds = {
+                "AccessKeyId": self.key_id,
+                "AccessKeySecret": self.key_secret,
+                "SecurityToken": self.token,
+                "Expiration": "2099-01-01T00:00:00Z",
+                "Code": "Success",
+            }
+            return 200, json.dumps(creds).encode()
+        if url.path != "/" or method != "GET":
+            return self._fail(f"unexpected {method} {url.path}")
+        params = dict(urllib.parse.parse_qsl(url.query, keep_blank_values=True))
+        sig = params.pop("Signature", "")
+        if fs.rpc_signature("GET", params, self.key_secret) != sig:
+            return self._fail("RPC signature does not match")
+        if (params.get("Action"), params.get("Version")) != ("GetSecretValue", "2016-01-20"):
+            return self._fail("wrong action/version")
+        if params.get("SecurityToken") != self.token or params.get("AccessKeyId") != self.key_id:
+            return self._fail("not the role's temporary credentials")
+        name = params.get("SecretName", "")
+        if name not in self.secrets:
+            return 404, json.dumps(
+                {"Code": "Forbidden.ResourceNotFound", "Message": "no such secret"}
+            ).encode()
+        return 200, json.dumps(
+            {"SecretName": name, "SecretData": self.secrets[name], "SecretDataType": "text"}
+        ).encode()
+
+
+@contextmanager
+def serve(fake: FakeCloud) -> Iterator[str]:
+    class Handler(BaseHTTPRequestHandler):
+        def _any(self) -> None:
+            body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            status, out = fake.handle(self.command, self.path, dict(self.headers), body)
+            self.send_response(status)
+            self.send_header("Content-Length", str(len(out)))
+            self.end_headers()
+            self.wfile.write(out)
+
+        do_GET = do_PUT = do_POST = _any
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+# ------------------------------------------------------------------------------------------------
+# A migration stack (hkmail:migration) around the tencent-exmail example
+# ------------------------------------------------------------------------------------------------
+
+MIGRATION_DOMAIN = "harbourtrading.com.hk"
+
+
+def migration_config(phase: str, **migration: Any) -> dict[str, Any]:
+    """Tencent Exmail is the new system; the company comes from Alibaba Mail."""
+    from tests.conftest import stack_config
+
+    cfg = copy.deepcopy(stack_config("tencent-exmail"))
+    cfg["hkmail:dnsPlan"] = "professional"  # TTL floor 120
+    cfg["hkmail:domains"][0]["ttl"] = 3600
+    cfg["hkmail:migration"] = {
+        "domain": MIGRATION_DOMAIN,
+        "phase": phase,
+        "old": {"suite": "alibaba-mail", "mxTtl": 3600, "spf": {"ip4": ["192.0.2.25"]}},
+        "lowTtl": 300,
+        "monitorUntil": "2026-12-31",
+        **migration,
+    }
+    return cfg
+
+
+def write_migration_project(tmp: Path, cfg: dict[str, Any]) -> Path:
+    """A project around this repo's program, with one migration stack."""
+    (tmp / "stacks").mkdir(parents=True)
+    import yaml
+
+    project = yaml.safe_load((REPO / "Pulumi.yaml").read_text())
+    project["main"] = str(REPO)
+    project["runtime"]["options"]["virtualenv"] = str(REPO / ".venv")
+    (tmp / "Pulumi.yaml").write_text(yaml.safe_dump(project))
+    text = "# migration stack\nconfig:\n" + "".join(
+        f"  {k}: {json.dumps(v)}\n" for k, v in cfg.items() if k != "hkmail:migration"
+    )
+    m = cfg["hkmail:migration"]
+    text += "  hkmail:migration:\n" + "".join(
+        f"    {k}: {json.dumps(v)}  # {k}\n" for k, v in m.items()
+    )
+    (tmp / "stacks" / "Pulumi.mig.yaml").write_text(text)
+    return tmp
+
+
+# ------------------------------------------------------------------------------------------------
+# A private-server example stack with real secret values
+# ------------------------------------------------------------------------------------------------
+
+PRIVATE_STACK_HASHES = {
+    "ops": "{SHA512-CRYPT}$6$aaaa$ops",
+    "compliance": "{SHA512-CRYPT}$6$bbbb$comp",
+    "reception": "{SHA512-CRYPT}$6$cccc$rec",
+}
+
+
+def with_secrets(stack: str) -> tuple[dict[str, Any], str]:
+    """The stack's config with real secret values (as the CLI would decrypt them)."""
+    import base64
+    import copy
+    import json
+
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    from tests.conftest import stack_config
+
+    config = copy.deepcopy(stack_config(stack))
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    pem = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    ).decode()
+    der = key.public_key().public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    config["hkmail:domains"][0]["dkim"][0]["publicKey"] = base64.b64encode(der).decode()
+    config["hkmail:dkimPrivateKey"] = pem
+    config["hkmail:mailboxPasswordHashes"] = json.dumps(PRIVATE_STACK_HASHES)
+    config["hkmail:relayPassword"] = "relay-Pa55word-for-tests"
+    return config, pem

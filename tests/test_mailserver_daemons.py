@@ -60,14 +60,15 @@ from hkmail.mailserver.render import (
     QUEUE_DIR,
 )
 from tests.support import (
+    FakeCloud,
     KnotServer,
     free_tcp_ports,
     require_root,
     require_tool,
+    serve,
     unavailable,
     wait_for_tcp,
 )
-from tests.test_mailserver_fetch import FakeCloud, serve
 
 pytestmark = pytest.mark.integration
 

@@ -22,8 +22,7 @@ import yaml
 
 from hkmail.spec import read_stack
 from tests.imap_support import KEYWORD, Corpus, Dovecot, build_corpus, dovecot_pair
-from tests.support import REPO, free_port, knot
-from tests.test_migration_phases import config as migration_config
+from tests.support import REPO, free_port, knot, migration_config
 
 OLD_USERS = {"alice": "Old-pass-alice-7Qx!", "bob": "Old-pass-bob-3Zk%"}
 NEW_USERS = {"alice.chan": "New-pass-alice-9Rw#", "bob": "New-pass-bob-5Yt&"}

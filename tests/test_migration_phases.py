@@ -11,33 +11,17 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
 from hkmail.errors import RecordError, SpecErrors
 from hkmail.records import stack_records
 from hkmail.records.migration import records_digest
 from hkmail.spec import read_stack
-from tests.conftest import stack_config
+from tests.support import MIGRATION_DOMAIN as DOMAIN
 from tests.support import REPO
+from tests.support import migration_config as config
+from tests.support import write_migration_project as write_project
 
-DOMAIN = "harbourtrading.com.hk"
 T0 = dt.datetime(2026, 11, 27, 10, 0, tzinfo=dt.UTC)  # the prepare phase was applied
-
-
-def config(phase: str, **migration: Any) -> dict[str, Any]:
-    """Tencent Exmail is the new system; the company comes from Alibaba Mail."""
-    cfg = copy.deepcopy(stack_config("tencent-exmail"))
-    cfg["hkmail:dnsPlan"] = "professional"  # TTL floor 120
-    cfg["hkmail:domains"][0]["ttl"] = 3600
-    cfg["hkmail:migration"] = {
-        "domain": DOMAIN,
-        "phase": phase,
-        "old": {"suite": "alibaba-mail", "mxTtl": 3600, "spf": {"ip4": ["192.0.2.25"]}},
-        "lowTtl": 300,
-        "monitorUntil": "2026-12-31",
-        **migration,
-    }
-    return cfg
 
 
 def records(cfg: dict[str, Any], now: dt.datetime) -> dict[tuple[str, str], set[str]]:
@@ -181,24 +165,6 @@ def test_dual_run_needs_room_below_the_new_mx_in_the_provider_range() -> None:
     }
     del cfg["hkmail:domains"][0]["autodiscovery"]
     assert "no lower priority for the old hosts" in problems(cfg, T0 + dt.timedelta(hours=5))
-
-
-def write_project(tmp: Path, cfg: dict[str, Any]) -> Path:
-    """A project around this repo's program, with one migration stack."""
-    (tmp / "stacks").mkdir(parents=True)
-    project = yaml.safe_load((REPO / "Pulumi.yaml").read_text())
-    project["main"] = str(REPO)
-    project["runtime"]["options"]["virtualenv"] = str(REPO / ".venv")
-    (tmp / "Pulumi.yaml").write_text(yaml.safe_dump(project))
-    text = "# migration stack\nconfig:\n" + "".join(
-        f"  {k}: {json.dumps(v)}\n" for k, v in cfg.items() if k != "hkmail:migration"
-    )
-    m = cfg["hkmail:migration"]
-    text += "  hkmail:migration:\n" + "".join(
-        f"    {k}: {json.dumps(v)}  # {k}\n" for k, v in m.items()
-    )
-    (tmp / "stacks" / "Pulumi.mig.yaml").write_text(text)
-    return tmp
 
 
 @pytest.mark.integration

@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 import copy
-import json
 import subprocess
 import sys
 from typing import Any
 
 import pytest
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
 
 from hkmail.errors import SpecErrors
 from hkmail.spec import read_stack
@@ -18,12 +15,14 @@ from program import run
 from tests.conftest import stack_config
 from tests.support import (
     MOCK_PUBLIC_IP,
+    PRIVATE_STACK_HASHES,
     REPO,
     Registered,
     of_type,
     plaintext_hits,
     run_in_process,
     secret_count,
+    with_secrets,
 )
 
 STACKS = {
@@ -42,30 +41,7 @@ STACKS = {
         "type",
     ),
 }
-HASHES = {
-    "ops": "{SHA512-CRYPT}$6$aaaa$ops",
-    "compliance": "{SHA512-CRYPT}$6$bbbb$comp",
-    "reception": "{SHA512-CRYPT}$6$cccc$rec",
-}
-
-
-def with_secrets(stack: str) -> tuple[dict[str, Any], str]:
-    """The stack's config with real secret values (as the CLI would decrypt them)."""
-    config = copy.deepcopy(stack_config(stack))
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    pem = key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-    ).decode()
-    der = key.public_key().public_bytes(
-        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
-    )
-    import base64
-
-    config["hkmail:domains"][0]["dkim"][0]["publicKey"] = base64.b64encode(der).decode()
-    config["hkmail:dkimPrivateKey"] = pem
-    config["hkmail:mailboxPasswordHashes"] = json.dumps(HASHES)
-    config["hkmail:relayPassword"] = "relay-Pa55word-for-tests"
-    return config, pem
+HASHES = PRIVATE_STACK_HASHES
 
 
 @pytest.mark.parametrize("stack", sorted(STACKS))
@@ -99,7 +75,7 @@ def test_a_dkim_private_key_that_does_not_match_the_published_key_fails() -> Non
         "import copy\n"
         "from program import run\n"
         "from tests.support import run_in_process\n"
-        "from tests.test_program_private import with_secrets\n"
+        "from tests.support import with_secrets\n"
         "config, _ = with_secrets('private-tencent')\n"
         "other, _ = with_secrets('private-tencent')\n"
         "config['hkmail:dkimPrivateKey'] = other['hkmail:dkimPrivateKey']\n"

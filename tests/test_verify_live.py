@@ -348,7 +348,8 @@ def test_record_a_pass_then_the_cutover_is_allowed(world: World, tmp_path: Path)
     """The runbook's gate: the lowered records verified on every name server, written into the
     stack by --record, is what lets `scripts/migrate plan` accept the cut-over."""
     from hkmail.records.migration import phase_domain
-    from tests.test_migration_phases import config, write_project
+    from tests.support import migration_config as config
+    from tests.support import write_migration_project as write_project
 
     lowered = dt.datetime.now(dt.UTC) - dt.timedelta(hours=2)
     cfg = with_local_policy_host(config("sync", ttlLoweredAt=lowered.isoformat()))
