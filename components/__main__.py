@@ -12,4 +12,4 @@ from hkmail.components.private_tencent import TencentMailServer
 COMPONENTS = [MailDomain, TencentMailServer, AlicloudMailServer]
 
 if __name__ == "__main__":
-    component_provider_host(COMPONENTS, "hkmail")  # type: ignore[list-item]
+    component_provider_host(COMPONENTS, "hkmail")

@@ -36,7 +36,18 @@ from pulumi.runtime.proto import (
 
 from program import run
 from tests.conftest import stack_config
-from tests.support import MOCK_PUBLIC_IP, REPO, Registered, run_program
+from tests.support import (
+    MOCK_PUBLIC_IP,
+    PRIVATE_STACK_HASHES,
+    REPO,
+    SECRET_SIG,
+    SECRET_VALUE,
+    Registered,
+    plaintext_hits,
+    run_program,
+    secret_count,
+    with_secrets,
+)
 
 PROJECT = "hk-mail"
 STACK = "grpc"
@@ -267,9 +278,9 @@ def _construct(
         return response, plugin.monitor.registered[before:]
 
 
-def _camel_args(stack: str, index: int) -> dict[str, Any]:
+def _camel_args(stack: str, index: int, config: dict[str, Any] | None = None) -> dict[str, Any]:
     """A stack's domain entry as a TypeScript or YAML program would write MailDomain's inputs."""
-    config = stack_config(stack)
+    config = config or stack_config(stack)
     domain = dict(config["hkmail:domains"][index])
     domain["dnsProvider"] = config["hkmail:dnsProvider"]
     domain["dnsPlan"] = config.get("hkmail:dnsPlan", "free")
@@ -345,5 +356,58 @@ def test_bad_inputs_are_refused_by_field_before_anything_is_registered(plugin: P
     assert "hkmail:index:MailDomain refused.example.hk has 2 errors" in message
     assert "args.ttl: 100000 is not valid; allowed: an integer from " in message
     assert "args.dmarc.pct: 150 is not valid; allowed: an integer from 0 to 100" in message
+    with plugin.monitor.lock:
+        assert plugin.monitor.registered[before:] == []
+
+
+def _secret(value: Any) -> dict[str, Any]:
+    """A secret as it crosses the wire (pulumi.runtime.rpc: the secret signature)."""
+    return {SECRET_SIG: SECRET_VALUE, "value": value}
+
+
+def test_construct_of_a_private_domain_keeps_secrets_and_hong_kong(plugin: Plugin) -> None:
+    config, pem = with_secrets("private-tencent")
+    args = _camel_args("private-tencent", 0, config)
+    server = {k: v for k, v in config["hkmail:privateServer"].items() if k != "domain"}
+    args["privateServer"] = server
+    args["dkimPrivateKey"] = _secret(pem)
+    args["mailboxPasswordHashes"] = _secret(PRIVATE_STACK_HASHES)
+    args["relayPassword"] = _secret(config["hkmail:relayPassword"])
+    name = args["name"]
+    provider_ref = (
+        f"urn:pulumi:{STACK}::{PROJECT}::pulumi:providers:tencentcloud::tencentcloud-hk::"
+        "tencentcloud-hk-id"
+    )
+    _, registered = _construct(plugin, name, args, {"tencentcloud": provider_ref})
+
+    via_program = run_program(lambda: run(config), stack=STACK).resources
+    assert _shape(registered, name) == _shape(via_program, name)
+    types = {r.type for r in registered}
+    assert {"hkmail:index:TencentMailServer", "tencentcloud:Instance/instance:Instance"} <= types
+    # Hong Kong only: the given provider, Hong Kong zones.
+    assert {r.provider for r in registered if r.custom} == {provider_ref}
+    zones = {r.inputs["availabilityZone"] for r in registered if "availabilityZone" in r.inputs}
+    assert zones == {server["zone"]} and server["zone"].startswith("ap-hongkong-")
+    # The secrets arrived as secrets and left as secrets: never in plain text to the engine.
+    needles = (pem.splitlines()[1], config["hkmail:relayPassword"], *PRIVATE_STACK_HASHES.values())
+    hits = [h for r in registered for h in plaintext_hits(r.raw, needles, r.name)]
+    hits += [h for o in plugin.monitor.outputs for h in plaintext_hits(o, needles, "outputs")]
+    assert hits == []
+    versions = [r for r in registered if r.type == "tencentcloud:Ssm/secretVersion:SecretVersion"]
+    assert len(versions) == 3
+    assert all(secret_count(v.raw.get("secretString")) == 1 for v in versions)
+
+
+def test_an_enum_input_outside_the_schema_is_refused_by_the_sdk(plugin: Plugin) -> None:
+    args = _camel_args("tencent-exmail", 0)
+    args["name"] = "enum.example.hk"
+    args["dnsProvider"] = "route53"
+    before = len(plugin.monitor.registered)
+    with pytest.raises(grpc.RpcError) as err:
+        _construct(plugin, args["name"], args, {})
+    assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    status = dict(err.value.trailing_metadata() or ())
+    details = status.get("grpc-status-details-bin", b"")
+    assert b"dnsProvider" in details and b"route53" in details
     with plugin.monitor.lock:
         assert plugin.monitor.registered[before:] == []
