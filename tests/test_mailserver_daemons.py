@@ -568,6 +568,21 @@ def server() -> Iterator[MailServer]:
                     continue
                 if words[0] in ("systemctl", "rm"):
                     continue  # enabling units; nginx's default site is not in the test's nginx
+                if isinstance(step, str) and step.startswith(
+                    layout.p("/usr/local/sbin/hkmail-cert")
+                ):
+                    # Before the first certificate no TLS service is up at all: nothing for a
+                    # client to click through. Port 80 answers (the ACME challenges need it).
+                    for port in (
+                        ports.smtp,
+                        ports.submission,
+                        ports.submissions,
+                        ports.imaps,
+                        ports.https,
+                    ):
+                        with pytest.raises(OSError):
+                            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                    wait_for_tcp(ports.http, timeout=5.0)
                 out = _run(
                     [*ns, "sh", "-c", step] if isinstance(step, str) else [*ns, *step], env=env
                 )

@@ -402,7 +402,8 @@ ssl_prefer_server_ciphers = no
 ssl_dh = <{p(DH_PARAMS)}
 disable_plaintext_auth = yes
 auth_mechanisms = plain login
-# Each failed login waits this long before the answer (Dovecot's brute-force brake).
+# Each failed login waits this long before the answer; on top, Dovecot's anvil doubles the delay
+# per further failure from the same address (its built-in auth penalty, up to 15 s).
 auth_failure_delay = 2 secs
 
 # Users and password hashes are written at boot from the secret store (hkmail-fetch-secrets,
