@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 import threading
 from collections.abc import Iterable, Iterator, Sequence
@@ -31,8 +32,21 @@ FREE_TEXT = re.compile(
 _HOSTISH = re.compile(r"(?i)aliyun|qcloudmail|myqcloud|tencentcs|directmail")
 
 
+@functools.lru_cache(maxsize=8192)
 def is_free_text(shape: str) -> bool:
     return any(FREE_TEXT.search(seg.rstrip("[]")) for seg in shape.split("."))
+
+
+@functools.lru_cache(maxsize=65536)
+def _skipped(type_token: str, shape: str) -> bool:
+    """Not scanned for mentions: free text, or a region-bearing input (judged on its own)."""
+    if is_free_text(shape):
+        return True
+    if type_token.startswith("pulumi:providers:"):
+        covered: tuple[str, ...] = ("region",)  # judged by residency-provider-region
+    else:
+        covered = region_paths().get(type_token, ())
+    return any(under(shape, p) for p in covered)
 
 
 def _allowed(region: str | None, allowed: Sequence[str]) -> bool:
@@ -117,45 +131,35 @@ _cache = threading.local()
 
 
 def mentions(resource: Resource, allowed: Sequence[str]) -> list[Mention]:
-    """Every region id outside `allowed` and every known service host in the resource's values
-    outside its region-bearing inputs (those are judged by `region_value_problems`), decoded
-    payloads included, free text excluded. Computed once per resource and request."""
-    key = (id(resource), resource.urn, tuple(allowed))
+    """Every region id outside `allowed` and every known service host (other than a regional one
+    in an allowed region) in the resource's values outside its region-bearing inputs (those are
+    judged by `region_value_problems`), decoded payloads included, free text excluded. The scan
+    is done once per resource (the rules that read it run one after another on the same one)."""
     hit = getattr(_cache, "entry", None)
-    if hit is not None and hit[0] == key and hit[1] is resource:
-        return list(hit[2])
-    found = list(_scan(resource, allowed))
-    _cache.entry = (key, resource, found)
-    return found
+    if hit is not None and hit[0] is resource and hit[1] == resource.urn:
+        found: list[Mention] = hit[2]
+    else:
+        found = list(_scan(resource))
+        _cache.entry = (resource, resource.urn, found)
+    return [m for m in found if m.kind != "regional" or not _allowed(m.region, allowed)]
 
 
-def _covered(resource: Resource) -> tuple[str, ...]:
-    if resource.type.startswith("pulumi:providers:"):
-        return ("region",)  # judged by residency-provider-region
-    return region_paths().get(resource.type, ())
-
-
-def _scan(resource: Resource, allowed: Sequence[str]) -> Iterable[Mention]:
-    covered = _covered(resource)
+def _scan(resource: Resource) -> Iterable[Mention]:
     for leaf in leaves(resource.props):
         if leaf.unknown or not isinstance(leaf.value, str) or not leaf.value:
             continue
-        if is_free_text(leaf.shape) or any(under(leaf.shape, p) for p in covered):
+        if _skipped(resource.type, leaf.shape):
             continue
         for how, text in texts(leaf.value):
-            seen: set[str] = set()
-            hosts = list(endpoints.mentions(text)) if _HOSTISH.search(text) else []
-            for host in hosts:
-                if host.host in seen:
-                    continue
-                seen.add(host.host)
-                if host.kind == "regional" and _allowed(host.region, allowed):
-                    continue
-                yield Mention(leaf, how, host.kind, host.host, host.region, host.service)
+            hosts: set[str] = set()
+            for host in endpoints.mentions(text) if _HOSTISH.search(text) else ():
+                if host.host not in hosts:
+                    hosts.add(host.host)
+                    yield Mention(leaf, how, host.kind, host.host, host.region, host.service)
+            named: set[str] = set()
             for region in regions.embedded_regions(text):
                 # a region inside a host already reported (smtpdm-us-east-1...) is not repeated
-                if region in seen or any(region in h.host for h in hosts if h.host in seen):
+                if region in named or any(region in h for h in hosts):
                     continue
-                seen.add(region)
-                if not regions.in_allowed(region, allowed):
-                    yield Mention(leaf, how, "regional", region, region)
+                named.add(region)
+                yield Mention(leaf, how, "regional", region, region)

@@ -13,6 +13,7 @@ import functools
 import gzip
 import io
 import re
+import threading
 import zlib
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -75,8 +76,18 @@ def _number(value: Any) -> Any:
     return value
 
 
-def leaves(props: Mapping[str, Any]) -> Iterator[Leaf]:
-    yield from _walk(props, "", "", False)
+_last = threading.local()
+
+
+def leaves(props: Mapping[str, Any]) -> tuple[Leaf, ...]:
+    """Every scalar input of props. Every rule walks the same resource's inputs in turn, so the
+    last walk is kept (per thread) and reused while the same props object is asked for."""
+    hit = getattr(_last, "entry", None)
+    if hit is not None and hit[0] is props:
+        return hit[1]  # type: ignore[no-any-return]
+    found = tuple(_walk(props, "", "", False))
+    _last.entry = (props, found)
+    return found
 
 
 def _walk(node: Any, path: str, shape: str, secret: bool) -> Iterator[Leaf]:
