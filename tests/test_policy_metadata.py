@@ -74,20 +74,33 @@ SDK_HOST = re.compile(
     re.I,
 )
 DATA_LABEL = re.compile(r"(?i)(^|[.-])(oss|log|cos|cls|smtp|smtpdm|dm|apigw|mns)([.-]|$)")
+SDK_REGION = re.compile(
+    r"(?<![A-Za-z0-9_-])((?:cn|ap|us|eu|me|na|sa)-[a-z]+(?:-[a-z]+)*(?:-\d+)?)(?![A-Za-z0-9_-])"
+)
+# Region-shaped words in the SDK docs that are not regions: typos and placeholders.
+SDK_NOT_REGIONS = {"ap-chongiqng", "ap-gaungzhou", "ap-xxx", "ap-southeast", "ap-northeast",
+                   "cn-chongqing-11", "cn-shenxxxx-x"}  # fmt: skip
 
 
-def test_every_data_service_host_in_the_sdks_is_classified() -> None:
-    """Storage, log, queue, mail and gateway hosts the SDKs' own docs use: each one's region is
-    known to the pack (a region id in it, or the host table), so none passes unrecognised."""
-    hosts: set[str] = set()
+@pytest.fixture(scope="module")
+def sdk_sources() -> list[str]:
+    texts = []
     for package in region_coverage.SDKS:
         spec = importlib.util.find_spec(package)
         assert spec is not None and spec.origin is not None
-        for source in Path(spec.origin).parent.rglob("*.py"):
-            for m in SDK_HOST.finditer(source.read_text(errors="replace")):
-                host = m.group(1).lower()
-                if DATA_LABEL.search(host.rsplit(".", 2)[0]):
-                    hosts.add(host)
+        texts += [f.read_text(errors="replace") for f in Path(spec.origin).parent.rglob("*.py")]
+    return texts
+
+
+def test_every_data_service_host_in_the_sdks_is_classified(sdk_sources: list[str]) -> None:
+    """Storage, log, queue, mail and gateway hosts the SDKs' own docs use: each one's region is
+    known to the pack (a region id in it, or the host table), so none passes unrecognised."""
+    hosts = {
+        host
+        for text in sdk_sources
+        for m in SDK_HOST.finditer(text)
+        if DATA_LABEL.search((host := m.group(1).lower()).rsplit(".", 2)[0])
+    }
     assert len(hosts) > 20, hosts
     unclassified = [
         h
@@ -95,6 +108,17 @@ def test_every_data_service_host_in_the_sdks_is_classified() -> None:
         if not regions.embedded_regions(h) and not list(endpoints.mentions(h))
     ]
     assert unclassified == []
+
+
+def test_every_region_id_in_the_sdks_is_known(sdk_sources: list[str]) -> None:
+    """The region vocabulary covers every region (and zone) id the providers' docs mention."""
+    unknown = {
+        m.group(1)
+        for text in sdk_sources
+        for m in SDK_REGION.finditer(text)
+        if regions.region_of(m.group(1)) is None
+    }
+    assert unknown <= SDK_NOT_REGIONS, sorted(unknown - SDK_NOT_REGIONS)
 
 
 def test_coverage_script_check_and_report(sdk: Sdk, capsys: pytest.CaptureFixture[str]) -> None:

@@ -3,8 +3,9 @@
 The vocabulary is used to find region ids embedded in other values (endpoints, OSS locations,
 COS bucket ids). Sources: Alibaba Cloud "Regions and zones" and Tencent Cloud "Regions and
 availability zones" pages, cross-checked against the region ids the installed SDKs' own docs mention
-(`policies/tools/region_coverage.py --report`). A region-bearing *property* does not depend on this
-list: any value there that is not an allowed region or one of its zones is a violation.
+(tests/test_policy_metadata.py fails on a region-shaped id in the SDK sources that is not
+here). A region-bearing *property* does not depend on this list: any value there that is not
+recognisably an allowed region is a violation (fail closed).
 """
 
 from __future__ import annotations
