@@ -21,6 +21,7 @@ from toolchain.engine.model import EngineError
 from toolchain.engine.project import load_project
 from toolchain.gate.core import GateResult, StackFailure, run_gate_on_state, run_gates
 from toolchain.gate.report import render_many, write
+from toolchain.output import OutputError, check_output
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 FORMATS = ("text", "json", "sarif", "junit", "markdown")
@@ -119,6 +120,12 @@ def _reports(args: argparse.Namespace) -> list[tuple[str, str | None]]:
         reports.append((fmt, None if file == "-" else file))
     if sum(out is None for _, out in reports) > 1:
         raise ValueError("only one report can go to standard output; give the others a file")
+    for _, out in reports:
+        if out is not None:
+            try:  # before the (slow) run: a directory, or a file in a missing directory
+                check_output(out)
+            except OutputError as exc:
+                raise ValueError(str(exc)) from None
     return reports
 
 
