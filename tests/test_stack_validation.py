@@ -204,3 +204,50 @@ def test_unicode_domain_shown_in_both_forms(tmp_path: Path) -> None:
     out = plan(make_project(tmp_path, BASE.replace("example.com.hk", "例子.香港")))
     assert out.returncode == 0, out.stderr
     assert "Domain 例子.香港 (xn--fsqu00a.xn--j6w193g)" in out.stdout
+
+
+def test_plain_hash_beside_secure_ones_is_called_out(tmp_path: Path) -> None:
+    text = PRIVATE.replace(
+        "    compliance: {secure: v1:placeholder}\n",
+        "    compliance: $6$rounds=5000$plain$hash\n",
+    )
+    out = plan(make_project(tmp_path, text))
+    assert out.returncode == 0, out.stderr
+    assert (
+        "hkmail:mailboxPasswordHashes.compliance in plain text beside secure: values of "
+        "hkmail:mailboxPasswordHashes; set each with `pulumi config set --secret --path "
+        "'hkmail:mailboxPasswordHashes.compliance' ...`"
+    ) in out.stderr
+
+
+def test_dkim_pair_checked_through_the_plan_on_a_passphrase_stack(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With a passphrase stack and its passphrase, the plan decrypts as the CLI would: a DKIM
+    private key that is not the published key's other half is refused before any resource."""
+    from toolchain.engine.secrets import encrypt_value, new_encryption_salt
+
+    state, key = new_encryption_salt("correct horse")
+    other = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    pem = other.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    ).decode()
+
+    def secure(value: str) -> str:
+        return "{secure: " + encrypt_value(key, value) + "}"
+
+    text = f"encryptionsalt: {state}\n" + PRIVATE.replace(
+        "  hkmail:dkimPrivateKey:\n    secure: v1:placeholder-set-with-pulumi-config-set-secret\n",
+        f"  hkmail:dkimPrivateKey: {secure(pem)}\n",
+    ).replace(
+        "  hkmail:relayPassword:\n    secure: v1:placeholder-set-with-pulumi-config-set-secret\n",
+        f"  hkmail:relayPassword: {secure('relay-secret')}\n",
+    ).replace("{secure: v1:placeholder}", secure("{SHA512-CRYPT}$6$x$y"))
+    monkeypatch.setenv("PULUMI_CONFIG_PASSPHRASE", "correct horse")
+    out = plan(make_project(tmp_path, text))
+    [error] = errors_of(out)
+    assert error.startswith("hkmail:dkimPrivateKey: '(secret value, not shown)' is not valid")
+    assert "private half of hkmail:domains[0].dkim[0].publicKey (selector hk2026)" in error
+    assert "BEGIN" not in out.stderr and "relay-secret" not in out.stderr

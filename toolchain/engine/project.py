@@ -469,6 +469,30 @@ def _encode(
     return _go_json(converted, where, key), secret
 
 
+def plain_leaves_beside_secrets(value: object, key: str) -> list[str]:
+    """Paths of plain-text values in an object that also holds ``secure:`` values: the CLI
+    marks the whole key secret and the program cannot tell, but those values sit unencrypted in
+    the stack file."""
+    secure: list[str] = []
+    plain: list[str] = []
+
+    def walk(v: object, path: str) -> None:
+        if isinstance(v, dict):
+            if len(v) == 1 and isinstance(v.get("secure"), str):
+                secure.append(path)
+                return
+            for k, x in v.items():
+                walk(x, f"{path}.{k}")
+        elif isinstance(v, list):
+            for i, x in enumerate(v):
+                walk(x, f"{path}[{i}]")
+        elif v is not None and path != key:
+            plain.append(path)
+
+    walk(value, key)
+    return plain if secure else []
+
+
 def parse_config_key(key: str, project: str, where: str) -> str:
     """A stack file's config key as the CLI parses it (loaders.go, config/key.go ParseKey):
     no namespace -> the project's; ``ns:name``; ``ns:config:name`` (old form) -> ``ns:name``."""
@@ -540,6 +564,12 @@ def load_stack_config(project: Project, stack: str) -> StackConfig:
     # secure values are decrypted where the CLI could (passphrase stacks, passphrase in env)
     decrypter = StackDecrypter(doc, str(path))
     for key, value in merged.items():
+        mixed = plain_leaves_beside_secrets(value, key)
+        if mixed:
+            warnings.append(
+                f"{path}: {', '.join(mixed)} in plain text beside secure: values of {key}; "
+                f"set each with `pulumi config set --secret --path '{mixed[0]}' ...`"
+            )
         text, secret = _encode(value, key, str(path), decrypter)
         values[key] = text
         if secret:
