@@ -188,6 +188,19 @@ def test_update_pass_finds_resources_registered_inside_an_apply_on_an_id() -> No
     assert not {v["resourceName"] for v in json.loads(blind.stdout)["violations"]} & found
 
 
+def test_update_pass_runs_only_when_the_preview_could_have_missed_something() -> None:
+    quiet = gate("--project", str(PROJECTS / "nc_region"), "--stack", "dev", "--format", "json")
+    assert json.loads(quiet.stdout)["updatePass"] == ""  # no apply() skipped: nothing to find
+    skipped = gate("--project", str(PROJECTS / "apply_on_id"), "--stack", "dev", "--format", "json")
+    assert "apply() on an unknown value" in json.loads(skipped.stdout)["updatePass"]
+    asks = gate("--project", str(PROJECTS / "dry_run_branch"), "--stack", "dev", "--format", "json")
+    assert asks.returncode == 1, asks.stderr
+    doc = json.loads(asks.stdout)
+    assert "whether it runs in preview" in doc["updatePass"]
+    # a program that registers a leak only outside preview is caught by the update pass
+    assert [u.rsplit("::", 1)[1] for u in doc["updateOnlyResources"]] == ["sh", "late"]
+
+
 # -- class 7: placement from the environment ---------------------------------------------------
 
 

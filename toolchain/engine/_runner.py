@@ -115,6 +115,57 @@ class Emitter:
         self._stream.flush()
 
 
+class _UpdateNeeded:
+    """Tells the parent, once, that an update-mode run could register what this preview did not:
+    an apply() was skipped because its value was unknown, or the program asked whether it runs
+    in preview. A program that does neither registers the same resources in both modes, so the
+    gate starts its update-mode pass only on this signal."""
+
+    def __init__(self) -> None:
+        self._sent = False
+        self._lock = threading.Lock()
+
+    def signal(self, emitter: Emitter, why: str) -> None:
+        with self._lock:
+            if self._sent:
+                return
+            self._sent = True
+        emitter.emit({"kind": "update_needed", "why": why})
+
+
+_UPDATE_NEEDED = _UpdateNeeded()
+
+
+def _watch_previews(emitter: Emitter) -> None:
+    """Report the first apply() the preview skips on an unknown value, and the first time the
+    program asks ``pulumi.runtime.is_dry_run()`` (see _UpdateNeeded)."""
+    from pulumi.output import Output
+
+    original_apply = Output.apply
+
+    def apply(self: Any, func: Any, run_with_unknowns: bool = False) -> Any:
+        result = original_apply(self, func, run_with_unknowns)
+        if not run_with_unknowns:
+
+            def seen(data: Any) -> None:
+                if data.cancelled() or data.exception() is not None:
+                    return
+                if not data.result().is_known:
+                    _UPDATE_NEEDED.signal(emitter, "an apply() on an unknown value was skipped")
+
+            self._data.add_done_callback(seen)
+        return result
+
+    Output.apply = apply  # type: ignore[method-assign]
+    original_is_dry_run = pulumi.runtime.is_dry_run
+
+    def is_dry_run() -> bool:
+        _UPDATE_NEEDED.signal(emitter, "the program asks whether it runs in preview")
+        return bool(original_is_dry_run())
+
+    pulumi.runtime.is_dry_run = is_dry_run
+
+
 class AuditedEnviron(os._Environ):  # type: ignore[type-arg]
     """``os.environ`` that reports every read of a placement variable (see PLACEMENT_ENV).
 
@@ -133,6 +184,8 @@ class AuditedEnviron(os._Environ):  # type: ignore[type-arg]
     def __getitem__(self, key: str) -> str:
         if isinstance(key, str) and PLACEMENT_ENV.search(key):
             self._report(key)
+        if key == "PULUMI_DRY_RUN":
+            _UPDATE_NEEDED.signal(self._emitter, "the program reads PULUMI_DRY_RUN")
         value: str = super().__getitem__(key)
         return value
 
@@ -585,6 +638,8 @@ def main(argv: list[str] | None = None) -> int:
     root = os.path.abspath(args.pwd)
     # From here on every read of a placement variable is reported (issue 13, class 7).
     os.environ = AuditedEnviron(os.environ, emitter, root)  # noqa: B003
+    if preview:
+        _watch_previews(emitter)
     code = 0
     try:
         loop.run_until_complete(pulumi.runtime.run_in_stack(lambda: _run_path(args.program)))

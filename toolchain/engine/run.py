@@ -18,7 +18,7 @@ import shutil
 import subprocess
 import tempfile
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import IO, Any
 
@@ -121,6 +121,7 @@ class ProgramRun:
         timeout: float | None = None,
         python: str | None = None,
         pass_env: tuple[str, ...] = (),
+        on_update_needed: Callable[[str], None] | None = None,
     ) -> None:
         self.project: Project = load_project(project_dir)
         self.config: StackConfig = load_stack_config(self.project, stack)
@@ -139,6 +140,11 @@ class ProgramRun:
         #: extra environment variables the program may see (see childenv)
         self.pass_env = pass_env
         self._home: str | None = None
+        #: called (from the reading thread) the first time a preview says that an update-mode
+        #: run could register more (see _runner._UpdateNeeded), with the reason
+        self.on_update_needed = on_update_needed
+        #: that reason, once the preview said so
+        self.update_needed = ""
 
     def _project_python(self) -> str:
         venv = self.project.virtualenv
@@ -212,6 +218,10 @@ class ProgramRun:
             self._timer = threading.Timer(self.timeout, self._kill_for_timeout)
             self._timer.daemon = True
             self._timer.start()
+
+    @property
+    def started(self) -> bool:
+        return self._proc is not None
 
     def _kill_for_timeout(self) -> None:
         self._timed_out = True
@@ -392,6 +402,10 @@ class ProgramRun:
                 diagnostics.append(
                     Diagnostic(str(ev["severity"]), str(ev["message"]), str(ev.get("urn") or ""))
                 )
+            elif kind == "update_needed":
+                self.update_needed = str(ev.get("why") or "yes")
+                if self.on_update_needed is not None:
+                    self.on_update_needed(self.update_needed)
             elif kind == "env":
                 env_reads.append(
                     EnvRead(str(ev["name"]), bool(ev.get("present")), str(ev.get("location") or ""))

@@ -112,6 +112,8 @@ class GateResult:
     #: resources only the update-mode pass found (registered inside an apply() on a value that
     #: is unknown during preview): `pulumi preview` would not show them, the gate judges them
     update_only: tuple[str, ...] = ()
+    #: why the update-mode pass ran ("" when the preview showed it could find nothing more)
+    update_pass: str = ""
 
     @property
     def blocking(self) -> list[Violation]:
@@ -455,7 +457,7 @@ def _judge_stack(
         f"urn:pulumi:{plan.stack}::{plan.project}::{ROOT_STACK_TYPE}::{plan.project}-{plan.stack}",
     )
     update_only: list[str] = []
-    if update_run is not None:
+    if update_run is not None and update_run.started:
         try:
             for resource in update_run.resources():
                 if resource.urn in analysis.known:
@@ -486,6 +488,7 @@ def _judge_stack(
         plan=plan,
         remediated=tuple(analysis.remediated),
         update_only=tuple(update_only),
+        update_pass=run.update_needed if update_run is not None and update_run.started else "",
         timings={
             "pack_ready": t_ready - t0,
             "program_done": t_program - t0,
@@ -518,23 +521,31 @@ def run_gates(
     t0 = time.perf_counter()
     results: list[GateResult | StackFailure] = []
 
-    def start(stack: str, *, with_update: bool = True) -> tuple[ProgramRun, ProgramRun | None]:
-        run = ProgramRun(project_dir, stack, timeout=timeout, pass_env=pass_env)
+    def start(stack: str) -> tuple[ProgramRun, ProgramRun | None]:
         update = (
             ProgramRun(project_dir, stack, preview=False, timeout=timeout, pass_env=pass_env)
             if update_pass
             else None
         )
+        lock = threading.Lock()
+
+        def start_update(why: str) -> None:
+            # the preview says an update-mode run could register more: start it now, beside
+            # the preview, on the other core (a program that never skips an apply() on an
+            # unknown value nor asks whether it previews registers the same in both modes)
+            with lock:
+                if update is not None and not update.started:
+                    update.start()
+
+        run = ProgramRun(
+            project_dir, stack, timeout=timeout, pass_env=pass_env, on_update_needed=start_update
+        )
         run.start()
-        if update is not None and with_update:
-            update.start()
         return run, update
 
     first: tuple[ProgramRun, ProgramRun | None] | StackFailure
     try:
-        # the first stack's update pass starts once the pack is up: three interpreters
-        # starting at once on a busy machine would slow the pack's start the most
-        first = start(stacks[0], with_update=False)
+        first = start(stacks[0])
     except EngineError as exc:
         first = StackFailure(stacks[0], exc)
     pack = PolicyPackProcess(
@@ -553,12 +564,6 @@ def run_gates(
                         r.close()
             raise
         t_ready = time.perf_counter()
-        if isinstance(first, tuple) and first[1] is not None:
-            try:
-                first[1].start()
-            except EngineError as exc:
-                first[0].close()
-                first = StackFailure(stacks[0], exc)
         for i, stack in enumerate(stacks):
             runs: tuple[ProgramRun, ProgramRun | None] | StackFailure
             if i == 0:

@@ -104,6 +104,7 @@ def to_json(result: GateResult) -> dict[str, Any]:
             for v in result.violations
         ],
         "updateOnlyResources": list(result.update_only),
+        "updatePass": result.update_pass,
     }
 
 
