@@ -178,7 +178,7 @@ def test_scripts_migrate_plan_shows_the_changes_and_refuses_an_early_cutover(
         [str(REPO / "scripts" / "migrate"), "plan", "--stack", "mig", "--project", str(project)],
         capture_output=True,
         text=True,
-        timeout=300,
+        timeout=900,
     )
     assert done.returncode == 1, done.stdout + done.stderr
     assert "REFUSED: phase cutover could lose mail" in done.stdout
@@ -195,7 +195,7 @@ def test_scripts_migrate_plan_shows_the_changes_and_refuses_an_early_cutover(
         ],
         capture_output=True,
         text=True,
-        timeout=300,
+        timeout=900,
     )
     doc = json.loads(as_json.stdout)
     done_phase = next(p for p in doc["phases"] if p["phase"] == "done")
@@ -214,3 +214,30 @@ def test_unquoted_stack_timestamps_arrive_in_go_form_and_are_read() -> None:
     dated = config("prepare")
     dated["hkmail:migration"]["monitorUntil"] = "2026-12-31 00:00:00 +0000 UTC"
     assert read_stack(dated, now=now).migration is not None
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("phase", ["prepare", "dual-run"])
+def test_migration_phases_pass_the_policy_pack(phase: str, tmp_path: Path) -> None:
+    """Monitoring DMARC (with its ramp date), ~all and MTA-STS testing are what the real pack
+    accepts while migrating; the old hosts as backup MX too."""
+    now = dt.datetime.now(dt.UTC)
+    lowered = now - dt.timedelta(hours=3)
+    verify_at = now - dt.timedelta(hours=2)
+    cfg = config(phase, ttlLoweredAt=lowered.isoformat())
+    cfg["hkmail:migration"]["monitorUntil"] = (now.date() + dt.timedelta(days=30)).isoformat()
+    if phase == "dual-run":
+        sync = copy.deepcopy(cfg)
+        sync["hkmail:migration"]["phase"] = "sync"
+        digest = records_digest(stack_records(read_stack(sync, now=now))[DOMAIN].records)
+        cfg["hkmail:migration"]["verified"] = {"at": verify_at.isoformat(), "digest": digest}
+        cfg["hkmail:migration"]["cutoverAt"] = (now - dt.timedelta(hours=1)).isoformat()
+    project = write_project(tmp_path, cfg)
+    done = subprocess.run(
+        [str(REPO / "scripts" / "gate"), "--project", str(project), "--stack", "mig"],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "PASS: no mandatory violation" in done.stdout

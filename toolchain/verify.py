@@ -55,7 +55,7 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 FORMATS = ("text", "json", "markdown")
 # The record types the mail library emits (records/mail.py); at every planned owner each of them
 # is asked for, so an unplanned record of these types there shows as extra.
-EMITTED_TYPES = ("MX", "TXT", "CNAME", "A", "SRV", "CAA")
+EMITTED_TYPES = ("MX", "TXT", "CNAME", "A", "AAAA", "SRV", "CAA")
 ERROR, WARNING = "error", "warning"
 
 
@@ -226,7 +226,12 @@ def compare_rrset(
 
 
 def check_server(
-    resolver: Dns, zone: str, host: str, address: str, records: Sequence[Record]
+    resolver: Dns,
+    zone: str,
+    host: str,
+    address: str,
+    records: Sequence[Record],
+    delegated: Sequence[str] = (),
 ) -> ServerReport:
     report = ServerReport(host, address)
     server = Endpoint(address, resolver.port)
@@ -251,6 +256,25 @@ def check_server(
             return report
         rrset = answer_rrset(soa, zone, "SOA")
         report.serial = int(next(iter(rrset)).serial) if rrset is not None else None
+        if delegated:
+            apex = answer_rrset(resolver.ask(server, zone, "NS"), zone, "NS")
+            served_ns = sorted(rd.to_text() for rd in apex) if apex is not None else []
+            if served_ns != sorted(delegated):
+                report.findings.append(
+                    Finding(
+                        zone,
+                        "delegation",
+                        "ns-mismatch",
+                        WARNING,
+                        f"{label} serves NS {', '.join(served_ns) or '(none)'} at the apex; the "
+                        f"parent delegates to {', '.join(sorted(delegated))}",
+                        label,
+                        zone,
+                        "NS",
+                        " ".join(sorted(delegated)),
+                        " ".join(served_ns),
+                    )
+                )
         for owner in sorted(by_owner):
             for rdtype in EMITTED_TYPES:
                 planned = by_owner[owner].get(rdtype, [])
@@ -274,13 +298,16 @@ def check_server(
                 served = answer_rrset(response, owner, rdtype)
                 report.findings += compare_rrset(zone, label, owner, rdtype, planned, served)
     except (dns.exception.DNSException, OSError) as exc:
+        # An IPv6 address this host has no route to says nothing about the zone's data.
+        v6_only_here = ":" in address and isinstance(exc, OSError)
         report.findings.append(
             Finding(
                 zone,
                 "delegation",
                 "unreachable",
-                ERROR,
-                f"{label} did not answer: {exc or type(exc).__name__}",
+                WARNING if v6_only_here else ERROR,
+                f"{label} did not answer: {exc or type(exc).__name__}"
+                + (" (no IPv6 route from here: not checked)" if v6_only_here else ""),
                 label,
             )
         )
@@ -523,7 +550,9 @@ def verify_zones(
         _check_delegation(zr, delegation)
         for host in delegation.nameservers:
             for address in delegation.addresses.get(host, ()):
-                zr.nameservers.append(check_server(resolver, zone, host, address, records))
+                zr.nameservers.append(
+                    check_server(resolver, zone, host, address, records, delegation.nameservers)
+                )
         serials = {s.serial for s in zr.nameservers if s.serial is not None}
         if len(serials) > 1:
             zr.findings.append(
