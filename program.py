@@ -28,7 +28,7 @@ from hkmail.components.inputs import SERVER_SECRETS, camel, from_config, plan_do
 from hkmail.components.registry import hong_kong_providers
 from hkmail.errors import HkMailError
 from hkmail.records import RecordSet, mta_sts_policy, stack_records
-from hkmail.records.mail import report_sources
+from hkmail.records.mail import migrating, report_sources
 from hkmail.spec import DirectMailSender, StackSpec, read_stack
 
 
@@ -129,7 +129,7 @@ def run(config: Mapping[str, object] | None = None) -> None:
         md = MailDomain(
             domain.name, args, opts=pulumi.ResourceOptions(providers=list(providers.values()))
         )
-        policy = mta_sts_policy(domain)
+        policy = mta_sts_policy(migrating(spec, domain))  # the policy of its migration phase
         # The records themselves are in the plan (and its zone export); outputs carry what a
         # person must act on.
         pulumi.export(
