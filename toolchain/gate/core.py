@@ -488,7 +488,9 @@ def _judge_stack(
         plan=plan,
         remediated=tuple(analysis.remediated),
         update_only=tuple(update_only),
-        update_pass=run.update_needed if update_run is not None and update_run.started else "",
+        update_pass=(
+            (run.update_needed or "forced") if update_run is not None and update_run.started else ""
+        ),
         timings={
             "pack_ready": t_ready - t0,
             "program_done": t_program - t0,
@@ -509,6 +511,7 @@ def run_gates(
     pack_timeout: float = 300.0,
     pass_env: tuple[str, ...] = (),
     update_pass: bool = True,
+    force_update_pass: bool = False,
 ) -> list[GateResult | StackFailure]:
     """Every stack of a project through ONE pack process, in order.
 
@@ -541,6 +544,8 @@ def run_gates(
             project_dir, stack, timeout=timeout, pass_env=pass_env, on_update_needed=start_update
         )
         run.start()
+        if force_update_pass:
+            start_update("forced")
         return run, update
 
     first: tuple[ProgramRun, ProgramRun | None] | StackFailure
@@ -600,8 +605,11 @@ def run_gate(
     pack_timeout: float = 300.0,
     pass_env: tuple[str, ...] = (),
     update_pass: bool = True,
+    force_update_pass: bool = False,
 ) -> GateResult:
-    """Run the program for ``stack`` under mocks and its resources through the pack."""
+    """Run the program for ``stack`` under mocks and its resources through the pack.
+    ``force_update_pass`` runs the update-mode pass even when the preview needs none (the
+    benchmark's worst case)."""
     (result,) = run_gates(
         project_dir,
         [stack],
@@ -611,6 +619,7 @@ def run_gate(
         pack_timeout=pack_timeout,
         pass_env=pass_env,
         update_pass=update_pass,
+        force_update_pass=force_update_pass,
     )
     if isinstance(result, StackFailure):
         raise result.error
