@@ -24,13 +24,9 @@ from dataclasses import dataclass, field
 from email.utils import format_datetime
 from pathlib import Path
 
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 from imapclient import imap_utf7  # type: ignore[import-untyped]
 
-from tests.support import free_tcp_ports, require_root, require_tool, wait_for_tcp
+from tests.support import free_tcp_ports, make_test_ca, require_root, require_tool, wait_for_tcp
 
 # Old-system folders as Tencent Exmail / Alibaba Mail show them, nested with ".".
 FOLDER_SIZES: Mapping[str, int] = {
@@ -185,54 +181,6 @@ def build_corpus(root: Path, seed: int = 11) -> Corpus:
 # ---------------------------------------------------------------------------------------------
 # Dovecot
 # ---------------------------------------------------------------------------------------------
-
-
-def make_tls(tmp: Path) -> tuple[Path, Path, Path]:
-    """A test CA and a server certificate for 127.0.0.1 / localhost."""
-    import ipaddress
-
-    now = dt.datetime.now(dt.UTC)
-    ca_key = ec.generate_private_key(ec.SECP256R1())
-    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "hk-mail IMAP test CA")])
-    ca = (
-        x509.CertificateBuilder()
-        .subject_name(ca_name)
-        .issuer_name(ca_name)
-        .public_key(ca_key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(hours=1))
-        .not_valid_after(now + dt.timedelta(days=2))
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .sign(ca_key, hashes.SHA256())
-    )
-    key = ec.generate_private_key(ec.SECP256R1())
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")]))
-        .issuer_name(ca_name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(hours=1))
-        .not_valid_after(now + dt.timedelta(days=2))
-        .add_extension(
-            x509.SubjectAlternativeName(
-                [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
-            ),
-            critical=False,
-        )
-        .sign(ca_key, hashes.SHA256())
-    )
-    paths = (tmp / "ca.pem", tmp / "imap.pem", tmp / "imap.key")
-    paths[0].write_bytes(ca.public_bytes(serialization.Encoding.PEM))
-    paths[1].write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    paths[2].write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
-    return paths
 
 
 SPECIAL_MAILBOXES = """
@@ -392,7 +340,7 @@ def dovecot_pair(
     # Under /run, like the daemon tests: login and auth processes must traverse the directory.
     root = Path(tempfile.mkdtemp(prefix="hkmail-imap-", dir="/run"))
     root.chmod(0o755)
-    ca, cert, key = make_tls(root)
+    ca, cert, key = make_test_ca(root, dns_names=["localhost"], ip_addresses=["127.0.0.1"])
     key.chmod(0o600)
     p_old, p_new = free_tcp_ports(2)
     old = Dovecot(root / "old", p_old, users_old, cert, key, separator=".", special_use=False)

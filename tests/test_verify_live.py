@@ -19,16 +19,12 @@ from typing import Any
 
 import pytest
 import yaml
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 
 from hkmail.records import Record, mta_sts_policy
 from hkmail.spec import read_stack
 from program import run
 from tests.conftest import stack_config
-from tests.support import REPO, free_port, free_tcp_ports, knot, run_in_process
+from tests.support import REPO, free_port, free_tcp_ports, knot, make_test_ca, run_in_process
 from toolchain.zone import planned_records, zone_text
 
 STACK = "tencent-exmail"
@@ -54,47 +50,6 @@ def root_zone(ns2: str, spf_mail_qq: str) -> str:
             "",
         ]
     )
-
-
-def make_cert(tmp: Path) -> tuple[Path, Path, Path]:
-    now = dt.datetime.now(dt.UTC)
-    ca_key = ec.generate_private_key(ec.SECP256R1())
-    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "hk-mail test CA")])
-    ca = (
-        x509.CertificateBuilder()
-        .subject_name(ca_name)
-        .issuer_name(ca_name)
-        .public_key(ca_key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(hours=1))
-        .not_valid_after(now + dt.timedelta(days=1))
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .sign(ca_key, hashes.SHA256())
-    )
-    key = ec.generate_private_key(ec.SECP256R1())
-    host = f"mta-sts.{ZONE}"
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, host)]))
-        .issuer_name(ca_name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(hours=1))
-        .not_valid_after(now + dt.timedelta(days=1))
-        .add_extension(x509.SubjectAlternativeName([x509.DNSName(host)]), critical=False)
-        .sign(ca_key, hashes.SHA256())
-    )
-    paths = tmp / "ca.pem", tmp / "cert.pem", tmp / "key.pem"
-    paths[0].write_bytes(ca.public_bytes(serialization.Encoding.PEM))
-    paths[1].write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    paths[2].write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
-    return paths
 
 
 @dataclass
@@ -185,7 +140,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     )
     policy = mta_sts_policy(next(d for d in read_stack(cfg).domains if d.name == ZONE))
     assert policy is not None
-    cafile, cert, key = make_cert(tmp)
+    cafile, cert, key = make_test_ca(tmp, dns_names=[f"mta-sts.{ZONE}"], days=1)
     port = free_port()
     servers = [
         ("127.0.0.2", good),
