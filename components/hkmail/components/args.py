@@ -85,7 +85,7 @@ class DkimKeyType(enum.StrEnum):
     """The DKIM key algorithm (RFC 6376, RFC 8463)."""
 
     RSA = "rsa"
-    """RSA, at least 1024 bits (RFC 8301); 2048 recommended."""
+    """RSA, 2048 bits or more (RFC 8301 allows 1024; the policy pack refuses it)."""
     ED25519 = "ed25519"
     """Ed25519."""
 
