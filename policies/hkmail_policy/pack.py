@@ -3,10 +3,10 @@
 Two adaptations of pulumi_policy 1.21.0 (pinned; tests cover both through the gRPC server):
 - rules read the inputs as the engine sent them (secret markers and unknowns intact): the servicer
   keeps the current request in a thread-local while pulumi_policy runs the policies;
-- an exempted finding is reported at the advisory level with a message line starting
-  `[exempt: <id>]`, whatever the rule's enforcement level, so it is visible in every report but
-  blocks nothing. pulumi_policy fixes the level per policy, so the servicer routes those messages
-  to an advisory reporter.
+- an exempted finding (message line starting `[exempt: <id>]`) and a declared flow (starting
+  `[declared: <what>]`, see flows.py) are reported at the advisory level, whatever the rule's
+  enforcement level, so they are visible in every report but block nothing. pulumi_policy fixes
+  the level per policy, so the servicer routes those messages to an advisory reporter.
 """
 
 from __future__ import annotations
@@ -33,12 +33,15 @@ from pulumi_policy import (
 
 from . import config as config_check
 from . import exemptions as ex
+from .flows import DECLARED_PREFIX
 from .model import Context, Finding, ProviderRef, Resource, Rule
 from .rules import RULES, RULES_BY_ID
 
 PACK_NAME = "hk-mail-residency"
 HONG_KONG = timedelta(hours=8)  # exemption and ramp dates are Hong Kong calendar days
 _local = threading.local()
+# exempted findings and declared flows are reported, never block
+_NON_BLOCKING = (ex.EXEMPT_PREFIX, DECLARED_PREFIX)
 
 
 def today() -> date:
@@ -101,7 +104,7 @@ class _Servicer(_pp._PolicyAnalyzerServicer):
         )
 
         def report(message: str, urn: str | None = None) -> None:
-            (advisory if message.startswith(ex.EXEMPT_PREFIX) else normal)(message, urn)
+            (advisory if message.startswith(_NON_BLOCKING) else normal)(message, urn)
 
         return report
 

@@ -33,6 +33,26 @@ TENCENT_REGIONS = (
     "ap-guangzhou-open", "ap-shanghai-adc",
 )  # fmt: skip
 KNOWN_REGIONS = frozenset(ALIBABA_REGIONS + TENCENT_REGIONS)
+# Where each region is (same sources as the lists above). Regions not listed here are Mainland
+# China (every other cn-* of Alibaba and ap-<city> of Tencent names a Mainland city).
+REGION_PLACES = {
+    "cn-hongkong": "Hong Kong", "ap-hongkong": "Hong Kong", "ap-taipei": "Taiwan (Taipei)",
+    "ap-northeast-1": "Japan (Tokyo)", "ap-tokyo": "Japan (Tokyo)",
+    "ap-northeast-2": "South Korea (Seoul)", "ap-seoul": "South Korea (Seoul)",
+    "ap-southeast-1": "Singapore", "ap-singapore": "Singapore",
+    "ap-southeast-2": "Australia (Sydney)", "ap-southeast-3": "Malaysia (Kuala Lumpur)",
+    "ap-southeast-5": "Indonesia (Jakarta)", "ap-jakarta": "Indonesia (Jakarta)",
+    "ap-southeast-6": "Philippines (Manila)", "ap-southeast-7": "Thailand (Bangkok)",
+    "ap-bangkok": "Thailand (Bangkok)", "ap-south-1": "India (Mumbai)",
+    "ap-mumbai": "India (Mumbai)", "us-east-1": "United States (Virginia)",
+    "us-west-1": "United States (Silicon Valley)",
+    "na-siliconvalley": "United States (Silicon Valley)",
+    "na-ashburn": "United States (Virginia)", "na-toronto": "Canada (Toronto)",
+    "eu-west-1": "United Kingdom (London)", "eu-central-1": "Germany (Frankfurt)",
+    "eu-frankfurt": "Germany (Frankfurt)", "eu-moscow": "Russia (Moscow)",
+    "me-east-1": "United Arab Emirates (Dubai)", "me-central-1": "Saudi Arabia (Riyadh)",
+    "me-saudi-arabia": "Saudi Arabia", "na-south-1": "Mexico", "sa-saopaulo": "Brazil (Sao Paulo)",
+}  # fmt: skip
 DEFAULT_ALLOWED = ("cn-hongkong", "ap-hongkong")
 
 # Tencent APIs also take numeric zone ids: <region number><zone number>, Hong Kong is 3000xx
@@ -104,3 +124,11 @@ def looks_geographic(value: str) -> bool:
 def embedded_regions(text: str) -> list[str]:
     """Every known region id appearing inside text (endpoints, ARNs, bucket ids, locations)."""
     return [m.group(1).lower() for m in _EMBEDDED.finditer(text)]
+
+
+def country_of(region: str) -> str:
+    """Where a known region is, for people ("Mainland China", "Singapore")."""
+    known = region_of(region) or region.strip().lower()
+    if known in REGION_PLACES:
+        return REGION_PLACES[known]
+    return "Mainland China" if known in KNOWN_REGIONS else "not recognisably Hong Kong"

@@ -1,0 +1,90 @@
+"""The one flow model (policies/hkmail_policy/flows.py): direction, fail-closed unknowns and
+declarations decide a flow's verdict; findings name the flow."""
+
+from __future__ import annotations
+
+import sys
+from datetime import date
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "policies"))
+
+from hkmail_policy import flows
+from hkmail_policy.flows import (
+    Attestation,
+    CrossBorder,
+    Declarations,
+    Flow,
+    Place,
+    judge,
+    region_place,
+    unknown_place,
+)
+
+HK = ("cn-hongkong", "ap-hongkong")
+TODAY = date(2026, 12, 7)
+
+
+def _flow(src: Place, dst: Place, kind: str = "replication") -> Flow:
+    return Flow(src, dst, "object replicas", "replicationRules[0].destination", kind)
+
+
+def test_places_from_regions() -> None:
+    assert region_place("cn-hongkong-b", HK).jurisdiction == "hong-kong"
+    sh = region_place("cn-shanghai", HK)
+    assert (sh.jurisdiction, sh.fact) == ("outside", "region cn-shanghai: Mainland China")
+    assert region_place("ap-singapore", HK).fact == "region ap-singapore: Singapore"
+    assert region_place("Global", HK).jurisdiction == "outside"  # region group
+    assert region_place("xx-nowhere-9", HK).jurisdiction == "outside"  # fail closed
+
+
+def test_direction_decides() -> None:
+    hk, sh = region_place("cn-hongkong", HK), region_place("cn-shanghai", HK)
+    inbound = judge(_flow(sh, hk), flows.NO_DECLARATIONS, TODAY)
+    assert (inbound.verdict, inbound.blocking, inbound.reported) == ("inbound", False, False)
+    assert judge(_flow(hk, hk), flows.NO_DECLARATIONS, TODAY).verdict == "stays"
+    out = judge(_flow(hk, sh), flows.NO_DECLARATIONS, TODAY)
+    assert out.verdict == "blocked" and out.blocking
+    msg = out.message()
+    assert "object replicas: cn-hongkong (Hong Kong) -> cn-shanghai (outside Hong Kong)" in msg
+    assert "via replicationRules[0].destination" in msg and "Mainland China" in msg
+    assert "attestation" in msg and "exemption" in msg  # says how to declare it
+
+
+def test_unknown_and_not_published_fail_closed() -> None:
+    hk = region_place("ap-hongkong", HK)
+    unknown = judge(_flow(hk, unknown_place("a StackReference output")), flows.NO_DECLARATIONS,
+                    TODAY)  # fmt: skip
+    assert unknown.flow.leaves_hong_kong is None
+    assert unknown.verdict == "unknown" and unknown.blocking
+    assert "fails closed" in unknown.message()
+    vendor = Place("oapi.dingtalk.com", "not-published", "DingTalk: storage location not published")
+    nf = judge(_flow(hk, vendor, "notification"), flows.NO_DECLARATIONS, TODAY)
+    assert nf.verdict == "blocked" and "not published" in nf.message()
+
+
+def test_declarations() -> None:
+    hk = region_place("ap-hongkong", HK)
+    vendor = Place("mx.example-vendor.hk", "not-published", "vendor page silent")
+    att = Attestation("AT-1", "mx.example-vendor.*", "J. Chan, vendor DPO", "DPA s.4.2",
+                      date(2026, 1, 1), date(2026, 12, 7))  # fmt: skip
+    decl = Declarations(attestations=(att,))
+    j = judge(_flow(hk, vendor, "mail-storage"), decl, TODAY)
+    assert j.verdict == "declared" and not j.blocking
+    assert j.message().startswith(flows.DECLARED_PREFIX + "attestation AT-1]")
+    # the day after expiry the attestation no longer covers it
+    assert judge(_flow(hk, vendor), decl, date(2026, 12, 8)).verdict == "blocked"
+    sg = region_place("ap-southeast-1", HK)
+    cb = CrossBorder("ap-southeast-1", "Singapore", "pcpd-model-clauses", "EX-2026-001",
+                     kinds=("mail-relay",))  # fmt: skip
+    decl = Declarations(cross_border=(cb,))
+    assert judge(_flow(hk, sg, "mail-relay"), decl, TODAY).verdict == "declared"
+    # the declaration covers the mail relay, not a replica sent to the same region
+    assert judge(_flow(hk, sg, "replication"), decl, TODAY).verdict == "blocked"
+
+
+def test_two_way_is_two_flows() -> None:
+    hk, sh = region_place("cn-hongkong", HK), region_place("cn-shanghai", HK)
+    verdicts = [j.verdict for j in flows.judge_all([_flow(sh, hk), _flow(hk, sh)],
+                                                   flows.NO_DECLARATIONS, TODAY)]  # fmt: skip
+    assert verdicts == ["inbound", "blocked"]
