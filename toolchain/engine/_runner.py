@@ -31,11 +31,13 @@ from google.protobuf import (  # type: ignore[import-untyped]
     json_format,
     struct_pb2,
 )
-from pulumi.runtime import mocks
+from pulumi.runtime import mocks, rpc
 from pulumi.runtime import stack as pulumi_stack
 from pulumi.runtime._callbacks import _CallbackServicer
 from pulumi.runtime.proto import engine_pb2, resource_pb2
 from pulumi.runtime.settings import SETTINGS, _get_rpc_manager, configure
+
+from toolchain.engine import invokes
 
 ROOT_STACK_TYPE = "pulumi:pulumi:Stack"
 _SEVERITY = {
@@ -224,11 +226,21 @@ def _source(request: Any) -> str:
     return f"{unquote(path)}:{pos.line}"
 
 
-class _NoMocks(mocks.Mocks):
-    """Invokes return nothing, as a mock provider with no data would."""
+class _OfflineMocks(mocks.Mocks):
+    """Invokes answer with a well-formed result built from the function's result type (see
+    invokes.py), in the region of the provider they go through; resources are answered by
+    CapturingMonitor itself."""
 
-    def call(self, args: mocks.MockCallArgs) -> tuple[dict[Any, Any], list[tuple[str, str]] | None]:
-        return {}, None
+    def __init__(self) -> None:
+        self.provider_regions: dict[str, str] = {}  # provider URN -> its literal region input
+
+    def call(self, args: mocks.MockCallArgs) -> tuple[dict[Any, Any], list[tuple[str, str]]]:
+        typ = invokes.result_type(args.token)
+        if typ is None:
+            return {}, []
+        provider_urn = (args.provider or "").rsplit("::", 1)[0]
+        region = self.provider_regions.get(provider_urn)
+        return invokes.build(typ, args.args, region), []
 
     def new_resource(self, args: mocks.MockResourceArgs) -> tuple[str | None, dict[Any, Any]]:
         return "", {}
@@ -238,7 +250,8 @@ class CapturingMonitor(mocks.MockMonitor):
     """A mock resource monitor that answers like the engine does in preview and records it all."""
 
     def __init__(self, emitter: Emitter, project: str, stack: str, preview: bool) -> None:
-        super().__init__(_NoMocks())
+        self._mocks = _OfflineMocks()
+        super().__init__(self._mocks)
         self._emitter = emitter
         self._project = project
         self._stack = stack
@@ -411,6 +424,10 @@ class CapturingMonitor(mocks.MockMonitor):
         }
         self._emitter.emit(event)
         self.resources[urn] = mocks.MockMonitor.ResourceRegistration(urn, rid, {})
+        if request.type.startswith("pulumi:providers:"):
+            region = event["inputs"].get("region")
+            if isinstance(region, str) and region and region != rpc.UNKNOWN:
+                self._mocks.provider_regions[urn] = region
         # During preview the engine answers a create with the checked inputs as the outputs
         # (unknowns stay unknown); components get no outputs from the engine.
         obj = request.object if custom else struct_pb2.Struct()
@@ -614,6 +631,7 @@ def main(argv: list[str] | None = None) -> int:
     pulumi.runtime.set_all_config(
         pulumi.runtime.get_config_env(), pulumi.runtime.get_config_secret_keys_env()
     )
+    invokes.install()
     monitor = CapturingMonitor(emitter, args.project, args.stack, preview)
     features = monitor.GetDeploymentInfo(empty_pb2.Empty())  # type: ignore[no-untyped-call]
     settings = mocks.MockSettings(  # type: ignore[no-untyped-call]
