@@ -79,7 +79,7 @@ def test_json_contract(tmp_path: Path) -> None:
         ("run_error", "dev", "region: 'ap-guangzhou' is not valid; allowed: ap-hongkong"),
         ("run_error", "exit", "error: domains[0].name: 'bad..name' is not valid"),
         ("run_error", "badyaml", "Pulumi.badyaml.yaml is not valid YAML"),
-        ("run_error", "missing", "stack config file not found"),
+        ("run_error", "missing", "--stack missing: no such stack (no "),
         ("tc_denied", "dev", "Default provider for 'tencentcloud' disabled."),
     ],
 )

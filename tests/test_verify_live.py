@@ -301,6 +301,62 @@ def test_unreachable_dns_is_exit_2(world: World) -> None:
     assert "DNS could not be read" in done.stderr
 
 
+@contextlib.contextmanager
+def useless_root() -> Iterator[int]:
+    """A UDP "root server" that answers every query NOERROR with nothing in it and no AA bit,
+    as a captive portal or a broken middlebox does."""
+    import socket
+
+    import dns.message
+
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sock.bind(("127.0.0.1", 0))
+    sock.settimeout(0.2)
+    stop = threading.Event()
+
+    def serve() -> None:
+        while not stop.is_set():
+            try:
+                data, peer = sock.recvfrom(4096)
+            except TimeoutError:
+                continue
+            query = dns.message.from_wire(data)
+            reply = dns.message.make_response(query)
+            reply.flags &= ~dns.flags.AA
+            sock.sendto(reply.to_wire(), peer)
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        yield sock.getsockname()[1]
+    finally:
+        stop.set()
+        thread.join()
+        sock.close()
+
+
+@pytest.mark.integration
+def test_dns_that_answers_nothing_usable_is_exit_2_not_drift() -> None:
+    with useless_root() as port:
+        done = subprocess.run(
+            [
+                str(REPO / "scripts" / "verify"),
+                "--stack",
+                STACK,
+                "--root-server",
+                f"127.0.0.1:{port}",
+                "--timeout",
+                "0.5",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=900,
+        )
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert "DNS could not be read" in done.stderr and "no usable DNS from here" in done.stderr
+    assert "DRIFT" not in done.stdout + done.stderr
+
+
 @pytest.mark.integration
 def test_record_a_pass_then_the_cutover_is_allowed(world: World, tmp_path: Path) -> None:
     """The runbook's gate: the lowered records verified on every name server, written into the

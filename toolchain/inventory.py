@@ -326,27 +326,58 @@ def to_markdown(doc: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(
         prog="scripts/inventory",
         description="Pre-migration report of the current mail system: mailboxes over IMAP, "
         "mail DNS live. Writes inventory.md and inventory.json.",
     )
     ap.add_argument("--accounts", required=True, help="accounts file (the source users are read)")
+    presets = ", ".join(f"{n}:<host>" if host is None else n for n, (host, *_) in PRESETS.items())
     ap.add_argument(
-        "--source", required=True, help="old IMAP server: " + ", ".join(PRESETS) + " or host[:port]"
+        "--source",
+        required=True,
+        help=f"old IMAP server: a preset ({presets}) or host[:port]",
     )
-    ap.add_argument("--source-security", choices=("ssl", "starttls", "none"))
+    ap.add_argument(
+        "--source-security",
+        choices=("ssl", "starttls", "none"),
+        help="how to reach a host[:port] source (default: ssl on 993, else starttls)",
+    )
     ap.add_argument("--source-cafile", help="CA bundle for the IMAP server (default: system CAs)")
     ap.add_argument("--passwords", help="password file (mode 600); else HKMAIL_SOURCE_PASSWORD")
     ap.add_argument("--domain", action="append", default=[], help="mail domain (repeatable)")
     ap.add_argument("--dkim-selector", action="append", default=[], help="DKIM selector to look up")
-    ap.add_argument("--root-server", action="append", metavar="ADDR[:PORT]")
-    ap.add_argument("--dns-port", type=int, default=53)
-    ap.add_argument("--resolver", metavar="ADDR[:PORT]")
-    ap.add_argument("--timeout", type=float, default=30.0)
+    ap.add_argument(
+        "--root-server",
+        action="append",
+        metavar="ADDR[:PORT]",
+        help="where the DNS delegation walk starts (repeatable; default: the IANA root servers)",
+    )
+    ap.add_argument(
+        "--dns-port",
+        type=int,
+        default=53,
+        help="port of the name servers found by referral (default 53)",
+    )
+    ap.add_argument(
+        "--resolver",
+        metavar="ADDR[:PORT]",
+        help="a recursive resolver for the live DNS checks (default: resolve iteratively "
+        "from the root servers)",
+    )
+    ap.add_argument(
+        "--timeout",
+        type=float,
+        default=30.0,
+        help="seconds for each IMAP operation (DNS queries: at most 5)",
+    )
     ap.add_argument("--output-dir", default=".", help="where inventory.md and inventory.json go")
-    args = ap.parse_args(argv)
+    return ap
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parser().parse_args(argv)
     try:
         accounts = read_accounts(Path(args.accounts))
         passwords = Passwords.load(Path(args.passwords) if args.passwords else None)

@@ -204,7 +204,7 @@ class Dns:
         qname = dns.name.from_text(zone)
         current, servers = ".", list(self.roots)
         for _ in range(MAX_STEPS):
-            _asked, response = self.ask_any(servers, zone, "NS")
+            asked, response = self.ask_any(servers, zone, "NS")
             if response.rcode() == dns.rcode.NXDOMAIN:
                 raise LookupError(
                     f"{zone} does not exist: the parent zone {current} answers NXDOMAIN"
@@ -217,6 +217,13 @@ class Dns:
                     if response.answer
                     else None
                 )
+                if ns is None and not response.flags & dns.flags.AA:
+                    # neither a referral nor an authoritative answer (a captive or broken
+                    # resolver in the way): nothing can be judged about the zone from here
+                    raise DnsUnavailable(
+                        f"{asked}, a server of {current}, answered {zone} NS with neither a "
+                        "referral nor an authoritative answer; no usable DNS from here"
+                    )
                 if ns is None:
                     raise LookupError(f"{current} has no delegation for {zone}")
                 hosts = sorted(rd.target.to_text() for rd in ns)

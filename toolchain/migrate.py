@@ -47,9 +47,10 @@ def stack_config(project: str, stack: str) -> dict[str, object]:
     """The stack's config as the program sees it (full keys, structured values decoded)."""
     from toolchain.engine.model import EngineError
     from toolchain.engine.project import load_project, load_stack_config
+    from toolchain.stackarg import resolve_stack
 
     try:
-        cfg = load_stack_config(load_project(project), stack)
+        cfg = load_stack_config(load_project(project), resolve_stack(project, stack))
     except EngineError as exc:
         raise MigrateError(str(exc)) from exc
     out: dict[str, object] = {}
@@ -249,7 +250,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     sub = ap.add_subparsers(dest="command", required=True)
     p = sub.add_parser("plan", help="records of every phase, the changes, and the safety checks")
-    p.add_argument("--stack", required=True)
+    p.add_argument(
+        "--stack", required=True, help="stack name, or the path of its Pulumi.<stack>.yaml"
+    )
     p.add_argument("--project", default=str(REPO_ROOT))
     p.add_argument("--format", choices=("text", "json", "markdown"), default="text")
     p.add_argument("--now", help="judge as of this time (ISO 8601 with zone); default: now")

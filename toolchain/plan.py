@@ -19,6 +19,7 @@ from toolchain.engine.project import load_project, load_stack_config
 from toolchain.engine.run import run_program
 from toolchain.engine.wire import to_display
 from toolchain.output import OutputError, check_output, write_output
+from toolchain.stackarg import resolve_stack
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 _MAX_INPUTS = 70
@@ -104,14 +105,24 @@ def _config_warnings(project: str, stack: str) -> tuple[str, ...]:
         return ()  # the run reports it
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(
         prog="scripts/plan",
         description="Run a stack's Pulumi program offline under mocks and show what it creates.",
     )
-    ap.add_argument("--stack", required=True, help="stack name (stacks/Pulumi.<stack>.yaml)")
+    ap.add_argument(
+        "--stack",
+        required=True,
+        help="stack name, or the path of its Pulumi.<stack>.yaml (stacks/Pulumi.<stack>.yaml)",
+    )
     ap.add_argument("--project", default=str(REPO_ROOT), help="Pulumi project directory")
-    ap.add_argument("--format", choices=("text", "json", "zone"), default="text")
+    ap.add_argument(
+        "--format",
+        choices=("text", "json", "zone"),
+        default="text",
+        help="text (grouped by domain, 100 columns), json (every input; secrets shown as "
+        "[secret]) or zone (RFC 1035 master files)",
+    )
     ap.add_argument("--output", help="write to this file instead of standard output")
     ap.add_argument(
         "--state",
@@ -129,7 +140,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument(
         "--verbose", action="store_true", help="on a program error, also show its traceback"
     )
-    args = ap.parse_args(argv)
+    return ap
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parser().parse_args(argv)
     if args.state and args.format != "zone":
         print("error: --state fills the zone export: use it with --format zone", file=sys.stderr)
         return 2
@@ -142,6 +157,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         except OutputError as exc:
             print(f"error: {exc}", file=sys.stderr)
             return 2
+    try:
+        args.stack = resolve_stack(args.project, args.stack)
+    except EngineError as exc:
+        print(format_error(exc), file=sys.stderr)
+        return 2
 
     # What the stack file says that the CLI reads differently from how it looks (octal numbers,
     # keys outside `config:`): shown first, so that it is seen even when the program then fails.

@@ -29,6 +29,8 @@ import yaml
 from toolchain.engine.model import EngineError, PlannedResource
 from toolchain.gate import placement as placement_mod
 from toolchain.gate.core import GateResult, Violation, run_gate, run_gate_on_state
+from toolchain.output import OutputError, check_output_dir
+from toolchain.stackarg import resolve_stack
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 HK_REGIONS = frozenset({"cn-hongkong", "ap-hongkong"})
@@ -868,14 +870,30 @@ def parser() -> argparse.ArgumentParser:
         description="Write compliance evidence (HTML and Markdown) for one stack, from the plan "
         "under mocks or from a `pulumi stack export` (--state).",
     )
-    ap.add_argument("--stack", help="stack name (Pulumi.<stack>.yaml in the stackConfigDir)")
+    ap.add_argument(
+        "--stack",
+        help="stack name, or the path of its Pulumi.<stack>.yaml in the stackConfigDir",
+    )
     ap.add_argument("--project", default=str(REPO_ROOT), help="Pulumi project directory")
-    ap.add_argument("--policy-pack", default=str(REPO_ROOT / "policies"))
+    ap.add_argument(
+        "--policy-pack", default=str(REPO_ROOT / "policies"), help="policy pack directory"
+    )
     ap.add_argument("--policy-config", help="policy config JSON, as for the gate")
     ap.add_argument("--state", help="report on a `pulumi stack export` document")
     ap.add_argument("--output-dir", default="artifacts/report", help="where to write the files")
-    ap.add_argument("--timeout", type=float, default=600.0)
+    ap.add_argument("--timeout", type=float, default=600.0, help="seconds the program may run")
     return ap
+
+
+def _output_names(project: str, stack: str, state: str | None) -> tuple[str, ...]:
+    """The files the report will write, where they can be known before the run (the project
+    name comes from Pulumi.yaml; a state file names its own)."""
+    if state:
+        return ()
+    from toolchain.engine.project import load_project
+
+    stem = f"report-{load_project(project).name}-{stack.rsplit('/', 1)[-1]}"
+    return (f"{stem}.html", f"{stem}.md")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -885,11 +903,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     pack = Path(args.policy_pack)
     try:
+        # before the gate runs: a typo in a path is exit 2 ("could not run"), never exit 1
+        stack = resolve_stack(args.project, args.stack) if args.stack and not args.state else ""
+        out = check_output_dir(args.output_dir, _output_names(args.project, stack, args.state))
+    except (OutputError, EngineError) as exc:
+        print(f"error: {str(exc).strip()}", file=sys.stderr)
+        print("report: not run, nothing written", file=sys.stderr)
+        return 2
+    try:
         if args.state:
             result = run_gate_on_state(args.state, pack, policy_config=args.policy_config)
         else:
             result = run_gate(
-                args.project, args.stack, pack, policy_config=args.policy_config,
+                args.project, stack, pack, policy_config=args.policy_config,
                 timeout=args.timeout,
             )  # fmt: skip
     except EngineError as exc:
@@ -900,7 +926,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         return 2
     rep = build(result, pack, Path(args.state) if args.state else None, args.policy_config)
-    out = Path(args.output_dir)
     out.mkdir(parents=True, exist_ok=True)
     stem = f"report-{result.project}-{result.stack}"
     (out / f"{stem}.html").write_text(to_html(rep), encoding="utf-8")

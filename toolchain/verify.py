@@ -721,9 +721,13 @@ def parser() -> argparse.ArgumentParser:
         "parent delegation, for the records the plan publishes; check SPF lookups and the "
         "MTA-STS policy live. Exit 0 match, 1 drift, 2 could not check.",
     )
-    ap.add_argument("--stack", required=True, help="stack name (Pulumi.<stack>.yaml)")
+    ap.add_argument(
+        "--stack", required=True, help="stack name, or the path of its Pulumi.<stack>.yaml"
+    )
     ap.add_argument("--project", default=str(REPO_ROOT), help="Pulumi project directory")
-    ap.add_argument("--format", choices=FORMATS, default="text")
+    ap.add_argument(
+        "--format", choices=FORMATS, default="text", help="report format (default text)"
+    )
     ap.add_argument("--output", help="write the report to this file instead of standard output")
     ap.add_argument(
         "--root-server",
@@ -765,7 +769,16 @@ def parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
     from toolchain.engine.model import EngineError
+    from toolchain.output import OutputError, check_output
+    from toolchain.stackarg import resolve_stack
 
+    try:
+        if args.output:
+            check_output(args.output)
+        args.stack = resolve_stack(args.project, args.stack)
+    except (EngineError, OutputError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     try:
         zones, policies, config = planned_from_project(
             args.project, args.stack, args.program_timeout

@@ -22,6 +22,7 @@ from toolchain.engine.project import load_project
 from toolchain.gate.core import GateResult, StackFailure, run_gate_on_state, run_gates
 from toolchain.gate.report import render_many, write
 from toolchain.output import OutputError, check_output
+from toolchain.stackarg import resolve_stack, stack_names
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 FORMATS = ("text", "json", "sarif", "junit", "markdown")
@@ -39,7 +40,8 @@ def parser() -> argparse.ArgumentParser:
         "--stack",
         action="append",
         default=[],
-        help="stack name (Pulumi.<stack>.yaml in the stackConfigDir); repeat for several",
+        help="stack name, or the path of its Pulumi.<stack>.yaml in the stackConfigDir; "
+        "repeat for several",
     )
     ap.add_argument(
         "--all-stacks",
@@ -108,9 +110,12 @@ def _reports(args: argparse.Namespace) -> list[tuple[str, str | None]]:
         raise ValueError("more --output than --format")
     reports: list[tuple[str, str | None]] = []
     formats = args.format or (["text"] if not args.report else [])
+    flags: dict[str, str] = {}
     for i, fmt in enumerate(formats):
         out = args.output[i] if i < len(args.output) else None
         reports.append((fmt, out))
+        if out is not None:
+            flags[out] = "--output "
     for spec in args.report:
         fmt, sep, file = spec.partition("=")
         if not sep or fmt not in FORMATS or not file:
@@ -118,12 +123,15 @@ def _reports(args: argparse.Namespace) -> list[tuple[str, str | None]]:
                 f"--report {spec!r}: expected FORMAT=FILE with FORMAT one of {', '.join(FORMATS)}"
             )
         reports.append((fmt, None if file == "-" else file))
+        if file != "-":
+            flags[file] = f"--report {fmt}="
     if sum(out is None for _, out in reports) > 1:
         raise ValueError("only one report can go to standard output; give the others a file")
     for _, out in reports:
         if out is not None:
-            try:  # before the (slow) run: a directory, or a file in a missing directory
-                check_output(out)
+            # before the (slow) run; missing directories are created when the report is written
+            try:
+                check_output(out, flag=flags[out], create_dirs=True)
             except OutputError as exc:
                 raise ValueError(str(exc)) from None
     return reports
@@ -131,11 +139,7 @@ def _reports(args: argparse.Namespace) -> list[tuple[str, str | None]]:
 
 def _all_stacks(project_dir: str) -> list[str]:
     project = load_project(project_dir)
-    names = sorted(
-        p.name[len("Pulumi.") : -len(".yaml")]
-        for p in project.stack_config_dir.glob("Pulumi.*.yaml")
-        if p.is_file()
-    )
+    names = stack_names(project)
     if not names:
         raise EngineError(
             f"no Pulumi.<stack>.yaml in {project.stack_config_dir}", str(project.stack_config_dir)
@@ -186,7 +190,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                 )
             ]
         else:
-            stacks = list(args.stack)
+            stacks = []
+            for arg in args.stack:
+                name = resolve_stack(args.project, arg)
+                stacks += [name] if name not in stacks else []
             if args.all_stacks:
                 stacks += [s for s in _all_stacks(args.project) if s not in stacks]
             results = run_gates(

@@ -225,8 +225,10 @@ def to_sarif(result: GateResult) -> dict[str, Any]:
 
 
 def to_junit(result: GateResult) -> str:
-    """One test case per (resource, rule) pair; a violation is a failure (advisory ones too,
-    typed by level), a rule the pack did not apply is skipped."""
+    """One test case per (resource, rule) pair. Only what blocks (a mandatory, unexempted
+    violation) is a ``<failure>``, so CI's failure count agrees with the exit code; an advisory
+    finding passes, carried in ``<system-out>`` and a ``hkmail.advisory`` property; an exempt
+    finding and a rule the pack did not apply are ``<skipped>``."""
     by_pair: dict[tuple[str, str], list[Violation]] = defaultdict(list)
     stack_urn = next((r.urn for r in result.resources if r.type == "pulumi:pulumi:Stack"), "stack")
     for v in result.violations:
@@ -271,16 +273,33 @@ def _case(
     case = ET.SubElement(suite, "testcase", classname=f"{rtype}.{name}", name=rule)
     case.set("file", "")
     counts["tests"] += 1
-    live = [v for v in violations if not v.exempt]
-    if live:
+    blocking = [v for v in violations if v.blocking]
+    advisory = [v for v in violations if not v.exempt and not v.blocking]
+    if advisory:  # properties first, as the JUnit schemas order a test case's children
+        props = ET.SubElement(case, "properties")
+        for v in advisory:
+            ET.SubElement(
+                props,
+                "property",
+                name=f"hkmail.{v.enforcement_level}",
+                value=_first_line(_detail(v)),
+            )
+    if blocking:
         failure = ET.SubElement(
             case,
             "failure",
-            message=f"{live[0].enforcement_level}: {_first_line(_detail(live[0]))}",
-            type=live[0].enforcement_level,
+            message=f"{blocking[0].enforcement_level}: {_first_line(_detail(blocking[0]))}",
+            type=blocking[0].enforcement_level,
         )
-        failure.text = "\n\n".join(f"{urn}\n{_detail(v)}" for v in live)
+        failure.text = "\n\n".join(f"{urn}\n{_detail(v)}" for v in blocking)
         counts["failures"] += 1
+    if advisory:
+        out = ET.SubElement(case, "system-out")
+        out.text = "\n\n".join(
+            f"{v.enforcement_level} (does not fail the gate): {urn}\n{_detail(v)}" for v in advisory
+        )
+    if blocking or advisory:
+        pass  # judged above; an exempt finding beside them is in the reports that list them
     elif violations:
         skipped = ET.SubElement(case, "skipped", message=f"exempt: {violations[0].exemption}")
         skipped.text = _detail(violations[0])
