@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 import base64
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -10,6 +10,7 @@ import yaml
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
 
+from tests.mailserver_support import MailServer, running_server
 from tests.support import REPO
 
 
@@ -51,3 +52,11 @@ def example_config() -> Callable[[str], dict[str, Any]]:
 @pytest.fixture
 def tmp(tmp_path: Path) -> Path:
     return tmp_path
+
+
+@pytest.fixture(scope="session")
+def mail_server() -> Iterator[MailServer]:
+    """The rendered mail server's real daemons, started once per session and shared by every
+    module; add settings with tests.mailserver_support.extend (see its docstring)."""
+    with running_server() as server:
+        yield server
