@@ -251,15 +251,17 @@ def test_2_an_interrupted_copy_resumes_without_duplicates(env: Env) -> None:
     out, err = proc.communicate(timeout=30)
     env.outputs += [out, err]
     assert copied >= 300, err
+    # both accounts were being copied at once (--jobs)
     partial = total(folder_counts(env.new, "alice.chan", env.ca))
     assert partial < env.corpus.count("alice"), "the copy finished before it could be interrupted"
+    partial += total(folder_counts(env.new, "bob", env.ca))
 
     done = copy(env, "--format", "json")
     assert done.returncode == 0, done.stdout + done.stderr
     doc = json.loads(done.stdout)
     assert doc["missing"] == 0
     assert doc["copied"] == len(env.corpus.messages) - partial
-    assert "alice -> alice.chan [" in done.stderr  # the progress bar of the account
+    assert "alice -> alice.chan: " in done.stderr and "copy: 2/2 accounts" in done.stderr
     # exactly the source's messages: nothing copied twice by the resumed run
     for user, dest_user in (("alice", "alice.chan"), ("bob", "bob")):
         counts = folder_counts(env.new, dest_user, env.ca)

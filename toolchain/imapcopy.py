@@ -13,8 +13,14 @@
   From, Subject, size and internal date. Counts are kept as multisets, so duplicates are copied as
   often as they occur and a re-run copies only what the destination lacks: an interrupted run
   resumes where it stopped, and a second run copies nothing. Flags and internal dates are kept.
-- At the end every destination folder is checked against its source folders; exit 1 when any
-  message is missing, 2 when the copy could not run.
+- Several accounts at once (``--jobs``), one IMAP session per side each, a cap of sessions per
+  server that drops when the server says it is busy (toolchain.imapconn). Within an account the
+  two sides work at once: the source fetches the next batch while the destination appends this
+  one (MULTIAPPEND, else pipelined APPENDs with LITERAL+), batches bounded in bytes.
+- At the end every destination folder is checked against its source folders: each source message
+  present, with the same size and internal date and its flags; a difference is named (folder,
+  Message-ID or digest). Exit 1 when any message is missing or different, 2 when the copy could
+  not run. The JSON report (``--report``) is rewritten as each account finishes.
 """
 
 from __future__ import annotations
@@ -28,25 +34,37 @@ import email.policy
 import hashlib
 import json
 import os
+import queue
 import ssl
 import stat
 import sys
+import threading
 import time
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
-from imapclient import IMAPClient  # type: ignore[import-untyped]
 from imapclient.exceptions import IMAPClientError  # type: ignore[import-untyped]
 
-# name -> (host, port, security); host None: given after the preset name, "hkmail:mail.x.hk".
-PRESETS: Mapping[str, tuple[str | None, int, str]] = {
-    "tencent-exmail": ("imap.exmail.qq.com", 993, "ssl"),
-    "tencent-exmail-overseas": ("hwimap.exmail.qq.com", 993, "ssl"),
-    "alibaba-mail": ("imap.qiye.aliyun.com", 993, "ssl"),
-    "hkmail": (None, 993, "ssl"),  # our private server's Dovecot (hkmail:privateServer hostname)
-}
+from toolchain.imapconn import (
+    PRESETS,
+    SECURITIES,
+    Backoff,
+    CopyError,
+    Server,
+    ServerBusy,
+    ServerSlots,
+    connect,
+    parse_server,
+    reason,
+    session,
+)
+from toolchain.imapprogress import Overall
+
+__all__ = ["PRESETS", "CopyError", "Server", "connect", "copy_mailbox", "parse_server", "run_copy"]
+
 SPECIAL_USE = ("\\Sent", "\\Drafts", "\\Junk", "\\Trash", "\\Archive")
 # Well-known folder names -> special use. Tencent Exmail and Alibaba Mail use the Chinese names.
 SPECIAL_NAMES: Mapping[str, str] = {
@@ -84,40 +102,9 @@ FETCH_BATCH = 500
 COPY_BATCH_BYTES = 16 * 1024 * 1024
 
 
-class CopyError(Exception):
-    """The copy could not run (connection, login, arguments): exit 2."""
-
-
 # ---------------------------------------------------------------------------------------------
-# Endpoints, accounts, passwords
+# Accounts, passwords
 # ---------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Server:
-    host: str
-    port: int
-    security: str  # ssl | starttls | none
-
-    def __str__(self) -> str:
-        return f"{self.host}:{self.port} ({self.security})"
-
-
-def parse_server(text: str, security: str | None = None) -> Server:
-    """``preset``, ``preset:host``, ``host`` or ``host:port``."""
-    name, _, rest = text.partition(":")
-    if name in PRESETS:
-        host, port, sec = PRESETS[name]
-        if host is None:
-            if not rest:
-                raise CopyError(f"preset {name} needs the server's host name: {name}:<host>")
-            host, _, port_text = rest.partition(":")
-            port = int(port_text) if port_text else port
-        elif rest:
-            port = int(rest)
-        return Server(host, port, security or sec)
-    port = int(rest) if rest else 993
-    return Server(name, port, security or ("ssl" if port == 993 else "starttls"))
 
 
 @dataclass(frozen=True)
@@ -171,30 +158,6 @@ class Passwords:
                 f"HKMAIL_{side.upper()}_PASSWORD"
             )
         return found
-
-
-def connect(server: Server, user: str, password: str, cafile: str | None, timeout: float) -> Any:
-    context = ssl.create_default_context(cafile=cafile)
-    try:
-        client = IMAPClient(
-            server.host,
-            port=server.port,
-            ssl=server.security == "ssl",
-            ssl_context=context,
-            timeout=timeout,
-        )
-        if server.security == "starttls":
-            client.starttls(context)
-        client.normalise_times = False  # keep the internal dates' own zones
-        client.login(user, password)
-    except (OSError, IMAPClientError, ssl.SSLError) as exc:
-        raise CopyError(f"{server}: cannot log in as {user}: {_reason(exc)}") from None
-    return client
-
-
-def _reason(exc: BaseException) -> str:
-    text = str(exc) or type(exc).__name__
-    return text.replace("\r", " ").replace("\n", " ")[:200]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -291,13 +254,49 @@ def message_key(headers: bytes, size: int, internaldate: dt.datetime | None) -> 
     return "hdr:" + digest.hexdigest()[:32]
 
 
-def scan(client: Any, folder: str, readonly: bool = True) -> list[Msg]:
-    client.select_folder(folder, readonly=readonly)
-    uids = client.search(["ALL"])
+@dataclass(frozen=True)
+class Window:
+    """Which source messages to copy: some folders, internal dates in [since, before)."""
+
+    folders: tuple[str, ...] | None = None  # source folder names; None: all
+    since: dt.date | None = None
+    before: dt.date | None = None
+
+    def criteria(self) -> list[Any]:
+        out: list[Any] = []
+        if self.since:
+            out += [b"SINCE", self.since]
+        if self.before:
+            out += [b"BEFORE", self.before]
+        return out or [b"ALL"]
+
+
+@dataclass
+class Scan:
+    uidvalidity: int | None
+    messages: list[Msg]
+
+
+def scan(client: Any, folder: str, readonly: bool = True, window: Window | None = None) -> Scan:
+    """The folder's messages. A small folder costs two round trips (SELECT, one UID FETCH 1:*);
+    a large one is searched, then fetched 500 at a time, so memory stays bounded."""
+    info = client.select_folder(folder, readonly=readonly)
+    exists = int(info.get(b"EXISTS", 0))
+    validity = info.get(b"UIDVALIDITY")
+    criteria = (window or Window()).criteria()
+    if exists == 0:
+        return Scan(validity, [])
+    if exists <= FETCH_BATCH and criteria == [b"ALL"]:
+        batches: Iterable[Any] = ["1:*"]
+    else:
+        uids = client.search(criteria)
+        batches = (uids[i : i + FETCH_BATCH] for i in range(0, len(uids), FETCH_BATCH))
     out = []
-    for i in range(0, len(uids), FETCH_BATCH):
-        batch = uids[i : i + FETCH_BATCH]
-        for uid, data in client.fetch(batch, META).items():
+    for batch in batches:
+        if not batch:
+            continue
+        fetched = _fetch_all(client) if batch == "1:*" else client.fetch(batch, META)
+        for uid, data in fetched.items():
             headers = next((v for k, v in data.items() if k.startswith(b"BODY[HEADER")), b"")
             size = int(data.get(b"RFC822.SIZE", 0))
             idate = data.get(b"INTERNALDATE")
@@ -310,52 +309,44 @@ def scan(client: Any, folder: str, readonly: bool = True) -> list[Msg]:
                     idate,
                 )
             )
-    return sorted(out, key=lambda m: m.uid)
+    return Scan(validity, sorted(out, key=lambda m: m.uid))
+
+
+def _fetch_all(client: Any) -> dict[int, dict[bytes, Any]]:
+    """``UID FETCH 1:* META``: imapclient's fetch() keeps only the UIDs it was given by number."""
+    from imapclient.response_parser import parse_fetch_response  # type: ignore[import-untyped]
+
+    imap = client._imap
+    tag = imap._command("UID", "FETCH", "1:*", "(" + " ".join(x.decode() for x in META) + ")")
+    typ, data = imap._command_complete("FETCH", tag)
+    if typ != "OK":
+        raise IMAPClientError(f"FETCH failed: {reason(Exception(data))}")
+    typ, data = imap._untagged_response(typ, data, "FETCH")
+    parsed: dict[int, dict[bytes, Any]] = parse_fetch_response(data, client.normalise_times, True)
+    return {uid: d for uid, d in parsed.items() if isinstance(uid, int)}
 
 
 # ---------------------------------------------------------------------------------------------
-# Progress and reports
+# Results
 # ---------------------------------------------------------------------------------------------
 
 
-class Progress:
-    """One bar per account on stderr (redrawn in place on a terminal, every 10% otherwise)."""
+@dataclass(frozen=True)
+class Problem:
+    """One source message the closing check could not match on the destination."""
 
-    def __init__(self, label: str, total: int, total_bytes: int, out: TextIO, enabled: bool):
-        self.label, self.total, self.total_bytes = label, total, total_bytes
-        self.done = self.bytes = 0
-        self.out, self.enabled = out, enabled
-        self.tty = enabled and out.isatty()
-        self.started = time.monotonic()
-        self.last_decile = -1
-        self.folder = ""
+    kind: str  # missing | flags | internaldate | size
+    folder: str  # its source folder
+    message: str  # Message-ID, or "digest hdr:..." for one without
+    detail: str = ""
 
-    def step(self, size: int, folder: str) -> None:
-        self.done += 1
-        self.bytes += size
-        self.folder = folder
-        self.draw()
-
-    def draw(self, final: bool = False) -> None:
-        if not self.enabled:
-            return
-        frac = self.done / self.total if self.total else 1.0
-        decile = int(frac * 10)
-        if not self.tty and not final and decile == self.last_decile:
-            return
-        self.last_decile = decile
-        width = 30
-        bar = "#" * int(frac * width) + "-" * (width - int(frac * width))
-        rate = self.done / max(time.monotonic() - self.started, 1e-6)
-        line = (
-            f"{self.label} [{bar}] {self.done}/{self.total} msgs "
-            f"{self.bytes / 1e6:.1f}/{self.total_bytes / 1e6:.1f} MB {rate:.0f} msg/s"
+    def text(self) -> str:
+        return f"{self.kind}: {self.message} in {self.folder}" + (
+            f" ({self.detail})" if self.detail else ""
         )
-        if self.tty:
-            self.out.write("\r" + line[:160] + ("\n" if final else ""))
-        else:
-            self.out.write(line + "\n")
-        self.out.flush()
+
+
+MAX_PROBLEMS = 50  # named per folder; the counts are always complete
 
 
 @dataclass
@@ -369,6 +360,9 @@ class FolderResult:
     copied_bytes: int = 0
     flags_updated: int = 0
     missing: int = 0
+    mismatched: int = 0
+    problems: list[Problem] = field(default_factory=list)
+    uidvalidity: dict[str, int | None] = field(default_factory=dict)  # "source:<name>" / "dest"
 
 
 @dataclass
@@ -377,10 +371,85 @@ class AccountResult:
     destination: str
     folders: list[FolderResult] = field(default_factory=list)
     error: str = ""
+    attempts: int = 0
+    seconds: float = 0.0
+    notes: list[str] = field(default_factory=list)
 
     @property
     def missing(self) -> int:
         return sum(f.missing for f in self.folders)
+
+    @property
+    def mismatched(self) -> int:
+        return sum(f.mismatched for f in self.folders)
+
+
+# ---------------------------------------------------------------------------------------------
+# The closing check
+# ---------------------------------------------------------------------------------------------
+
+
+def _stamp(m: Msg) -> float | None:
+    return m.internaldate.timestamp() if m.internaldate else None
+
+
+def _label(key: str) -> str:
+    return key[4:] if key.startswith("mid:") else f"digest {key}"
+
+
+def _same(s: Msg, d: Msg) -> bool:
+    return (
+        s.size == d.size
+        and (_stamp(s) is None or _stamp(s) == _stamp(d))
+        and set(s.flags) <= set(d.flags)
+    )
+
+
+def compare(source: Sequence[tuple[str, Msg]], destination: Sequence[Msg]) -> list[Problem]:
+    """Every source message (folder, message) against the destination folder: present, same size,
+    same internal date, and its flags set there (the destination may have more: a user who read
+    a message on the new system). Duplicates are matched one to one."""
+    by_key: dict[str, list[Msg]] = collections.defaultdict(list)
+    for d in destination:
+        by_key[d.key].append(d)
+    unmatched: list[tuple[str, Msg]] = []
+    for folder, s in source:
+        pool = by_key.get(s.key, [])
+        exact = next((i for i, d in enumerate(pool) if _same(s, d)), None)
+        if exact is None:
+            unmatched.append((folder, s))
+        else:
+            pool.pop(exact)
+    problems = []
+    for folder, s in unmatched:
+        pool = by_key.get(s.key, [])
+        if not pool:
+            problems.append(Problem("missing", folder, _label(s.key)))
+            continue
+        d = pool.pop(0)
+        if s.size != d.size:
+            problems.append(
+                Problem("size", folder, _label(s.key), f"source {s.size}, destination {d.size}")
+            )
+        elif _stamp(s) != _stamp(d):
+            problems.append(
+                Problem(
+                    "internaldate",
+                    folder,
+                    _label(s.key),
+                    f"source {s.internaldate}, destination {d.internaldate}",
+                )
+            )
+        else:
+            lacking = b" ".join(sorted(set(s.flags) - set(d.flags))).decode(errors="replace")
+            problems.append(Problem("flags", folder, _label(s.key), f"not set: {lacking}"))
+    return problems
+
+
+def _record(fr: FolderResult, problems: Sequence[Problem]) -> None:
+    fr.missing = sum(1 for p in problems if p.kind == "missing")
+    fr.mismatched = len(problems) - fr.missing
+    fr.problems = list(problems[:MAX_PROBLEMS])
 
 
 # ---------------------------------------------------------------------------------------------
@@ -395,17 +464,114 @@ def _groups(mapping: Mapping[str, str]) -> dict[str, list[str]]:
     return groups
 
 
-def _batches(msgs: Sequence[Msg]) -> Iterator[list[Msg]]:
+def _batches(msgs: Sequence[Msg], limit: int = COPY_BATCH_BYTES) -> Iterator[list[Msg]]:
+    """Up to 200 messages or ``limit`` bytes a batch; a larger message travels alone."""
     batch: list[Msg] = []
     size = 0
     for m in msgs:
-        if batch and (size + m.size > COPY_BATCH_BYTES or len(batch) >= 200):
+        if batch and (size + m.size > limit or len(batch) >= 200):
             yield batch
             batch, size = [], 0
         batch.append(m)
         size += m.size
     if batch:
         yield batch
+
+
+Item = tuple[Msg, bytes]
+
+
+def _append(dst: Any, folder: str, items: Sequence[Item]) -> None:
+    """Append a batch in as few round trips as the server allows: MULTIAPPEND (RFC 3502, all or
+    nothing, so an interrupted run leaves no half batch; imapclient sends its literals
+    non-synchronizing when the server has LITERAL+), else APPENDs pipelined with LITERAL+ /
+    LITERAL- (RFC 7888), else one APPEND at a time."""
+    if dst.has_capability("MULTIAPPEND") and len(items) > 1:
+        dst.multiappend(
+            folder,
+            [
+                {"msg": body, "flags": m.flags}
+                | ({"date": m.internaldate} if m.internaldate else {})
+                for m, body in items
+            ],
+        )
+    elif dst.has_capability("LITERAL+") or (
+        dst.has_capability("LITERAL-") and all(len(b) <= 4096 for _, b in items)
+    ):
+        _append_pipelined(dst, folder, items)
+    else:
+        for m, body in items:
+            dst.append(folder, body, flags=m.flags, msg_time=m.internaldate)
+
+
+def _append_pipelined(dst: Any, folder: str, items: Sequence[Item]) -> None:
+    from imapclient.imapclient import datetime_to_INTERNALDATE  # type: ignore[import-untyped]
+
+    imap = dst._imap  # imaplib underneath: imapclient has no pipelining of its own
+    name = dst._normalise_folder(folder)
+    name = name if isinstance(name, bytes) else name.encode()
+    tags = []
+    for m, body in items:
+        tag = imap._new_tag()
+        parts = [tag, b"APPEND", name, b"(" + b" ".join(m.flags) + b")"]
+        if m.internaldate:
+            parts.append(b'"' + datetime_to_INTERNALDATE(m.internaldate).encode() + b'"')
+        imap.send(b" ".join(parts) + b" {%d+}\r\n" % len(body) + body + b"\r\n")
+        tags.append(tag)
+    failed = []
+    for tag in tags:
+        typ, data = imap._command_complete("APPEND", tag)
+        if typ != "OK":
+            failed.append(reason(Exception(data)))
+    if failed:
+        raise IMAPClientError(f"APPEND refused: {failed[0]}")
+
+
+def _fetcher(
+    src: Any, work: Sequence[tuple[str, list[Msg]]], out: queue.Queue[Any], stop: threading.Event
+) -> None:
+    """Fetch the bodies batch by batch into ``out`` (bounded: at most two batches wait), while
+    the destination appends the previous one."""
+    try:
+        for index, (folder, msgs) in enumerate(work):
+            src.select_folder(folder, readonly=True)
+            for batch in _batches(msgs):
+                if stop.is_set():
+                    return
+                bodies = src.fetch([m.uid for m in batch], [b"BODY.PEEK[]"])
+                found = [(m, bodies.get(m.uid, {}).get(b"BODY[]")) for m in batch]
+                out.put((index, [(m, b) for m, b in found if b is not None]))  # else expunged
+        out.put(None)
+    except BaseException as exc:  # handed to the appending thread, which raises it
+        out.put(exc)
+
+
+@dataclass
+class _Plan:
+    result: FolderResult
+    sources: dict[str, list[Msg]]
+    todo: list[tuple[str, Msg]]
+
+
+def _scan_both(
+    src: Any,
+    dst: Any,
+    groups: Mapping[str, list[str]],
+    existing: set[str],
+    window: Window,
+) -> tuple[dict[str, Scan], dict[str, Scan]]:
+    """Both sides scanned at once, each on its own connection."""
+    dst_scans: dict[str, Scan] = {}
+
+    def scan_destination() -> None:
+        for name in groups:
+            dst_scans[name] = scan(dst, name) if name in existing else Scan(None, [])
+
+    with ThreadPoolExecutor(1) as pool:
+        future = pool.submit(scan_destination)
+        src_scans = {s: scan(src, s, window=window) for ss in groups.values() for s in ss}
+        future.result()
+    return src_scans, dst_scans
 
 
 def copy_account(
@@ -415,18 +581,26 @@ def copy_account(
     *,
     dry_run: bool,
     verify_only: bool,
-    progress_out: TextIO,
-    progress: bool,
+    progress: Overall,
+    window: Window | None = None,
 ) -> AccountResult:
+    window = window or Window()
     result = AccountResult(account.source, account.destination)
     source_folders = list_folders(src)
     dest_folders = list_folders(dst)
     mapping = map_folders(source_folders, dest_folders)
+    if window.folders is not None:
+        unknown = sorted(set(window.folders) - set(mapping))
+        if unknown:
+            raise CopyError(f"{account.source}: no folder {', '.join(unknown)} on the source")
+        mapping = {k: v for k, v in mapping.items() if k in window.folders}
     existing = {f.name for f in dest_folders}
-    plans: list[tuple[FolderResult, dict[str, list[Msg]], list[tuple[str, Msg]]]] = []
-    for dest_name, sources in sorted(_groups(mapping).items()):
-        src_msgs = {s: scan(src, s) for s in sources}
-        dst_msgs = scan(dst, dest_name) if dest_name in existing else []
+    groups = dict(sorted(_groups(mapping).items()))
+    src_scans, dst_scans = _scan_both(src, dst, groups, existing, window)
+    plans: list[_Plan] = []
+    for dest_name, sources in groups.items():
+        src_msgs = {s: src_scans[s].messages for s in sources}
+        dst_msgs = dst_scans[dest_name].messages
         need = collections.Counter(m.key for ms in src_msgs.values() for m in ms)
         need.subtract(collections.Counter(m.key for m in dst_msgs))
         todo: list[tuple[str, Msg]] = []
@@ -441,77 +615,203 @@ def copy_account(
             sum(len(v) for v in src_msgs.values()),
             len(dst_msgs),
             to_copy=len(todo),
+            uidvalidity={f"source:{s}": src_scans[s].uidvalidity for s in sources}
+            | {"destination": dst_scans[dest_name].uidvalidity},
         )
         result.folders.append(fr)
-        plans.append((fr, src_msgs, todo))
-    if dry_run or verify_only:
-        for fr, _, todo in plans:
-            fr.missing = len(todo)
+        plans.append(_Plan(fr, src_msgs, todo))
+    progress.planned(
+        0 if dry_run or verify_only else sum(len(p.todo) for p in plans),
+        0 if dry_run or verify_only else sum(m.size for p in plans for _, m in p.todo),
+    )
+    if dry_run:
+        for p in plans:
+            p.result.missing = len(p.todo)
+        return result
+    if verify_only:
+        for p in plans:
+            source = [(s, m) for s, ms in p.sources.items() for m in ms]
+            _record(p.result, compare(source, dst_scans[p.result.destination].messages))
         return result
 
-    bar = Progress(
-        f"{account.source} -> {account.destination}",
-        sum(len(t) for _, _, t in plans),
-        sum(m.size for _, _, t in plans for _, m in t),
-        progress_out,
-        progress,
-    )
-    multiappend = dst.has_capability("MULTIAPPEND")
-    for fr, _src_msgs, todo in plans:
-        if fr.destination not in existing:
-            dst.create_folder(fr.destination)
-            existing.add(fr.destination)
-            dst.subscribe_folder(fr.destination)
+    for p in plans:
+        if p.todo and p.result.destination not in existing:
+            dst.create_folder(p.result.destination)
+            existing.add(p.result.destination)
+            dst.subscribe_folder(p.result.destination)
+    _copy_bodies(src, dst, plans, progress)
+    # Flags set on the source since an earlier run are added on the destination; then the
+    # closing check of every folder.
+    for p in plans:
+        if p.result.destination not in existing:
+            _record(p.result, compare([(s, m) for s, ms in p.sources.items() for m in ms], []))
+            continue
+        dst_msgs = scan(dst, p.result.destination, readonly=False).messages
+        p.result.destination_count = len(dst_msgs)
+        p.result.flags_updated = _add_flags(dst, p.sources, dst_msgs)
+        if p.result.flags_updated:
+            dst_msgs = scan(dst, p.result.destination, readonly=True).messages
+        source = [(s, m) for s, ms in p.sources.items() for m in ms]
+        _record(p.result, compare(source, dst_msgs))
+    return result
+
+
+def _copy_bodies(src: Any, dst: Any, plans: Sequence[_Plan], progress: Overall) -> None:
+    work: list[tuple[str, list[Msg]]] = []
+    targets: list[FolderResult] = []
+    for p in plans:
         by_source: dict[str, list[Msg]] = {}
-        for s, m in todo:
+        for s, m in p.todo:
             by_source.setdefault(s, []).append(m)
         for s, msgs in by_source.items():
-            src.select_folder(s, readonly=True)
-            for batch in _batches(msgs):
-                bodies = src.fetch([m.uid for m in batch], [b"BODY.PEEK[]"])
-                found = [(m, bodies.get(m.uid, {}).get(b"BODY[]")) for m in batch]
-                ready = [(m, body) for m, body in found if body is not None]  # else expunged
-                if multiappend and len(ready) > 1:
-                    # RFC 3502: one command for the batch, all or nothing (an interrupted run
-                    # leaves no half batch behind)
-                    dst.multiappend(
-                        fr.destination,
-                        [
-                            {"msg": body, "flags": m.flags}
-                            | ({"date": m.internaldate} if m.internaldate else {})
-                            for m, body in ready
-                        ],
-                    )
-                else:
-                    for m, body in ready:
-                        dst.append(fr.destination, body, flags=m.flags, msg_time=m.internaldate)
-                for _m, body in ready:
-                    fr.copied += 1
-                    fr.copied_bytes += len(body)
-                    bar.step(len(body), fr.destination)
-    bar.draw(final=True)
-    # Flags changed on the source since an earlier run are added on the destination, and the
-    # closing check: every source message is on the destination, per folder.
-    for fr, src_msgs, _ in plans:
-        dst_msgs = scan(dst, fr.destination, readonly=False)
-        fr.destination_count = len(dst_msgs)
-        flags_by_key: dict[str, set[bytes]] = {}
-        counts = collections.Counter(m.key for ms in src_msgs.values() for m in ms)
-        for ms in src_msgs.values():
-            for m in ms:
-                if counts[m.key] == 1:
-                    flags_by_key[m.key] = set(m.flags)
-        dst_counts = collections.Counter(m.key for m in dst_msgs)
-        for m in dst_msgs:
-            want = flags_by_key.get(m.key)
-            if want is not None and dst_counts[m.key] == 1:
-                add = want - set(m.flags)
-                if add:
-                    dst.add_flags([m.uid], sorted(add))
-                    fr.flags_updated += 1
-        missing = counts.copy()
-        missing.subtract(dst_counts)
-        fr.missing = sum(v for v in missing.values() if v > 0)
+            work.append((s, msgs))
+            targets.append(p.result)
+    if not work:
+        return
+    bodies: queue.Queue[Any] = queue.Queue(maxsize=2)
+    stop = threading.Event()
+    fetcher = threading.Thread(target=_fetcher, args=(src, work, bodies, stop), daemon=True)
+    fetcher.start()
+    try:
+        while True:
+            got = bodies.get()
+            if got is None:
+                break
+            if isinstance(got, BaseException):
+                raise got
+            index, batch = got
+            if not batch:
+                continue
+            fr = targets[index]
+            _append(dst, fr.destination, batch)
+            size = sum(len(b) for _, b in batch)
+            fr.copied += len(batch)
+            fr.copied_bytes += size
+            progress.step(len(batch), size)
+    finally:
+        stop.set()
+        with contextlib.suppress(queue.Empty):
+            while True:
+                bodies.get_nowait()  # unblock the fetcher
+        fetcher.join(timeout=30)
+
+
+def _add_flags(dst: Any, sources: Mapping[str, Sequence[Msg]], dst_msgs: Sequence[Msg]) -> int:
+    counts = collections.Counter(m.key for ms in sources.values() for m in ms)
+    flags_by_key = {
+        m.key: set(m.flags) for ms in sources.values() for m in ms if counts[m.key] == 1
+    }
+    dst_counts = collections.Counter(m.key for m in dst_msgs)
+    updated = 0
+    for m in dst_msgs:
+        want = flags_by_key.get(m.key)
+        if want is not None and dst_counts[m.key] == 1:
+            add = want - set(m.flags)
+            if add:
+                dst.add_flags([m.uid], sorted(add))
+                updated += 1
+    return updated
+
+
+# ---------------------------------------------------------------------------------------------
+# Many accounts at once
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Settings:
+    source_cafile: str | None = None
+    destination_cafile: str | None = None
+    timeout: float = 120.0
+    handshake_timeout: float = 10.0
+    backoff: Backoff = field(default_factory=Backoff)
+    retries: int = 2  # further attempts of an account after a dropped connection
+
+
+# A dropped connection or a busy refusal mid-account: the account is started again (the copy is
+# idempotent, so a retry copies only what is still missing).
+_RETRYABLE = (OSError, ssl.SSLError, IMAPClientError, ServerBusy)
+
+
+def _copy_one(
+    account: Account,
+    source: Server,
+    destination: Server,
+    passwords: Passwords,
+    slots: tuple[ServerSlots, ServerSlots],
+    settings: Settings,
+    progress: Overall,
+    *,
+    dry_run: bool,
+    verify_only: bool,
+    window: Window | None,
+) -> AccountResult:
+    started = time.monotonic()
+    label = f"{account.source} -> {account.destination}"
+    attempt = 0
+    while True:
+        attempt += 1
+        try:
+            src_pw = passwords.get("source", account.source)
+            dst_pw = passwords.get("destination", account.destination)
+            common = {
+                "timeout": settings.timeout,
+                "handshake_timeout": settings.handshake_timeout,
+                "backoff": settings.backoff,
+                "note": progress.note,
+            }
+            with (
+                session(
+                    source,
+                    slots[0],
+                    account.source,
+                    src_pw,
+                    cafile=settings.source_cafile,
+                    **common,  # type: ignore[arg-type]
+                ) as src,
+                session(
+                    destination,
+                    slots[1],
+                    account.destination,
+                    dst_pw,
+                    cafile=settings.destination_cafile,
+                    **common,  # type: ignore[arg-type]
+                ) as dst,
+            ):
+                result = copy_account(
+                    src,
+                    dst,
+                    account,
+                    dry_run=dry_run,
+                    verify_only=verify_only,
+                    progress=progress,
+                    window=window,
+                )
+            break
+        except CopyError as exc:
+            if isinstance(exc, ServerBusy) and attempt <= settings.retries:
+                progress.note(f"{label}: {exc}; retrying the account")
+                continue
+            result = AccountResult(account.source, account.destination, error=str(exc))
+            break
+        except _RETRYABLE as exc:
+            if attempt <= settings.retries:
+                progress.note(f"{label}: connection lost ({reason(exc)}); retrying the account")
+                time.sleep(settings.backoff.first)
+                continue
+            result = AccountResult(account.source, account.destination, error=reason(exc))
+            break
+    result.attempts = attempt
+    result.seconds = round(time.monotonic() - started, 3)
+    copied = sum(f.copied for f in result.folders)
+    size = sum(f.copied_bytes for f in result.folders)
+    verdict = (
+        f"ERROR {result.error}"
+        if result.error
+        else f"{copied:,} copied ({size / 1e6:.1f} MB), {result.missing} missing, "
+        f"{result.mismatched} differing"
+    )
+    progress.account_done(f"{label}: {verdict} in {result.seconds:.1f} s", bool(result.error))
     return result
 
 
@@ -521,174 +821,330 @@ def run_copy(
     destination: Server,
     passwords: Passwords,
     *,
+    jobs: int = 4,
+    max_connections: int | None = None,
     dry_run: bool = False,
     verify_only: bool = False,
-    source_cafile: str | None = None,
-    destination_cafile: str | None = None,
-    timeout: float = 120.0,
+    settings: Settings | None = None,
     progress: bool = True,
     progress_out: TextIO = sys.stderr,
+    on_result: Callable[[list[AccountResult | None]], None] | None = None,
+    window: Window | None = None,
 ) -> list[AccountResult]:
-    results = []
-    for account in accounts:
-        src = connect(
-            source, account.source, passwords.get("source", account.source), source_cafile, timeout
+    """Copy (or check) every account, ``jobs`` at a time, each with one session per side, at most
+    ``max_connections`` (default ``jobs``) sessions per server. ``on_result`` is called with the
+    results so far (None for accounts not finished) each time an account finishes."""
+    settings = settings or Settings()
+    cap = max_connections or jobs
+    slots = (ServerSlots(cap), ServerSlots(cap))
+    if (source.host, source.port) == (destination.host, destination.port):
+        slots = (slots[0], slots[0])  # one server, one cap
+    display = Overall(len(accounts), progress_out, progress)
+    results: list[AccountResult | None] = [None] * len(accounts)
+    lock = threading.Lock()
+
+    def one(i: int) -> None:
+        r = _copy_one(
+            accounts[i],
+            source,
+            destination,
+            passwords,
+            slots,
+            settings,
+            display,
+            dry_run=dry_run,
+            verify_only=verify_only,
+            window=window,
         )
-        try:
-            dst = connect(
-                destination,
-                account.destination,
-                passwords.get("destination", account.destination),
-                destination_cafile,
-                timeout,
-            )
-            try:
-                results.append(
-                    copy_account(
-                        src,
-                        dst,
-                        account,
-                        dry_run=dry_run,
-                        verify_only=verify_only,
-                        progress_out=progress_out,
-                        progress=progress,
-                    )
-                )
-            finally:
-                _logout(dst)
-        finally:
-            _logout(src)
-    return results
+        with lock:
+            results[i] = r
+            if on_result is not None:
+                on_result(list(results))
+
+    with ThreadPoolExecutor(max(1, jobs), thread_name_prefix="account") as pool:
+        for future in [pool.submit(one, i) for i in range(len(accounts))]:
+            future.result()
+    display.close()
+    return [r for r in results if r is not None]
 
 
-def _logout(client: Any) -> None:
-    with contextlib.suppress(OSError, IMAPClientError):
-        client.logout()
+def copy_mailbox(
+    source: Server,
+    destination: Server,
+    source_user: str,
+    destination_user: str,
+    passwords: Passwords,
+    *,
+    folders: Sequence[str] | None = None,
+    since: dt.date | None = None,
+    before: dt.date | None = None,
+    settings: Settings | None = None,
+    progress: bool = False,
+) -> AccountResult:
+    """Copy one mailbox, some of its folders (source names), messages with internal dates in
+    [since, before), from one server to another, then check them: the stable entry for a restore.
+    Incremental like ``scripts/migrate copy``: what the destination already holds is skipped."""
+    [result] = run_copy(
+        [Account(source_user, destination_user)],
+        source,
+        destination,
+        passwords,
+        jobs=1,
+        settings=settings,
+        progress=progress,
+        window=Window(tuple(folders) if folders is not None else None, since, before),
+    )
+    return result
 
 
-def to_json(results: Iterable[AccountResult], mode: str) -> dict[str, Any]:
-    accounts = list(results)
+# ---------------------------------------------------------------------------------------------
+# Reports
+# ---------------------------------------------------------------------------------------------
+
+
+def _account_json(a: AccountResult) -> dict[str, Any]:
     return {
-        "mode": mode,
-        "missing": sum(a.missing for a in accounts),
-        "copied": sum(f.copied for a in accounts for f in a.folders),
-        "copiedBytes": sum(f.copied_bytes for a in accounts for f in a.folders),
-        "accounts": [
+        "source": a.source,
+        "destination": a.destination,
+        "error": a.error or None,
+        "attempts": a.attempts,
+        "seconds": a.seconds,
+        "missing": a.missing,
+        "mismatched": a.mismatched,
+        "notes": a.notes,
+        "folders": [
             {
-                "source": a.source,
-                "destination": a.destination,
-                "missing": a.missing,
-                "folders": [
-                    {
-                        "source": f.source,
-                        "destination": f.destination,
-                        "sourceMessages": f.source_count,
-                        "destinationMessages": f.destination_count,
-                        "toCopy": f.to_copy,
-                        "copied": f.copied,
-                        "copiedBytes": f.copied_bytes,
-                        "flagsUpdated": f.flags_updated,
-                        "missing": f.missing,
-                    }
-                    for f in a.folders
+                "source": f.source,
+                "destination": f.destination,
+                "sourceMessages": f.source_count,
+                "destinationMessages": f.destination_count,
+                "toCopy": f.to_copy,
+                "copied": f.copied,
+                "copiedBytes": f.copied_bytes,
+                "flagsUpdated": f.flags_updated,
+                "missing": f.missing,
+                "mismatched": f.mismatched,
+                "problems": [
+                    {"kind": p.kind, "folder": p.folder, "message": p.message, "detail": p.detail}
+                    for p in f.problems
                 ],
+                "uidValidity": f.uidvalidity,
             }
-            for a in accounts
+            for f in a.folders
         ],
     }
+
+
+def to_json(
+    results: Iterable[AccountResult | None], mode: str, complete: bool = True
+) -> dict[str, Any]:
+    all_results = list(results)
+    accounts = [a for a in all_results if a is not None]
+    return {
+        "mode": mode,
+        "complete": complete,
+        "accountsTotal": len(all_results),
+        "accountsDone": len(accounts),
+        "failed": sum(1 for a in accounts if a.error),
+        "missing": sum(a.missing for a in accounts),
+        "mismatched": sum(a.mismatched for a in accounts),
+        "copied": sum(f.copied for a in accounts for f in a.folders),
+        "copiedBytes": sum(f.copied_bytes for a in accounts for f in a.folders),
+        "accounts": [_account_json(a) for a in accounts],
+    }
+
+
+def write_report(path: Path, doc: Mapping[str, Any]) -> None:
+    """Atomically: a crash mid-run leaves the previous complete version, never half a file."""
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(doc, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def uidvalidity_notes(previous: Mapping[str, Any] | None, result: AccountResult) -> list[str]:
+    """Folders whose UIDVALIDITY changed since the run that wrote ``previous`` (the last report).
+    Messages are matched by Message-ID or digest, never by UID, so a change (a restored or rebuilt
+    mailbox) costs a rescan, not a duplicate."""
+    if not previous:
+        return []
+    before = {
+        (a.get("source"), a.get("destination"), f.get("destination")): f.get("uidValidity", {})
+        for a in previous.get("accounts", [])
+        if isinstance(a, dict)
+        for f in a.get("folders", [])
+        if isinstance(f, dict)
+    }
+    notes = []
+    for f in result.folders:
+        old = before.get((result.source, result.destination, f.destination))
+        if not isinstance(old, dict):
+            continue
+        for side, value in f.uidvalidity.items():
+            if side in old and old[side] is not None and value is not None and old[side] != value:
+                notes.append(
+                    f"UIDVALIDITY of {side.replace('source:', 'source folder ')} "
+                    f"({f.destination}) changed since the last run ({old[side]} -> {value}); "
+                    "messages are matched by Message-ID or digest, so nothing is copied twice"
+                )
+    return notes
 
 
 def to_text(results: Iterable[AccountResult], mode: str) -> str:
     lines = []
     accounts = list(results)
     for a in accounts:
-        lines.append(f"{a.source} -> {a.destination}")
+        lines.append(f"{a.source} -> {a.destination}" + (f": ERROR {a.error}" if a.error else ""))
+        lines += [f"  note: {n}" for n in a.notes]
         for f in a.folders:
-            verdict = "OK" if not f.missing else f"MISSING {f.missing}"
+            bad = [f"MISSING {f.missing}"] if f.missing else []
+            bad += [f"DIFFERENT {f.mismatched}"] if f.mismatched else []
+            verdict = ", ".join(bad) or "OK"
             if mode == "dry-run":
                 verdict = f"would copy {f.to_copy}"
             lines.append(
                 f"  {' + '.join(f.source)} -> {f.destination}: {f.source_count} on source, "
                 f"{f.destination_count} on destination, copied {f.copied}: {verdict}"
             )
+            lines += [f"    {p.text()}" for p in f.problems]
+            if len(f.problems) < f.missing + f.mismatched:
+                lines.append(f"    ... and {f.missing + f.mismatched - len(f.problems)} more")
     missing = sum(a.missing for a in accounts)
+    mismatched = sum(a.mismatched for a in accounts)
+    failed = [a for a in accounts if a.error]
     copied = sum(f.copied for a in accounts for f in a.folders)
     if mode == "dry-run":
         todo = sum(f.to_copy for a in accounts for f in a.folders)
         lines.append(f"dry run: {todo} message(s) would be copied; nothing was written")
-    elif missing:
-        lines.append(f"FAILED: {missing} source message(s) are not on the destination")
-    else:
+    elif missing or mismatched:
+        lines.append(
+            f"FAILED: {missing} source message(s) are not on the destination, {mismatched} "
+            "differ there (size, internal date or flags)"
+        )
+    elif not failed:
         lines.append(
             f"all {sum(f.source_count for a in accounts for f in a.folders)} source messages are "
             f"on the destination ({copied} copied in this run)"
         )
+    if failed:
+        lines.append(f"FAILED: {len(failed)} account(s) could not be copied (see ERROR above)")
     return "\n".join(lines) + "\n"
 
 
 def parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(
         prog="scripts/migrate copy",
-        description="Copy mailboxes from the old IMAP server to the new one, incrementally, then "
-        "check every folder. Exit 0 all there, 1 something missing, 2 could not run.",
+        description="Copy mailboxes from the old IMAP server to the new one, incrementally, "
+        "several accounts at once, then check every folder (presence, size, internal date, "
+        "flags). Exit 0 all there, 1 something missing or different, 2 could not run (or an "
+        "account failed).",
         epilog="Servers: a preset (" + ", ".join(PRESETS) + "; hkmail:<host> is our Dovecot), "
-        "or host[:port].",
+        "or host[:port]. The security is taken from the port only for 993 (implicit TLS) and "
+        "143 (STARTTLS); any other port needs --source-security / --destination-security.",
     )
     ap.add_argument("--accounts", required=True, help="file of 'source-user destination-user'")
     ap.add_argument("--source", required=True, help="old server: preset or host[:port]")
     ap.add_argument("--destination", required=True, help="new server: preset or host[:port]")
-    ap.add_argument("--source-security", choices=("ssl", "starttls", "none"))
-    ap.add_argument("--destination-security", choices=("ssl", "starttls", "none"))
+    ap.add_argument("--source-security", choices=SECURITIES)
+    ap.add_argument("--destination-security", choices=SECURITIES)
     ap.add_argument("--passwords", help="password file (mode 600); else HKMAIL_*_PASSWORD")
     ap.add_argument("--source-cafile", help="CA bundle for the source (default: system CAs)")
     ap.add_argument("--destination-cafile", help="CA bundle for the destination")
+    ap.add_argument(
+        "--jobs",
+        type=int,
+        default=4,
+        help="accounts copied at once, one IMAP session per side each (default 4)",
+    )
+    ap.add_argument(
+        "--max-connections",
+        type=int,
+        help="sessions per server at most (default: --jobs); lowered by one each time a server "
+        "answers that it is busy ([UNAVAILABLE], too many connections), after a back-off",
+    )
     ap.add_argument("--dry-run", action="store_true", help="show what would be copied")
     ap.add_argument(
         "--verify-only", action="store_true", help="only check the destination has everything"
     )
     ap.add_argument("--format", choices=("text", "json"), default="text")
-    ap.add_argument("--report", help="also write the JSON report to this file")
-    ap.add_argument("--no-progress", action="store_true", help="no progress bars on stderr")
+    ap.add_argument(
+        "--report",
+        help="also write the JSON report to this file, updated as each account finishes",
+    )
+    ap.add_argument("--no-progress", action="store_true", help="no progress display on stderr")
     ap.add_argument("--timeout", type=float, default=120.0, help="seconds per IMAP operation")
+    ap.add_argument(
+        "--connect-timeout",
+        type=float,
+        default=10.0,
+        help="seconds for each step of connecting: TCP, TLS, greeting, STARTTLS, login "
+        "(default 10)",
+    )
     return ap
+
+
+def _positive(name: str, value: float | None, top: float) -> None:
+    if value is not None and not 0 < value <= top:
+        raise CopyError(f"{name}: {value:g} is not valid; allowed: more than 0, at most {top:g}")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
     mode = "dry-run" if args.dry_run else "verify" if args.verify_only else "copy"
+    report = Path(args.report) if args.report else None
     try:
+        _positive("--jobs", args.jobs, 64)
+        _positive("--max-connections", args.max_connections, 64)
+        _positive("--timeout", args.timeout, 3600)
+        _positive("--connect-timeout", args.connect_timeout, 300)
         accounts = read_accounts(Path(args.accounts))
         passwords = Passwords.load(Path(args.passwords) if args.passwords else None)
-        source = parse_server(args.source, args.source_security)
-        destination = parse_server(args.destination, args.destination_security)
+        source = parse_server(args.source, args.source_security, "--source")
+        destination = parse_server(args.destination, args.destination_security, "--destination")
+        previous = None
+        if report is not None and report.exists():
+            with contextlib.suppress(ValueError, OSError):
+                previous = json.loads(report.read_text(encoding="utf-8"))
+
+        def update(partial: list[AccountResult | None]) -> None:
+            for r in partial:
+                if r is not None and not r.notes:
+                    r.notes = uidvalidity_notes(previous, r)
+            if report is not None:
+                write_report(report, to_json(partial, mode, complete=False))
+
         results = run_copy(
             accounts,
             source,
             destination,
             passwords,
+            jobs=args.jobs,
+            max_connections=args.max_connections,
             dry_run=args.dry_run,
             verify_only=args.verify_only,
-            source_cafile=args.source_cafile,
-            destination_cafile=args.destination_cafile,
-            timeout=args.timeout,
+            settings=Settings(
+                source_cafile=args.source_cafile,
+                destination_cafile=args.destination_cafile,
+                timeout=args.timeout,
+                handshake_timeout=args.connect_timeout,
+            ),
             progress=not args.no_progress,
+            on_result=update,
         )
     except (CopyError, OSError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    except IMAPClientError as exc:
-        print(f"error: IMAP: {_reason(exc)}", file=sys.stderr)
-        return 2
     doc = to_json(results, mode)
-    if args.report:
-        Path(args.report).write_text(json.dumps(doc, indent=2, ensure_ascii=False) + "\n")
+    if report is not None:
+        write_report(report, doc)
     if args.format == "json":
         sys.stdout.write(json.dumps(doc, indent=2, ensure_ascii=False) + "\n")
     else:
         sys.stdout.write(to_text(results, mode))
+    if doc["failed"]:
+        return 2
     if mode == "dry-run":
         return 0
-    return 1 if doc["missing"] else 0
+    return 1 if doc["missing"] or doc["mismatched"] else 0
 
 
 if __name__ == "__main__":
