@@ -9,14 +9,16 @@ from __future__ import annotations
 
 import contextlib
 import json
+import sys
 from collections.abc import Collection, Mapping
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, cast
 
 import pulumi
 from pulumi.runtime.config import _SECRET_KEYS, CONFIG, get_config_env, get_config_secret_keys_env
 
-from hkmail.checks import Exemption, load_exemptions
+from hkmail.checks import Exemption
 from hkmail.components.args import (
     DmarcReportSourceArgs,
     DnsProvider,
@@ -58,12 +60,25 @@ def _secret_keys() -> set[str]:
 
 
 def _exemptions() -> dict[str, Exemption] | None:
-    """The reviewed exemptions (policies/exemptions.yaml beside this program), if the project
-    has that file; cross-border declarations must name one of them."""
-    path = Path(__file__).resolve().parent / "policies" / "exemptions.yaml"
+    """The reviewed exemptions (policies/exemptions.yaml beside this program, or
+    HKMAIL_EXEMPTIONS_FILE), validated by the policy pack's own module, if the project has the
+    pack; cross-border declarations must name one of them."""
+    pack = Path(__file__).resolve().parent / "policies"
+    if not (pack / "hkmail_policy" / "exemptions.py").is_file():
+        return None
+    if str(pack) not in sys.path:
+        sys.path.append(str(pack))  # the pack's pure modules (PyYAML only), not the pack itself
+    from hkmail_policy import exemptions as pack_exemptions
+
+    path = pack_exemptions.path_from_env(pack / "exemptions.yaml")
     if not path.is_file():
         return None
-    return load_exemptions(path.read_text(encoding="utf-8"))
+    today = (datetime.now(UTC) + timedelta(hours=8)).date()  # Hong Kong calendar days
+    try:
+        entries = pack_exemptions.load(None, path, today)
+    except pack_exemptions.ExemptionsError as exc:
+        raise HkMailError(f"exemptions: {exc}") from None
+    return {e.id: Exemption(e.id, e.expires) for e in entries}
 
 
 def domain_args(config: Mapping[str, object], spec: StackSpec) -> list[MailDomainArgs]:

@@ -11,19 +11,22 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.policy_fixtures import PackClient, PackError, Res
+from tests.policy_fixtures import STACK, PackClient, PackError, Res
 
 HK = Res("pulumi:providers:alicloud", "hk", {"region": "cn-hongkong"})
 TODAY = date.today()
+APPROVED = TODAY - timedelta(days=10)
+APPROVERS = {"approvers": [{"address": "bob@example.com", "github": "bob"}]}
 
 
 def entry(**over: Any) -> dict[str, Any]:
     base: dict[str, Any] = {
         "id": "EX-2026-001",
         "rule": "residency-global-edge",
-        "resources": {"type": "alicloud:cdn/*", "name": "mta-sts*"},
+        "resources": {"stack": STACK, "types": ["alicloud:cdn/*"], "name": "mta-sts*"},
         "requester": "alice@example.com",
         "approver": "bob@example.com",
+        "approvedOn": APPROVED.isoformat(),
         "reason": "Public MTA-STS policy file only; no personal data behind the CDN.",
         "reference": "SEC-1234",
         "expires": (TODAY + timedelta(days=60)).isoformat(),
@@ -35,6 +38,7 @@ def entry(**over: Any) -> dict[str, Any]:
 def write(tmp: Path, entries: list[Any]) -> Path:
     path = tmp / "exemptions.yaml"
     path.write_text(yaml.safe_dump({"exemptions": entries}))
+    (tmp / "approvers.yaml").write_text(yaml.safe_dump(APPROVERS))
     return path
 
 
@@ -47,15 +51,24 @@ def pack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PackClient]:
             entry(
                 id="EX-2025-009",
                 rule=["residency-cross-region-copy", "residency-embedded-region"],
-                resources={"urn": "urn:pulumi:*::*::alicloud:oss/bucketReplication:*::dr-*"},
+                resources={
+                    "stack": STACK,
+                    "types": "alicloud:oss/bucketReplication:BucketReplication",
+                    "urn": f"urn:pulumi:{STACK}::hk-mail::alicloud:oss/bucketReplication:*::dr-*",
+                },
                 reason="Off-site copy in Singapore under PCPD model clauses with the processor.",
-                reference="PCPD RMC signed 2025-01-10, contract C-77",
+                reference="DPA-77: PCPD RMC signed 2025-01-10",
+                approvedOn=(TODAY - timedelta(days=100)).isoformat(),
                 expires=(TODAY - timedelta(days=1)).isoformat(),
             ),
             entry(
                 id="EX-2026-002",
                 rule="encryption-at-rest-kms",
-                resources={"type": "alicloud:ecs/ecsDisk:EcsDisk", "name": "scratch-*"},
+                resources={
+                    "stack": STACK,
+                    "types": ["alicloud:ecs/ecsDisk:EcsDisk"],
+                    "name": "scratch-*",
+                },
                 reason="Scratch disk for spam-filter model updates; holds no mail.",
                 reference="SEC-1301",
             ),
@@ -119,16 +132,22 @@ def test_one_exemption_covering_several_rules(pack: PackClient) -> None:
 @pytest.mark.parametrize(
     ("entries", "needle"),
     [
-        ([entry(approver="alice@example.com")], "approver must not be the requester"),
-        ([entry(rule="residency-typo")], "unknown rule 'residency-typo'"),
-        ([entry(rule=["residency-global-edge", "residency-x"])], "unknown rule 'residency-x'"),
-        ([entry(rule=[])], "a rule id or a list of rule ids"),
-        ([entry(expires="next year")], "expires must be a date"),
-        ([{k: v for k, v in entry().items() if k != "reference"}], "missing fields ['reference']"),
-        ([entry(ticket="x")], "unknown fields ['ticket']"),
-        ([entry(resources={"urn": "*"})], "non-trivial glob"),
-        ([entry(resources={"name": "x"})], "either urn, or type"),
-        ([entry(), entry()], "duplicate exemption ids"),
+        # the bad inputs, each named by entry and field (the rest: test_approvals.py)
+        (
+            [entry(approver="Alice+DPO@example.com")],
+            "exemptions[0] (EX-2026-001): approver: Alice+DPO@example.com is the requester",
+        ),
+        ([entry(rule="residency-typo")], "rule: unknown rule 'residency-typo'"),
+        ([entry(expiry="2027-01-01")], "expiry: unknown field (did you mean 'expires'?)"),
+        (
+            [entry(resources={"stack": STACK, "types": ["*"]})],
+            "resources.types: '*' does not name a package",
+        ),
+        (
+            [entry(resources={"stack": STACK, "types": ["x:y"], "urn": "urn:pulumi:*::*::x"})],
+            "resources.urn: 'urn:pulumi:*::*::x' is wider than stack 'test'",
+        ),
+        ([entry(), entry()], "exemptions[1] (EX-2026-001): id: used twice"),
     ],
 )
 def test_bad_exemptions_file_stops_the_pack(
@@ -139,6 +158,29 @@ def test_bad_exemptions_file_stops_the_pack(
         PackClient(env={"HKMAIL_EXEMPTIONS_FILE": str(path)})
     assert "the policy pack failed to start" in str(err.value)
     assert needle in str(err.value)
+
+
+def test_a_finding_names_the_exemption_that_did_not_match(pack: PackClient) -> None:
+    # EX-2026-001 covers residency-global-edge for mta-sts* only: another CDN domain is told why
+    other = Res("alicloud:cdn/domainNew:DomainNew", "static-assets", {}, provider=HK)
+    (found,) = [d for d in pack.analyze(other) if d.policy == "residency-global-edge"]
+    assert (
+        "[not exempt: EX-2026-001 covers residency-global-edge but not this resource: name "
+        "'static-assets' does not match 'mta-sts*']" in found.message
+    )
+
+
+def test_an_exemption_of_another_stack_does_not_apply(tmp_path: Path) -> None:
+    path = write(tmp_path, [entry(resources={"stack": "prod", "types": ["alicloud:cdn/*"]})])
+    client = PackClient(env={"HKMAIL_EXEMPTIONS_FILE": str(path)})
+    try:
+        client.configure()
+        cdn = Res("alicloud:cdn/domainNew:DomainNew", "mta-sts-example-com", {}, provider=HK)
+        (found,) = [d for d in client.analyze(cdn) if d.policy == "residency-global-edge"]
+        assert found.level == "mandatory"
+        assert "the resource is in stack 'test', the exemption in stack 'prod'" in found.message
+    finally:
+        client.close()
 
 
 def test_the_committed_exemptions_file_loads() -> None:

@@ -40,7 +40,10 @@ def make_project(tmp_path: Path, stack_text: str, stack: str = "t") -> Path:
         project.replace("virtualenv: .venv", f"virtualenv: {sys.prefix}")
     )
     (root / "policies").mkdir()
-    shutil.copy(REPO / "policies" / "exemptions.yaml", root / "policies" / "exemptions.yaml")
+    for name in ("exemptions.yaml", "approvers.yaml"):
+        shutil.copy(REPO / "policies" / name, root / "policies" / name)
+    # the pack's record validation, which the program uses for cross-border exemption ids
+    (root / "policies" / "hkmail_policy").symlink_to(REPO / "policies" / "hkmail_policy")
     (root / "stacks" / f"Pulumi.{stack}.yaml").write_text(stack_text, encoding="utf-8")
     return root
 

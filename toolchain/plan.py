@@ -18,6 +18,7 @@ from toolchain.engine.model import EngineError, Plan, PlannedResource
 from toolchain.engine.project import load_project, load_stack_config
 from toolchain.engine.run import run_program
 from toolchain.engine.wire import to_display
+from toolchain.governance import check_pack_records
 from toolchain.output import OutputError, check_output, write_output
 from toolchain.stackarg import resolve_stack
 
@@ -135,7 +136,11 @@ def parser() -> argparse.ArgumentParser:
         action="store_true",
         help="also run the policy pack on the plan and show its verdicts (exit 1 if blocked)",
     )
-    ap.add_argument("--policy-pack", default=str(REPO_ROOT / "policies"), help="for --gate")
+    ap.add_argument(
+        "--policy-pack",
+        default=str(REPO_ROOT / "policies"),
+        help="policy pack directory: its exemptions file is checked; verdicts with --gate",
+    )
     ap.add_argument("--policy-config", help="policy config JSON, for --gate")
     ap.add_argument(
         "--verbose", action="store_true", help="on a program error, also show its traceback"
@@ -193,6 +198,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             else:
                 text = to_text(plan) + "\n" + gate_text(result)
         else:
+            # the exemptions file, with the pack's own validation (the gate does the same)
+            check_pack_records(args.policy_pack)
             plan = run_program(args.project, args.stack, timeout=args.timeout)
             if args.format == "json":
                 text = json.dumps(to_json(plan), indent=2, ensure_ascii=False) + "\n"

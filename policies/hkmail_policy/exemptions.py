@@ -1,143 +1,207 @@
-"""The exemptions file: who asked, who approved, which resources, which rule, why, reference,
-expiry. Validated strictly when the pack starts: a bad file stops the pack (fail closed)."""
+"""The exemptions file: an approved record (approvals.py) for one or more rules on resources of
+one stack. Validated strictly when the pack starts, and by the gate, plan and program through
+this same module: a bad file is an error naming the file, the entry and the field (fail closed).
+
+Scope: ``resources.stack`` names one stack literally, ``resources.types`` the resource types
+(globs inside one package); ``name`` and ``urn`` narrow it. A URN glob must begin with
+``urn:pulumi:<that stack>::<project>::`` literally, so no entry reaches another stack."""
 
 from __future__ import annotations
 
 import fnmatch
 import os
 import re
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 from typing import Any
 
-import yaml
+from .approvals import (
+    APPROVAL_FIELDS,
+    Approval,
+    Governance,
+    RecordError,
+    check_fields,
+    governance_path,
+    load_governance,
+    load_records,
+    parse_approval,
+)
 
 DEFAULT_FILE = Path(__file__).resolve().parent.parent / "exemptions.yaml"
-ENV_FILE = "HKMAIL_EXEMPTIONS_FILE"  # tests point the pack at fixture files
+ENV_FILE = "HKMAIL_EXEMPTIONS_FILE"  # tests and CI point the pack at another file
 EXEMPT_PREFIX = "[exempt: "
+ID_PATTERN = r"EX-[A-Za-z0-9-]+"
+FIELDS = {"id", "rule", "resources", *APPROVAL_FIELDS}
+SCOPE_FIELDS = {"stack", "types", "name", "urn"}
+_GLOB = re.compile(r"[*?\[]")
+_STACK = re.compile(r"^[A-Za-z0-9_.-]+$")
 
-_FIELDS = {"id", "rule", "resources", "requester", "approver", "reason", "reference", "expires"}
-_SELECTOR_FIELDS = {"urn", "type", "name"}
-_ID = re.compile(r"^EX-[A-Za-z0-9-]+$")
-
-
-class ExemptionsError(ValueError):
-    pass
+ExemptionsError = RecordError  # the name callers used before approvals.py
 
 
 @dataclass(frozen=True)
 class Exemption:
     id: str
     rules: tuple[str, ...]
-    urn: str | None
-    type: str | None
+    stack: str
+    types: tuple[str, ...]
     name: str | None
-    requester: str
-    approver: str
-    reason: str
-    reference: str
-    expires: date
+    urn: str | None
+    approval: Approval
 
-    def matches(self, rule: str, urn: str, type_: str, name: str) -> bool:
-        if rule not in self.rules:
-            return False
-        if self.urn is not None:
-            return fnmatch.fnmatchcase(urn, self.urn)
-        assert self.type is not None
-        return fnmatch.fnmatchcase(type_, self.type) and fnmatch.fnmatchcase(name, self.name or "*")
+    # the approval's fields, as the pack's messages and the reports read them
+    @property
+    def expires(self) -> date:
+        return self.approval.expires
+
+    @property
+    def approver(self) -> str:
+        return self.approval.approver
+
+    @property
+    def reference(self) -> str:
+        return self.approval.reference
 
     def expired(self, today: date) -> bool:
-        return today > self.expires  # valid through the whole expiry day
+        return self.approval.expired(today)
+
+    def miss(self, urn: str, type_: str, name: str) -> str | None:
+        """Why this resource is outside the scope (None when it is inside)."""
+        stack = stack_of(urn)
+        if stack != self.stack:
+            return f"the resource is in stack '{stack}', the exemption in stack '{self.stack}'"
+        if not any(fnmatch.fnmatchcase(type_, t) for t in self.types):
+            return f"type {type_} is not one of {', '.join(self.types)}"
+        if self.name is not None and not fnmatch.fnmatchcase(name, self.name):
+            return f"name '{name}' does not match '{self.name}'"
+        if self.urn is not None and not fnmatch.fnmatchcase(urn, self.urn):
+            return f"URN {urn} does not match {self.urn}"
+        return None
+
+    def matches(self, rule: str, urn: str, type_: str, name: str) -> bool:
+        return rule in self.rules and self.miss(urn, type_, name) is None
 
     def selector(self) -> str:
-        if self.urn is not None:
-            return f"urn {self.urn}"
-        return f"type {self.type} name {self.name or '*'}"
+        parts = [f"stack {self.stack}", f"types {', '.join(self.types)}"]
+        if self.name:
+            parts.append(f"name {self.name}")
+        if self.urn:
+            parts.append(f"urn {self.urn}")
+        return "; ".join(parts)
 
 
-def _text(entry: dict[str, Any], key: str, where: str, min_len: int = 1) -> str:
-    value = entry.get(key)
-    if not isinstance(value, str) or len(value.strip()) < min_len:
-        raise ExemptionsError(f"{where}: '{key}' must be a text of at least {min_len} characters")
-    return value.strip()
+def stack_of(urn: str) -> str:
+    """The stack of ``urn:pulumi:<stack>::<project>::<type>::<name>``."""
+    return urn.removeprefix("urn:pulumi:").split("::", 1)[0]
 
 
-def _parse(entry: Any, where: str, rule_ids: set[str]) -> Exemption:
-    if not isinstance(entry, dict):
-        raise ExemptionsError(f"{where}: each exemption must be a mapping")
-    unknown = set(entry) - _FIELDS
-    missing = _FIELDS - set(entry)
-    if unknown or missing:
-        raise ExemptionsError(
-            f"{where}: unknown fields {sorted(unknown)}, missing fields {sorted(missing)}; "
-            f"fields are {sorted(_FIELDS)}"
+def _scope(sel: Any, file: str, where: str) -> tuple[str, tuple[str, ...], str | None, str | None]:
+    key = "resources"
+    if not isinstance(sel, dict):
+        raise RecordError(file, where, key, "must be a mapping", "stack, types, name, urn")
+    check_fields(sel, SCOPE_FIELDS, {"stack", "types"}, file, f"{where}: {key}")
+    stack = sel["stack"]
+    if not isinstance(stack, str) or not _STACK.match(stack):
+        raise RecordError(
+            file, where, f"{key}.stack", f"{stack!r} is not one stack's name (no globs)"
         )
-    ex_id = _text(entry, "id", where)
-    where = f"{where} ({ex_id})"
-    if not _ID.match(ex_id):
-        raise ExemptionsError(f"{where}: id must look like EX-2026-001")
-    # one rule id, or a list when one decision covers several findings of the same resources
-    # (e.g. DirectMail: the service itself and its non-Hong Kong provider)
+    types = [sel["types"]] if isinstance(sel["types"], str) else sel["types"]
+    if not isinstance(types, list) or not types:
+        raise RecordError(file, where, f"{key}.types", "must list one or more resource types")
+    for t in types:
+        pkg = t.split(":", 1)[0] if isinstance(t, str) else ""
+        if not isinstance(t, str) or ":" not in t or not pkg or _GLOB.search(pkg):
+            raise RecordError(
+                file,
+                where,
+                f"{key}.types",
+                f"{t!r} does not name a package",
+                "a type or a glob inside one package, e.g. alicloud:cdn/domainNew:DomainNew, "
+                "alicloud:cdn/*, pulumi:providers:alicloud",
+            )
+    name = sel.get("name")
+    if name is not None and (not isinstance(name, str) or not name.strip("*?")):
+        raise RecordError(file, where, f"{key}.name", f"{name!r} is a trivial glob", "a name glob")
+    urn = sel.get("urn")
+    if urn is not None:
+        head = f"urn:pulumi:{stack}::"
+        project = urn[len(head) :].split("::", 1)[0] if isinstance(urn, str) else ""
+        if (
+            not isinstance(urn, str)
+            or not urn.startswith(head)
+            or not project
+            or (_GLOB.search(project) or "::" not in urn[len(head) :])
+        ):
+            raise RecordError(
+                file,
+                where,
+                f"{key}.urn",
+                f"{urn!r} is wider than stack '{stack}'",
+                f"a glob beginning {head}<project>:: with stack and project written out",
+            )
+    return stack, tuple(types), name, urn
+
+
+def parse(
+    entry: Mapping[str, Any],
+    file: str,
+    where: str,
+    rule_ids: Iterable[str] | None,
+    gov: Governance,
+    today: date,
+) -> Exemption:
+    check_fields(entry, FIELDS, FIELDS, file, where)
     raw = entry["rule"]
     rules = [raw] if isinstance(raw, str) else raw
     if not isinstance(rules, list) or not rules or not all(isinstance(r, str) for r in rules):
-        raise ExemptionsError(f"{where}: 'rule' must be a rule id or a list of rule ids")
+        raise RecordError(file, where, "rule", "must be a rule id or a list of rule ids")
+    known = set(rule_ids) if rule_ids is not None else None
     for rule in rules:
-        if rule not in rule_ids:
-            raise ExemptionsError(f"{where}: unknown rule '{rule}'; rules are {sorted(rule_ids)}")
+        if known is not None and rule not in known:
+            raise RecordError(
+                file, where, "rule", f"unknown rule '{rule}'", ", ".join(sorted(known))
+            )
     if len(set(rules)) != len(rules):
-        raise ExemptionsError(f"{where}: 'rule' lists a rule twice")
-    sel = entry["resources"]
-    if not isinstance(sel, dict) or set(sel) - _SELECTOR_FIELDS or not sel:
-        raise ExemptionsError(f"{where}: 'resources' must be a mapping with urn, or type (+ name)")
-    if ("urn" in sel) == ("type" in sel) or ("name" in sel and "type" not in sel):
-        raise ExemptionsError(f"{where}: 'resources' takes either urn, or type with optional name")
-    for k, v in sel.items():
-        if not isinstance(v, str) or not v or v.strip("*?") == "":
-            raise ExemptionsError(f"{where}: resources.{k} must be a non-trivial glob, got {v!r}")
-    requester, approver = _text(entry, "requester", where), _text(entry, "approver", where)
-    if requester.lower() == approver.lower():
-        raise ExemptionsError(f"{where}: the approver must not be the requester")
-    expires = entry["expires"]
-    if isinstance(expires, str):
-        try:
-            expires = date.fromisoformat(expires)
-        except ValueError as e:
-            raise ExemptionsError(f"{where}: expires must be a date YYYY-MM-DD") from e
-    if not isinstance(expires, date):
-        raise ExemptionsError(f"{where}: expires must be a date YYYY-MM-DD")
+        raise RecordError(file, where, "rule", "lists a rule twice")
+    stack, types, name, urn = _scope(entry["resources"], file, where)
     return Exemption(
-        id=ex_id,
+        id=str(entry["id"]),
         rules=tuple(rules),
-        urn=sel.get("urn"),
-        type=sel.get("type"),
-        name=sel.get("name"),
-        requester=requester,
-        approver=approver,
-        reason=_text(entry, "reason", where, 10),
-        reference=_text(entry, "reference", where, 3),
-        expires=expires,
+        stack=stack,
+        types=types,
+        name=name,
+        urn=urn,
+        approval=parse_approval(entry, gov, file, where, today),
     )
 
 
-def load(rule_ids: set[str], path: Path | None = None) -> tuple[Exemption, ...]:
-    path = path or Path(os.environ.get(ENV_FILE) or DEFAULT_FILE)
-    try:
-        doc = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as e:
-        raise ExemptionsError(f"{path}: cannot read exemptions: {e}") from e
-    if not isinstance(doc, dict) or set(doc) != {"exemptions"}:
-        raise ExemptionsError(f"{path}: expected one top-level key 'exemptions' (a list)")
-    entries = doc["exemptions"] or []
-    if not isinstance(entries, list):
-        raise ExemptionsError(f"{path}: 'exemptions' must be a list")
-    out = [_parse(e, f"{path}: exemptions[{i}]", rule_ids) for i, e in enumerate(entries)]
-    ids = [e.id for e in out]
-    dupes = sorted({i for i in ids if ids.count(i) > 1})
-    if dupes:
-        raise ExemptionsError(f"{path}: duplicate exemption ids {dupes}")
-    return tuple(out)
+def path_from_env(default: Path = DEFAULT_FILE) -> Path:
+    return Path(os.environ.get(ENV_FILE) or default)
+
+
+def load(
+    rule_ids: Iterable[str] | None,
+    path: Path | None = None,
+    today: date | None = None,
+    approvers: Path | None = None,
+) -> tuple[Exemption, ...]:
+    """Every exemption in ``path`` (default: HKMAIL_EXEMPTIONS_FILE, else policies/exemptions.yaml),
+    checked against the approvers file beside it (or HKMAIL_APPROVERS_FILE). ``rule_ids`` None
+    skips only the rule-name check (the Pulumi program, whose environment has no pack; the pack
+    and the gate check the names)."""
+    path = path or path_from_env()
+    rules = set(rule_ids) if rule_ids is not None else None
+    day = today or date.today()
+    loaded: list[Governance] = []
+
+    def one(entry: Mapping[str, Any], file: str, where: str) -> Exemption:
+        if not loaded:  # an empty exemptions file needs no approvers file
+            loaded.append(load_governance(approvers or governance_path(path)))
+        return parse(entry, file, where, rules, loaded[0], day)
+
+    return load_records(path, "exemptions", ID_PATTERN, one)
 
 
 def decide(
@@ -151,3 +215,17 @@ def decide(
                 return ex, expired
             expired.append(ex)
     return None, expired
+
+
+def near_misses(
+    exemptions: tuple[Exemption, ...], rule: str, urn: str, type_: str, name: str
+) -> list[str]:
+    """For a finding no exemption covers: each exemption of the same rule and why it did not
+    apply (an entry copied from another stack says so instead of staying silent)."""
+    out = []
+    for ex in exemptions:
+        if rule in ex.rules:
+            why = ex.miss(urn, type_, name)
+            if why is not None:
+                out.append(f"{ex.id} covers {rule} but not this resource: {why}")
+    return out

@@ -77,23 +77,46 @@ is given, resources registered inside `apply()` through its update-mode pass).
 
 ## Exemptions
 
-Exemptions live in `policies/exemptions.yaml` (reviewed like code). Each entry:
+Exemptions live in `policies/exemptions.yaml`; who may approve them, and the rules every approval
+follows, in `policies/approvers.yaml`. Both are owned by the reviewers (CODEOWNERS), and CI judges
+a pull request with the base branch's copies. `scripts/exemption new` prints an entry for a stack's
+own resources. Each entry:
 
 ```yaml
 exemptions:
   - id: EX-2026-001                 # unique, EX-...
     rule: residency-global-edge     # a rule id from the table above, or a list of them
-    resources:                      # either a URN glob ...
-      urn: "urn:pulumi:prod::hk-mail::*alicloud:cdn/domainNew:DomainNew::mta-sts*"
-    # ... or a type glob with an optional name glob:
-    #   type: "alicloud:cdn/*"
-    #   name: "mta-sts*"
+    resources:                      # the scope: ONE stack, written out (no glob) ...
+      stack: prod
+      types: ["alicloud:cdn/domainNew:DomainNew"]  # ... its resource types (globs in one package)
+      name: "mta-sts*"              # optional name glob
+      # urn: optional glob, must begin urn:pulumi:prod::<project>:: written out
     requester: alice@example.com
-    approver: bob@example.com       # must differ from the requester
+    approver: dpo@example.com       # in approvers.yaml, and not the requester
+    approvedOn: 2026-11-02          # not in the future
     reason: Public MTA-STS policy file only; no personal data behind the CDN.
-    reference: SEC-1234 (or e.g. "PCPD model clauses signed with <processor> on <date>")
-    expires: 2027-03-31             # Hong Kong calendar day; applies through that day
+    reference: SEC-1234             # matches referencePattern (ticket or contract id first)
+    expires: 2027-03-31             # HK calendar day; at most maxLifetimeMonths after approvedOn
 ```
+
+### Approvers
+
+```yaml
+approvers:                          # the allow-listed group
+  - address: dpo@example.com
+    github: example-dpo             # optional: whose approving review counts when CI checks it
+domainAliases: [[example.com, example.com.hk]]  # the same mailboxes under two domains
+dotInsensitiveDomains: []           # providers that ignore dots (gmail.com is built in)
+maxLifetimeMonths: 12               # default 12
+expiryWarningDays: 30               # reports list entries expiring this soon (default 30)
+referencePattern: '^[A-Z][A-Z0-9]{{1,15}}-[0-9][0-9-]*\\b'  # the default
+```
+
+Requester and approver are compared as normalised addresses: case and plus-tags are ignored, dots
+where the provider ignores them (Gmail: "Dots don't matter in Gmail addresses",
+support.google.com/mail/answer/7436150; `googlemail.com` is `gmail.com`), and the same local part
+in a domain alias is the same person. So `alice+dpo@example.com` cannot approve a request by
+`alice@example.com`.
 
 The `reference` names the evidence: a ticket, or the contract signed with the processor (for
 example the PCPD Recommended Model Contractual Clauses of 12 May 2022, which are recommended
@@ -102,10 +125,15 @@ one of the nine Mainland cities of the Greater Bay Area, with the contract filed
 provincial Cyberspace Administration or Hong Kong's Digital Policy Office, within 10 working days
 of taking effect); it covers no other destination.
 
-The file is validated strictly when the pack starts (unknown or missing fields, unknown rule,
-approver = requester, bad dates, duplicate ids, trivial globs): a bad file stops the pack, so the
-gate and `pulumi preview` fail instead of silently ignoring it. `HKMAIL_EXEMPTIONS_FILE` points
-the pack at another file (used by the tests).
+The file is validated by one module, `hkmail_policy/exemptions.py` on `approvals.py` (both pure:
+PyYAML and the standard library): when the pack starts, and before anything runs in
+`scripts/plan` and `scripts/gate`, which load the same module from the pack directory (the
+program checks its cross-border exemption ids with it too). Unknown fields (with the near miss:
+`expiry` -> `expires`), missing fields, unknown rules, self-approval, an approver not in the list,
+an `approvedOn` in the future, a lifetime beyond the maximum, a malformed reference, a scope wider
+than one stack, duplicate ids: each is one line naming the file, the entry and the field, and the
+tools exit 2; a bad file stops the pack, so `pulumi preview` fails instead of ignoring it.
+`HKMAIL_EXEMPTIONS_FILE` and `HKMAIL_APPROVERS_FILE` point the pack at other files (tests, CI).
 
 How exempt and expired results are reported (pulumi_policy only reports violations, so an exempt
 finding is still reported, at a level that blocks nothing):
@@ -117,6 +145,9 @@ finding is still reported, at a level that blocks nothing):
   *exempt*, not as a violation.
 - **Expired:** the exemption stops applying; the finding comes back at the rule's own level with
   the line starting `[exemption expired: <id> (expired YYYY-MM-DD)]`.
+- **Not matched:** a finding of a rule that an exemption names, on a resource outside its scope,
+  ends with `[not exempt: <id> covers <rule> but not this resource: <why>]` (another stack,
+  type, name or URN), so an entry copied from another stack says why it did not apply.
 
 ## Configuration
 
@@ -146,7 +177,8 @@ MAINTAINING = """\
   short codes, region groups), `endpoints.py` (service hosts), `placement.py` (judging a
   region-bearing value; scanning values, decoded, for regions and hosts), `values.py` (walking
   inputs, decoding base64 / gzip+base64), `coverage.py` (the generated region map and service
-  defaults), `exemptions.py`, `config.py` (config checking), `pack.py` (the pulumi_policy adapter;
+  defaults), `approvals.py` (approved records: approvers, dates, reference), `exemptions.py`
+  (scope, matching), `config.py` (config checking), `pack.py` (the pulumi_policy adapter;
   a rule's `types` say which resources it judges).
 """
 

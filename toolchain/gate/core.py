@@ -38,6 +38,7 @@ from toolchain.gate.pack import (
     stack_resource_message,
 )
 from toolchain.gate.state import load_state
+from toolchain.governance import check_pack_records
 
 #: How a pack marks a violation that a reviewed exemption covers (the pack reports it at advisory
 #: level, so `pulumi preview` passes too, and the gate shows it as exempt): a message line
@@ -521,6 +522,7 @@ def run_gates(
     fails is a :class:`StackFailure` (the others are still judged); a pack failure raises."""
     if not stacks:
         raise EngineError("no stack to judge", str(project_dir))
+    check_pack_records(pack_dir, pass_env)  # a bad exemptions file: exit 2, before any run
     t0 = time.perf_counter()
     results: list[GateResult | StackFailure] = []
 
@@ -636,6 +638,7 @@ def run_gate_on_state(
 ) -> GateResult:
     """The same analysis over a ``pulumi stack export`` document (what is deployed)."""
     t0 = time.perf_counter()
+    check_pack_records(pack_dir, pass_env)
     project, stack, resources = load_state(state_file)
     pack = PolicyPackProcess(
         pack_dir, project=project, stack=stack, timeout=pack_timeout, pass_env=pass_env
