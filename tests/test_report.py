@@ -57,7 +57,8 @@ def test_private_stack_evidence(reports: Path) -> None:
     assert not [line for line in md.splitlines() if "KMS secret" in line and "snapshots" in line]
     archive = next(line for line in md.splitlines() if "-archive'" in line)
     assert "versioning" in archive and "public access blocked" in archive
-    assert "WORM 2555 days" in archive
+    # the example's policy is not locked: shown as what it gives, not as "WORM" protection
+    assert "WORM 2555 days, unlocked: lapses after 24 h unless locked" in archive
     assert "retentionPeriod 180" in md  # the audit log store
     # verdicts name their controls, and the control table states them from the pack
     assert "| residency-provider-region | mandatory | pass | PDPO-DPP4" in md
@@ -67,7 +68,8 @@ def test_private_stack_evidence(reports: Path) -> None:
     assert "alicloud-ram-deploy.json | fits the documented grammar" in md
     assert "ecs:RunInstances on cn-hangzhou: denied" in md
     for mech in ("SPF", "DKIM", "DMARC", "MTA-STS"):
-        assert f"| wanchaifunds.com.hk | {mech} | published |" in md
+        assert f"| wanchaifunds.com.hk | {mech} | planned |" in md  # from a plan: not deployed
+    assert "published" not in md.split("## Mail authentication", 1)[1]
     assert "None." in md.split("## Cross-border transfers", 1)[1].split("## ", 1)[0]
 
 
@@ -101,6 +103,78 @@ def test_report_from_a_stack_export(tmp_path: Path) -> None:
     blocked = [line for line in md.splitlines() if "| ap-guangzhou |" in line]
     assert blocked and all("BLOCKED" in line for line in blocked)
     assert "| Secrets | passphrase" in md and "| Hong Kong |" in md
+    assert "| State file (pulumi stack export) | sha256:" in md
+
+
+def test_records_from_a_stack_export_are_deployed_not_planned(tmp_path: Path) -> None:
+    import copy
+    import json
+
+    doc = json.loads((REPO / "tests" / "states" / "nc-region.json").read_text())
+    resources = doc["deployment"]["resources"]
+    mx = next(r for r in resources if (r.get("inputs") or {}).get("recordType") == "MX")
+    spf = copy.deepcopy(mx)
+    spf["urn"] = mx["urn"].rsplit("::", 1)[0] + "::spf"
+    spf["id"] = "spf-1"
+    for props in (spf["inputs"], spf["outputs"]):
+        props.update(recordType="TXT", value="v=spf1 -all")
+        props.pop("mx", None)
+    resources.append(spf)
+    state = tmp_path / "state.json"
+    state.write_text(json.dumps(doc))
+    proc, out = report(
+        tmp_path / "out",
+        "--state",
+        str(state),
+        "--policy-pack",
+        str(REPO / "tests" / "packs" / "residency"),
+    )
+    assert proc.returncode == 0, proc.stderr
+    md = (out / "report-hk-mail-prod.md").read_text(encoding="utf-8")
+    mail = md.split("## Mail authentication", 1)[1].split("## ", 1)[0]
+    assert "| example.hk | SPF | deployed | v=spf1 -all |" in mail
+    assert "planned" not in mail.split("|", 1)[1]
+
+
+def test_provenance_ties_the_evidence_to_its_inputs(reports: Path) -> None:
+    import hashlib
+
+    md = (reports / "report-hk-mail-private-alicloud.md").read_text(encoding="utf-8")
+    rows = dict(
+        re.findall(r"^\| (Git commit|Stack file|Exemptions file|Policy pack|Generated) \| (.*) \|$",
+                   md.split("## Provenance", 1)[1], re.M)
+    )  # fmt: skip
+    assert re.fullmatch(r"[0-9a-f]{40} (\(clean\)|with uncommitted changes \(\d+ files\))",
+                        rows["Git commit"]), rows["Git commit"]  # fmt: skip
+    stack = REPO / "stacks" / "Pulumi.private-alicloud.yaml"
+    digest = hashlib.sha256(stack.read_bytes()).hexdigest()
+    assert rows["Stack file"] == f"sha256:{digest} (Pulumi.private-alicloud.yaml)"
+    exemptions = hashlib.sha256((REPO / "policies" / "exemptions.yaml").read_bytes()).hexdigest()
+    assert rows["Exemptions file"] == f"sha256:{exemptions} (exemptions.yaml)"
+    assert re.fullmatch(r"hk-mail-residency \S+", rows["Policy pack"])
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", rows["Generated"])
+
+
+def test_a_locked_retention_policy_is_shown_as_locked(tmp_path: Path) -> None:
+    import yaml
+
+    project = tmp_path / "project"
+    (project / "stacks").mkdir(parents=True)
+    doc = yaml.safe_load((REPO / "Pulumi.yaml").read_text())
+    doc["main"] = str(REPO)
+    doc["runtime"]["options"]["virtualenv"] = str(REPO / ".venv")
+    (project / "Pulumi.yaml").write_text(yaml.safe_dump(doc))
+    text = (REPO / "stacks" / "Pulumi.private-alicloud.yaml").read_text(encoding="utf-8")
+    assert "retentionLocked: false" in text
+    (project / "stacks" / "Pulumi.locked.yaml").write_text(
+        text.replace("retentionLocked: false", "retentionLocked: true"), encoding="utf-8"
+    )
+    proc, out = report(tmp_path / "out", "--project", str(project), "--stack", "locked")
+    assert proc.returncode == 0, proc.stderr
+    md = (out / "report-hk-mail-locked.md").read_text(encoding="utf-8")
+    archive = next(line for line in md.splitlines() if "-archive'" in line)
+    assert "WORM 2555 days, locked (irreversible" in archive and "lapses" not in archive
+    assert f"| Git commit | not a git checkout ({project}) |" in md
 
 
 def test_bad_input_writes_nothing(tmp_path: Path) -> None:
@@ -200,3 +274,49 @@ def test_html_renders_in_headless_chromium(reports: Path, tmp_path: Path) -> Non
         if pixels[i] > 180 and pixels[i + 1] < 80 and pixels[i + 2] < 80
     )
     assert red > 100, red
+
+
+# Runs in the page: every label of a box against its box's right edge, as chromium lays it out.
+_MEASURE = """<script>
+const overflow = [], cut = [];
+for (const g of document.querySelectorAll("svg g")) {
+  const rect = g.querySelector("rect");
+  if (!rect) continue;
+  const right = rect.x.baseVal.value + rect.width.baseVal.value;
+  const tip = (g.querySelector("title") || {}).textContent || "";
+  for (const t of g.querySelectorAll("text")) {
+    const box = t.getBBox();
+    const end = box.x + box.width;
+    if (end > right - 4) overflow.push(`${t.textContent} ends at ${end} > ${right}`);
+    if (t.textContent.endsWith("\u2026")) cut.push([t.textContent, tip]);
+  }
+}
+document.body.setAttribute("data-overflow", JSON.stringify(overflow));
+document.body.setAttribute("data-cut", JSON.stringify(cut));
+</script>"""
+
+
+@pytest.mark.parametrize("stack", ["private-alicloud", "alibaba-directmail"])
+def test_svg_labels_fit_their_boxes_in_chromium(reports: Path, tmp_path: Path, stack: str) -> None:
+    import html as html_mod
+    import json
+
+    chromium = require_tool("chromium", "chromium")
+    page = tmp_path / "measure.html"
+    text = (reports / f"report-hk-mail-{stack}.html").read_text(encoding="utf-8")
+    page.write_text(text.replace("</body>", _MEASURE + "</body>"), encoding="utf-8")
+    dom = subprocess.run(
+        [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+         "--disable-background-networking", "--disable-component-update", "--disable-sync",
+         f"--user-data-dir={tmp_path / 'profile'}", "--dump-dom", page.as_uri()],
+        capture_output=True, text=True, timeout=180,
+    )  # fmt: skip
+    assert dom.returncode == 0, dom.stderr[-2000:]
+    attrs = dict(re.findall(r'data-(overflow|cut)="([^"]*)"', dom.stdout))
+    assert set(attrs) == {"overflow", "cut"}, "the measuring script did not run"
+    assert json.loads(html_mod.unescape(attrs["overflow"])) == []
+    cut = json.loads(html_mod.unescape(attrs["cut"]))
+    assert cut, "these example stacks have labels too long for their boxes"
+    for label, tooltip in cut:
+        # the full text is in the box's tooltip
+        assert label[:-1] in tooltip and len(tooltip) > len(label)

@@ -12,10 +12,12 @@ mail authentication (SPF, DKIM, DMARC, MTA-STS) and an SVG picture of the data f
 from __future__ import annotations
 
 import argparse
+import hashlib
 import html
 import importlib.util
 import json
 import re
+import subprocess
 import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -226,8 +228,7 @@ def data_rows(f: Facts) -> list[DataRow]:
             value = _get(props, path)
             if value not in (None, "", []):
                 retention.append(f"{path} {_shown(value)}")
-        for days in f.referencing(r, WORM_TYPES):
-            retention.append(f"WORM {days} days")
+        retention += worm_retention(f, r)
         for days in f.snapshot_retention(r):
             retention.append(f"snapshots kept {days} days")
         where = f.region(r)
@@ -243,6 +244,37 @@ def data_rows(f: Facts) -> list[DataRow]:
             )
         )
     return rows
+
+
+# Alibaba Cloud OSS API reference, InitiateBucketWorm (updated 10 Dec 2025): a retention policy
+# that is not locked within 24 hours of its creation becomes invalid; CompleteBucketWorm (updated
+# 9 Jun 2025): locking is irreversible. So an unlocked policy is shown as what it is.
+WORM_STATUS = {
+    "Locked": "locked (irreversible; the period can only be extended)",
+    "InProgress": "unlocked: lapses after 24 h unless locked",
+    "Expired": "expired: no longer protects the objects",
+}
+
+
+def worm_retention(f: Facts, target: PlannedResource) -> list[str]:
+    """The OSS retention (WORM) policies on ``target``, each with its lock state: an unlocked
+    policy is not shown as protection it does not give."""
+    out = []
+    for r in f.resources:
+        if r.type not in WORM_TYPES or not any(target.urn in deps for deps in _deps(r)):
+            continue
+        props = f.props(r)
+        days = _shown(props.get(WORM_TYPES[r.type]))
+        status = props.get("status")
+        state = WORM_STATUS.get(str(status)) if isinstance(status, str) else None
+        if state is None:
+            state = (
+                f"status {_shown(status)}"
+                if status is not None
+                else "lock state not declared: lapses after 24 h unless locked"
+            )
+        out.append(f"WORM {days} days, {state}")
+    return out
 
 
 # --- cross-border transfers -----------------------------------------------------------------------
@@ -449,12 +481,14 @@ def mail_auth(f: Facts) -> list[tuple[str, str, str, str]]:
             ("DMARC", [v for n, v in txt if n == "_dmarc"]),
             ("MTA-STS", [v for n, v in txt if n == "_mta-sts"]),
         )
+        # a plan shows what will be published; only a stack export shows what was deployed
+        present = "deployed" if f.result.mode == "state" else "planned"
         for mech, found in checks:
             pending = any("known after apply" in v for v in found)
             status = (
                 "missing"
                 if not found
-                else ("pending (value from the provider)" if pending else "published")
+                else (f"{present}; value from the provider after apply" if pending else present)
             )
             out.append((zone, mech, status, "; ".join(found) or "no record in this stack"))
     return out
@@ -559,14 +593,45 @@ def mx_hosts(f: Facts) -> list[str]:
     return hosts
 
 
+# Advance widths of DejaVu Sans (the SVG's first font), as a share of the font size, rounded up
+# by class: a label cut to this estimate does not overflow its box. The headless-chromium test
+# measures the rendered labels against their boxes.
+_NARROW, _WIDE = frozenset(" .,:;'|!()[]{}ijlt-/`\"f"), frozenset("mwMW@%…")
+
+
+def _advance(ch: str) -> float:
+    if ch in _NARROW:
+        return 0.42
+    if ch in _WIDE:
+        return 1.0
+    if ch.isupper() or not ch.isascii():
+        return 0.8
+    return 0.64
+
+
+def fit(text: str, width: float, font_size: float) -> str:
+    """``text``, or its start and an ellipsis, so that it fits ``width`` pixels."""
+    if sum(_advance(c) for c in text) * font_size <= width:
+        return text
+    room = width / font_size - _advance("…")
+    used, cut = 0.0, 0
+    while cut < len(text) and used + _advance(text[cut]) <= room:
+        used += _advance(text[cut])
+        cut += 1
+    return text[:cut].rstrip() + "…"
+
+
 def _box(x: int, y: int, w: int, title: str, sub: str, fill: str, stroke: str, dash: bool) -> str:
+    """A labelled box; a label too long for it ends in an ellipsis, and the box's ``<title>``
+    (the tooltip) carries both labels in full."""
     e = html.escape
-    chars = max(10, (w - 20) // 6)
     return (
+        f"<g><title>{e(title)}&#10;{e(sub)}</title>"
         f'<rect x="{x}" y="{y}" width="{w}" height="38" rx="6" fill="{fill}" stroke="{stroke}"'
         + (' stroke-dasharray="4 3"' if dash else "")
-        + f'/><text x="{x + 10}" y="{y + 16}" font-size="12">{e(title[: chars - 2])}</text>'
-        f'<text x="{x + 10}" y="{y + 31}" font-size="10" fill="#555">{e(sub[:chars])}</text>'
+        + f'/><text x="{x + 10}" y="{y + 16}" font-size="12">{e(fit(title, w - 20, 12))}</text>'
+        f'<text x="{x + 10}" y="{y + 31}" font-size="10" fill="#555">{e(fit(sub, w - 20, 10))}'
+        "</text></g>"
     )
 
 
@@ -668,6 +733,63 @@ def svg(
     return "".join(parts)
 
 
+# --- provenance: what a reviewer needs to tie the evidence to what was reviewed ----------------
+
+
+def _git(root: Path, *args: str) -> str | None:
+    try:
+        done = subprocess.run(
+            ["git", "-C", str(root), *args], capture_output=True, text=True, timeout=30
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return done.stdout.strip() if done.returncode == 0 else None
+
+
+def git_commit(root: Path) -> str:
+    """``<commit>`` or ``<commit> with uncommitted changes`` (tracked files differ from it)."""
+    commit = _git(root, "rev-parse", "HEAD")
+    if not commit:
+        return f"not a git checkout ({root})"
+    dirty = _git(root, "status", "--porcelain", "--untracked-files=no")
+    if dirty is None:
+        return f"{commit} (could not tell whether the checkout has changes)"
+    if dirty:
+        return f"{commit} with uncommitted changes ({len(dirty.splitlines())} files)"
+    return f"{commit} (clean)"
+
+
+def file_digest(path: Path | None) -> str:
+    if path is None:
+        return "none"
+    try:
+        digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    except OSError as exc:
+        return f"{path}: not readable ({exc.strerror or exc})"
+    return f"sha256:{digest} ({path.name})"
+
+
+def provenance(
+    result: GateResult,
+    pack_dir: Path,
+    generated: str,
+    policy_config: str | None = None,
+) -> list[tuple[str, str]]:
+    """(what, value): the commit, digests of the inputs, the pack's version and the time."""
+    root = result.project_root or pack_dir.resolve()
+    source = "State file (pulumi stack export)" if result.mode == "state" else "Stack file"
+    rows = [
+        ("Git commit", git_commit(root)),
+        (source, file_digest(result.config_file)),
+        ("Exemptions file", file_digest(pack_dir / "exemptions.yaml")),
+        ("Policy pack", f"{result.pack.name} {result.pack.version}"),
+    ]
+    if policy_config:
+        rows.append(("Policy config", file_digest(Path(policy_config))))
+    rows.append(("Generated", generated))
+    return rows
+
+
 # --- rendering -----------------------------------------------------------------------------------
 
 
@@ -683,6 +805,7 @@ class Report:
     mail: list[tuple[str, str, str, str]]
     generated: str
     mx: list[str] = field(default_factory=list)
+    provenance: list[tuple[str, str]] = field(default_factory=list)
 
 
 def build(
@@ -693,6 +816,7 @@ def build(
 ) -> Report:
     f = Facts(result)
     data = data_rows(f)
+    generated = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     return Report(
         result=result,
         data=data,
@@ -703,7 +827,8 @@ def build(
         guardrail=guardrail_summary(),
         mail=mail_auth(f),
         mx=mx_hosts(f),
-        generated=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        generated=generated,
+        provenance=provenance(result, pack_dir, generated, policy_config),
     )
 
 
@@ -781,7 +906,12 @@ def _tables(rep: Report) -> list[tuple[str, str, list[str], list[Sequence[str]]]
             ["Domain", "Mechanism", "Status", "Records"],
             [list(m) for m in rep.mail],
         ),
+        _provenance_section(rep),
     ]
+
+
+def _provenance_section(rep: Report) -> tuple[str, str, list[str], list[Sequence[str]]]:
+    return ("provenance", "Provenance", ["What", "Value"], [list(p) for p in rep.provenance])
 
 
 NOTES = {
@@ -796,6 +926,20 @@ NOTES = {
 
 
 def _note(rep: Report, sid: str) -> str:
+    if sid == "mailauth":
+        return (
+            "Records as the deployed state holds them (pulumi stack export); scripts/verify "
+            "checks what the name servers serve."
+            if rep.result.mode == "state"
+            else "Records as planned, not yet deployed: this report is made from the plan. "
+            "Use --state with a pulumi stack export for what is deployed, and scripts/verify "
+            "for what the name servers serve."
+        )
+    if sid == "provenance":
+        return (
+            "What this evidence was made from: check the commit and the digests against what "
+            "was reviewed (sha256sum FILE)."
+        )
     if sid == "data" and not rep.data:
         where = f" (MX {', '.join(rep.mx)})" if rep.mx else ""
         return (
