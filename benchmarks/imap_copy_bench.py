@@ -1,38 +1,48 @@
-"""Benchmark: `scripts/migrate copy` beside Debian's `mbsync` (isync) on the same corpus.
+"""Benchmark: `scripts/migrate copy --jobs N` beside Debian's `mbsync` (isync), one process per
+account, on the same corpus and accounts, in one run, on loopback and over a simulated WAN.
 
-    python benchmarks/imap_copy_bench.py [--rounds 2] [--json FILE]      (as root: runs Dovecot)
+    python benchmarks/imap_copy_bench.py [--accounts 4] [--share 0.5] [--delay-ms 20]
+        [--rounds 1] [--json FILE]                                     (as root: runs Dovecot)
 
-Builds the test corpus once (tests/imap_support.py: thousands of messages in nested non-ASCII
-folders, MB-sized attachments, duplicates, messages without a Message-ID), starts two Dovecot
-servers on loopback (the old one with the corpus, the new one empty), and in the same run times,
-alternately, a full first copy of every account by each tool into the emptied new server:
-- hkmail: `scripts/migrate copy` (imapclient; includes its closing per-folder verification);
-- mbsync: `mbsync -a` with Create Near, Sync Pull, CopyArrivalDate (keeps internal dates); the
-  new server's own special-use folders are left out of its patterns (mbsync would otherwise look
-  for them on the old server), and it copies the Chinese folders under their own names.
-Both go over TLS to the same servers. It prints messages/s, MB/s and the ratio mbsync/hkmail.
+Builds the corpus once (tests/imap_support.py: nested non-ASCII folders, MB-sized attachments,
+duplicates, messages without a Message-ID; ``--share`` scales each account's folders), starts two
+Dovecot servers on loopback (the old one with the corpus, the new one empty), and times a full
+first copy of every account into the emptied new server by each tool, alternating, in two
+settings:
+- loopback: straight to the servers;
+- wan: through tests/delay_proxy.py, which delays each direction by ``--delay-ms`` (default 20 ms,
+  a 40 ms round trip) for both tools alike (this kernel has no netem qdisc).
+The tools:
+- hkmail: `scripts/migrate copy --jobs <accounts>`, its closing check (size, internal date and
+  flags of every message) included;
+- mbsync: one `mbsync <account>` process per account started at once, as an administrator runs
+  it; Create Near, Sync Pull, CopyArrivalDate (keeps internal dates). The new server's own
+  special-use folders are left out of its patterns (mbsync would look for them on the old
+  server), and it copies the Chinese folders under their own names. It does no closing check.
+Both go over TLS to the same servers. It prints messages/s, MB/s and the ratio of throughputs
+hkmail/mbsync per setting (above 1: hkmail is faster).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import os
 import shutil
-import statistics
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from tests.delay_proxy import delay_proxy  # noqa: E402
 from tests.imap_support import Corpus, Dovecot, build_corpus, dovecot_pair  # noqa: E402
-
-OLD = {"alice": "bench-old-a", "bob": "bench-old-b"}
-NEW = {"alice": "bench-new-a", "bob": "bench-new-b"}
 
 
 def wipe(server: Dovecot) -> None:
@@ -40,9 +50,9 @@ def wipe(server: Dovecot) -> None:
         shutil.rmtree(child)
 
 
-def count_new(server: Dovecot, ca: Path) -> int:
+def count_new(server: Dovecot, ca: Path, users: Mapping[str, str]) -> int:
     total = 0
-    for user in NEW:
+    for user in users:
         client: Any = server.client(user, ca)
         try:
             for flags, _d, name in client.list_folders():
@@ -54,22 +64,29 @@ def count_new(server: Dovecot, ca: Path) -> int:
     return total
 
 
-def run_hkmail(old: Dovecot, new: Dovecot, ca: Path, work: Path) -> float:
+Ports = tuple[int, int]  # (old, new) as the tools see them
+Runner = Callable[[Ports, Path, Path, Mapping[str, str], Mapping[str, str]], float]
+
+
+def run_hkmail(
+    ports: Ports, ca: Path, work: Path, old: Mapping[str, str], new: Mapping[str, str]
+) -> float:
     accounts = work / "accounts"
-    accounts.write_text("".join(f"{u} {u}\n" for u in OLD))
+    accounts.write_text("".join(f"{u} {u}\n" for u in old))
     pw = work / "passwords"
     pw.write_text(
-        "".join(f"source {u} {p}\n" for u, p in OLD.items())
-        + "".join(f"destination {u} {p}\n" for u, p in NEW.items())
+        "".join(f"source {u} {p}\n" for u, p in old.items())
+        + "".join(f"destination {u} {p}\n" for u, p in new.items())
     )
     pw.chmod(0o600)
     cmd = [
         str(REPO / "scripts" / "migrate"),
         "copy",
         *("--accounts", str(accounts), "--passwords", str(pw), "--no-progress"),
-        *("--source", f"127.0.0.1:{old.port}", "--source-security", "ssl"),
+        *("--jobs", str(len(old))),
+        *("--source", f"127.0.0.1:{ports[0]}", "--source-security", "ssl"),
         *("--source-cafile", str(ca)),
-        *("--destination", f"hkmail:127.0.0.1:{new.port}", "--destination-cafile", str(ca)),
+        *("--destination", f"hkmail:127.0.0.1:{ports[1]}", "--destination-cafile", str(ca)),
     ]
     start = time.perf_counter()
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=3600)
@@ -79,19 +96,21 @@ def run_hkmail(old: Dovecot, new: Dovecot, ca: Path, work: Path) -> float:
     return elapsed
 
 
-def run_mbsync(old: Dovecot, new: Dovecot, ca: Path, work: Path) -> float:
+def run_mbsync(
+    ports: Ports, ca: Path, work: Path, old: Mapping[str, str], new: Mapping[str, str]
+) -> float:
     state = work / "mbsync-state"
     shutil.rmtree(state, ignore_errors=True)
     state.mkdir()
     parts = []
-    for user in OLD:
+    for user in old:
         parts.append(
             f"""
 IMAPAccount old-{user}
 Host localhost
-Port {old.port}
+Port {ports[0]}
 User {user}
-Pass {OLD[user]}
+Pass {old[user]}
 SSLType IMAPS
 CertificateFile {ca}
 AuthMechs PLAIN
@@ -101,9 +120,9 @@ Account old-{user}
 
 IMAPAccount new-{user}
 Host localhost
-Port {new.port}
+Port {ports[1]}
 User {user}
-Pass {NEW[user]}
+Pass {new[user]}
 SSLType IMAPS
 CertificateFile {ca}
 AuthMechs PLAIN
@@ -126,60 +145,96 @@ SyncState {state}/{user}-
     conf.write_text("".join(parts))
     conf.chmod(0o600)
     start = time.perf_counter()
-    done = subprocess.run(
-        ["mbsync", "-q", "-c", str(conf), "-a"], capture_output=True, text=True, timeout=3600
-    )
+    procs = [
+        subprocess.Popen(
+            ["mbsync", "-q", "-c", str(conf), user],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        for user in old
+    ]
+    outputs = [(p.communicate(timeout=3600)[0], p.returncode) for p in procs]
     elapsed = time.perf_counter() - start
-    if done.returncode != 0:
-        raise SystemExit(f"mbsync failed: {done.stdout}{done.stderr}")
+    for out, code in outputs:
+        if code != 0:
+            raise SystemExit(f"mbsync failed: {out}")
     return elapsed
+
+
+@contextlib.contextmanager
+def endpoints(setting: str, old: Dovecot, new: Dovecot, delay: float) -> Iterator[Ports]:
+    if setting == "loopback":
+        yield old.port, new.port
+        return
+    with delay_proxy(old.port, delay) as p_old, delay_proxy(new.port, delay) as p_new:
+        yield p_old.port, p_new.port
 
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--rounds", type=int, default=2, help="timed copies per tool (alternating)")
+    ap.add_argument("--accounts", type=int, default=4, help="accounts copied (default 4)")
+    ap.add_argument("--share", type=float, default=0.5, help="corpus size per account")
+    ap.add_argument("--delay-ms", type=float, default=20.0, help="one-way delay of the WAN")
+    ap.add_argument("--rounds", type=int, default=1, help="timed copies per tool and setting")
+    ap.add_argument("--settings", default="loopback,wan", help="loopback, wan or both")
     ap.add_argument("--json", help="write the numbers to this file")
     args = ap.parse_args()
     if shutil.which("mbsync") is None:
         raise SystemExit("mbsync not found: apt-get install isync")
+    users = [f"user{i + 1}" for i in range(args.accounts)]
+    old_users = {u: f"bench-old-{u}" for u in users}
+    new_users = {u: f"bench-new-{u}" for u in users}
     work = Path(tempfile.mkdtemp(prefix="hkmail-bench-"))
+    tools: dict[str, Runner] = {"hkmail": run_hkmail, "mbsync": run_mbsync}
     try:
-        corpus: Corpus = build_corpus(work / "corpus")
+        corpus: Corpus = build_corpus(work / "corpus", users=dict.fromkeys(users, args.share))
         n, size = len(corpus.messages), corpus.total_bytes
-        times: dict[str, list[float]] = {"hkmail": [], "mbsync": []}
-        counts: dict[str, list[int]] = {"hkmail": [], "mbsync": []}
-        with dovecot_pair(OLD, NEW) as (old, new, ca):
+        result: dict[str, Any] = {
+            "messages": n,
+            "bytes": size,
+            "accounts": args.accounts,
+            "delayMsEachWay": args.delay_ms,
+            "rounds": args.rounds,
+            "loadBefore": os.getloadavg(),
+            "settings": {},
+        }
+        print(f"corpus: {n} messages, {size / 1e6:.1f} MB, {args.accounts} accounts")
+        with dovecot_pair(old_users, new_users) as (old, new, ca):
             old.load(corpus)
-            for _ in range(args.rounds):
-                for tool, run in (("hkmail", run_hkmail), ("mbsync", run_mbsync)):
-                    wipe(new)
-                    times[tool].append(run(old, new, ca, work))
-                    counts[tool].append(count_new(new, ca))
-        result: dict[str, Any] = {"messages": n, "bytes": size, "rounds": args.rounds}
-        for tool, ts in times.items():
-            best = min(ts)
-            result[tool] = {
-                "seconds": ts,
-                "best": best,
-                "median": statistics.median(ts),
-                "messagesPerSecond": n / best,
-                "mbPerSecond": size / 1e6 / best,
-                "copied": counts[tool],
-            }
-        result["ratioMbsyncOverHkmail"] = min(times["mbsync"]) / min(times["hkmail"])
-        print(f"corpus: {n} messages, {size / 1e6:.1f} MB, 2 accounts")
-        for tool in ("hkmail", "mbsync"):
-            r = result[tool]
-            runs = ", ".join(f"{t:.2f}" for t in r["seconds"])
-            print(
-                f"{tool:7s} best {r['best']:.2f} s (runs {runs}): "
-                f"{r['messagesPerSecond']:.0f} msg/s, {r['mbPerSecond']:.2f} MB/s, "
-                f"copied {r['copied']}"
-            )
-        print(
-            f"throughput hkmail/mbsync: {result['ratioMbsyncOverHkmail']:.2f} "
-            "(mbsync time / hkmail time; below 1 means hkmail is slower)"
-        )
+            for setting in args.settings.split(","):
+                times: dict[str, list[float]] = {t: [] for t in tools}
+                counts: dict[str, list[int]] = {t: [] for t in tools}
+                with endpoints(setting, old, new, args.delay_ms / 1000) as ports:
+                    for _ in range(args.rounds):
+                        for tool, run in tools.items():
+                            wipe(new)
+                            times[tool].append(run(ports, ca, work, old_users, new_users))
+                            counts[tool].append(count_new(new, ca, new_users))
+                entry: dict[str, Any] = {}
+                for tool, ts in times.items():
+                    best = min(ts)
+                    entry[tool] = {
+                        "seconds": ts,
+                        "best": best,
+                        "messagesPerSecond": n / best,
+                        "mbPerSecond": size / 1e6 / best,
+                        "copied": counts[tool],
+                    }
+                entry["ratioHkmailOverMbsync"] = min(times["mbsync"]) / min(times["hkmail"])
+                result["settings"][setting] = entry
+                for tool in tools:
+                    r = entry[tool]
+                    runs = ", ".join(f"{t:.2f}" for t in r["seconds"])
+                    print(
+                        f"{setting:8s} {tool:7s} best {r['best']:.2f} s (runs {runs}): "
+                        f"{r['messagesPerSecond']:.0f} msg/s, {r['mbPerSecond']:.2f} MB/s, "
+                        f"copied {r['copied']}"
+                    )
+                print(
+                    f"{setting:8s} throughput hkmail/mbsync: {entry['ratioHkmailOverMbsync']:.2f}"
+                )
+        result["loadAfter"] = os.getloadavg()
         if args.json:
             Path(args.json).write_text(json.dumps(result, indent=2) + "\n")
     finally:

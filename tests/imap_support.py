@@ -112,7 +112,7 @@ def _attachment_message(
     ).encode()
 
 
-def build_corpus(root: Path, seed: int = 11) -> Corpus:
+def build_corpus(root: Path, seed: int = 11, users: Mapping[str, float] = USERS) -> Corpus:
     rng = random.Random(seed)
     corpus = Corpus(root)
     counter = 0
@@ -138,7 +138,7 @@ def build_corpus(root: Path, seed: int = 11) -> Corpus:
         crlf_size = len(data) + data.count(b"\n")
         corpus.messages.append(CorpusMessage(user, folder, mid, flags, ts, crlf_size))
 
-    for user, share in USERS.items():
+    for user, share in users.items():
         for folder, size in FOLDER_SIZES.items():
             for i in range(max(3, int(size * share))):
                 n = counter + 1
@@ -164,16 +164,17 @@ def build_corpus(root: Path, seed: int = 11) -> Corpus:
         data = _message(rng, 0, user, "INBOX", when, None)
         write(user, "INBOX", data, "S", when, None)
         write(user, "INBOX", data, "S", when, None)
+    big = next(iter(users))  # the first user gets the MB-sized attachments
     for i, size in enumerate(BIG_ATTACHMENTS):
         when = base + dt.timedelta(days=1000 + i)
         folder = "INBOX" if i % 2 == 0 else "项目.2024"
         write(
-            "alice",
+            big,
             folder,
-            _attachment_message(rng, i, "alice", size, when),
+            _attachment_message(rng, i, big, size, when),
             "S",
             when,
-            f"<scan-{i}-alice@harbourtrading.com.hk>",
+            f"<scan-{i}-{big}@harbourtrading.com.hk>",
         )
     return corpus
 
@@ -214,6 +215,8 @@ class Dovecot:
     key: Path
     separator: str = "/"
     special_use: bool = True  # our server: Sent/Drafts/Junk/Trash with RFC 6154 flags
+    max_userip_connections: int = 50
+    capabilities: str | None = None  # imap_capability: what the server announces after login
 
     @property
     def mail(self) -> Path:
@@ -272,7 +275,8 @@ service imap-login {{
   }}
 }}
 protocol imap {{
-  mail_max_userip_connections = 50
+  mail_max_userip_connections = {self.max_userip_connections}
+{f"  imap_capability = {self.capabilities}" if self.capabilities else ""}
 }}
 """
         )
@@ -331,10 +335,14 @@ protocol imap {{
 
 @contextlib.contextmanager
 def dovecot_pair(
-    users_old: Mapping[str, str], users_new: Mapping[str, str]
+    users_old: Mapping[str, str],
+    users_new: Mapping[str, str],
+    new_max_userip_connections: int = 50,
+    new_capabilities: str | None = None,
 ) -> Iterator[tuple[Dovecot, Dovecot, Path]]:
     """The old system (Exmail-like: Chinese folders, "." separator, no special-use flags) and
-    the new one (our Dovecot: Sent/Drafts/Junk/Trash with special-use flags, "/" separator)."""
+    the new one (our Dovecot: Sent/Drafts/Junk/Trash with special-use flags, "/" separator;
+    optionally a per-user session limit, or announcing other capabilities)."""
     require_root("dovecot starts as root and drops privileges")
     require_tool("doveadm", "dovecot-core")
     # Under /run, like the daemon tests: login and auth processes must traverse the directory.
@@ -344,7 +352,17 @@ def dovecot_pair(
     key.chmod(0o600)
     p_old, p_new = free_tcp_ports(2)
     old = Dovecot(root / "old", p_old, users_old, cert, key, separator=".", special_use=False)
-    new = Dovecot(root / "new", p_new, users_new, cert, key, separator="/", special_use=True)
+    new = Dovecot(
+        root / "new",
+        p_new,
+        users_new,
+        cert,
+        key,
+        separator="/",
+        special_use=True,
+        max_userip_connections=new_max_userip_connections,
+        capabilities=new_capabilities,
+    )
     started: list[Dovecot] = []
     try:
         for server in (old, new):

@@ -1096,10 +1096,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         _positive("--max-connections", args.max_connections, 64)
         _positive("--timeout", args.timeout, 3600)
         _positive("--connect-timeout", args.connect_timeout, 300)
-        accounts = read_accounts(Path(args.accounts))
-        passwords = Passwords.load(Path(args.passwords) if args.passwords else None)
         source = parse_server(args.source, args.source_security, "--source")
         destination = parse_server(args.destination, args.destination_security, "--destination")
+        accounts = read_accounts(Path(args.accounts))
+        passwords = Passwords.load(Path(args.passwords) if args.passwords else None)
         previous = None
         if report is not None and report.exists():
             with contextlib.suppress(ValueError, OSError):

@@ -1,0 +1,188 @@
+"""scripts/migrate copy with several accounts at once against a destination that limits sessions
+(Dovecot mail_max_userip_connections = 1) and offers no MULTIAPPEND (so APPENDs are pipelined with
+LITERAL+), through a proxy that adds a 40 ms round trip; the report as accounts finish; and the
+connection mistakes a user makes (a port that does not say its security, a wrong security)."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.delay_proxy import delay_proxy
+from tests.imap_support import Corpus, Dovecot, build_corpus, dovecot_pair
+from tests.support import REPO
+
+OLD = {"carol": "Old-carol-4Tq!", "dave": "Old-dave-8Wp?"}
+NEW = {"carol": "New-carol-2Lm#", "dave": "New-dave-6Jn&"}
+# Dovecot's own list with MULTIAPPEND taken out (LITERAL+ kept)
+NO_MULTIAPPEND = (
+    "IMAP4rev1 SASL-IR LOGIN-REFERRALS ID ENABLE IDLE SORT SORT=DISPLAY THREAD=REFERENCES "
+    "THREAD=REFS THREAD=ORDEREDSUBJECT UNSELECT CHILDREN NAMESPACE UIDPLUS LIST-EXTENDED "
+    "I18NLEVEL=1 CONDSTORE QRESYNC ESEARCH ESORT SEARCHRES WITHIN CONTEXT=SEARCH LIST-STATUS "
+    "BINARY MOVE SNIPPET=FUZZY PREVIEW=FUZZY PREVIEW STATUS=SIZE SAVEDATE LITERAL+ SPECIAL-USE"
+)
+
+
+@dataclass
+class Env:
+    old: Dovecot
+    new: Dovecot
+    ca: Path
+    corpus: Corpus
+    files: Path
+
+
+@pytest.fixture(scope="module")
+def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Env]:
+    files = tmp_path_factory.mktemp("parallel")
+    corpus = build_corpus(files / "corpus", users={"carol": 0.06, "dave": 0.06})
+    with dovecot_pair(OLD, NEW, new_max_userip_connections=1, new_capabilities=NO_MULTIAPPEND) as (
+        old,
+        new,
+        ca,
+    ):
+        old.load(corpus)
+        (files / "accounts").write_text("carol carol\ndave dave\n")
+        pw = files / "passwords"
+        pw.write_text(
+            "".join(f"source {u} {p}\n" for u, p in OLD.items())
+            + "".join(f"destination {u} {p}\n" for u, p in NEW.items())
+        )
+        pw.chmod(0o600)
+        yield Env(old, new, ca, corpus, files)
+
+
+def command(env: Env, source: str, destination: str, *extra: str) -> list[str]:
+    return [
+        str(REPO / "scripts" / "migrate"),
+        "copy",
+        *("--accounts", str(env.files / "accounts"), "--passwords", str(env.files / "passwords")),
+        *("--source", source, "--source-cafile", str(env.ca)),
+        *("--destination", destination, "--destination-cafile", str(env.ca)),
+        *extra,
+    ]
+
+
+def run(env: Env, *extra: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+    cmd = command(env, f"127.0.0.1:{env.old.port}", f"hkmail:127.0.0.1:{env.new.port}", *extra)
+    cmd[cmd.index("--source-cafile") : cmd.index("--source-cafile")] = ["--source-security", "ssl"]
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+
+
+@pytest.mark.integration
+def test_a_port_that_does_not_say_its_security_must_be_told() -> None:
+    for source, needle in (
+        ("127.0.0.1:10993", "port 10993 does not say whether the server expects implicit TLS"),
+        ("127.0.0.1:99999", "port '99999' is not valid; allowed: 1-65535"),
+        ("127.0.0.1:0", "port '0' is not valid; allowed: 1-65535"),
+    ):
+        done = subprocess.run(
+            [
+                str(REPO / "scripts" / "migrate"),
+                *("copy", "--accounts", "/dev/null", "--source", source),
+                *("--destination", "hkmail:mail.example.hk"),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert done.returncode == 2, done.stderr
+        assert needle in done.stderr and "Traceback" not in done.stderr
+        if "10993" in source:
+            assert "give --source-security (allowed: ssl, starttls, none)" in done.stderr
+
+
+@pytest.mark.integration
+def test_a_wrong_security_is_an_error_in_seconds_not_a_hang(env: Env) -> None:
+    cmd = command(env, f"127.0.0.1:{env.old.port}", f"hkmail:127.0.0.1:{env.new.port}")
+    cmd += ["--source-security", "starttls", "--connect-timeout", "2", "--no-progress"]
+    started = time.monotonic()
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+    elapsed = time.monotonic() - started
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert "no answer to the connect within 2 s" in done.stdout
+    assert "implicit-TLS (IMAPS) port? set the security option to ssl" in done.stdout
+    assert elapsed < 30  # two accounts at once, 2 s each, and the tool's start: not 120 s
+
+
+@pytest.mark.integration
+def test_busy_destination_backs_off_and_pipelined_appends_keep_everything(env: Env) -> None:
+    """The destination allows one session per user; a mail client holds carol's for 3 s. Both
+    accounts are copied at once over a 40 ms round trip, APPENDs pipelined (no MULTIAPPEND)."""
+    holder: Any = env.new.client("carol", env.ca)
+    assert not holder.has_capability("MULTIAPPEND") and holder.has_capability("LITERAL+")
+    release = threading.Timer(3.0, holder.logout)
+    release.start()
+    try:
+        with (
+            delay_proxy(env.old.port, 0.020) as old_wan,
+            delay_proxy(env.new.port, 0.020) as new_wan,
+        ):
+            cmd = command(
+                env,
+                f"127.0.0.1:{old_wan.port}",
+                f"hkmail:127.0.0.1:{new_wan.port}",
+                *("--source-security", "ssl", "--jobs", "2", "--format", "json"),
+            )
+            done = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    finally:
+        release.cancel()
+        release.join()
+    assert done.returncode == 0, done.stdout + done.stderr
+    # Dovecot 2.3 answers NO [LIMIT] (older versions and other servers: [UNAVAILABLE])
+    assert "[LIMIT] Maximum number of connections" in done.stderr
+    assert "busy: retrying in" in done.stderr
+    doc = json.loads(done.stdout)
+    assert doc["copied"] == len(env.corpus.messages) and doc["missing"] == 0
+    assert doc["mismatched"] == 0  # sizes, internal dates and flags checked message by message
+    assert "copy: 2/2 accounts" in done.stderr and "failures 0" in done.stderr
+
+
+@pytest.mark.integration
+def test_each_account_lands_in_the_report_as_it_finishes(env: Env, tmp_path: Path) -> None:
+    """Killed after the first account: the report holds it, marked incomplete; the next run
+    copies nothing twice and completes the report."""
+    for user in NEW:  # start from an empty destination
+        client: Any = env.new.client(user, env.ca)
+        try:
+            for flags, _d, name in client.list_folders():
+                if b"\\Noselect" not in flags and b"\\NonExistent" not in flags:
+                    client.select_folder(name)
+                    client.delete_messages(client.search(["ALL"]))
+                    client.expunge()
+        finally:
+            client.logout()
+    report = tmp_path / "report.json"
+    base = command(env, f"127.0.0.1:{env.old.port}", f"hkmail:127.0.0.1:{env.new.port}")
+    base += ["--source-security", "ssl", "--jobs", "1", "--report", str(report)]
+    proc = subprocess.Popen(base, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    first: dict[str, Any] = {}
+    while time.monotonic() < deadline and proc.poll() is None:
+        if report.exists():
+            first = json.loads(report.read_text())
+            break
+        time.sleep(0.05)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.communicate(timeout=30)
+    assert first, "no report written while the run went on"
+    assert first["complete"] is False and first["accountsDone"] == 1
+    [carol] = first["accounts"]
+    assert carol["source"] == "carol" and carol["missing"] == 0 and carol["error"] is None
+    again = run(env, "--report", str(report), "--format", "json", "--no-progress")
+    assert again.returncode == 0, again.stdout + again.stderr
+    doc = json.loads(report.read_text())
+    assert doc["complete"] is True and doc["accountsDone"] == 2
+    by_user = {a["source"]: a for a in doc["accounts"]}
+    assert sum(f["copied"] for f in by_user["carol"]["folders"]) == 0  # done before the kill
+    assert doc["missing"] == 0 and doc["mismatched"] == 0
