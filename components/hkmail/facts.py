@@ -144,3 +144,82 @@ DIRECTMAIL_REGIONS: Final = tuple(DIRECTMAIL_DESTINATIONS)
 #: sg-smtp.qcloudmail.com; port 465 for SSL, 25 disabled. Only the first keeps mail in Hong Kong.
 TENCENT_SES_HK_SMTP: Final = "smtp.qcloudmail.com"
 HONG_KONG_RELAYS: Final = frozenset({TENCENT_SES_HK_SMTP})
+
+
+# --------------------------------------------------------------------------------------------
+# Chat platforms mail can notify (DESIGN.md, "Chat platforms"; issue 23)
+# --------------------------------------------------------------------------------------------
+
+ChatPlatformId = Literal["dingtalk", "wecom", "lark"]
+
+
+@dataclass(frozen=True)
+class ChatPlatform:
+    """A group-robot webhook that mail rules may notify: where it is and what it accepts."""
+
+    title: str
+    #: the only hosts a webhook URL of this platform may name (the notifier refuses any other)
+    hosts: tuple[str, ...]
+    #: the path every webhook URL of this platform starts with
+    path: str
+    #: at most this many requests a minute per robot (the notifier stays under it)
+    per_minute: int
+    #: at most this many requests a second per robot, where the platform documents one
+    per_second: int | None
+    #: the largest message text the notifier sends in one request (bytes, UTF-8)
+    max_text: int
+    #: how long the platform throttles a robot that went over the limit (seconds), where stated
+    throttle_seconds: int | None
+    #: where the endpoint is: no source we found names the country of any of the three
+    where: str
+    source: str
+
+
+#: DingTalk custom robot: oapi.dingtalk.com/robot/send?access_token=...; signed with
+#: timestamp(ms) + "\n" + secret, HMAC-SHA256, base64, URL-encoded, as &timestamp=&sign=; 20
+#: messages a minute per robot, then throttled for 10 minutes (DESIGN.md "Chat platforms"; DingTalk
+#: open platform "custom robot" page). No message size is published: 4,000 bytes is our cap.
+#: WeCom group robot: qyapi.weixin.qq.com/cgi-bin/webhook/send?key=... (the key is the
+#: credential; no signature); "each robot may send at most 20 messages a minute", markdown content
+#: at most 4,096 bytes (developer.work.weixin.qq.com/document/path/91770, 群机器人配置说明).
+#: Lark/Feishu custom bot: open.feishu.cn (Feishu) or open.larksuite.com (Lark),
+#: /open-apis/bot/v2/hook/<token>; 100 requests a minute and 5 a second per bot, request body at
+#: most 20 KB; signed with timestamp(s) + "\n" + secret as the HMAC-SHA256 key over an empty
+#: message, base64, sent as "timestamp" and "sign" in the JSON body
+#: (open.feishu.cn/document/client-docs/bot-v3/add-custom-bot).
+CHAT_PLATFORMS: Final[Mapping[ChatPlatformId, ChatPlatform]] = {
+    "dingtalk": ChatPlatform(
+        "DingTalk custom robot",
+        ("oapi.dingtalk.com",),
+        "/robot/send",
+        per_minute=20,
+        per_second=None,
+        max_text=4000,
+        throttle_seconds=600,
+        where="outside Hong Kong (DESIGN.md 'Chat platforms'; the country is not published)",
+        source="DESIGN.md 'Chat platforms'; open.dingtalk.com custom robot documentation",
+    ),
+    "wecom": ChatPlatform(
+        "WeCom group robot",
+        ("qyapi.weixin.qq.com",),
+        "/cgi-bin/webhook/send",
+        per_minute=20,
+        per_second=None,
+        max_text=4000,
+        throttle_seconds=None,
+        where="outside Hong Kong (DESIGN.md 'Chat platforms'; the country is not published)",
+        source="developer.work.weixin.qq.com/document/path/91770",
+    ),
+    "lark": ChatPlatform(
+        "Lark/Feishu custom bot",
+        ("open.feishu.cn", "open.larksuite.com"),
+        "/open-apis/bot/v2/hook/",
+        per_minute=100,
+        per_second=5,
+        max_text=18_000,
+        throttle_seconds=None,
+        where="outside Hong Kong (DESIGN.md 'Chat platforms'; the country is not published)",
+        source="open.feishu.cn/document/client-docs/bot-v3/add-custom-bot",
+    ),
+}
+CHAT_PLATFORM_IDS: Final[tuple[ChatPlatformId, ...]] = tuple(CHAT_PLATFORMS)

@@ -1,0 +1,218 @@
+"""Mail-to-chat notify rules of the private server: the typed form, its checks, and the settings
+file hkmail-notify reads on the instance.
+
+A rule matches delivered mail and names a target (a DingTalk, WeCom or Lark group robot) and the
+fields that leave Hong Kong. Every target is outside Hong Kong (facts.CHAT_PLATFORMS), so every
+rule carries a cross-border declaration; the body and attachments may leave only where the
+declaration says so (``allowContent``). Webhook URLs and signing secrets are never part of this
+model: they are a Pulumi secret, stored in the Hong Kong secret store and fetched at boot.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any, Final, Literal
+
+from hkmail.errors import SpecError
+from hkmail.facts import CHAT_PLATFORM_IDS, CHAT_PLATFORMS, ChatPlatformId
+
+#: What a rule may send, and what each exposes (README "Mail to chat"). None is sent unless the
+#: rule lists it; "body" and "attachments" only with the declaration's allowContent.
+NOTIFY_FIELDS: Final[dict[str, str]] = {
+    "subject": "the Subject line (first 200 characters)",
+    "senderName": "the display name of the From address",
+    "senderAddress": "the From address",
+    "excerpt": "the first non-empty line of the text body (at most 120 characters)",
+    "link": "an IMAP URL (RFC 5092) searching INBOX for the Message-ID: the server's host name "
+    "and the Message-ID",
+    "body": "the text body (at most 2,000 characters)",
+    "attachments": "each attachment's file name and size (never its content)",
+}
+CONTENT_FIELDS: Final = ("body", "attachments")
+AUTH_CHOICES: Final = ("dmarc", "dkim")
+_NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,39}$")
+_LOCAL = re.compile(r"^[a-z0-9][a-z0-9._+-]{0,63}$")
+_DOMAIN = re.compile(r"^(?!-)[a-z0-9-]{1,63}(\.(?!-)[a-z0-9-]{1,63})+$")
+_EXEMPTION = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{1,63}$")
+
+
+@dataclass(frozen=True)
+class NotifyDeclaration:
+    """The stack's statement that a rule's fields leave Hong Kong, for where, on what safeguard."""
+
+    destination_country: str
+    transfer_safeguard: str
+    exemption: str  # id of the reviewed exemption in policies/exemptions.yaml
+    reference: str = ""
+    #: the body and attachment names may leave (they are refused otherwise)
+    allow_content: bool = False
+
+
+@dataclass(frozen=True)
+class NotifyTarget:
+    name: str
+    platform: ChatPlatformId
+
+
+@dataclass(frozen=True)
+class NotifyRule:
+    name: str
+    target: str
+    cross_border: NotifyDeclaration | None
+    recipients: tuple[str, ...] = ()  # mailbox local parts; empty: every mailbox
+    senders: tuple[str, ...] = ()  # addresses or domains; empty: any sender
+    subject: str | None = None  # a regular expression, searched case-insensitively
+    has_attachment: bool | None = None
+    auth: Literal["dmarc", "dkim"] = "dmarc"
+    fields: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class NotifyConfig:
+    targets: tuple[NotifyTarget, ...]
+    rules: tuple[NotifyRule, ...]
+
+    def target(self, name: str) -> NotifyTarget:
+        return next(t for t in self.targets if t.name == name)
+
+
+def check(
+    n: NotifyConfig, users: tuple[str, ...], path: str = "mailServer.notify"
+) -> list[SpecError]:
+    """Every problem of the notify rules, each naming its key and what is allowed."""
+    errors: list[SpecError] = []
+
+    def bad(fld: str, value: object, allowed: str, reason: str = "") -> None:
+        errors.append(SpecError(f"{path}.{fld}", value, allowed, reason))
+
+    names = [t.name for t in n.targets]
+    for i, t in enumerate(n.targets):
+        if not _NAME.match(t.name):
+            bad(f"targets[{i}].name", t.name, "a-z, 0-9, '-' (at most 40)")
+        if t.platform not in CHAT_PLATFORMS:
+            bad(f"targets[{i}].platform", t.platform, " | ".join(CHAT_PLATFORM_IDS))
+    if len(set(names)) != len(names):
+        bad("targets", names, "each target name once")
+    rule_names = [r.name for r in n.rules]
+    if len(set(rule_names)) != len(rule_names):
+        bad("rules", rule_names, "each rule name once")
+    for i, r in enumerate(n.rules):
+        p = f"rules[{i}]"
+        if not _NAME.match(r.name):
+            bad(f"{p}.name", r.name, "a-z, 0-9, '-' (at most 40)")
+        if r.target not in names:
+            bad(f"{p}.target", r.target, f"one of the targets {names}")
+        for u in r.recipients:
+            if u not in users:
+                bad(f"{p}.recipients", u, f"a mailbox of this server: {list(users)}")
+        for s in r.senders:
+            local, at, domain = s.rpartition("@")
+            if not _DOMAIN.match(domain) or (at and not _LOCAL.match(local)):
+                bad(f"{p}.senders", s, "a lower-case address (user@example.com) or domain")
+        if r.subject is not None:
+            try:
+                re.compile(r.subject)
+            except re.error as exc:
+                bad(f"{p}.subject", r.subject, "a regular expression", str(exc))
+        if r.auth not in AUTH_CHOICES:
+            bad(
+                f"{p}.auth",
+                r.auth,
+                " | ".join(AUTH_CHOICES),
+                "only authenticated mail may notify, so spoofed mail cannot make work",
+            )
+        for f in r.fields:
+            if f not in NOTIFY_FIELDS:
+                bad(f"{p}.fields", f, " | ".join(NOTIFY_FIELDS))
+        if len(set(r.fields)) != len(r.fields):
+            bad(f"{p}.fields", list(r.fields), "each field once")
+        d = r.cross_border
+        if d is None:
+            bad(
+                f"{p}.crossBorder",
+                None,
+                "a declaration {destinationCountry, transferSafeguard, exemption, reference, "
+                "allowContent}",
+                "every chat platform is outside Hong Kong: each rule is a cross-border transfer",
+            )
+            continue
+        content = [f for f in r.fields if f in CONTENT_FIELDS]
+        if content and not d.allow_content:
+            bad(
+                f"{p}.fields",
+                content,
+                " | ".join(f for f in NOTIFY_FIELDS if f not in CONTENT_FIELDS)
+                + " (or crossBorder.allowContent: true)",
+                "the body and attachments leave Hong Kong only where the declaration allows it",
+            )
+        if not d.destination_country.strip():
+            bad(f"{p}.crossBorder.destinationCountry", d.destination_country, "the country")
+        if not _EXEMPTION.match(d.exemption):
+            bad(
+                f"{p}.crossBorder.exemption",
+                d.exemption,
+                "the id of the reviewed exemption in policies/exemptions.yaml (e.g. EX-2026-001)",
+            )
+    return errors
+
+
+def settings(
+    n: NotifyConfig,
+    *,
+    hostname: str,
+    domain: str,
+    spool: str,
+    maildir: str,
+    log: str,
+    targets_file: str,
+    ca_file: str,
+) -> dict[str, Any]:
+    """What /etc/hkmail/notify.json holds: rules, targets, platform facts; no secret."""
+    used = {t.platform for t in n.targets}
+    return {
+        "hostname": hostname,
+        "domain": domain,
+        "spool": spool,
+        "maildir": maildir,
+        "log": log,
+        "targets_file": targets_file,
+        "ca_file": ca_file,
+        "platforms": {
+            pid: {
+                "hosts": list(p.hosts),
+                "path": p.path,
+                "per_minute": p.per_minute,
+                "per_second": p.per_second,
+                "max_text": p.max_text,
+                "throttle_seconds": p.throttle_seconds,
+            }
+            for pid, p in CHAT_PLATFORMS.items()
+            if pid in used
+        },
+        "targets": {t.name: {"platform": t.platform} for t in n.targets},
+        "rules": [
+            {
+                "name": r.name,
+                "target": r.target,
+                "recipients": list(r.recipients),
+                "senders": list(r.senders),
+                "subject": r.subject,
+                "hasAttachment": r.has_attachment,
+                "auth": r.auth,
+                "fields": list(r.fields),
+                # Read by the policy pack (the flow it judges), not by the notifier.
+                "crossBorder": None
+                if r.cross_border is None
+                else {
+                    "destination": CHAT_PLATFORMS[n.target(r.target).platform].title,
+                    "destinationCountry": r.cross_border.destination_country,
+                    "transferSafeguard": r.cross_border.transfer_safeguard,
+                    "exemption": r.cross_border.exemption,
+                    "reference": r.cross_border.reference,
+                    "allowContent": r.cross_border.allow_content,
+                },
+            }
+            for r in n.rules
+        ],
+    }
