@@ -601,7 +601,7 @@ def migration_config(phase: str, **migration: Any) -> dict[str, Any]:
         "phase": phase,
         "old": {"suite": "alibaba-mail", "mxTtl": 3600, "spf": {"ip4": ["192.0.2.25"]}},
         "lowTtl": 300,
-        "monitorUntil": "2026-12-31",
+        "monitorUntil": "2027-12-31",
         **migration,
     }
     return cfg

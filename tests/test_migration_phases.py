@@ -62,7 +62,7 @@ def test_prepare_lowers_ttl_keeps_old_mx_and_authorises_both_senders() -> None:
 def test_dmarc_monitoring_carries_its_ramp_date_for_the_policy_pack() -> None:
     rs = stack_records(read_stack(config("prepare"), now=T0))[DOMAIN]
     [dmarc] = [r for r in rs.records if r.fqdn == f"_dmarc.{DOMAIN}"]
-    assert dmarc.remark == "dmarc-ramp-until=2026-12-31"
+    assert dmarc.remark == "dmarc-ramp-until=2027-12-31"
 
 
 def test_cutover_before_the_old_ttl_has_expired_is_refused_with_the_earliest_time() -> None:
@@ -241,3 +241,51 @@ def test_migration_phases_pass_the_policy_pack(phase: str, tmp_path: Path) -> No
     )
     assert done.returncode == 0, done.stdout + done.stderr
     assert "PASS: no mandatory violation" in done.stdout
+
+
+def test_settings_a_user_gets_wrong_are_refused_by_the_spec() -> None:
+    """A past monitorUntil (the pack would refuse the p=none it publishes) and an old IMAP port
+    outside 1-65535 are refused before anything is registered; phase done may keep a past date."""
+    late = dt.datetime(2028, 1, 5, tzinfo=dt.UTC)
+    text = problems(config("prepare"), late)
+    assert "hkmail:migration.monitorUntil: '2027-12-31'" in text
+    assert "a date from 2028-01-05 (today in Hong Kong) on" in text
+    done = config(
+        "done",
+        ttlLoweredAt=T0.isoformat(),
+        cutoverAt=(T0 + dt.timedelta(hours=2)).isoformat(),
+    )
+    assert read_stack(done, now=late).migration is not None
+    for imap in ("imap.old.example:0", "imap.old.example:99999", "imap.old.example:x"):
+        cfg = config("prepare")
+        cfg["hkmail:migration"]["old"]["imap"] = imap
+        text = problems(cfg, T0)
+        assert f"hkmail:migration.old.imap: '{imap}'" in text
+        assert "the port from 1 to 65535" in text
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "needle"),
+    [
+        ("phase", "cut-over", "prepare | sync | cutover | dual-run | done | rollback"),
+        ("ttlLoweredAt", "2026-11-27T18:00:00", "a time with its zone"),
+        ("monitorUntil", "2026-01-31", "(today in Hong Kong) on"),
+    ],
+)
+def test_migrate_plan_refuses_bad_settings_exactly_as_the_spec(
+    key: str, value: str, needle: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from toolchain.migrate import main
+
+    cfg = config("sync", ttlLoweredAt=T0.isoformat())
+    cfg["hkmail:migration"][key] = value
+    with pytest.raises(SpecErrors) as spec_error:
+        read_stack(cfg, now=T0 + dt.timedelta(hours=2))
+    project = write_project(tmp_path, cfg)
+    now = (T0 + dt.timedelta(hours=2)).isoformat()
+    code = main(["plan", "--stack", "mig", "--project", str(project), "--now", now])
+    out, err = capsys.readouterr()
+    assert code == 2 and out == ""
+    assert f"hkmail:migration.{key}: '{value}'" in err and needle in err
+    assert f"hkmail:migration.{key}: '{value}'" in str(spec_error.value)
+    assert "phase prepare" not in out + err and "Traceback" not in err

@@ -63,35 +63,17 @@ def stack_config(project: str, stack: str) -> dict[str, object]:
     return out
 
 
-def base_spec(config: Mapping[str, object], now: dt.datetime) -> tuple[StackSpec, MigrationSpec]:
-    """The stack read as if in phase prepare, which is always safe: the shape of every phase."""
-    raw = config.get("hkmail:migration")
-    if not isinstance(raw, Mapping):
+def read_settings(
+    config: Mapping[str, object], now: dt.datetime
+) -> tuple[StackSpec, MigrationSpec]:
+    """The stack as the spec reads it, every setting checked exactly as ``pulumi up`` checks it
+    (an unknown phase, a time without a zone, a past monitorUntil: SpecErrors, exit 2), but not
+    yet whether the phase is safe to apply now: the plan shows that beside the records."""
+    if not isinstance(config.get("hkmail:migration"), Mapping):
         raise MigrateError("the stack has no hkmail:migration section")
-    probe = dict(config)
-    probe["hkmail:migration"] = {
-        k: v for k, v in raw.items() if k not in ("ttlLoweredAt", "cutoverAt", "verified")
-    } | {"phase": "prepare"}
-    spec = read_stack(probe, now=now)
-    real = read_stack_unchecked(config, now)
+    spec = read_stack(config, now=now, migration_phase_rules=False)
     assert spec.migration is not None
-    return spec, real or spec.migration
-
-
-def read_stack_unchecked(config: Mapping[str, object], now: dt.datetime) -> MigrationSpec | None:
-    """The configured migration, timestamps included, with the phase rules not applied."""
-    raw = config.get("hkmail:migration")
-    assert isinstance(raw, Mapping)
-    far = dt.datetime(9999, 1, 1, tzinfo=dt.UTC)
-    probe = dict(config)
-    probe["hkmail:migration"] = dict(raw) | {"phase": "prepare"}
-    try:
-        spec = read_stack(probe, now=far)
-    except SpecErrors:
-        return None
-    m = spec.migration
-    phase = raw.get("phase")
-    return dataclasses.replace(m, phase=phase) if m and phase in MIGRATION_PHASES else m
+    return spec, spec.migration
 
 
 def phase_records(
@@ -144,7 +126,7 @@ class PhasePlan:
 
 
 def plan(config: Mapping[str, object], now: dt.datetime) -> PhasePlan:
-    spec, m = base_spec(config, now)
+    spec, m = read_settings(config, now)
     records: dict[str, dict[tuple[str, str], list[str]]] = {
         p: phase_records(spec, m, p) for p in MIGRATION_PHASES
     }

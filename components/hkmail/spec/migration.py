@@ -103,6 +103,7 @@ class MigrationSpec:
         return self.cutover_at + dt.timedelta(seconds=self.low_ttl)
 
 
+_HONG_KONG = dt.timezone(dt.timedelta(hours=8))  # UTC+8 all year: the pack's calendar days
 _MIGRATION_KEYS = (
     "domain",
     "phase",
@@ -169,8 +170,12 @@ def _read_old_system(
         name = normalize_hostname(host, min_labels=2)
         with contextlib.suppress(ValueError):
             name = name or str(ipaddress.IPv4Address(host))
-        if name is None or (port and not port.isdigit()):
-            r.fail(f"{path}.imap", m.get("imap"), "host[:port] of the old IMAP server")
+        if name is None or (port and not (port.isdigit() and 1 <= int(port) <= 65535)):
+            r.fail(
+                f"{path}.imap",
+                m.get("imap"),
+                "host[:port] of the old IMAP server, the port from 1 to 65535",
+            )
         else:
             imap = (name, int(port or 993))
     if len(r.errors) > before or mx_ttl is None:
@@ -192,8 +197,10 @@ def read_migration(
     dns_provider: DnsProvider | None,
     dns_plan: str,
     now: dt.datetime | None = None,
+    phase_rules: bool = True,
 ) -> MigrationSpec | None:
-    """hkmail:migration, and whether its phase is safe to apply ``now``."""
+    """hkmail:migration, and whether its phase is safe to apply ``now`` (``phase_rules=False``:
+    the settings only, for scripts/migrate plan, which reports the phase rules itself)."""
     path = "hkmail:migration"
     m = r.mapping(path, raw, _MIGRATION_KEYS)
     if m is None:
@@ -218,6 +225,16 @@ def read_migration(
             None,
             "a date (YYYY-MM-DD)",
             "DMARC is set to p=none (monitoring) while migrating, until this date",
+        )
+    when = now or dt.datetime.now(dt.UTC)
+    today = when.astimezone(_HONG_KONG).date()
+    if monitor is not None and phase != "done" and monitor < today:
+        r.fail(
+            f"{path}.monitorUntil",
+            monitor.isoformat(),
+            f"a date from {today.isoformat()} (today in Hong Kong) on",
+            "DMARC is published as p=none (monitoring) until this date; past it the policy "
+            "pack refuses p=none, so move the date or finish the migration (phase: done)",
         )
     lowered = _read_time(r, f"{path}.ttlLoweredAt", m.get("ttlLoweredAt"))
     cutover_at = _read_time(r, f"{path}.cutoverAt", m.get("cutoverAt"))
@@ -259,8 +276,9 @@ def read_migration(
         verified=verified,
         cutover_at=cutover_at,
     )
-    for field_path, problem in migration_problems(spec, now or dt.datetime.now(dt.UTC)):
-        r.fail(field_path, problem[0], problem[1], problem[2])
+    if phase_rules:
+        for field_path, problem in migration_problems(spec, when):
+            r.fail(field_path, problem[0], problem[1], problem[2])
     return spec
 
 

@@ -115,6 +115,7 @@ def read_stack(
     *,
     secret_keys: Collection[str] | None = None,
     exemptions: Mapping[str, Exemption] | None = None,
+    migration_phase_rules: bool = True,
 ) -> StackSpec:
     """Validate full-key stack config (``{"hkmail:domains": [...], "tencentcloud:region": ...}``).
 
@@ -122,6 +123,8 @@ def read_stack(
     clock) is when a migration phase would be applied. ``secret_keys`` (the keys the CLI marks
     secret) lets plain-text secrets be refused; ``exemptions`` (policies/exemptions.yaml, see
     :func:`hkmail.spec.checks.load_exemptions`) lets cross-border exemption ids be checked.
+    ``migration_phase_rules=False`` checks the migration settings but not whether the phase is
+    safe to apply now (scripts/migrate plan reports that itself).
     """
     r = _Reader()
     misplaced = _misplaced_keys(r, config)
@@ -186,7 +189,15 @@ def read_stack(
             "a domain of hkmail:domains with mail.suite: private",
         )
     migration = (
-        read_migration(r, config["hkmail:migration"], domains, dns_provider, dns_plan, now)
+        read_migration(
+            r,
+            config["hkmail:migration"],
+            domains,
+            dns_provider,
+            dns_plan,
+            now,
+            phase_rules=migration_phase_rules,
+        )
         if config.get("hkmail:migration") is not None
         else None
     )
