@@ -4,6 +4,8 @@ stack, grouped by domain, full record values wrapped, and an "Action needed" lis
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 import yaml
@@ -58,3 +60,65 @@ def test_action_needed_ptr_to_request() -> None:
     assert "PTR mail.centralclinic.hk." in actions
     # the server serves its own MTA-STS policy: nothing to host by hand
     assert "MTA-STS" not in actions
+
+
+def _project_with(tmp_path: Path, stack: str, edit: Callable[[str], str]) -> Path:
+    """A project around this repo's program with one stack: the example ``stack``, edited."""
+    project = tmp_path / "project"
+    (project / "stacks").mkdir(parents=True)
+    doc = yaml.safe_load((REPO / "Pulumi.yaml").read_text())
+    doc["main"] = str(REPO)
+    doc["runtime"]["options"]["virtualenv"] = str(REPO / ".venv")
+    (project / "Pulumi.yaml").write_text(yaml.safe_dump(doc))
+    text = (REPO / "stacks" / f"Pulumi.{stack}.yaml").read_text(encoding="utf-8")
+    edited = edit(text)
+    assert edited != text
+    (project / "stacks" / f"Pulumi.{stack}.yaml").write_text(edited, encoding="utf-8")
+    return project
+
+
+def test_action_needed_sorts_warnings_from_records_and_lists_mta_sts_once(
+    tmp_path: Path,
+) -> None:
+    # no mtaSts.policyHost: the records layer notes it; the hosting item says it, once
+    project = _project_with(
+        tmp_path,
+        "alibaba-mail",
+        lambda t: re.sub(r"\n        policyHost:\n(          .*\n)+", "\n", t),
+    )
+    out = plan("--project", str(project), "--stack", "alibaba-mail")
+    assert out.returncode == 0, out.stderr
+    actions = re.sub(r"\n\s+(?=\S)", " ", out.stdout.split("\nAction needed\n", 1)[1])
+    assert actions.count("MTA-STS") == 1, actions
+    assert "set mtaSts.policyHost to publish the mta-sts host record" in actions
+    # the suite-site warning is something to check, not a record to publish
+    assert "Check (pedderlaw.com.hk): the alibaba-mail MX preset is the Alibaba Mail China" in (
+        actions
+    )
+    assert "Publish by hand" not in actions
+    numbered = re.findall(r"^  (\d+)\. (\w+)", out.stdout.split("\nAction needed\n", 1)[1], re.M)
+    assert [n for n, _ in numbered] == ["1", "2"] and numbered[0][1] == "Host"
+
+
+def test_user_data_is_summarised_and_shown_in_full_with_verbose() -> None:
+    import hashlib
+    import json
+
+    text = _text("private-tencent")
+    assert len(text.splitlines()) < 400, len(text.splitlines())
+    doc = json.loads(plan("--stack", "private-tencent", "--format", "json").stdout)
+    [user_data] = [r["inputs"]["userDataRaw"] for r in doc["resources"]
+                   if "userDataRaw" in r["inputs"]]  # fmt: skip
+    joined = re.sub(r"\n\s+(?=\S)", " ", text)
+    digest = hashlib.sha256(user_data.encode()).hexdigest()
+    assert f"sha256:{digest} (in full: --verbose or --format json)" in joined.replace(
+        "sha256: ", "sha256:"
+    )
+    assert "files written (30): /etc/postfix/main.cf, /etc/postfix/master.cf," in joined
+    assert "packages (16): postfix, libsasl2-modules," in joined
+    assert "services enabled: nftables, opendkim, opendmarc, hkmail-from-milter, nginx," in joined
+    assert "services disabled: postfix, dovecot" in joined
+    assert "smtpd_recipient_restrictions" not in text  # the file itself is not printed
+    full = plan("--stack", "private-tencent", "--verbose")
+    assert full.returncode == 0 and "smtpd_recipient_restrictions" in full.stdout
+    assert len(full.stdout.splitlines()) > 1000

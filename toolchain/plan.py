@@ -64,11 +64,12 @@ def _short(value: object) -> str:
     return text
 
 
-def to_text(plan: Plan) -> str:
-    """The human plan: grouped by domain, full values wrapped to 100 columns, Action needed."""
+def to_text(plan: Plan, verbose: bool = False) -> str:
+    """The human plan: grouped by domain, full values wrapped to 100 columns, Action needed;
+    cloud-init user-data summarised (in full with ``verbose``)."""
     from toolchain.plan_text import to_text as human
 
-    return human(plan)
+    return human(plan, verbose)
 
 
 def to_zone(plan: Plan, state: str | None = None) -> str:
@@ -143,7 +144,10 @@ def parser() -> argparse.ArgumentParser:
     )
     ap.add_argument("--policy-config", help="policy config JSON, for --gate")
     ap.add_argument(
-        "--verbose", action="store_true", help="on a program error, also show its traceback"
+        "--verbose",
+        action="store_true",
+        help="print cloud-init user-data in full in the text plan (it is summarised: files, "
+        "packages, services, digest); on a program error, also show its traceback",
     )
     return ap
 
@@ -196,7 +200,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 doc = {**to_json(plan), "gate": gate_json(result)}
                 text = json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
             else:
-                text = to_text(plan) + "\n" + gate_text(result)
+                text = to_text(plan, args.verbose) + "\n" + gate_text(result)
         else:
             # the exemptions file, with the pack's own validation (the gate does the same)
             check_pack_records(args.policy_pack)
@@ -206,7 +210,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             elif args.format == "zone":
                 text = to_zone(plan, args.state)
             else:
-                text = to_text(plan)
+                text = to_text(plan, args.verbose)
     except EngineError as exc:
         print(format_error(exc), file=sys.stderr)
         tail = getattr(exc, "traceback_tail", "")

@@ -4,7 +4,8 @@ Resources are grouped by mail domain (a program's output ``{"component": <urn>}`
 component each domain's resources sit under), DNS records are shown as records with their full
 values wrapped, every other resource with its full inputs wrapped, and the plan ends with an
 "Action needed" list: what a person must do that ``pulumi up`` cannot (host an MTA-STS policy,
-publish records by hand, request a PTR record).
+request a PTR record, publish records by hand, take a migration step, check a warning). Cloud-init
+user-data is summarised (:mod:`toolchain.userdata`) unless asked for in full.
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ from dataclasses import dataclass, field
 
 from toolchain.engine.model import ROOT_STACK_TYPE, Plan, PlannedResource
 from toolchain.engine.wire import to_display
+from toolchain.userdata import is_cloud_config
+from toolchain.userdata import summary as userdata_summary
 
 WIDTH = 100
 _SKIP_INPUTS = ("version", "pluginDownloadURL")
@@ -117,7 +120,9 @@ def _region(plan: Plan, resource: PlannedResource) -> str:
     return plan.region_of(resource) or "(unset)"
 
 
-def _resource_lines(plan: Plan, r: PlannedResource, indent: str) -> list[str]:
+def _resource_lines(
+    plan: Plan, r: PlannedResource, indent: str, verbose: bool = False
+) -> list[str]:
     head = f"{r.name}{' (protected)' if r.options.protect else ''}  {r.type}"
     if r.custom:
         head += f"  {_region(plan, r)}"
@@ -126,7 +131,11 @@ def _resource_lines(plan: Plan, r: PlannedResource, indent: str) -> list[str]:
         parts = [f"{k}={_text(v)}" for k, v in sorted(r.inputs.items()) if k not in _SKIP_INPUTS]
         for part in parts:
             key, _, text = part.partition("=")
-            if "\n" in text:  # a file (user-data, a policy): line by line, as written
+            if "\n" in text and is_cloud_config(text) and not verbose:
+                lines.append(f"{indent}    {key}=")
+                for label, value in userdata_summary(text):
+                    lines += _wrap(value, indent + "          ", f"{indent}        {label}: ")
+            elif "\n" in text:  # a file (user-data, a policy): line by line, as written
                 lines.append(f"{indent}    {key}=")
                 for line in text.splitlines():
                     lines += (
@@ -137,42 +146,80 @@ def _resource_lines(plan: Plan, r: PlannedResource, indent: str) -> list[str]:
     return lines
 
 
+# What a plan note asks of the operator, by its wording; the order of the Action needed list.
+_KINDS = ("mta-sts", "ptr", "publish", "migration", "check", "transfer")
+_LABELS = {
+    "publish": "Publish by hand",
+    "migration": "Migration step",
+    "check": "Check",
+}
+
+
+def _note_kind(note: str) -> str:
+    if note.startswith("CROSS-BORDER"):
+        return "transfer"  # listed once, from the crossBorderTransfers output
+    if "PTR" in note:
+        return "ptr"
+    if note.startswith("MTA-STS policy of "):
+        return "mta-sts"  # the same request as the policy-hosting item
+    if note.startswith("MIGRATION"):
+        return "migration"
+    if "publish" in note.lower():
+        return "publish"
+    return "check"  # a warning about the stack, not a record to publish
+
+
 def _actions(plan: Plan, domains: Mapping[str, str]) -> list[str]:
-    items: list[str] = []
+    items: list[tuple[int, str]] = []
+
+    def add(kind: str, text: str) -> None:
+        items.append((_KINDS.index(kind), text))
+
     server = plan.outputs.get("privateServer")
     server_host = server.get("hostname") if isinstance(server, Mapping) else None
     for domain in sorted(domains.values()):
         out = plan.outputs.get(domain)
         if not isinstance(out, Mapping):
             continue
+        notes = [n for n in out.get("notes") or [] if isinstance(n, str)]
         policy = out.get("mtaStsPolicy")
         on_server = isinstance(server_host, str) and server_host.endswith("." + domain)
-        if isinstance(policy, str) and not on_server:
-            items.append(
+        hosted = isinstance(policy, str) and not on_server
+        if hosted:
+            no_host = any(_note_kind(n) == "mta-sts" for n in notes)
+            add(
+                "mta-sts",
                 f"Host the MTA-STS policy of {_idn(domain)} at https://mta-sts.{domain}"
-                "/.well-known/mta-sts.txt (HTTPS, a certificate for that name), exactly:\n"
-                + "\n".join("      " + line for line in policy.strip().splitlines())
+                "/.well-known/mta-sts.txt (HTTPS, a certificate for that name)"
+                + ("; set mtaSts.policyHost to publish the mta-sts host record" if no_host else "")
+                + ", exactly:\n"
+                + "\n".join("      " + line for line in str(policy).strip().splitlines()),
             )
-        for note in out.get("notes") or []:
-            if not isinstance(note, str) or note.startswith("CROSS-BORDER"):
+        for note in notes:
+            kind = _note_kind(note)
+            text = note.removeprefix(f"{domain}: ")
+            if kind == "transfer" or (kind == "mta-sts" and hosted):
                 continue
-            if "PTR" in note:
+            if kind == "ptr":
                 ptr = server.get("ptrRecord") if isinstance(server, Mapping) else None
                 shown = ptr if isinstance(ptr, str) and ptr != "[unknown]" else None
-                items.append(
+                add(
+                    "ptr",
                     "Request the PTR record from the cloud provider (reverse DNS of the "
-                    "server's public IP): " + (shown or note.split(": ", 1)[-1])
+                    "server's public IP): " + (shown or note.split(": ", 1)[-1]),
                 )
             else:
-                items.append(f"Publish by hand ({_idn(domain)}): {note}")
+                label = _LABELS.get(kind, "Publish by hand")
+                add(kind if kind in _LABELS else "publish", f"{label} ({_idn(domain)}): {text}")
     transfers = plan.outputs.get("crossBorderTransfers")
     for transfer in transfers if isinstance(transfers, list) else []:
         if isinstance(transfer, str):
-            items.append(f"Keep on file (cross-border transfer): {transfer}")
-    return items
+            add("transfer", f"Keep on file (cross-border transfer): {transfer}")
+    return [text for _, text in sorted(items, key=lambda item: item[0])]
 
 
-def to_text(plan: Plan) -> str:
+def to_text(plan: Plan, verbose: bool = False) -> str:
+    """The human plan; cloud-init user-data is summarised unless ``verbose``."""
     domains = _domain_components(plan)
     record_types = _record_types()
     groups: dict[str, _Group] = {urn: _Group(d) for urn, d in domains.items()}
@@ -200,7 +247,7 @@ def to_text(plan: Plan) -> str:
     if providers:
         lines += ["", "Providers"]
         for p in providers:
-            lines += _resource_lines(plan, p, "  ")
+            lines += _resource_lines(plan, p, "  ", verbose)
     for group in sorted(groups.values(), key=lambda g: g.title):
         lines += ["", f"Domain {_idn(group.title)}"]
         if group.records:
@@ -212,11 +259,11 @@ def to_text(plan: Plan) -> str:
         if group.resources:
             lines.append("  Resources")
             for r in group.resources:
-                lines += _resource_lines(plan, r, "    ")
+                lines += _resource_lines(plan, r, "    ", verbose)
     if other.resources:
         lines += ["", other.title]
         for r in other.resources:
-            lines += _resource_lines(plan, r, "  ")
+            lines += _resource_lines(plan, r, "  ", verbose)
     rest = {
         k: v
         for k, v in sorted(plan.outputs.items())
