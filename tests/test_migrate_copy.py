@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import collections
 import contextlib
+import datetime as dt
 import json
 import os
 import signal
@@ -339,3 +340,105 @@ def test_6_passwords_are_never_shown(env: Env, tmp_path: Path) -> None:
     for text in [*env.outputs, done.stdout, done.stderr, bad.stdout, bad.stderr]:
         for secret in (*SECRETS, "Wrong-secret-123", "Env-secret-456"):
             assert secret not in text
+
+
+def _mid(client: Any, uid: int) -> str:
+    data = client.fetch([uid], ["BODY.PEEK[HEADER.FIELDS (MESSAGE-ID)]"])[uid]
+    header = next(v for k, v in data.items() if k.startswith(b"BODY[HEADER"))
+    return header.decode().split(":", 1)[1].strip()
+
+
+def _replace(client: Any, folder: str, uid: int, *, shift_days: int = 0, extra: bytes = b"") -> str:
+    """Put the message back changed: another internal date, or more bytes."""
+    client.select_folder(folder)
+    data = client.fetch([uid], ["BODY.PEEK[]", "FLAGS", "INTERNALDATE"])[uid]
+    mid = _mid(client, uid)
+    when = data[b"INTERNALDATE"] + dt.timedelta(days=shift_days)
+    flags = [f for f in data[b"FLAGS"] if f != b"\\Recent"]
+    client.delete_messages([uid])
+    client.expunge()
+    client.append(folder, extra + data[b"BODY[]"], flags=flags, msg_time=when)
+    return mid
+
+
+@pytest.mark.integration
+def test_7_the_closing_check_names_flag_date_and_size_differences(env: Env) -> None:
+    client: Any = env.new.client("alice.chan", env.ca)
+    client.normalise_times = False
+    try:
+        client.select_folder("INBOX")
+        seen = client.search(["SEEN", "HEADER", "Message-ID", "@"])[3]
+        flag_mid = _mid(client, seen)
+        client.remove_flags([seen], [b"\\Seen"])
+        client.select_folder("Sent")
+        date_mid = _replace(
+            client, "Sent", client.search(["HEADER", "Message-ID", "@"])[2], shift_days=1
+        )
+        client.select_folder("项目")
+        size_mid = _replace(
+            client, "项目", client.search(["HEADER", "Message-ID", "@"])[1], extra=b"X-Note: a\r\n"
+        )
+    finally:
+        client.logout()
+    check = copy(env, "--verify-only", "--format", "json", "--no-progress")
+    assert check.returncode == 1, check.stdout + check.stderr
+    doc = json.loads(check.stdout)
+    assert doc["missing"] == 0 and doc["mismatched"] == 3
+    found = {
+        (p["kind"], p["folder"], p["message"])
+        for a in doc["accounts"]
+        for f in a["folders"]
+        for p in f["problems"]
+    }
+    assert found == {
+        ("flags", "INBOX", flag_mid),
+        ("internaldate", "已发送", date_mid),
+        ("size", "项目", size_mid),
+    }
+    text = copy(env, "--verify-only", "--no-progress")
+    assert f"flags: {flag_mid} in INBOX (not set: \\Seen)" in text.stdout
+    assert "DIFFERENT 1" in text.stdout and "FAILED" in text.stdout
+    # a copy run sets the flag again; a changed date or size it cannot mend: still exit 1
+    again = copy(env, "--format", "json", "--no-progress")
+    assert again.returncode == 1
+    doc = json.loads(again.stdout)
+    assert doc["mismatched"] == 2 and doc["copied"] == 0
+    assert sum(f["flagsUpdated"] for a in doc["accounts"] for f in a["folders"]) == 1
+    client = env.new.client("alice.chan", env.ca)
+    try:
+        for folder, mid in (("Sent", date_mid), ("项目", size_mid)):
+            client.select_folder(folder)
+            client.delete_messages(client.search(["HEADER", "Message-ID", mid]))
+            client.expunge()
+    finally:
+        client.logout()
+    mended = copy(env, "--no-progress")
+    assert mended.returncode == 0 and "(2 copied in this run)" in mended.stdout
+
+
+@pytest.mark.integration
+def test_8_a_changed_uidvalidity_is_noticed_and_copies_nothing_twice(env: Env) -> None:
+    report = env.files / "report.json"
+    first = copy(env, "--report", str(report), "--no-progress")
+    assert first.returncode == 0, first.stdout + first.stderr
+    before = json.loads(report.read_text())
+    for server, user, folder in ((env.new, "alice.chan", "INBOX"), (env.old, "alice", "项目.2024")):
+        done = subprocess.run(
+            [
+                *("doveadm", "-c", str(server.root / "dovecot.conf"), "mailbox", "update"),
+                *("-u", user, "--uid-validity", "12345", folder),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert done.returncode == 0, done.stderr
+    again = copy(env, "--report", str(report), "--format", "json", "--no-progress")
+    assert again.returncode == 0, again.stdout + again.stderr
+    doc = json.loads(again.stdout)
+    assert doc["copied"] == 0 and doc["missing"] == 0
+    [alice] = [a for a in doc["accounts"] if a["source"] == "alice"]
+    notes = " ".join(alice["notes"])
+    assert "UIDVALIDITY of destination (INBOX) changed since the last run" in notes
+    assert "UIDVALIDITY of source folder 项目.2024 (项目/2024) changed" in notes
+    assert json.loads(report.read_text())["accounts"] != before["accounts"]
