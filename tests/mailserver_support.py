@@ -86,6 +86,7 @@ from hkmail.mailserver.render import (
     FROM_MILTER_SOCKET,
     OPENDKIM_SOCKET,
     OPENDMARC_SOCKET,
+    PUBLIC_SUFFIX_LIST,
     QUEUE_DIR,
 )
 from tests.support import (
@@ -455,6 +456,7 @@ _dmarc.{PARTNER}. TXT "v=DMARC1; p=reject"
 p1._domainkey.{PARTNER}. TXT {txt(partner_txt)}
 {QUARANTINE}. TXT "v=spf1 ip4:192.0.2.1 -all"
 _dmarc.{QUARANTINE}. TXT "v=DMARC1; p=quarantine"
+_dmarc.{BANK}. TXT "v=DMARC1; p=reject"
 """ + "".join(f"{line}\n" for line in extra)
 
 
@@ -463,6 +465,8 @@ _dmarc.{QUARANTINE}. TXT "v=DMARC1; p=quarantine"
 PARTNER = "partner.example"
 PARTNER_IP = "127.0.0.77"  # a real outside server would have its own address; loopback has many
 QUARANTINE = "quarantine.test"
+# A bank's p=reject domain under a public suffix of the real list (com.hk).
+BANK = "securebank.com.hk"
 ATTACKER_IP = "127.0.0.66"
 
 
@@ -525,6 +529,8 @@ def running_server() -> Iterator[MailServer]:
         acme_directory=f"https://127.0.0.1:{acme_port}/dir",
         # The tests log in from 127.0.0.1 many times a minute; the limit test uses its own address.
         auth_rate_limit=25,
+        # Likewise connections: many tests connect from 127.0.0.1 and ATTACKER_IP within a minute.
+        connection_rate_limit=120,
     )
     layout = Layout(root=str(root), listen="127.0.0.1")
     setup = Setup(root, layout, ports, config)
@@ -564,6 +570,14 @@ def running_server() -> Iterator[MailServer]:
             Path(layout.p(d)).mkdir(parents=True, exist_ok=True)
             shutil.chown(layout.p(d), owner, owner)
         shutil.chown(layout.p("/var/lib/postfix"), "postfix", "postfix")
+        # Debian's public suffix list (the publicsuffix package), plus the reserved TLD of our
+        # test domain, which the real list cannot name (hk is in it, for production domains).
+        psl = Path(layout.p(PUBLIC_SUFFIX_LIST))
+        psl.parent.mkdir(parents=True, exist_ok=True)
+        real_psl = Path(PUBLIC_SUFFIX_LIST)
+        if not real_psl.exists():
+            unavailable("the public suffix list is missing: apt-get install publicsuffix")
+        psl.write_text(real_psl.read_text() + f"\n// hk-mail tests\n{DOMAIN.rsplit('.', 1)[1]}\n")
         for step in setup.before_boot:
             step()
         # The relay's certificate is verified against this bundle (smtp_tls_CAfile).

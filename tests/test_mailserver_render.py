@@ -304,3 +304,30 @@ def test_only_root_reaches_the_metadata_service(cloud: str, tmp_path: Path) -> N
     assert "root: role keys" in out.stdout  # the probe reaches the service at all
     assert "nobody: ConnectionRefusedError" in out.stdout, out.stdout
     assert "www-data: ConnectionRefusedError" in out.stdout, out.stdout
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "allowed"),
+    [
+        ("connection_count_limit", 0, "1-1000 connections per client"),
+        ("connection_rate_limit", 10_001, "1-10000 new connections per client and minute"),
+    ],
+)
+def test_connection_limits_out_of_range_are_refused(field: str, value: int, allowed: str) -> None:
+    camel = "".join(w.capitalize() if i else w for i, w in enumerate(field.split("_")))
+    with pytest.raises(SpecErrors, match=rf"mailServer\.{camel}.*{allowed}"):
+        config(**{field: value})
+
+
+def test_opendmarc_reads_debians_public_suffix_list_and_restarts_when_it_changes() -> None:
+    r = render(config())
+    assert "PublicSuffixList /usr/share/publicsuffix/public_suffix_list.dat" in (
+        r.by_path("/etc/opendmarc.conf").content
+    )
+    path_unit = r.by_path("/etc/systemd/system/hkmail-psl.path").content
+    assert "PathChanged=/usr/share/publicsuffix/public_suffix_list.dat" in path_unit
+    assert (
+        "try-restart opendmarc.service"
+        in r.by_path("/etc/systemd/system/hkmail-psl.service").content
+    )
+    assert "publicsuffix" in PACKAGES

@@ -43,6 +43,8 @@ PACKAGES: Final = (
     # Inbound SPF (at RCPT) and DMARC (at end of DATA) on port 25.
     "postfix-policyd-spf-python",
     "opendmarc",
+    # The public suffix list: OpenDMARC's organisational domain of a subdomain's From.
+    "publicsuffix",
     # hkmail-from-milter: the header From of submitted mail must belong to the login.
     "python3-milter",
     "nginx",
@@ -114,7 +116,7 @@ def _runcmd(config: MailServerConfig, rendered: Rendered) -> list[str | list[str
         ["systemctl", "restart", "nftables"],
         ["systemctl", "enable", *EARLY_SERVICES],
         ["systemctl", "restart", *EARLY_SERVICES],
-        ["systemctl", "enable", "--now", "hkmail-cert.timer"],
+        ["systemctl", "enable", "--now", "hkmail-cert.timer", "hkmail-psl.path"],
         # The first issuance; if DNS does not point here yet, the timer retries every 10 minutes.
         f"{p(CERT_SCRIPT)} || echo 'hkmail: no certificate yet, hkmail-cert.timer retries' >&2",
     ]

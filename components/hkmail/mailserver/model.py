@@ -102,6 +102,10 @@ class MailServerConfig:
     acme_directory: str = LETS_ENCRYPT
     # SMTP AUTH commands per client address and minute on submission (Postfix anvil).
     auth_rate_limit: int = 10
+    # Per client address on every SMTP port (Postfix anvil): concurrent connections, and new
+    # connections per minute.
+    connection_count_limit: int = 10
+    connection_rate_limit: int = 60
 
     def __post_init__(self) -> None:
         validate(self)
@@ -176,6 +180,14 @@ def validate(c: MailServerConfig) -> None:
         bad("acmeDirectory", c.acme_directory, "an https:// ACME directory URL")
     if not 1 <= c.auth_rate_limit <= 1000:
         bad("authRateLimit", c.auth_rate_limit, "1-1000 AUTH commands per client and minute")
+    if not 1 <= c.connection_count_limit <= 1000:
+        bad("connectionCountLimit", c.connection_count_limit, "1-1000 connections per client")
+    if not 1 <= c.connection_rate_limit <= 10000:
+        bad(
+            "connectionRateLimit",
+            c.connection_rate_limit,
+            "1-10000 new connections per client and minute",
+        )
     s = c.secrets
     if not _ROLE_NAME.match(s.role_name):
         bad("secrets.roleName", s.role_name, "a CAM/RAM role name")

@@ -128,6 +128,8 @@ ssbzSibBsu/6iGtCOGEoXJf//////////wIBAg==
 -----END DH PARAMETERS-----
 """
 HSTS_MAX_AGE: Final = 63_072_000  # two years, Mozilla's value
+# Debian's publicsuffix package (OpenDMARC's organisational-domain lookup).
+PUBLIC_SUFFIX_LIST: Final = "/usr/share/publicsuffix/public_suffix_list.dat"
 
 
 def dkim_key_path(selector: str) -> str:
@@ -200,6 +202,15 @@ append_dot_mydomain = no
 readme_directory = no
 disable_vrfy_command = yes
 smtpd_helo_required = yes
+# SMTP smuggling: only <CR><LF>.<CR><LF> ends DATA; a line ending in a bare <LF> is read as if it
+# ended in <CR><LF> ("normalize"), so <LF>.<CR><LF>, <LF>.<LF> and <CR><LF>.<LF> are message text,
+# never the end of one message and the start of another. Postfix's documented exclusion is
+# $mynetworks; no local client speaks SMTP to this server (local mail goes through pickup), so
+# nobody is excluded. A client that sends commands before the server has answered (the greeting,
+# EHLO) without PIPELINING announced is disconnected.
+smtpd_forbid_bare_newline = normalize
+smtpd_forbid_bare_newline_exclusions =
+smtpd_forbid_unauth_pipelining = yes
 message_size_limit = {c.message_size_limit}
 mailbox_size_limit = 0
 
@@ -235,6 +246,10 @@ smtpd_tls_auth_only = yes
 smtpd_client_auth_rate_limit = {c.auth_rate_limit}
 smtpd_client_event_limit_exceptions =
 anvil_rate_time_unit = 60s
+# Per client address, on every port (anvil, per service): concurrent connections (Postfix's
+# default is 50) and new connections per minute (default: unlimited).
+smtpd_client_connection_count_limit = {c.connection_count_limit}
+smtpd_client_connection_rate_limit = {c.connection_rate_limit}
 
 # TLS: Mozilla "intermediate" on every port. Port 25 stays opportunistic (may); submission is
 # encrypt-only (master.cf). Both levels get the same protocols and suites.
@@ -457,10 +472,20 @@ service auth {{
     user = postfix
     group = postfix
   }}
+  # User lookups (Dovecot's default is 0666: any local user could list mailboxes); the LMTP
+  # process and doveadm ask as root.
+  unix_listener auth-userdb {{
+    mode = 0600
+  }}
 }}
 
-# Postfix delivers to mailboxes through LMTP (virtual_transport).
+# Postfix delivers to mailboxes through LMTP (virtual_transport), after every check; nobody else
+# may deliver. Dovecot's default listener (base_dir/lmtp, 0666) would let any local user drop a
+# message, forged Authentication-Results and all, into any mailbox: root only.
 service lmtp {{
+  unix_listener lmtp {{
+    mode = 0600
+  }}
   unix_listener {p(QUEUE_DIR)}/private/dovecot-lmtp {{
     mode = 0600
     user = postfix
@@ -545,6 +570,11 @@ HoldQuarantinedMessages true
 RequiredHeaders true
 RejectMultiValueFrom true
 FailureReports false
+# The organisational domain (RFC 7489 3.2): a From on any subdomain, existing or not, falls back
+# to the DMARC policy of its organisational domain. Debian's publicsuffix package keeps the list
+# current (unattended-upgrades); hkmail-psl.path restarts OpenDMARC when it changes, as OpenDMARC
+# reads it only at start.
+PublicSuffixList {p(PUBLIC_SUFFIX_LIST)}
 """
     return [
         RenderedFile(p(OPENDMARC_CONF), conf),
@@ -566,9 +596,16 @@ def _nginx(c: MailServerConfig, lay: Layout, prt: Ports) -> list[RenderedFile]:
         return str(port) if lay.listen == LISTEN_ALL else f"{lay.listen}:{port}"
 
     acme = f"""\
-# Rendered by hk-mail: port 80 answers ACME HTTP-01 challenges and nothing else.
+# Rendered by hk-mail: port 80 answers ACME HTTP-01 challenges and redirects our own names to
+# https; any other Host gets 404 (no redirect to a name an attacker chose).
 server {{
     listen {listen(prt.http)} default_server;
+    server_name _;
+    server_tokens off;
+    return 404;
+}}
+server {{
+    listen {listen(prt.http)};
     server_name {c.hostname} mta-sts.{c.domain};
     server_tokens off;
     location ^~ /.well-known/acme-challenge/ {{
@@ -761,8 +798,31 @@ table inet hkmail {{
     }}
 }}
 """
+    # OpenDMARC reads the public suffix list only at start: restart it when dpkg replaces the file.
+    psl_path = f"""\
+# Rendered by hk-mail.
+[Unit]
+Description=hk-mail: watch the public suffix list OpenDMARC uses
+
+[Path]
+PathChanged={p(PUBLIC_SUFFIX_LIST)}
+
+[Install]
+WantedBy=multi-user.target
+"""
+    psl_service = """\
+# Rendered by hk-mail.
+[Unit]
+Description=hk-mail: OpenDMARC rereads the updated public suffix list
+
+[Service]
+Type=oneshot
+ExecStart=/usr/bin/systemctl try-restart opendmarc.service
+"""
     return [
         RenderedFile(p(SECRETS_CONF), json.dumps(settings, indent=2, sort_keys=True) + "\n"),
+        RenderedFile(p(SYSTEMD_DIR + "/hkmail-psl.path"), psl_path),
+        RenderedFile(p(SYSTEMD_DIR + "/hkmail-psl.service"), psl_service),
         RenderedFile(p(NFTABLES_CONF), nftables, mode=0o755),
         RenderedFile(p(FETCH_SCRIPT), script, mode=0o755),
         RenderedFile(p(FROM_MILTER), milter, mode=0o755),
