@@ -21,6 +21,10 @@ The tools:
   server), and it copies the Chinese folders under their own names. It does no closing check.
 Both go over TLS to the same servers. It prints messages/s, MB/s and the ratio of throughputs
 hkmail/mbsync per setting (above 1: hkmail is faster).
+
+``--big-mailbox N`` then copies one more account alone with hkmail on loopback: N small messages
+in one folder and one 25 MB message, and reports its time and the copier's peak resident memory
+(GNU time's %M), which must stay bounded (batches of 500 headers, bodies 16 MB at a time).
 """
 
 from __future__ import annotations
@@ -162,6 +166,73 @@ SyncState {state}/{user}-
     return elapsed
 
 
+def big_mailbox(root: Path, count: int) -> int:
+    """A Maildir of ``count`` small messages and one 25 MB message; its size in bytes."""
+    import base64
+    import random
+
+    rng = random.Random(7)
+    cur = root / "cur"
+    for sub in ("cur", "new", "tmp"):
+        (root / sub).mkdir(parents=True, exist_ok=True)
+    total = 0
+    for i in range(count):
+        data = (
+            f"From: a{i % 97}@partner.example\nTo: big@harbourtrading.com.hk\n"
+            f"Subject: note {i}\nDate: Mon, 4 Mar 2024 10:00:00 +0800\n"
+            f"Message-ID: <big-{i}@partner.example>\n\n" + "x" * rng.randint(200, 2000) + "\n"
+        ).encode()
+        (cur / f"{1700000000 + i}.M{i}P1.big:2,S").write_bytes(data)
+        total += len(data) + data.count(b"\n")
+    blob = base64.encodebytes(rng.randbytes(18_700_000)).decode()  # about 25 MB encoded
+    data = (
+        "From: scanner@harbourtrading.com.hk\nSubject: big scan\n"
+        "Date: Mon, 4 Mar 2024 10:00:00 +0800\nMessage-ID: <big-scan@harbourtrading.com.hk>\n"
+        "MIME-Version: 1.0\nContent-Type: application/pdf\nContent-Transfer-Encoding: base64\n\n"
+        + blob
+    ).encode()
+    (cur / "1800000000.M0P2.big:2,S").write_bytes(data)
+    return total + len(data) + data.count(b"\n")
+
+
+def measure_big(count: int, work: Path) -> dict[str, Any]:
+    root = work / "big"
+    size = big_mailbox(root / "corpus" / "big", count)
+    with dovecot_pair({"big": "bench-old-big"}, {"big": "bench-new-big"}) as (old, new, ca):
+        shutil.copytree(root / "corpus" / "big", old.mail / "big")
+        subprocess.run(["chown", "-R", "mail:mail", str(old.mail)], check=True, timeout=600)
+        accounts = work / "big-accounts"
+        accounts.write_text("big big\n")
+        pw = work / "big-passwords"
+        pw.write_text("source big bench-old-big\ndestination big bench-new-big\n")
+        pw.chmod(0o600)
+        cmd = [
+            *("/usr/bin/time", "-f", "%M"),
+            str(REPO / "scripts" / "migrate"),
+            "copy",
+            *("--accounts", str(accounts), "--passwords", str(pw), "--no-progress"),
+            *("--source", f"127.0.0.1:{old.port}", "--source-security", "ssl"),
+            *("--source-cafile", str(ca), "--format", "json"),
+            *("--destination", f"hkmail:127.0.0.1:{new.port}", "--destination-cafile", str(ca)),
+        ]
+        start = time.perf_counter()
+        done = subprocess.run(cmd, capture_output=True, text=True, timeout=7200)
+        elapsed = time.perf_counter() - start
+        if done.returncode != 0:
+            raise SystemExit(f"hkmail copy of the big mailbox failed: {done.stdout}{done.stderr}")
+        doc = json.loads(done.stdout)
+        peak_kb = int(done.stderr.strip().splitlines()[-1])
+    return {
+        "messages": count + 1,
+        "bytes": size,
+        "seconds": elapsed,
+        "copied": doc["copied"],
+        "missing": doc["missing"],
+        "mismatched": doc["mismatched"],
+        "peakRssMb": peak_kb / 1024,
+    }
+
+
 @contextlib.contextmanager
 def endpoints(setting: str, old: Dovecot, new: Dovecot, delay: float) -> Iterator[Ports]:
     if setting == "loopback":
@@ -178,6 +249,7 @@ def main() -> int:
     ap.add_argument("--delay-ms", type=float, default=20.0, help="one-way delay of the WAN")
     ap.add_argument("--rounds", type=int, default=1, help="timed copies per tool and setting")
     ap.add_argument("--settings", default="loopback,wan", help="loopback, wan or both")
+    ap.add_argument("--big-mailbox", type=int, default=0, help="messages in the big mailbox")
     ap.add_argument("--json", help="write the numbers to this file")
     args = ap.parse_args()
     if shutil.which("mbsync") is None:
@@ -234,6 +306,14 @@ def main() -> int:
                 print(
                     f"{setting:8s} throughput hkmail/mbsync: {entry['ratioHkmailOverMbsync']:.2f}"
                 )
+        if args.big_mailbox:
+            big = measure_big(args.big_mailbox, work)
+            result["bigMailbox"] = big
+            print(
+                f"big mailbox: {big['messages']} messages, {big['bytes'] / 1e6:.1f} MB in "
+                f"{big['seconds']:.1f} s, copied {big['copied']}, missing {big['missing']}, "
+                f"differing {big['mismatched']}, peak memory {big['peakRssMb']:.0f} MB"
+            )
         result["loadAfter"] = os.getloadavg()
         if args.json:
             Path(args.json).write_text(json.dumps(result, indent=2) + "\n")

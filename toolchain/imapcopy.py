@@ -1044,8 +1044,16 @@ def parser() -> argparse.ArgumentParser:
     ap.add_argument("--accounts", required=True, help="file of 'source-user destination-user'")
     ap.add_argument("--source", required=True, help="old server: preset or host[:port]")
     ap.add_argument("--destination", required=True, help="new server: preset or host[:port]")
-    ap.add_argument("--source-security", choices=SECURITIES)
-    ap.add_argument("--destination-security", choices=SECURITIES)
+    ap.add_argument(
+        "--source-security",
+        choices=SECURITIES,
+        help="ssl (implicit TLS), starttls or none; needed for a port other than 993 or 143",
+    )
+    ap.add_argument(
+        "--destination-security",
+        choices=SECURITIES,
+        help="as --source-security, for the destination",
+    )
     ap.add_argument("--passwords", help="password file (mode 600); else HKMAIL_*_PASSWORD")
     ap.add_argument("--source-cafile", help="CA bundle for the source (default: system CAs)")
     ap.add_argument("--destination-cafile", help="CA bundle for the destination")
@@ -1065,7 +1073,7 @@ def parser() -> argparse.ArgumentParser:
     ap.add_argument(
         "--verify-only", action="store_true", help="only check the destination has everything"
     )
-    ap.add_argument("--format", choices=("text", "json"), default="text")
+    ap.add_argument("--format", choices=("text", "json"), default="text", help="report format")
     ap.add_argument(
         "--report",
         help="also write the JSON report to this file, updated as each account finishes",
