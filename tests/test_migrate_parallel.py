@@ -5,6 +5,7 @@ connection mistakes a user makes (a port that does not say its security, a wrong
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import signal
@@ -186,3 +187,54 @@ def test_each_account_lands_in_the_report_as_it_finishes(env: Env, tmp_path: Pat
     by_user = {a["source"]: a for a in doc["accounts"]}
     assert sum(f["copied"] for f in by_user["carol"]["folders"]) == 0  # done before the kill
     assert doc["missing"] == 0 and doc["mismatched"] == 0
+
+
+@pytest.mark.integration
+def test_copy_mailbox_restores_one_folder_for_a_date_range(env: Env) -> None:
+    """The library entry a restore uses: one mailbox, one folder, internal dates in a range."""
+    from toolchain.imapconn import Server
+    from toolchain.imapcopy import Passwords, Settings, copy_mailbox
+
+    client: Any = env.new.client("carol", env.ca)
+    try:
+        client.select_folder("INBOX")
+        client.delete_messages(client.search(["ALL"]))
+        client.expunge()
+    finally:
+        client.logout()
+    since, before = dt.date(2021, 1, 1), dt.date(2023, 1, 1)
+    expected = sum(
+        1
+        for m in env.corpus.messages
+        if m.user == "carol"
+        and m.folder == "INBOX"
+        and since <= dt.datetime.fromtimestamp(m.internaldate, dt.UTC).date() < before
+    )
+    assert 0 < expected < env.corpus.count("carol", "INBOX")
+    result = copy_mailbox(
+        Server("127.0.0.1", env.old.port, "ssl"),
+        Server("127.0.0.1", env.new.port, "ssl"),
+        "carol",
+        "carol",
+        Passwords({("source", "carol"): OLD["carol"], ("destination", "carol"): NEW["carol"]}),
+        folders=["INBOX"],
+        since=since,
+        before=before,
+        settings=Settings(source_cafile=str(env.ca), destination_cafile=str(env.ca)),
+    )
+    assert result.error == "" and result.missing == 0 and result.mismatched == 0
+    [inbox] = result.folders
+    assert (inbox.source, inbox.destination) == (["INBOX"], "INBOX")
+    assert inbox.copied == inbox.source_count == expected
+    again = copy_mailbox(
+        Server("127.0.0.1", env.old.port, "ssl"),
+        Server("127.0.0.1", env.new.port, "ssl"),
+        "carol",
+        "carol",
+        Passwords({("source", "carol"): OLD["carol"], ("destination", "carol"): NEW["carol"]}),
+        folders=["INBOX"],
+        since=since,
+        before=before,
+        settings=Settings(source_cafile=str(env.ca), destination_cafile=str(env.ca)),
+    )
+    assert sum(f.copied for f in again.folders) == 0
