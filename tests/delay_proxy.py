@@ -17,9 +17,20 @@ from collections.abc import Iterator
 
 
 class DelayProxy:
-    def __init__(self, upstream_port: int, delay: float, host: str = "127.0.0.1") -> None:
+    def __init__(
+        self,
+        upstream_port: int,
+        delay: float,
+        host: str = "127.0.0.1",
+        drop_after: int | None = None,
+    ) -> None:
         self.upstream = (host, upstream_port)
         self.delay = delay
+        # Cut the connection (both sides, no goodbye) once, when this many bytes have come from
+        # the server: a dropped WAN link in the middle of a copy.
+        self.drop_after = drop_after
+        self.dropped = 0
+        self._from_server = 0
         self.host = host
         self.port = 0
         self._loop = asyncio.new_event_loop()
@@ -58,9 +69,16 @@ class DelayProxy:
             sock = w.get_extra_info("socket")
             if sock is not None:
                 sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        await asyncio.gather(self._pump(client_r, up_w), self._pump(up_r, client_w))
+        await asyncio.gather(
+            self._pump(client_r, up_w), self._pump(up_r, client_w, (client_w, up_w))
+        )
 
-    async def _pump(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    async def _pump(
+        self,
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+        cut: tuple[asyncio.StreamWriter, ...] = (),
+    ) -> None:
         loop = asyncio.get_running_loop()
         pending: asyncio.Queue[tuple[float, bytes]] = asyncio.Queue()
 
@@ -79,6 +97,15 @@ class DelayProxy:
         try:
             while True:
                 data = await reader.read(256 * 1024)
+                if cut and self.drop_after is not None:
+                    self._from_server += len(data)
+                    if self._from_server > self.drop_after:
+                        self.drop_after = None
+                        self.dropped += 1
+                        for w in cut:
+                            w.transport.abort()
+                        sender.cancel()
+                        return
                 await pending.put((loop.time() + self.delay, data))
                 if not data:
                     break
@@ -94,8 +121,10 @@ class DelayProxy:
 
 
 @contextlib.contextmanager
-def delay_proxy(upstream_port: int, delay: float) -> Iterator[DelayProxy]:
-    proxy = DelayProxy(upstream_port, delay).start()
+def delay_proxy(
+    upstream_port: int, delay: float, drop_after: int | None = None
+) -> Iterator[DelayProxy]:
+    proxy = DelayProxy(upstream_port, delay, drop_after=drop_after).start()
     try:
         yield proxy
     finally:

@@ -238,3 +238,40 @@ def test_copy_mailbox_restores_one_folder_for_a_date_range(env: Env) -> None:
         settings=Settings(source_cafile=str(env.ca), destination_cafile=str(env.ca)),
     )
     assert sum(f.copied for f in again.folders) == 0
+
+
+@pytest.mark.integration
+def test_a_connection_dropped_mid_copy_retries_the_account_without_duplicates(env: Env) -> None:
+    client: Any = env.new.client("carol", env.ca)
+    try:
+        for flags, _d, name in client.list_folders():
+            if b"\\Noselect" not in flags and b"\\NonExistent" not in flags:
+                client.select_folder(name)
+                client.delete_messages(client.search(["ALL"]))
+                client.expunge()
+    finally:
+        client.logout()
+    (env.files / "carol-only").write_text("carol carol\n")
+    with delay_proxy(env.old.port, 0.0, drop_after=4_000_000) as cutting:
+        cmd = command(env, f"127.0.0.1:{cutting.port}", f"hkmail:127.0.0.1:{env.new.port}")
+        cmd[cmd.index("--accounts") + 1] = str(env.files / "carol-only")
+        cmd += ["--source-security", "ssl", "--format", "json"]
+        done = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    assert cutting.dropped == 1
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "connection lost" in done.stderr and "retrying the account" in done.stderr
+    doc = json.loads(done.stdout)
+    [carol] = doc["accounts"]
+    assert carol["attempts"] == 2 and carol["missing"] == 0 and carol["mismatched"] == 0
+    # the second attempt copied only what the first had not: nothing twice
+    assert 0 < doc["copied"] < env.corpus.count("carol")
+    client = env.new.client("carol", env.ca)
+    try:
+        on_destination = sum(
+            client.folder_status(name, [b"MESSAGES"])[b"MESSAGES"]
+            for flags, _d, name in client.list_folders()
+            if b"\\Noselect" not in flags and b"\\NonExistent" not in flags
+        )
+    finally:
+        client.logout()
+    assert on_destination == env.corpus.count("carol")

@@ -801,6 +801,11 @@ def _copy_one(
                 continue
             result = AccountResult(account.source, account.destination, error=reason(exc))
             break
+        except Exception as exc:  # a server answer we could not handle: this account fails,
+            # the others go on and the report keeps it
+            error = f"{type(exc).__name__}: {reason(exc)}"
+            result = AccountResult(account.source, account.destination, error=error)
+            break
     result.attempts = attempt
     result.seconds = round(time.monotonic() - started, 3)
     copied = sum(f.copied for f in result.folders)
