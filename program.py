@@ -47,10 +47,12 @@ def config_from_pulumi() -> dict[str, object]:
 
 
 def plan_stack(
-    config: Mapping[str, object], secret_keys: Collection[str] | None = None
+    config: Mapping[str, object],
+    secret_keys: Collection[str] | None = None,
+    stack: str | None = None,
 ) -> tuple[StackSpec, Mapping[str, RecordSet]]:
     """Everything that can be checked before a resource is registered."""
-    spec = read_stack(config, secret_keys=secret_keys, exemptions=_exemptions())
+    spec = read_stack(config, secret_keys=secret_keys, exemptions=_exemptions(), stack=stack)
     return spec, stack_records(spec)
 
 
@@ -78,7 +80,7 @@ def _exemptions() -> dict[str, Exemption] | None:
         entries = pack_exemptions.load(None, path, today)
     except pack_exemptions.ExemptionsError as exc:
         raise HkMailError(f"exemptions: {exc}") from None
-    return {e.id: Exemption(e.id, e.expires) for e in entries}
+    return {e.id: Exemption(e.id, e.expires, e.stack) for e in entries}
 
 
 def domain_args(config: Mapping[str, object], spec: StackSpec) -> list[MailDomainArgs]:
@@ -132,7 +134,9 @@ def run(config: Mapping[str, object] | None = None) -> None:
     config_values = config if config is not None else config_from_pulumi()
     try:
         spec, record_sets = plan_stack(
-            config_values, secret_keys=_secret_keys() if config is None else None
+            config_values,
+            secret_keys=_secret_keys() if config is None else None,
+            stack=pulumi.get_stack() if config is None else None,
         )
         all_args = domain_args(config_values, spec)
     except HkMailError as exc:

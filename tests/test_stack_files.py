@@ -177,3 +177,14 @@ def test_old_config_module_key_form(tmp_path: Path) -> None:
 )
 def test_scalar_resolution_table(text: str, value: object) -> None:
     assert resolve_plain(text) == value
+
+
+def test_an_exemption_of_another_stack_is_named_in_the_plan(tmp_path: Path) -> None:
+    # the example stack copied under another name: its exemption is approved for the example only
+    text = (REPO / "stacks" / "Pulumi.alibaba-directmail.yaml").read_text()
+    [error] = errors_of(plan(make_project(tmp_path, text, stack="copy"), stack="copy"))
+    assert error.startswith(
+        "hkmail:domains[0].sending[0].crossBorder.exemption: 'EX-2026-001' is not valid "
+        "(EX-2026-001 covers stack 'alibaba-directmail' only"
+    )
+    assert "scripts/exemption new --stack copy" in error

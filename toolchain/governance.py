@@ -79,6 +79,18 @@ def load_exemptions(
         raise EngineError(f"exemptions: {exc}") from None
 
 
+def load_governance(pack_dir: str | os.PathLike[str], pass_env: Sequence[str] = ()) -> Any:
+    """The approvers file beside the pack's exemptions file, validated (EngineError if bad)."""
+    approvals = pack_module(pack_dir, "approvals")
+    path = exemptions_file(pack_dir, pass_env).parent / "approvers.yaml"
+    if APPROVERS_ENV in pass_env and os.environ.get(APPROVERS_ENV):
+        path = Path(os.environ[APPROVERS_ENV])
+    try:
+        return approvals.load_governance(path)
+    except approvals.RecordError as exc:
+        raise EngineError(f"approvers: {exc}") from None
+
+
 def check_pack_records(pack_dir: str | os.PathLike[str], pass_env: Sequence[str] = ()) -> None:
     """Before the pack starts: its exemptions file (and approvers file) must be valid."""
     if has_records(pack_dir):

@@ -29,7 +29,8 @@ from .approvals import (
     parse_approval,
 )
 
-DEFAULT_FILE = Path(__file__).resolve().parent.parent / "exemptions.yaml"
+# not resolve(): a pack directory that links hkmail_policy/ in reads its own exemptions.yaml
+DEFAULT_FILE = Path(__file__).absolute().parent.parent / "exemptions.yaml"
 ENV_FILE = "HKMAIL_EXEMPTIONS_FILE"  # tests and CI point the pack at another file
 EXEMPT_PREFIX = "[exempt: "
 ID_PATTERN = r"EX-[A-Za-z0-9-]+"

@@ -52,8 +52,15 @@ _HIDDEN = "(secret value, not shown)"
 
 @dataclass(frozen=True)
 class Exemption:
+    """What the stack checks need of an exemption the policy pack's module has validated (the
+    library does not read the file: policies/hkmail_policy/exemptions.py does, for every tool)."""
+
     id: str
     expires: dt.date | None
+    stack: str | None = None  # the one stack its scope names
+
+
+NEW_EXEMPTION = "scripts/exemption new --stack <stack> prints an entry for the stack's findings"
 
 
 def _secret_command(name: str) -> str:
@@ -199,29 +206,11 @@ def name_lengths(domains: Sequence[DomainSpec], paths: Mapping[str, str]) -> Ite
         )
 
 
-def load_exemptions(text: str) -> dict[str, Exemption]:
-    """policies/exemptions.yaml -> id -> expiry (the file's own format, README.md#exemptions)."""
-    import yaml
-
-    doc = yaml.safe_load(text) or {}
-    out: dict[str, Exemption] = {}
-    entries = doc.get("exemptions") if isinstance(doc, dict) else None
-    for entry in entries if isinstance(entries, list) else []:
-        if isinstance(entry, dict) and isinstance(entry.get("id"), str):
-            expires = entry.get("expires")
-            if isinstance(expires, str):
-                try:
-                    expires = dt.date.fromisoformat(expires)
-                except ValueError:
-                    expires = None
-            out[entry["id"]] = Exemption(
-                entry["id"], expires if isinstance(expires, dt.date) else None
-            )
-    return out
-
-
 def exemptions_on_file(
-    config: Mapping[str, object], exemptions: Mapping[str, Exemption], today: dt.date
+    config: Mapping[str, object],
+    exemptions: Mapping[str, Exemption],
+    today: dt.date,
+    stack: str | None = None,
 ) -> Iterator[SpecError]:
     for i, raw in _raw_domains(config):
         sending = raw.get("sending")
@@ -234,13 +223,23 @@ def exemptions_on_file(
                 continue
             path = f"hkmail:domains[{i}].sending[{j}].crossBorder.exemption"
             known = exemptions.get(ref)
+            new = NEW_EXEMPTION.replace("<stack>", stack or "<stack>")
             if known is None:
                 on_file = ", ".join(sorted(exemptions)) or "none"
                 yield SpecError(
                     path,
                     ref,
                     f"the id of an exemption in policies/exemptions.yaml (on file: {on_file})",
-                    "no such exemption on file: the gate would block the transfer",
+                    "no such exemption on file: the gate would block the transfer; to request "
+                    f"one, {new} (format: policies/README.md#exemptions)",
+                )
+            elif stack is not None and known.stack is not None and known.stack != stack:
+                yield SpecError(
+                    path,
+                    ref,
+                    f"an exemption whose resources.stack is this stack ({stack})",
+                    f"{ref} covers stack '{known.stack}' only, so the gate would block the "
+                    f"transfer here; an exemption is approved for one stack: {new}",
                 )
             elif known.expires is not None and known.expires < today:
                 yield SpecError(
@@ -368,6 +367,7 @@ def stack_checks(
     secret_keys: Collection[str] | None,
     exemptions: Mapping[str, Exemption] | None,
     today: dt.date,
+    stack: str | None = None,
 ) -> list[SpecError]:
     paths = domain_paths(config, domains)
     errors: list[SpecError] = []
@@ -377,7 +377,7 @@ def stack_checks(
     errors += dkim_pair(config, server, domains, paths)
     errors += name_lengths(domains, paths)
     if exemptions is not None:
-        errors += exemptions_on_file(config, exemptions, today)
+        errors += exemptions_on_file(config, exemptions, today, stack)
     errors += in_zone_addresses(domains, paths)
     errors += mail_authentication(domains, paths, today)
     return errors

@@ -116,13 +116,15 @@ def read_stack(
     secret_keys: Collection[str] | None = None,
     exemptions: Mapping[str, Exemption] | None = None,
     migration_phase_rules: bool = True,
+    stack: str | None = None,
 ) -> StackSpec:
     """Validate full-key stack config (``{"hkmail:domains": [...], "tencentcloud:region": ...}``).
 
     Raises :class:`hkmail.errors.SpecErrors` listing every problem. ``now`` (default: the
     clock) is when a migration phase would be applied. ``secret_keys`` (the keys the CLI marks
-    secret) lets plain-text secrets be refused; ``exemptions`` (policies/exemptions.yaml, see
-    :func:`hkmail.spec.checks.load_exemptions`) lets cross-border exemption ids be checked.
+    secret) lets plain-text secrets be refused; ``exemptions`` (policies/exemptions.yaml as the
+    policy pack's module validated it) and ``stack`` (the stack's name) let cross-border exemption
+    ids be checked: on file, not expired, approved for this stack.
     ``migration_phase_rules=False`` checks the migration settings but not whether the phase is
     safe to apply now (scripts/migrate plan reports that itself).
     """
@@ -224,6 +226,7 @@ def read_stack(
         secret_keys=secret_keys,
         exemptions=exemptions,
         today=hk_now.date(),
+        stack=stack,
     )
     # one error per cause: a key under the wrong namespace is not also "missing"
     raise_all(
