@@ -13,14 +13,16 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Sequence
+import textwrap
+import time
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from toolchain.engine.childenv import refused_pass_env
 from toolchain.engine.model import EngineError
 from toolchain.engine.project import load_project
 from toolchain.gate.core import GateResult, StackFailure, run_gate_on_state, run_gates
-from toolchain.gate.report import render_many, write
+from toolchain.gate.report import render_many, summary_line, write
 from toolchain.output import OutputError, check_output
 from toolchain.stackarg import resolve_stack, stack_names
 
@@ -99,9 +101,41 @@ def parser() -> argparse.ArgumentParser:
         help="seconds the pack may take to start or to answer one call",
     )
     ap.add_argument(
+        "--progress",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="one line on stderr as each stack is judged (default: when stderr is a terminal "
+        "and there are several stacks)",
+    )
+    ap.add_argument(
         "--verbose", action="store_true", help="on a program error, also show its traceback"
     )
     return ap
+
+
+def _wrap_warning(text: str) -> str:
+    return "\n".join(textwrap.wrap(text, width=100, subsequent_indent="  ", break_long_words=False))
+
+
+def _progress(stacks: Sequence[str]) -> Callable[[int, GateResult | StackFailure], None]:
+    started = time.monotonic()
+    width = len(str(len(stacks)))
+
+    def done(i: int, result: GateResult | StackFailure) -> None:
+        took = time.monotonic() - started
+        head = f"gate: [{i + 1:>{width}}/{len(stacks)}] {stacks[i]}:"
+        if isinstance(result, StackFailure):
+            line = f"{head} could not be run"
+        else:
+            mandatory = len(result.blocking)
+            advisory = sum(not v.blocking and not v.exempt for v in result.violations)
+            line = (
+                f"{head} {'FAIL' if mandatory else 'PASS'}, {len(result.resources)} resources, "
+                f"{mandatory} mandatory, {advisory} advisory"
+            )
+        print(f"{line} ({took:.1f} s)", file=sys.stderr, flush=True)
+
+    return done
 
 
 def _reports(args: argparse.Namespace) -> list[tuple[str, str | None]]:
@@ -196,6 +230,11 @@ def main(argv: Sequence[str] | None = None) -> int:
                 stacks += [name] if name not in stacks else []
             if args.all_stacks:
                 stacks += [s for s in _all_stacks(args.project) if s not in stacks]
+            show = (
+                args.progress
+                if args.progress is not None
+                else (len(stacks) > 1 and sys.stderr.isatty())
+            )
             results = run_gates(
                 args.project,
                 stacks,
@@ -205,6 +244,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 pack_timeout=args.pack_timeout,
                 pass_env=tuple(args.pass_env),
                 update_pass=not args.no_update_pass,
+                on_stack_done=_progress(stacks) if show else None,
             )
     except EngineError as exc:
         _print_error(exc, args.verbose)
@@ -216,9 +256,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         _print_error(failure.error, args.verbose, failure.stack)
     for result in judged:
         if result.plan is not None:
+            # with several stacks, each warning says which stack it comes from
+            which = f"stack {result.stack}: " if len(results) > 1 else ""
             for diag in result.plan.diagnostics:
                 if diag.severity == "warning":
-                    print(f"warning: {diag.message}", file=sys.stderr)
+                    print(_wrap_warning(f"warning: {which}{diag.message}"), file=sys.stderr)
     if len(results) == 1 and failures:
         # the single-stack contract: nothing on stdout, what and where on stderr
         print("gate: not run to completion; failing closed (exit 2)", file=sys.stderr)
@@ -226,7 +268,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     for fmt, out in reports:
         write(render_many(results, fmt), out)
     blocking = sum(len(r.blocking) for r in judged)
-    findings = sum(len(r.violations) for r in judged)
     code = 2 if failures else (1 if blocking else 0)
     if failures:
         print(
@@ -234,11 +275,5 @@ def main(argv: Sequence[str] | None = None) -> int:
             "(exit 2)",
             file=sys.stderr,
         )
-    if any(out is not None for _, out in reports) or reports != [("text", None)]:
-        verdict = "FAIL" if code else "PASS"
-        print(
-            f"gate: {verdict} ({len(judged)} stack(s), {blocking} mandatory violations, "
-            f"{findings} findings)",
-            file=sys.stderr,
-        )
+    print(summary_line(results), file=sys.stderr)
     return code

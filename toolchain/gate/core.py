@@ -14,7 +14,7 @@ import queue
 import re
 import threading
 import time
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -513,8 +513,10 @@ def run_gates(
     pass_env: tuple[str, ...] = (),
     update_pass: bool = True,
     force_update_pass: bool = False,
+    on_stack_done: Callable[[int, GateResult | StackFailure], None] | None = None,
 ) -> list[GateResult | StackFailure]:
-    """Every stack of a project through ONE pack process, in order.
+    """Every stack of a project through ONE pack process, in order; ``on_stack_done(i, result)``
+    is called as each is judged (progress on a terminal).
 
     For each stack the program runs twice side by side: a preview (what `pulumi preview` shows
     the pack) and, on the second core, an update-mode pass with mock ids in which every apply()
@@ -582,18 +584,22 @@ def run_gates(
                     runs = StackFailure(stack, exc)
             if isinstance(runs, StackFailure):
                 results.append(runs)
-                continue
-            run, update = runs
-            try:
-                results.append(_judge_stack(pack, info, run, update, t0, t_ready, policy_config))
-            except PackError:
-                raise
-            except EngineError as exc:
-                results.append(StackFailure(stack, exc))
-            finally:
-                run.close()
-                if update is not None:
-                    update.close()
+            else:
+                run, update = runs
+                try:
+                    results.append(
+                        _judge_stack(pack, info, run, update, t0, t_ready, policy_config)
+                    )
+                except PackError:
+                    raise
+                except EngineError as exc:
+                    results.append(StackFailure(stack, exc))
+                finally:
+                    run.close()
+                    if update is not None:
+                        update.close()
+            if on_stack_done is not None:
+                on_stack_done(i, results[-1])
     return results
 
 

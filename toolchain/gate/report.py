@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import sys
+import textwrap
 import xml.etree.ElementTree as ET
 from collections import defaultdict
 from collections.abc import Sequence
@@ -44,7 +45,24 @@ def _detail(v: Violation) -> str:
     return msg.strip() or v.description
 
 
+TEXT_WIDTH = 100
+
+
+def _wrapped(text: str, indent: str) -> list[str]:
+    """``text`` wrapped to TEXT_WIDTH under ``indent``; a long token (a URN) is kept whole."""
+    return textwrap.wrap(
+        text,
+        width=TEXT_WIDTH,
+        initial_indent=indent,
+        subsequent_indent=indent + "  ",
+        break_long_words=False,
+        break_on_hyphens=False,
+    ) or [indent.rstrip()]
+
+
 def to_text(result: GateResult) -> str:
+    """The verdicts for a terminal: messages wrapped to TEXT_WIDTH columns; a heading that names
+    a resource, and a URN, stay whole, to be searched for and copied."""
     lines = [
         f"Policy gate for stack {result.stack} of project {result.project} "
         f"({'deployed state' if result.mode == 'state' else 'preview under mocks'}):",
@@ -54,24 +72,26 @@ def to_text(result: GateResult) -> str:
     ]
     order = {"blocking": 0, "remediate": 1, "advisory": 2, "exempt": 3, "mandatory": 0}
     for v in sorted(result.violations, key=lambda v: (order.get(_status(v), 4), v.resource_urn)):
+        # the heading names the resource: kept whole, to be searched for and copied
         lines.append(f"[{_status(v)}] {v.policy_name}: {v.resource_type} {v.resource_name}")
         for line in _detail(v).splitlines():
-            lines.append(f"    {line}")
+            lines += _wrapped(line, "    ")
         if v.exempt:
-            lines.append(f"    exemption: {v.exemption}")
+            lines += _wrapped(f"exemption: {v.exemption}", "    ")
         if v.source:
-            lines.append(f"    declared at {v.source}")
+            lines += _wrapped(f"declared at {v.source}", "    ")
     if not result.violations:
         lines.append("No policy violations.")
     for urn, policy in result.remediated:
-        lines.append(f"[remediated] {policy}: {urn}")
+        lines += _wrapped(f"[remediated] {policy}: {urn}", "")
     if result.update_only:
-        lines += [
-            "",
+        lines.append("")
+        lines += _wrapped(
             f"{len(result.update_only)} resource(s) registered only inside an apply() on a value "
             "unknown during preview; `pulumi preview` would not show them, the gate's update-mode "
             "pass (mock ids) found and judged them:",
-        ]
+            "",
+        )
         lines += [f"    {urn}" for urn in result.update_only]
     lines += ["", _verdict(result)]
     return "\n".join(lines) + "\n"
@@ -420,6 +440,28 @@ def render_many(results: Sequence[GateResult | StackFailure], fmt: str) -> str:
         else:
             parts.append(f"Stack {f.stack}: NOT RUN (failing closed): {_failure_text(f)}\n")
     return "\n".join(parts)
+
+
+def summary_line(results: Sequence[GateResult | StackFailure]) -> str:
+    """One line for the whole run: verdict, stacks, mandatory violations, advisory findings and
+    the exemptions used."""
+    judged = [r for r in results if isinstance(r, GateResult)]
+    failed = len(results) - len(judged)
+    violations = [v for r in judged for v in r.violations]
+    mandatory = sum(v.blocking for v in violations)
+    advisory = sum(not v.blocking and not v.exempt for v in violations)
+    exempt = [v for v in violations if v.exempt]
+    used = sorted({v.exemption.split(" ", 1)[0] for v in exempt if v.exemption})
+    verdict = "NOT RUN" if failed else ("FAIL" if mandatory else "PASS")
+    parts = [
+        f"{len(judged)} stack{'s' if len(judged) != 1 else ''} judged"
+        + (f", {failed} could not be run" if failed else ""),
+        f"{mandatory} mandatory violation{'s' if mandatory != 1 else ''}",
+        f"{advisory} advisory finding{'s' if advisory != 1 else ''}",
+        f"{len(exempt)} exempt finding{'s' if len(exempt) != 1 else ''}"
+        + (f" (exemptions used: {', '.join(used)})" if used else ""),
+    ]
+    return f"gate: {verdict}: " + ", ".join(parts)
 
 
 def render(result: GateResult, fmt: str) -> str:
