@@ -4,6 +4,7 @@ tests/mailserver_support.py)."""
 
 from __future__ import annotations
 
+import base64
 import imaplib
 import shutil
 import socket
@@ -240,3 +241,54 @@ def test_port_80_does_not_redirect_to_a_host_the_client_chose(
         urllib.request.build_opener(_NoRedirect).open(ours, timeout=10)
     assert redirect.value.code == 301
     assert redirect.value.headers["Location"] == f"https://mta-sts.{DOMAIN}/login"
+
+
+# -- display-name and Sender spoofing by staff ---------------------------------------------------
+
+_ENCODED = "=?utf-8?b?" + base64.b64encode(b"compliance@securebank.com.hk").decode() + "?="
+
+
+def _submit_as_alice(server: MailServer, *headers: str) -> Any:
+    args = ["--tls", "--auth", "PLAIN", "--auth-user", f"alice@{DOMAIN}",
+            "--auth-password", PASSWORDS["alice"], "--from", f"alice@{DOMAIN}",
+            "--to", f"bob@{DOMAIN}"]  # fmt: skip
+    for h in headers:
+        args += ["--header", h]
+    return swaks(server, server.ports.submission, *args)
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        [f'From: "compliance@{DOMAIN}" <alice@{DOMAIN}>'],
+        [f"From: {_ENCODED} <alice@{DOMAIN}>"],
+        [f"From: alice@{DOMAIN}", f"Sender: bob@{DOMAIN}"],
+        [f"From: alice@{DOMAIN}", f"Resent-From: ceo@{DOMAIN}"],
+        [f"From: alice@{DOMAIN}", f"Resent-Sender: bob@{DOMAIN}"],
+    ],
+    ids=["address-display-name", "encoded-word", "sender", "resent-from", "resent-sender"],
+)
+def test_submission_refuses_a_display_name_or_sender_naming_another_mailbox(
+    mail_server: MailServer, headers: list[str]
+) -> None:
+    out = _submit_as_alice(mail_server, *headers)
+    assert "550 5.7.1 header From refused" in refused(out, "DATA")
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        [f'From: "Alice Chan" <alice@{DOMAIN}>'],
+        [f'From: "alice@{DOMAIN}" <alice@{DOMAIN}>'],
+        [f"From: =?utf-8?b?{base64.b64encode('陳愛麗'.encode()).decode()}?= <alice@{DOMAIN}>"],
+        [f"From: alice@{DOMAIN}", f"Sender: alice@{DOMAIN}"],
+    ],
+    ids=["plain-name", "own-address-as-name", "chinese-name", "own-sender"],
+)
+def test_submission_accepts_honest_display_names_and_senders(
+    mail_server: MailServer, headers: list[str]
+) -> None:
+    mid = f"<{uuid.uuid4()}@{DOMAIN}>"
+    out = _submit_as_alice(mail_server, *headers, f"Message-Id: {mid}")
+    assert out.returncode == 0, out.stdout
+    mail_server.fetch("bob", mid)
