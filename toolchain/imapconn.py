@@ -7,15 +7,14 @@ STARTTLS client on an implicit-TLS port waits for a greeting the server never se
 
 Hosted suites limit concurrent IMAP sessions. Published figures: Gmail 15 simultaneous IMAP
 connections per account (support.google.com/mail/answer/97150, cited in imapsync issue #61);
-Dovecot ``mail_max_userip_connections`` (10 by default) per user and client address, refused with
-``NO [LIMIT] Maximum number of connections from user+IP exceeded`` (Dovecot 2.3.19, seen in
-tests/test_migrate_parallel.py; ``[UNAVAILABLE]`` in reports against other versions, e.g.
-node-imap issue #606). Tencent Exmail and
-Alibaba Mail publish no IMAP session limit (not published; searched 2026-12-07). So the copy keeps
-one session per account and side, caps the sessions per server, and on a refusal that says the
-server is busy (RFC 5530 ``[UNAVAILABLE]``, ``[LIMIT]``, ``[INUSE]``, or "too many ...
-connections") lowers that server's cap by one and retries after an exponential back-off, instead
-of failing the account.
+Dovecot ``mail_max_userip_connections``, 10 by default (``doveconf -d``, Dovecot 2.3.19), per user
+and client address, refused with ``NO [LIMIT] Maximum number of connections from user+IP
+exceeded`` (Dovecot 2.3.19, seen in tests/test_migrate_parallel.py; ``[UNAVAILABLE]`` in reports
+against other versions, e.g. node-imap issue #606). Tencent Exmail and Alibaba Mail publish no
+IMAP session limit (not published; searched 2026-12-07). So the copy keeps one session per
+account and side, caps the sessions per server, and on a refusal that says the server is busy
+(RFC 5530 ``[UNAVAILABLE]``, ``[LIMIT]``, ``[INUSE]``, or "too many ... connections") lowers that
+server's cap by one and retries after an exponential back-off, instead of failing the account.
 """
 
 from __future__ import annotations

@@ -47,6 +47,14 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from imapclient.exceptions import IMAPClientError  # type: ignore[import-untyped]
+from imapclient.imapclient import (  # type: ignore[import-untyped]
+    as_pairs,
+    datetime_to_INTERNALDATE,
+)
+from imapclient.response_parser import (  # type: ignore[import-untyped]
+    parse_fetch_response,
+    parse_response,
+)
 
 from toolchain.imapconn import (
     PRESETS,
@@ -291,31 +299,95 @@ def scan(client: Any, folder: str, readonly: bool = True, window: Window | None 
     else:
         uids = client.search(criteria)
         batches = (uids[i : i + FETCH_BATCH] for i in range(0, len(uids), FETCH_BATCH))
-    out = []
+    out: list[Msg] = []
     for batch in batches:
-        if not batch:
-            continue
-        fetched = _fetch_all(client) if batch == "1:*" else client.fetch(batch, META)
-        for uid, data in fetched.items():
-            headers = next((v for k, v in data.items() if k.startswith(b"BODY[HEADER")), b"")
-            size = int(data.get(b"RFC822.SIZE", 0))
-            idate = data.get(b"INTERNALDATE")
-            out.append(
-                Msg(
-                    uid,
-                    message_key(headers or b"", size, idate),
-                    size,
-                    tuple(f for f in data.get(b"FLAGS", ()) if f != b"\\Recent"),
-                    idate,
-                )
-            )
+        if batch:
+            out += _messages(_fetch_all(client) if batch == "1:*" else client.fetch(batch, META))
     return Scan(validity, sorted(out, key=lambda m: m.uid))
+
+
+def scan_many(client: Any, folders: Sequence[str], window: Window | None = None) -> dict[str, Scan]:
+    """Every folder scanned read-only in as few round trips as the protocol allows: one pipelined
+    STATUS for all (RFC 3501 allows pipelining), then one pipeline of EXAMINE + UID FETCH 1:* for
+    every small folder; a large folder or a date window takes :func:`scan` (batches of 500)."""
+    window = window or Window()
+    if not folders:
+        return {}
+    if window.criteria() != [b"ALL"]:
+        return {f: scan(client, f, window=window) for f in folders}
+    imap = client._imap
+    names = {f: _wire(client, f) for f in folders}
+    tags = _send(imap, [b"STATUS %s (MESSAGES UIDVALIDITY)" % names[f] for f in folders])
+    sizes: dict[str, int | None] = {}
+    for f, tag in zip(folders, tags, strict=True):
+        imap.untagged_responses = {}
+        typ, data = imap._command_complete("STATUS", tag)
+        if typ != "OK":
+            sizes[f] = None  # let SELECT say what is wrong
+            continue
+        _typ, data = imap._untagged_response(typ, data, "STATUS")
+        items = dict(as_pairs(parse_response([d for d in data if d is not None])[-1]))
+        sizes[f] = int(items.get(b"MESSAGES", 0))
+    out: dict[str, Scan] = {}
+    small = [f for f in folders if sizes[f] is not None and 0 < (sizes[f] or 0) <= FETCH_BATCH]
+    meta = b"(" + b" ".join(META) + b")"
+    lines = []
+    for f in small:
+        lines += [b"EXAMINE %s" % names[f], b"UID FETCH 1:* " + meta]
+    tags = _send(imap, lines)
+    for i, f in enumerate(small):
+        imap.untagged_responses = {}
+        typ, data = imap._command_complete("EXAMINE", tags[2 * i])
+        if typ != "OK":
+            raise IMAPClientError(f"EXAMINE {f} failed: {reason(Exception(data))}")
+        info = client._process_select_response(imap.untagged_responses)
+        typ, data = imap._command_complete("FETCH", tags[2 * i + 1])
+        if typ != "OK":
+            raise IMAPClientError(f"FETCH in {f} failed: {reason(Exception(data))}")
+        _typ, data = imap._untagged_response(typ, data, "FETCH")
+        parsed = parse_fetch_response(data, client.normalise_times, True)
+        out[f] = Scan(info.get(b"UIDVALIDITY"), _messages(parsed))
+    for f in folders:
+        if f not in out:
+            out[f] = scan(client, f)  # empty (one SELECT for its UIDVALIDITY), large or refused
+    return out
+
+
+def _wire(client: Any, folder: str) -> bytes:
+    name = client._normalise_folder(folder)
+    return name if isinstance(name, bytes) else str(name).encode()
+
+
+def _send(imap: Any, lines: Sequence[bytes]) -> list[bytes]:
+    """Tagged commands in one write; their answers are read later, in order."""
+    tags = [imap._new_tag() for _ in lines]
+    if lines:
+        imap.send(b"".join(t + b" " + line + b"\r\n" for t, line in zip(tags, lines, strict=True)))
+    return tags
+
+
+def _messages(fetched: Mapping[Any, Mapping[bytes, Any]]) -> list[Msg]:
+    out = []
+    for uid, data in fetched.items():
+        if not isinstance(uid, int):
+            continue
+        headers = next((v for k, v in data.items() if k.startswith(b"BODY[HEADER")), b"")
+        size = int(data.get(b"RFC822.SIZE", 0))
+        idate = data.get(b"INTERNALDATE")
+        out.append(
+            Msg(
+                uid,
+                message_key(headers or b"", size, idate),
+                size,
+                tuple(f for f in data.get(b"FLAGS", ()) if f != b"\\Recent"),
+                idate,
+            )
+        )
+    return sorted(out, key=lambda m: m.uid)
 
 
 def _fetch_all(client: Any) -> dict[int, dict[bytes, Any]]:
     """``UID FETCH 1:* META``: imapclient's fetch() keeps only the UIDs it was given by number."""
-    from imapclient.response_parser import parse_fetch_response  # type: ignore[import-untyped]
-
     imap = client._imap
     tag = imap._command("UID", "FETCH", "1:*", "(" + " ".join(x.decode() for x in META) + ")")
     typ, data = imap._command_complete("FETCH", tag)
@@ -505,8 +577,6 @@ def _append(dst: Any, folder: str, items: Sequence[Item]) -> None:
 
 
 def _append_pipelined(dst: Any, folder: str, items: Sequence[Item]) -> None:
-    from imapclient.imapclient import datetime_to_INTERNALDATE  # type: ignore[import-untyped]
-
     imap = dst._imap  # imaplib underneath: imapclient has no pipelining of its own
     name = dst._normalise_folder(folder)
     name = name if isinstance(name, bytes) else name.encode()
@@ -564,12 +634,13 @@ def _scan_both(
     dst_scans: dict[str, Scan] = {}
 
     def scan_destination() -> None:
+        dst_scans.update(scan_many(dst, [name for name in groups if name in existing]))
         for name in groups:
-            dst_scans[name] = scan(dst, name) if name in existing else Scan(None, [])
+            dst_scans.setdefault(name, Scan(None, []))
 
     with ThreadPoolExecutor(1) as pool:
         future = pool.submit(scan_destination)
-        src_scans = {s: scan(src, s, window=window) for ss in groups.values() for s in ss}
+        src_scans = scan_many(src, [s for ss in groups.values() for s in ss], window)
         future.result()
     return src_scans, dst_scans
 
@@ -642,13 +713,15 @@ def copy_account(
     _copy_bodies(src, dst, plans, progress)
     # Flags set on the source since an earlier run are added on the destination; then the
     # closing check of every folder.
+    written = [p.result.destination for p in plans if p.result.destination in existing]
+    finals = scan_many(dst, written)
     for p in plans:
         if p.result.destination not in existing:
             _record(p.result, compare([(s, m) for s, ms in p.sources.items() for m in ms], []))
             continue
-        dst_msgs = scan(dst, p.result.destination, readonly=False).messages
+        dst_msgs = finals[p.result.destination].messages
         p.result.destination_count = len(dst_msgs)
-        p.result.flags_updated = _add_flags(dst, p.sources, dst_msgs)
+        p.result.flags_updated = _add_flags(dst, p.result.destination, p.sources, dst_msgs)
         if p.result.flags_updated:
             dst_msgs = scan(dst, p.result.destination, readonly=True).messages
         source = [(s, m) for s, ms in p.sources.items() for m in ms]
@@ -696,7 +769,9 @@ def _copy_bodies(src: Any, dst: Any, plans: Sequence[_Plan], progress: Overall) 
         fetcher.join(timeout=30)
 
 
-def _add_flags(dst: Any, sources: Mapping[str, Sequence[Msg]], dst_msgs: Sequence[Msg]) -> int:
+def _add_flags(
+    dst: Any, folder: str, sources: Mapping[str, Sequence[Msg]], dst_msgs: Sequence[Msg]
+) -> int:
     counts = collections.Counter(m.key for ms in sources.values() for m in ms)
     flags_by_key = {
         m.key: set(m.flags) for ms in sources.values() for m in ms if counts[m.key] == 1
@@ -708,6 +783,8 @@ def _add_flags(dst: Any, sources: Mapping[str, Sequence[Msg]], dst_msgs: Sequenc
         if want is not None and dst_counts[m.key] == 1:
             add = want - set(m.flags)
             if add:
+                if not updated:
+                    dst.select_folder(folder, readonly=False)
                 dst.add_flags([m.uid], sorted(add))
                 updated += 1
     return updated
