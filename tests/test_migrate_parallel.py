@@ -86,12 +86,14 @@ def test_a_port_that_does_not_say_its_security_must_be_told() -> None:
         ("127.0.0.1:10993", "port 10993 does not say whether the server expects implicit TLS"),
         ("127.0.0.1:99999", "port '99999' is not valid; allowed: 1-65535"),
         ("127.0.0.1:0", "port '0' is not valid; allowed: 1-65535"),
+        ("127.0.0.1:993 --jobs 0", "--jobs: 0 is not valid; allowed: more than 0, at most 64"),
     ):
+        source, *more = source.split()
         done = subprocess.run(
             [
                 str(REPO / "scripts" / "migrate"),
                 *("copy", "--accounts", "/dev/null", "--source", source),
-                *("--destination", "hkmail:mail.example.hk"),
+                *("--destination", "hkmail:mail.example.hk", *more),
             ],
             capture_output=True,
             text=True,
@@ -275,3 +277,18 @@ def test_a_connection_dropped_mid_copy_retries_the_account_without_duplicates(en
     finally:
         client.logout()
     assert on_destination == env.corpus.count("carol")
+
+
+def test_copy_batches_stay_bounded_in_bytes() -> None:
+    """Bodies are fetched and appended 16 MB (or 200 messages) at a time; a larger message
+    travels alone, so memory is bounded by the batch limit or the largest message."""
+    from toolchain.imapcopy import COPY_BATCH_BYTES, Msg, _batches
+
+    sizes = [3_000_000] * 11 + [25_000_000] + [2_000] * 450 + [9_000_000, 9_000_000]
+    msgs = [Msg(i + 1, f"mid:<{i}>", n, (), None) for i, n in enumerate(sizes)]
+    batches = list(_batches(msgs))
+    assert [m for b in batches for m in b] == msgs
+    for b in batches:
+        total = sum(m.size for m in b)
+        assert len(b) <= 200 and (total <= COPY_BATCH_BYTES or len(b) == 1), (len(b), total)
+    assert [len(b) for b in batches if b[0].size == 25_000_000] == [1]
