@@ -88,6 +88,7 @@ from hkmail.mailserver.render import (
     OPENDMARC_SOCKET,
     PUBLIC_SUFFIX_LIST,
     QUEUE_DIR,
+    RATELIMIT_SOCKET,
 )
 from tests.support import (
     FakeCloud,
@@ -103,7 +104,8 @@ from tests.support import (
 DOMAIN = "hkmail.test"
 HOST = "mail.hkmail.test"
 SELECTOR = "hk1"
-PASSWORDS = {"alice": "alice-Pa55-word", "bob": "bob-Pa55-word"}
+# carol is the rate-limit tests' own login: the other tests send as alice and bob.
+PASSWORDS = {"alice": "alice-Pa55-word", "bob": "bob-Pa55-word", "carol": "carol-Pa55-word"}
 RELAY_PASSWORD = "relay-Pa55-word"
 POLICY = "version: STSv1\r\nmode: enforce\r\nmx: mail.hkmail.test\r\nmax_age: 604800\r\n"
 
@@ -521,7 +523,7 @@ def running_server() -> Iterator[MailServer]:
         hostname=HOST,
         dkim_selector=SELECTOR,
         admin_cidr="203.0.113.0/24",
-        users=("alice", "bob"),
+        users=tuple(PASSWORDS),
         mta_sts_policy=POLICY,
         secrets=secrets,
         # Not smtp.qcloudmail.com: the test's own relay, so a declaration is required.
@@ -531,6 +533,9 @@ def running_server() -> Iterator[MailServer]:
         auth_rate_limit=25,
         # Likewise connections: many tests connect from 127.0.0.1 and ATTACKER_IP within a minute.
         connection_rate_limit=120,
+        # Small enough for a test to reach; the session's other tests stay far below them.
+        recipients_per_hour=30,
+        messages_per_hour=40,
     )
     layout = Layout(root=str(root), listen="127.0.0.1")
     setup = Setup(root, layout, ports, config)
@@ -751,6 +756,10 @@ def _unit(rendered: Rendered, name: str) -> dict[str, str]:
     )
 
 
+# hk-mail's own daemons, by systemd unit name: the socket that shows each is ready.
+_OWN_SERVICES = {"hkmail-from-milter": FROM_MILTER_SOCKET, "hkmail-ratelimit": RATELIMIT_SOCKET}
+
+
 def _start_early(
     services: list[str],
     ns: list[str],
@@ -769,9 +778,9 @@ def _start_early(
         elif service == "opendmarc":
             _start([*ns, "opendmarc", "-c", layout.p("/etc/opendmarc.conf")], log)
             _wait_path(Path(layout.p(OPENDMARC_SOCKET)))
-        elif service == "hkmail-from-milter":
+        elif service in _OWN_SERVICES:
             # As its systemd unit runs it: the unit's user, umask and command line.
-            unit = _unit(rendered, "hkmail-from-milter.service")
+            unit = _unit(rendered, f"{service}.service")
             umask = unit["UMask"]
             cmd = [
                 "setpriv",
@@ -795,7 +804,7 @@ def _start_early(
                     stderr=subprocess.STDOUT,
                 )
             )
-            _wait_path(Path(layout.p(FROM_MILTER_SOCKET)))
+            _wait_path(Path(layout.p(_OWN_SERVICES[service])))
         elif service == "nginx":
             _start([*ns, "nginx", "-c", str(root / "nginx-test.conf")], log)
             wait_for_tcp(rendered.ports.http, timeout=15.0)

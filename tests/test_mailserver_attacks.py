@@ -7,7 +7,9 @@ from __future__ import annotations
 import base64
 import imaplib
 import shutil
+import smtplib
 import socket
+import time
 import urllib.error
 import urllib.request
 import uuid
@@ -292,3 +294,47 @@ def test_submission_accepts_honest_display_names_and_senders(
     out = _submit_as_alice(mail_server, *headers, f"Message-Id: {mid}")
     assert out.returncode == 0, out.stdout
     mail_server.fetch("bob", mid)
+
+
+# -- 5. Outgoing volume from a stolen login ------------------------------------------------------
+
+
+def test_a_stolen_login_is_held_to_its_hourly_recipient_and_message_limits(
+    mail_server: MailServer,
+) -> None:
+    cfg = mail_server.config
+    msg = f"From: carol@{DOMAIN}\r\nSubject: offer\r\n\r\nbuy now\r\n"
+    with smtplib.SMTP("127.0.0.1", mail_server.ports.submission, timeout=30) as c:
+        c.starttls(context=mail_server.tls)
+        c.login(f"carol@{DOMAIN}", PASSWORDS["carol"])
+        # Outside recipients: the first N are accepted, the next is deferred.
+        c.mail(f"carol@{DOMAIN}")
+        codes = [c.rcpt(f"victim{i}@example.net")[0] for i in range(cfg.recipients_per_hour + 1)]
+        assert codes[:-1] == [250] * cfg.recipients_per_hour, codes
+        code, reply = c.rcpt("one-more@example.net")
+        assert code == 450 and b"recipients per hour" in reply, reply
+        # ... while our own mailboxes still count for nothing.
+        assert c.rcpt(f"bob@{DOMAIN}")[0] == 250
+        assert c.data(msg.encode())[0] == 250
+        # Messages: the limit counts every submitted message, this one included.
+        for _ in range(cfg.messages_per_hour - 1):
+            c.mail(f"carol@{DOMAIN}")
+            c.rcpt(f"bob@{DOMAIN}")
+            assert c.data(msg.encode())[0] == 250
+        c.mail(f"carol@{DOMAIN}")
+        c.rcpt(f"bob@{DOMAIN}")
+        code, reply = c.data(msg.encode())
+        assert code == 450 and b"messages per hour" in reply, reply
+    # The alarm's log line names the login and the limit.
+    log = mail_server.p("/var/log/daemon.log").read_text()
+    for kind, limit in (
+        ("recipients", cfg.recipients_per_hour),
+        ("messages", cfg.messages_per_hour),
+    ):
+        assert f"LIMIT user=carol@{DOMAIN} kind={kind} limit={limit}/hour" in log, log[-3000:]
+    # Another login is not affected: bob still sends to the outside world.
+    mid = mail_server.submit("bob", "partner@example.net", "after carol's limit")
+    deadline = time.monotonic() + 20
+    while not any(mid.encode() in m.get("data", b"") for m in mail_server.relay.messages):
+        assert time.monotonic() < deadline, f"not relayed\n{mail_server.log()}"
+        time.sleep(0.2)

@@ -303,3 +303,33 @@ def test_a_malformed_ssh_key_is_refused_before_any_resource() -> None:
     with pytest.raises(SpecErrors, match=r"privateServer\.sshPublicKey"):
         tencent_run(run=run, ssh_public_key="ssh-dss AAAA root@x")
     assert [r.type for r in run.resources if not r.type.startswith("pulumi:providers:")] == []
+
+
+def test_tc_sending_limits_reach_the_servers_policy_service() -> None:
+    run = tencent_run(sending_limits={"recipients_per_hour": 80, "messages_per_hour": 25})
+    user_data = run.one("tencentcloud:Instance/instance:Instance").inputs["userDataRaw"]
+    assert "hkmail-ratelimit /var/spool/postfix/hkmail-limit/policy.sock example.com 80 25" in (
+        user_data
+    )
+
+
+def test_tc_without_sending_limits_the_server_defaults_apply(tc: Run) -> None:
+    user_data = tc.one("tencentcloud:Instance/instance:Instance").inputs["userDataRaw"]
+    assert "policy.sock example.com 500 200" in user_data
+
+
+@pytest.mark.parametrize(
+    ("limits", "field"),
+    [
+        ({"recipients_per_hour": 0}, "recipientsPerHour"),
+        ({"messages_per_hour": "lots"}, "messagesPerHour"),
+        ({"recipients_per_day": 5}, "recipientsPerDay"),
+    ],
+)
+def test_bad_sending_limits_are_refused_before_any_resource(
+    limits: dict[str, Any], field: str
+) -> None:
+    run = Run([], [])
+    with pytest.raises(SpecErrors, match=rf"args\.sendingLimits\.{field}"):
+        tencent_run(run=run, sending_limits=limits)
+    assert [r.type for r in run.resources if not r.type.startswith("pulumi:providers:")] == []

@@ -251,3 +251,15 @@ def test_dkim_pair_checked_through_the_plan_on_a_passphrase_stack(
     assert error.startswith("hkmail:dkimPrivateKey: '(secret value, not shown)' is not valid")
     assert "private half of hkmail:domains[0].dkim[0].publicKey (selector hk2026)" in error
     assert "BEGIN" not in out.stderr and "relay-secret" not in out.stderr
+
+
+def test_bad_sending_limits_name_the_key_and_the_range(tmp_path: Path) -> None:
+    text = PRIVATE.replace(
+        "users: [ops, compliance, reception]\n",
+        "users: [ops, compliance, reception]\n"
+        "      sendingLimits: {recipientsPerHour: 0, messagesPerHour: 50}\n",
+    )
+    assert _errors(tmp_path, text) == [
+        "hkmail:privateServer.sendingLimits.recipientsPerHour: 0 is not valid; allowed: an "
+        "integer from 1 to 100000"
+    ]

@@ -276,6 +276,16 @@ class DmarcReportSourceArgs(TypedDict):
     """The host part of the report address, if not this zone's apex."""
 
 
+class SendingLimitsArgs(TypedDict, total=False):
+    """Per SASL login and sliding hour; over a limit the server answers 450 and logs
+    ``hkmail-ratelimit: LIMIT``."""
+
+    recipients_per_hour: int
+    """Recipients outside the domain (default 500)."""
+    messages_per_hour: int
+    """Messages submitted (default 200)."""
+
+
 class PrivateServerArgs(TypedDict):
     """The self-hosted mail server in Hong Kong that receives this domain's mail (suite private)."""
 
@@ -307,6 +317,8 @@ class PrivateServerArgs(TypedDict):
     """Lock the WORM policy (irreversible); alicloud only."""
     ssh_public_key: NotRequired[str]
     """The administrators' OpenSSH public key (the instance's key pair); without one, no SSH."""
+    sending_limits: NotRequired[SendingLimitsArgs]
+    """Per-login hourly sending limits on submission; default 500 recipients, 200 messages."""
 
 
 class MailDomainArgs(TypedDict):
@@ -416,3 +428,5 @@ class MailServerArgs(TypedDict):
     """The prefix of the cloud-side names (default hkmail-<domain with dashes>, 20 characters)."""
     ssh_public_key: NotRequired[str]
     """The administrators' OpenSSH public key (the instance's key pair); without one, no SSH."""
+    sending_limits: NotRequired[SendingLimitsArgs]
+    """Per-login hourly sending limits on submission; default 500 recipients, 200 messages."""

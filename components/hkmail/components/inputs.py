@@ -10,6 +10,7 @@ names are the component's (``args.dmarc.policy``) instead of the stack's
 from __future__ import annotations
 
 import base64
+import dataclasses
 import enum
 import functools
 import json
@@ -64,6 +65,7 @@ _SERVER_SPEC_FIELDS = (
     "retention_days",
     "retention_locked",
     "ssh_public_key",
+    "sending_limits",
 )
 #: MailServerArgs fields that size and place the deployment (checked by mailserver.deploy).
 _SERVER_DEPLOY_FIELDS = (
@@ -265,6 +267,11 @@ def _deployment(server: PrivateServerSpec, args: Mapping[str, Any]) -> PrivateMa
         mta_sts_policy=str(args.get("mta_sts_policy", "")),
         secrets=refs,
     )
+    # The stack's sendingLimits where given, else the server's own defaults.
+    if server.recipients_per_hour is not None:
+        config = dataclasses.replace(config, recipients_per_hour=server.recipients_per_hour)
+    if server.messages_per_hour is not None:
+        config = dataclasses.replace(config, messages_per_hour=server.messages_per_hour)
     public = args.get("dkim_public_key")
     dkim_pem = pulumi.Output.secret(args["dkim_private_key"]).apply(
         functools.partial(check_dkim_pair, public=public, selector=server.dkim_selector)

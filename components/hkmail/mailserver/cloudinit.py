@@ -23,6 +23,7 @@ from hkmail.mailserver.render import (
     OPENDKIM_DIR,
     OPENDKIM_UNBOUND_CONF,
     QUEUE_DIR,
+    RATELIMIT_USER,
     SECRETS_CONF,
     VMAIL_DIR,
     VMAIL_UID,
@@ -60,7 +61,13 @@ PACKAGES: Final = (
 
 # Started (and restarted with the rendered configs) by the boot; Postfix and Dovecot only once the
 # CA-issued certificate is installed (hkmail-cert-deploy).
-EARLY_SERVICES: Final = ("opendkim", "opendmarc", "hkmail-from-milter", "nginx")
+EARLY_SERVICES: Final = (
+    "opendkim",
+    "opendmarc",
+    "hkmail-from-milter",
+    "hkmail-ratelimit",
+    "nginx",
+)
 
 
 def _runcmd(config: MailServerConfig, rendered: Rendered) -> list[str | list[str]]:
@@ -81,6 +88,10 @@ def _runcmd(config: MailServerConfig, rendered: Rendered) -> list[str | list[str
         (
             f"id {FROM_MILTER_USER} || useradd --system --user-group --no-create-home "
             f"--home-dir /nonexistent --shell /usr/sbin/nologin {FROM_MILTER_USER}"
+        ),
+        (
+            f"id {RATELIMIT_USER} || useradd --system --user-group --no-create-home "
+            f"--home-dir /nonexistent --shell /usr/sbin/nologin {RATELIMIT_USER}"
         ),
         ["install", "-d", "-o", "vmail", "-g", "vmail", "-m", "0750", p(VMAIL_DIR)],
         [

@@ -106,6 +106,10 @@ class MailServerConfig:
     # connections per minute.
     connection_count_limit: int = 10
     connection_rate_limit: int = 60
+    # Per SASL login and sliding hour (hkmail-ratelimit): recipients outside our domain, and
+    # messages submitted. A stolen login sends at most this much before Postfix answers 450.
+    recipients_per_hour: int = 500
+    messages_per_hour: int = 200
 
     def __post_init__(self) -> None:
         validate(self)
@@ -188,6 +192,10 @@ def validate(c: MailServerConfig) -> None:
             c.connection_rate_limit,
             "1-10000 new connections per client and minute",
         )
+    if not 1 <= c.recipients_per_hour <= 100_000:
+        bad("sendingLimits.recipientsPerHour", c.recipients_per_hour, "1-100000 per login")
+    if not 1 <= c.messages_per_hour <= 100_000:
+        bad("sendingLimits.messagesPerHour", c.messages_per_hour, "1-100000 per login")
     s = c.secrets
     if not _ROLE_NAME.match(s.role_name):
         bad("secrets.roleName", s.role_name, "a CAM/RAM role name")

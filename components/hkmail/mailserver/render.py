@@ -100,10 +100,15 @@ OPENDKIM_SOCKET: Final = QUEUE_DIR + "/opendkim/opendkim.sock"
 OPENDMARC_SOCKET: Final = QUEUE_DIR + "/opendmarc/opendmarc.sock"
 FROM_MILTER_SOCKET: Final = QUEUE_DIR + "/hkmail-from/from.sock"
 FROM_MILTER_USER: Final = "hkmail-from"
+# The per-login sending limits (a policy service, same arrangement as the milters).
+RATELIMIT: Final = "/usr/local/sbin/hkmail-ratelimit"
+RATELIMIT_SOCKET: Final = QUEUE_DIR + "/hkmail-limit/policy.sock"
+RATELIMIT_USER: Final = "hkmail-limit"
 MILTER_DIRS: Final = (
     ("opendkim", QUEUE_DIR + "/opendkim"),
     ("opendmarc", QUEUE_DIR + "/opendmarc"),
     (FROM_MILTER_USER, QUEUE_DIR + "/hkmail-from"),
+    (RATELIMIT_USER, QUEUE_DIR + "/hkmail-limit"),
 )
 
 # Mozilla's "intermediate" profile (ssl-config.mozilla.org, guideline 5.7): TLS 1.2 and 1.3, only
@@ -165,6 +170,7 @@ def _postfix(c: MailServerConfig, lay: Layout, prt: Ports) -> list[RenderedFile]
     opendkim = f"unix:{p(OPENDKIM_SOCKET)}"
     opendmarc = f"unix:{p(OPENDMARC_SOCKET)}"
     from_milter = f"unix:{p(FROM_MILTER_SOCKET)}"
+    ratelimit = f"check_policy_service,unix:{p(RATELIMIT_SOCKET)}"
     main_cf = f"""\
 # Rendered by hk-mail: changes here are overwritten by the next deployment.
 compatibility_level = 3.6
@@ -301,7 +307,10 @@ smtp_host_lookup = dns, native
         f"-o smtpd_sender_restrictions=check_sender_access,texthash:{p(d + '/submission_senders')},"
         "reject_sender_login_mismatch",
         "-o smtpd_relay_restrictions=permit_sasl_authenticated,reject",
-        "-o smtpd_recipient_restrictions=permit_sasl_authenticated,reject",
+        # Per-login limits (hkmail-ratelimit): outside recipients at RCPT, messages at the end
+        # of DATA, each per sliding hour.
+        f"-o smtpd_recipient_restrictions={ratelimit},permit_sasl_authenticated,reject",
+        f"-o smtpd_end_of_data_restrictions={ratelimit}",
         # The header From must be the login's too (hkmail-from-milter); then OpenDKIM signs.
         f"-o smtpd_milters={from_milter},{opendkim}",
         "-o milter_macro_daemon_name=ORIGINATING",
@@ -756,6 +765,29 @@ def _boot(c: MailServerConfig, lay: Layout) -> list[RenderedFile]:
     package = resources.files("hkmail.mailserver")
     script = package.joinpath("fetch_secrets.py").read_text()
     milter = package.joinpath("from_milter.py").read_text()
+    ratelimit = package.joinpath("ratelimit.py").read_text()
+    limits = f"{p(RATELIMIT_SOCKET)} {c.domain} {c.recipients_per_hour} {c.messages_per_hour}"
+    ratelimit_unit = f"""\
+# Rendered by hk-mail: per-login sending limits on submission (a Postfix policy service).
+[Unit]
+Description=hk-mail: per-login recipient and message limits on submission
+Before=postfix.service
+
+[Service]
+User={RATELIMIT_USER}
+Group={RATELIMIT_USER}
+UMask=0007
+ExecStart=/usr/bin/python3 {p(RATELIMIT)} {limits}
+Restart=on-failure
+NoNewPrivileges=yes
+ProtectSystem=strict
+ProtectHome=yes
+PrivateTmp=yes
+ReadWritePaths={p(RATELIMIT_SOCKET.rsplit("/", 1)[0])}
+
+[Install]
+WantedBy=multi-user.target
+"""
     milter_dir = p(FROM_MILTER_SOCKET.rsplit("/", 1)[0])
     sender_login = p(POSTFIX_DIR + "/sender_login")
     milter_unit = f"""\
@@ -827,6 +859,8 @@ ExecStart=/usr/bin/systemctl try-restart opendmarc.service
         RenderedFile(p(FETCH_SCRIPT), script, mode=0o755),
         RenderedFile(p(FROM_MILTER), milter, mode=0o755),
         RenderedFile(p(SYSTEMD_DIR + "/hkmail-from-milter.service"), milter_unit),
+        RenderedFile(p(RATELIMIT), ratelimit, mode=0o755),
+        RenderedFile(p(SYSTEMD_DIR + "/hkmail-ratelimit.service"), ratelimit_unit),
         RenderedFile(p(DH_PARAMS), FFDHE2048_PEM),
         RenderedFile(p(APT_PERIODIC), apt_periodic),
     ]

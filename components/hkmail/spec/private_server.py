@@ -36,6 +36,10 @@ class PrivateServerSpec:
     retention_locked: bool = False
     # The administrators' OpenSSH public key (the instance's key pair); none: no SSH login at all.
     ssh_public_key: str | None = None
+    # sendingLimits: per login and hour, recipients outside the domain and messages submitted;
+    # None keeps the server's defaults (hkmail.mailserver.MailServerConfig).
+    recipients_per_hour: int | None = None
+    messages_per_hour: int | None = None
 
 
 PRIVATE_SECRETS: Final = ("dkimPrivateKey", "mailboxPasswordHashes", "relayPassword")
@@ -57,7 +61,9 @@ _PRIVATE_KEYS = (
     "retentionDays",
     "retentionLocked",
     "sshPublicKey",
+    "sendingLimits",
 )
+_SENDING_LIMIT_KEYS = ("recipientsPerHour", "messagesPerHour")
 
 
 def _read_private_server(
@@ -98,6 +104,12 @@ def _read_private_server(
         if m.get("retentionDays") is not None
         else None
     )
+    limits: dict[str, int | None] = dict.fromkeys(_SENDING_LIMIT_KEYS)
+    if m.get("sendingLimits") is not None:
+        lm = r.mapping(f"{path}.sendingLimits", m.get("sendingLimits"), _SENDING_LIMIT_KEYS)
+        for key in _SENDING_LIMIT_KEYS:
+            if lm is not None and lm.get(key) is not None:
+                limits[key] = r.integer(f"{path}.sendingLimits.{key}", lm.get(key), 1, 100_000)
     ssh_key = m.get("sshPublicKey")
     if ssh_key is not None and not (isinstance(ssh_key, str) and ssh_key.strip()):
         r.fail(f"{path}.sshPublicKey", ssh_key, "one OpenSSH public key line")
@@ -119,4 +131,6 @@ def _read_private_server(
         retention_days=retention,
         retention_locked=r.boolean(f"{path}.retentionLocked", m.get("retentionLocked"), False),
         ssh_public_key=ssh_key.strip() if isinstance(ssh_key, str) else None,
+        recipients_per_hour=limits["recipientsPerHour"],
+        messages_per_hour=limits["messagesPerHour"],
     )
