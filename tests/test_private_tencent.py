@@ -300,7 +300,8 @@ def test_tc_without_a_key_there_is_no_key_pair(tc: Run) -> None:
 
 def test_a_malformed_ssh_key_is_refused_before_any_resource() -> None:
     run = Run([], [])
-    with pytest.raises(SpecErrors, match=r"privateServer\.sshPublicKey"):
+    # the component's own input path, checked with its other inputs (no deploy.py location)
+    with pytest.raises(SpecErrors, match=r"args\.sshPublicKey: 'ssh-dss .*DSA \(ssh-dss\)"):
         tencent_run(run=run, ssh_public_key="ssh-dss AAAA root@x")
     assert [r.type for r in run.resources if not r.type.startswith("pulumi:providers:")] == []
 

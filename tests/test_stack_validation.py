@@ -218,6 +218,13 @@ def test_plain_hash_beside_secure_ones_is_called_out(tmp_path: Path) -> None:
         "hkmail:mailboxPasswordHashes; set each with `pulumi config set --secret --path "
         "'hkmail:mailboxPasswordHashes.compliance' ...`"
     ) in out.stderr
+    # and says exactly what the CLI does with it, as the README does
+    said = " ".join(out.stderr.split())
+    assert "`pulumi up` does not refuse it: the CLI marks the whole key secret" in said
+    assert "readable in the stack file (and in git)" in said
+    readme = " ".join((REPO / "README.md").read_text(encoding="utf-8").split())
+    assert "one plain-text value among `secure:` ones in an object" in readme
+    assert "is only warned about, by the offline plan and gate" in readme
 
 
 def test_dkim_pair_checked_through_the_plan_on_a_passphrase_stack(

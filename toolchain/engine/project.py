@@ -302,14 +302,29 @@ class StackConfig:
         return {k: self.value(k) for k in sorted(self.values)}
 
 
+def _not_utf8(what: str, path: Path, data: bytes, exc: UnicodeDecodeError) -> ProjectError:
+    """Where the first byte that is not UTF-8 is, as an editor shows it (line, column in
+    bytes), and what to do: the CLI reads these files as UTF-8 only."""
+    line = data.count(b"\n", 0, exc.start) + 1
+    column = exc.start - (data.rfind(b"\n", 0, exc.start) + 1) + 1
+    return ProjectError(
+        f"{what} {path} must be UTF-8 text: byte 0x{data[exc.start]:02x} at line {line}, column "
+        f"{column} (byte offset {exc.start}) is not UTF-8 ({exc.reason}); the Pulumi CLI reads "
+        "it as UTF-8: save the file as UTF-8 (e.g. iconv -f BIG5 -t UTF-8, or GB18030 for "
+        "simplified Chinese)",
+        f"{path}:{line}:{column}",
+    )
+
+
 def _load_yaml(path: Path, what: str, notes: YamlNotes | None = None) -> Any:
     """``path`` read as the CLI reads it (a UTF-8 BOM stripped, yaml.v3 scalar resolution)."""
     try:
-        text = path.read_bytes().removeprefix(b"\xef\xbb\xbf").decode("utf-8")
+        data = path.read_bytes().removeprefix(b"\xef\xbb\xbf")
+        text = data.decode("utf-8")
     except FileNotFoundError as exc:
         raise ProjectError(f"{what} not found: {path}", str(path)) from exc
     except UnicodeDecodeError as exc:
-        raise ProjectError(f"{what} {path} is not UTF-8 text: {exc.reason}", str(path)) from exc
+        raise _not_utf8(what, path, data, exc) from exc
     except OSError as exc:
         raise ProjectError(f"cannot read {what} {path}: {exc.strerror}", str(path)) from exc
     try:
@@ -568,7 +583,10 @@ def load_stack_config(project: Project, stack: str) -> StackConfig:
         if mixed:
             warnings.append(
                 f"{path}: {', '.join(mixed)} in plain text beside secure: values of {key}; "
-                f"set each with `pulumi config set --secret --path '{mixed[0]}' ...`"
+                f"set each with `pulumi config set --secret --path '{mixed[0]}' ...`. "
+                "`pulumi up` does not refuse it: the CLI marks the whole key secret, so the "
+                "program gets a secret and the state holds it encrypted, but this value stays "
+                "readable in the stack file (and in git)"
             )
         text, secret = _encode(value, key, str(path), decrypter)
         values[key] = text

@@ -19,6 +19,8 @@ import pulumi
 from hkmail.errors import SpecError, SpecErrors
 from hkmail.facts import DEPLOY_ZONES, Cloud
 from hkmail.mailserver.model import MailServerConfig
+from hkmail.sshkeys import ALLOWED as SSH_KEY_ALLOWED
+from hkmail.sshkeys import ssh_key_problem
 
 # Where the instance mounts its encrypted data disk: every mailbox lives there.
 DATA_MOUNT: Final = "/var/vmail"
@@ -117,9 +119,6 @@ class PrivateMailServerArgs:
     ssh_public_key: str | None = None
 
 
-_SSH_KEY = re.compile(
-    r"^(ssh-ed25519|ecdsa-sha2-nistp(256|384|521)|ssh-rsa) [A-Za-z0-9+/]{60,}={0,3}( [^\n]*)?$"
-)
 _BUCKET = re.compile(r"^[a-z0-9][a-z0-9-]{1,48}[a-z0-9]$")
 
 
@@ -151,12 +150,9 @@ def validate(args: PrivateMailServerArgs, cloud: Cloud) -> None:
     extra = sorted(set(args.mailbox_password_hashes) - set(args.server.users))
     if extra:
         bad("mailboxPasswordHashes", extra, f"only the users {list(args.server.users)}")
-    if args.ssh_public_key is not None and not _SSH_KEY.match(args.ssh_public_key.strip()):
-        bad(
-            "sshPublicKey",
-            args.ssh_public_key[:30],
-            "one OpenSSH public key line: ssh-ed25519, ecdsa-sha2-nistp256/384/521 or ssh-rsa",
-        )
+    ssh_problem = ssh_key_problem(args.ssh_public_key) if args.ssh_public_key is not None else None
+    if ssh_problem is not None:
+        bad("sshPublicKey", str(args.ssh_public_key)[:30], SSH_KEY_ALLOWED, ssh_problem)
     if not _BUCKET.match(args.archive_bucket):
         bad("archiveBucket", args.archive_bucket, "3-50 of a-z, 0-9, '-'")
     if cloud == "tencentcloud" and not re.fullmatch(r"[0-9]{6,12}", args.app_id):

@@ -121,7 +121,11 @@ def _read_domain(
         or floor
     )
 
-    suite, mx = _read_mail(r, f"{path}.mail", m.get("mail"), dns_provider)
+    read_suite, mx = _read_mail(r, f"{path}.mail", m.get("mail"), dns_provider)
+    # A suite that could not be read is reported once: what depends on the suite (client
+    # endpoints, MTA-STS, "a domain without mail") is not judged against a stand-in.
+    unknown_suite = read_suite is None
+    suite = read_suite or SUITES["none"]
     spf = _read_spf(r, f"{path}.spf", m.get("spf"))
     dkim = r.each(f"{path}.dkim", m.get("dkim"), lambda p, v: _read_dkim(r, p, v))
     own_server = None
@@ -157,7 +161,11 @@ def _read_domain(
         _read_mta_sts(r, f"{path}.mtaSts", m.get("mtaSts")) if m.get("mtaSts") is not None else None
     )
     tls_rpt = _read_tls_rpt(r, f"{path}.tlsRpt", m.get("tlsRpt"))
-    autodiscovery = _read_autodiscovery(r, f"{path}.autodiscovery", m.get("autodiscovery"), suite)
+    autodiscovery = (
+        None
+        if unknown_suite
+        else _read_autodiscovery(r, f"{path}.autodiscovery", m.get("autodiscovery"), suite)
+    )
     caa = _read_caa(r, f"{path}.caa", m.get("caa"))
     senders: tuple[Sender, ...] = r.each(
         f"{path}.sending", m.get("sending"), functools.partial(_read_sender, r, domain=name)
@@ -171,14 +179,25 @@ def _read_domain(
             )
         if mta_sts is not None and mta_sts.policy_host is None:
             mta_sts = dataclasses.replace(mta_sts, policy_host=PolicyHost(cname=host))
-    if mta_sts is not None and mta_sts.mode != "none" and not mx and not waiting_for_server:
+    if (
+        mta_sts is not None
+        and mta_sts.mode != "none"
+        and not mx
+        and not waiting_for_server
+        and not unknown_suite
+    ):
         r.fail(
             f"{path}.mtaSts.mode",
             mta_sts.mode,
             "none (or add MX hosts)",
             "MTA-STS describes the MX hosts and this domain receives no mail",
         )
-    if suite.name == "none" and (dkim or mta_sts or tls_rpt or autodiscovery) and not senders:
+    if (
+        read_suite is not None
+        and suite.name == "none"
+        and (dkim or mta_sts or tls_rpt or autodiscovery)
+        and not senders
+    ):
         r.fail(
             f"{path}.mail.suite",
             "none",
@@ -240,14 +259,20 @@ def _read_hosts(r: _Reader, path: str, raw: object, domain: str) -> tuple[HostAd
 
 def _read_mail(
     r: _Reader, path: str, raw: object, dns_provider: DnsProvider | None
-) -> tuple[SuitePreset, tuple[MxHost, ...]]:
+) -> tuple[SuitePreset | None, tuple[MxHost, ...]]:
+    """The suite and its MX hosts; None for a suite that could not be read (reported here)."""
     m = r.mapping(path, raw, ("suite", "mx"))
     if m is None:
-        return SUITES["none"], ()
+        return None, ()
     suite_name = r.choice(f"{path}.suite", m.get("suite"), tuple(SUITES))
-    suite = SUITES[suite_name] if suite_name else SUITES["none"]
+    if suite_name is None:
+        return None, ()
+    suite = SUITES[suite_name]
     if suite_name == "custom":
+        before = len(r.errors)
         mx = r.each(f"{path}.mx", m.get("mx"), lambda p, v: _read_mx(r, p, v, dns_provider))
+        if len(r.errors) > before:
+            return None, ()  # each bad entry is reported where it is; nothing follows from it
         if not mx:
             r.fail(
                 f"{path}.mx",

@@ -12,6 +12,8 @@ from hkmail.facts import (
     Cloud,
 )
 from hkmail.spec.reader import _Reader
+from hkmail.sshkeys import ALLOWED as SSH_KEY_ALLOWED
+from hkmail.sshkeys import ssh_key_problem
 
 
 @dataclass(frozen=True)
@@ -86,8 +88,8 @@ def _read_private_server(
             raise ValueError("wider than /16")
     except ValueError as exc:
         r.fail(f"{path}.adminCidr", m.get("adminCidr"), "an IPv4 CIDR of /16 or narrower", str(exc))
-    users = r.each(f"{path}.users", m.get("users"), lambda p, v: r.hostname(p, v))
-    if not users:
+    users = r.each(f"{path}.users", m.get("users"), r.local_part)
+    if not m.get("users"):  # a bad entry is reported where it is
         r.fail(f"{path}.users", m.get("users"), "a non-empty list of mailbox local parts")
     for i, user in enumerate(users):
         if users.index(user) != i:
@@ -111,8 +113,10 @@ def _read_private_server(
             if lm is not None and lm.get(key) is not None:
                 limits[key] = r.integer(f"{path}.sendingLimits.{key}", lm.get(key), 1, 100_000)
     ssh_key = m.get("sshPublicKey")
-    if ssh_key is not None and not (isinstance(ssh_key, str) and ssh_key.strip()):
-        r.fail(f"{path}.sshPublicKey", ssh_key, "one OpenSSH public key line")
+    problem = ssh_key_problem(ssh_key) if ssh_key is not None else None
+    if problem is not None:
+        shown = ssh_key[:40] + "..." if isinstance(ssh_key, str) and len(ssh_key) > 40 else ssh_key
+        r.fail(f"{path}.sshPublicKey", shown, SSH_KEY_ALLOWED, problem)
     if len(r.errors) > before or not (cloud and domain and hostname and zone and selector):
         return None
     return PrivateServerSpec(

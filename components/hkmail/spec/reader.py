@@ -15,6 +15,8 @@ _LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
 # SPF include targets are domain names, not host names: "_spf.example.com" is common.
 _DOMAIN_LABEL = re.compile(r"^(?!-)[a-z0-9_-]{1,63}(?<!-)$")
 _GO_MIDNIGHT_UTC = re.compile(r"(\d{4}-\d{2}-\d{2}) 00:00:00 \+0000 UTC")
+# Mailbox names as Postfix, Dovecot and every mail client take them without quoting.
+_LOCAL_PART = re.compile(r"[a-z0-9]+(?:[._-][a-z0-9]+)*")
 _MAILTO = re.compile(r"^(mailto:)?([A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+)@([A-Za-z0-9.-]+)$")
 
 T = TypeVar("T")
@@ -104,6 +106,22 @@ class _Reader:
                 "letters, digits and hyphens (e.g. mail.example.com.hk)",
             )
         return name
+
+    def local_part(self, path: str, value: object) -> str | None:
+        """A mailbox name: the part of an address before the @ (lower-cased)."""
+        text = value.strip().lower() if isinstance(value, str) else ""
+        if _LOCAL_PART.fullmatch(text) and len(text) <= 64:
+            return text
+        at = isinstance(value, str) and "@" in value
+        self.fail(
+            path,
+            value,
+            "a mailbox local part: letters, digits and . _ - inside (e.g. ops)",
+            f"give the part before the @ only: {value.split('@', 1)[0]!r}"
+            if at and isinstance(value, str)
+            else "",
+        )
+        return None
 
     def mailto(self, path: str, value: object) -> str | None:
         match = _MAILTO.match(value) if isinstance(value, str) else None
