@@ -127,7 +127,10 @@ def test_policy_config_is_applied_like_the_cli(tmp_path: Path) -> None:
 
     config.write_text(json.dumps({"all": "disabled"}))
     out = fixture_gate("nc_region", "dev", "--policy-config", str(config), "--format", "json")
-    assert out.returncode == 0 and json.loads(out.stdout)["violations"] == []
+    # "all" also disables the gate's own residency rules: refused without an approved downgrade
+    # record (tests/test_downgrades.py); another pack's rules are counted, not guarded
+    assert out.returncode == 2 and out.stdout == ""
+    assert "residency-state-backend: enforcementLevel 'disabled' lowers a mandatory" in out.stderr
 
 
 @pytest.mark.parametrize(

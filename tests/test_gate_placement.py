@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
@@ -171,13 +172,31 @@ def test_undeclared_is_advisory_and_env_backend_is_judged() -> None:
 def test_policy_config_sets_the_level(tmp_path: Path) -> None:
     config = tmp_path / "policy.json"
     config.write_text(json.dumps({BACKEND_RULE: "advisory"}))
+    args = ["--project", str(PROJECTS / "placement_cloud"), "--stack", "dev"]
+    refused = gate(*args, "--policy-config", str(config))
+    assert refused.returncode == 2  # a residency rule lowered without an approved record
+    assert f"{BACKEND_RULE}: enforcementLevel 'advisory' lowers a mandatory" in refused.stderr
+    today = date.today()
+    record = {
+        "id": "DG-2026-001",
+        "rule": BACKEND_RULE,
+        "level": "advisory",
+        "requester": "ops@example.com",
+        "approver": "dpo@example.com",
+        "approvedOn": (today - timedelta(days=3)).isoformat(),
+        "reason": "State moves to the Hong Kong bucket next week; tracked in the ticket.",
+        "reference": "CHG-42",
+        "expires": (today + timedelta(days=30)).isoformat(),
+    }
+    (tmp_path / "downgrades.yaml").write_text(json.dumps({"downgrades": [record]}))
+    (tmp_path / "approvers.yaml").write_text(json.dumps({"approvers": ["dpo@example.com"]}))
     out = gate(
-        "--project",
-        str(PROJECTS / "placement_cloud"),
-        "--stack",
-        "dev",
+        *args,
         "--policy-config",
         str(config),
+        "--pass-env",
+        "HKMAIL_DOWNGRADES_FILE",
+        env={"HKMAIL_DOWNGRADES_FILE": str(tmp_path / "downgrades.yaml")},
     )
     assert findings(out) == {(BACKEND_RULE, "advisory"), (SECRETS_RULE, "mandatory")}
 

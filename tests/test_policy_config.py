@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from datetime import date, timedelta
 
@@ -15,8 +16,24 @@ CDN = Res("alicloud:cdn/domainNew:DomainNew", "cdn", {}, provider=HK)
 
 
 @pytest.fixture(scope="module")
-def pack() -> Iterator[PackClient]:
-    client = PackClient()
+def pack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PackClient]:
+    # lowering residency-global-edge needs an approved downgrade record (test_downgrades.py)
+    tmp = tmp_path_factory.mktemp("dg")
+    today = date.today()
+    record = {
+        "id": "DG-2026-001",
+        "rule": "residency-global-edge",
+        "level": "disabled",
+        "requester": "ops@example.com",
+        "approver": "dpo@example.com",
+        "approvedOn": (today - timedelta(days=3)).isoformat(),
+        "reason": "Testing the enforcement override through Configure.",
+        "reference": "SEC-2001",
+        "expires": (today + timedelta(days=30)).isoformat(),
+    }
+    (tmp / "downgrades.yaml").write_text(json.dumps({"downgrades": [record]}))
+    (tmp / "approvers.yaml").write_text(json.dumps({"approvers": ["dpo@example.com"]}))
+    client = PackClient(env={"HKMAIL_DOWNGRADES_FILE": str(tmp / "downgrades.yaml")})
     yield client
     client.close()
 

@@ -22,6 +22,9 @@ from toolchain.engine.model import EngineError
 PACKAGE = "hkmail_policy"
 EXEMPTIONS_ENV = "HKMAIL_EXEMPTIONS_FILE"
 APPROVERS_ENV = "HKMAIL_APPROVERS_FILE"
+DOWNGRADES_ENV = "HKMAIL_DOWNGRADES_FILE"
+#: the blueprint's own pack: its record validation guards the gate's own rules for any pack
+DEFAULT_PACK = Path(__file__).resolve().parents[1] / "policies"
 
 
 def hong_kong_today() -> date:
@@ -89,6 +92,42 @@ def load_governance(pack_dir: str | os.PathLike[str], pass_env: Sequence[str] = 
         return approvals.load_governance(path)
     except approvals.RecordError as exc:
         raise EngineError(f"approvers: {exc}") from None
+
+
+def check_downgrades(
+    pack_dir: str | os.PathLike[str],
+    levels: dict[str, str],
+    defaults: dict[str, str],
+    source: str,
+    pass_env: Sequence[str] = (),
+    gate_rules: Sequence[str] = (),
+) -> tuple[tuple[str, str, str, str], ...]:
+    """The rules a policy config lowers, each (rule, default, level, record id); a residency-* or
+    secrets-* rule lowered without a current downgrade record is an EngineError (exit 2).
+
+    Guarded: the hk-mail pack's rules and the gate's own (``gate_rules``). Another pack's rules
+    (a pack without hkmail_policy/downgrades.py) are counted, not guarded: its records are not
+    ours to read."""
+    ours = (Path(pack_dir) / PACKAGE / "downgrades.py").is_file()
+    dg = pack_module(pack_dir if ours else DEFAULT_PACK, "downgrades")
+    judged = {k: v for k, v in levels.items() if ours or k in gate_rules}
+    path = Path(pack_dir) / "downgrades.yaml"
+    if DOWNGRADES_ENV in pass_env and os.environ.get(DOWNGRADES_ENV):
+        path = Path(os.environ[DOWNGRADES_ENV])
+    today = hong_kong_today()
+    try:
+        records = dg.load(path, today)
+    except dg.RecordError as exc:
+        raise EngineError(f"downgrades: {exc}") from None
+    problems, lowered = dg.judge(judged, defaults, records, today, source, str(path))
+    if problems:
+        raise EngineError("policy config lowers a rule without approval: " + "; ".join(problems))
+    others = [
+        (r, defaults[r], lv, "")
+        for r, lv in sorted(levels.items())
+        if r not in judged and r in defaults and dg.RANK.get(lv, 2) < dg.RANK.get(defaults[r], 2)
+    ]
+    return tuple([(x.rule, x.default, x.level, x.record) for x in lowered] + others)
 
 
 def check_pack_records(pack_dir: str | os.PathLike[str], pass_env: Sequence[str] = ()) -> None:

@@ -31,6 +31,7 @@ import yaml
 from toolchain.engine.model import EngineError, PlannedResource
 from toolchain.gate import placement as placement_mod
 from toolchain.gate.core import GateResult, Violation, run_gate, run_gate_on_state
+from toolchain.gate.report import lowered_note
 from toolchain.output import OutputError, check_output_dir
 from toolchain.stackarg import resolve_stack
 
@@ -839,7 +840,7 @@ def _verdict_line(rep: Report) -> str:
         f"FAIL: {n} mandatory violation{'s' if n != 1 else ''}"
         if n
         else "PASS: no mandatory violation"
-    )
+    ) + lowered_note(r)  # what the policy config lowered, never silent
     source = (
         "deployed state (pulumi stack export)"
         if r.mode == "state"

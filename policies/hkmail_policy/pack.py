@@ -20,6 +20,7 @@ from typing import Any
 import grpc  # type: ignore[import-untyped]
 import pulumi_policy.policy as _pp
 from google.protobuf import json_format  # type: ignore[import-untyped]
+from pulumi.runtime.proto import analyzer_pb2
 from pulumi_policy import (
     EnforcementLevel,
     PolicyConfigSchema,
@@ -33,6 +34,7 @@ from pulumi_policy import (
 )
 
 from . import config as config_check
+from . import downgrades as dg
 from . import exemptions as ex
 from .flows import DECLARED_PREFIX
 from .model import Context, Finding, ProviderRef, Resource, Rule
@@ -41,6 +43,8 @@ from .rules import RULES, RULES_BY_ID
 PACK_NAME = "hk-mail-residency"
 HONG_KONG = timedelta(hours=8)  # exemption and ramp dates are Hong Kong calendar days
 _local = threading.local()
+_downgrades: tuple[dg.Downgrade, ...] = ()  # read once in serve()
+_dg_file = str(dg.DEFAULT_FILE)
 # exempted findings and declared flows are reported, never block
 _NON_BLOCKING = (ex.EXEMPT_PREFIX, DECLARED_PREFIX)
 
@@ -90,6 +94,14 @@ class _Servicer(_pp._PolicyAnalyzerServicer):
     def Configure(self, request: Any, context: Any) -> Any:
         given = {k: _struct(v.properties) for k, v in request.policyConfig.items()}
         problems = config_check.validate(given, RULES_BY_ID)
+        levels = {
+            k: analyzer_pb2.EnforcementLevel.Name(v.enforcementLevel).lower()
+            for k, v in request.policyConfig.items()
+            if k in RULES_BY_ID
+        }
+        defaults = {r.id: r.enforcement for r in RULES}
+        refused, _ = dg.judge(levels, defaults, _downgrades, today(), "policy config", _dg_file)
+        problems += refused
         if problems:
             context.abort(grpc.StatusCode.INVALID_ARGUMENT, "; ".join(problems))
         return super().Configure(request, context)  # type: ignore[no-untyped-call]
@@ -194,8 +206,11 @@ def build_policies(exemptions: tuple[ex.Exemption, ...]) -> list[_pp.Policy]:
 
 def serve() -> None:
     """Entry point of policies/__main__.py: validate the exemptions, then serve (blocks)."""
+    global _downgrades, _dg_file
     try:
         exemptions = ex.load(set(RULES_BY_ID), today=today())
+        _dg_file = str(dg.path_from_env())
+        _downgrades = dg.load(today=today())
     except ex.ExemptionsError as e:
         # one clear line, no traceback: the gate checks the same file first with this module
         print(f"error: {e}", file=sys.stderr)

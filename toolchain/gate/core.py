@@ -38,7 +38,7 @@ from toolchain.gate.pack import (
     stack_resource_message,
 )
 from toolchain.gate.state import load_state
-from toolchain.governance import check_pack_records
+from toolchain.governance import check_downgrades, check_pack_records
 
 #: How a pack marks a violation that a reviewed exemption covers (the pack reports it at advisory
 #: level, so `pulumi preview` passes too, and the gate shows it as exempt): a message line
@@ -362,6 +362,7 @@ def _prepare(pack: PolicyPackProcess, policy_config: str | os.PathLike[str] | No
     config = reconcile_config(
         info.rules, pack.initial_config, given, str(policy_config or pack.spec.root)
     )
+    lowered = _lowered(pack, info, config, given, policy_config)
     pack.configure(config)
     # report rules at the level they run at
     effective = tuple(
@@ -375,6 +376,36 @@ def _prepare(pack: PolicyPackProcess, policy_config: str | os.PathLike[str] | No
         display_name=info.display_name,
         description=info.description,
         rules=effective,
+        lowered=lowered,
+        config_name=Path(policy_config).name if policy_config else "",
+    )
+
+
+def _lowered(
+    pack: PolicyPackProcess,
+    info: PackInfo,
+    config: Mapping[str, Mapping[str, Any]],
+    given: Mapping[str, Mapping[str, Any]],
+    policy_config: str | os.PathLike[str] | None,
+) -> tuple[tuple[str, str, str, str], ...]:
+    """Rules the config runs below their default level (the pack's and the gate's own); a
+    residency-* or secrets-* rule needs an approved downgrade record (else exit 2)."""
+    if not policy_config:
+        return ()
+    from toolchain.gate import placement
+
+    defaults = {r.name: r.enforcement_level for r in info.rules}
+    levels = {r.name: str(config[r.name]["enforcementLevel"]) for r in info.rules}
+    defaults.update(placement._levels(None))
+    levels.update(placement._levels(given))
+    everything = (given.get("all") or {}).get("enforcementLevel")
+    defaults[ENV_PLACEMENT_POLICY] = "mandatory"
+    levels[ENV_PLACEMENT_POLICY] = (
+        (given.get(ENV_PLACEMENT_POLICY) or {}).get("enforcementLevel") or everything or "mandatory"
+    )
+    gate_rules = (*placement.RULES, ENV_PLACEMENT_POLICY)
+    return check_downgrades(
+        pack.spec.root, levels, defaults, str(policy_config), pack.pass_env, gate_rules
     )
 
 

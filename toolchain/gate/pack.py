@@ -124,6 +124,10 @@ class PackInfo:
     display_name: str
     description: str
     rules: tuple[PolicyRule, ...]
+    #: rules the policy config runs below their default level: (rule, default, level, record id)
+    lowered: tuple[tuple[str, str, str, str], ...] = ()
+    #: the policy config file's name ("" when none was given)
+    config_name: str = ""
 
 
 @dataclass(frozen=True)

@@ -26,11 +26,27 @@ def _status(v: Violation) -> str:
     return "blocking" if v.blocking else v.enforcement_level
 
 
+def lowered_note(result: GateResult) -> str:
+    """What the policy config lowered, for every headline ("" when nothing)."""
+    low = result.pack.lowered
+    if not low:
+        return ""
+    each = ", ".join(
+        f"{rule} {level}" + (f" under {record}" if record else "")
+        for rule, _default, level, record in low
+    )
+    verb = "disabled" if all(x[2] == "disabled" for x in low) else "lowered"
+    source = result.pack.config_name or "the policy config"
+    return f"; {len(low)} rule{'s' if len(low) != 1 else ''} {verb} by {source} ({each})"
+
+
 def _verdict(result: GateResult) -> str:
     blocking = len(result.blocking)
     if blocking:
-        return f"FAIL: {blocking} mandatory violation{'s' if blocking != 1 else ''}"
-    return "PASS: no mandatory violation"
+        head = f"FAIL: {blocking} mandatory violation{'s' if blocking != 1 else ''}"
+    else:
+        head = "PASS: no mandatory violation"
+    return head + lowered_note(result)
 
 
 def _first_line(text: str) -> str:
@@ -125,6 +141,10 @@ def to_json(result: GateResult) -> dict[str, Any]:
         ],
         "updateOnlyResources": list(result.update_only),
         "updatePass": result.update_pass,
+        "lowered": [
+            {"policyName": r, "defaultLevel": d, "enforcementLevel": lv, "record": rec}
+            for r, d, lv, rec in result.pack.lowered
+        ],
     }
 
 
