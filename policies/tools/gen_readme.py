@@ -156,6 +156,30 @@ Standard `--policy-pack-config` JSON: per rule, `enforcementLevel` (`advisory`, 
 type are rejected by the pack (`Configure` fails with INVALID_ARGUMENT), not ignored. Example:
 `policies/config.example.json`. The CLI sends every policy with its effective enforcement level;
 a caller that drives the pack directly must do the same (the protocol's default level is advisory).
+
+### Downgrades
+
+A config that sets a `residency-*` or `secrets-*` rule (the pack's, or the gate's own
+`residency-state-*` / `-secrets-provider` / `-environment-placement`) below `mandatory` needs an
+approved record in `policies/downgrades.yaml` (approvers and rules as for exemptions;
+`HKMAIL_DOWNGRADES_FILE` points elsewhere). Without one the pack's `Configure` fails and the gate
+exits 2, naming the rule and the record to write. A record for `advisory` does not allow
+`disabled`; one for `disabled` allows both. Every gate report's headline and the evidence report's
+count what the config lowered: `PASS: no mandatory violation; 1 rule disabled by
+policy-config.json (residency-global-edge disabled under DG-2026-001)`.
+
+```yaml
+downgrades:
+  - id: DG-2026-001
+    rule: residency-global-edge
+    level: disabled                 # or advisory
+    requester: ops@example.com
+    approver: dpo@example.com
+    approvedOn: 2026-11-02
+    reason: CDN for the public MTA-STS file during the move; no personal data.
+    reference: SEC-2001
+    expires: 2027-01-31
+```
 """
 
 MAINTAINING = """\
