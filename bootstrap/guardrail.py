@@ -32,6 +32,7 @@ TENCENT_REGION = "ap-hongkong"
 POLICY_DIR = Path(__file__).resolve().parent / "policies"
 RAM_FILE = POLICY_DIR / "alicloud-ram-deploy.json"
 CAM_FILE = POLICY_DIR / "tencentcloud-cam-deploy.json"
+DIRECTMAIL_FILE = POLICY_DIR / "alicloud-ram-directmail-sender.json"
 
 #: Alibaba services the blueprint creates regional resources with (RAM codes).
 ALIBABA_REGIONAL = ("ecs", "vpc", "kms", "oss", "log", "actiontrail")
@@ -57,6 +58,14 @@ TENCENT_DENY = (
     "name/ecdn:*",
     "name/gaap:*",
 )
+
+#: What a declared DirectMail sender needs, and nothing more: the calls the provider's DirectMail
+#: domain resource makes (terraform-provider-alicloud, resource_alicloud_direct_mail_domain.go:
+#: CreateDomain, DescDomain to read, DeleteDomain). DirectMail authorises per operation only
+#: (Alibaba Cloud, Direct Mail "RAM authorization": RAM code dm, granularity OPERATION), so the
+#: resource is "*". The deploy policy's explicit deny of dm:* wins over this grant on the same
+#: identity: it belongs to a separate identity for the DirectMail provider.
+DIRECTMAIL_SENDER_ACTIONS = ("dm:CreateDomain", "dm:DescDomain", "dm:DeleteDomain")
 
 # RAM: the documented policy limits (custom policy document length).
 RAM_MAX_CHARS = 6144
@@ -179,10 +188,21 @@ EXAMPLE_PREFIX = "hkmail-"
 EXAMPLE_DOMAINS = ("example.com.hk",)
 
 
+def directmail_sender_policy() -> dict[str, Any]:
+    """The narrow RAM grant for the identity that creates a declared DirectMail sending domain."""
+    return {
+        "Version": "1",
+        "Statement": [
+            {"Effect": "Allow", "Action": list(DIRECTMAIL_SENDER_ACTIONS), "Resource": "*"}
+        ],
+    }
+
+
 def example_documents() -> dict[Path, str]:
     return {
         RAM_FILE: render(ram_policy(EXAMPLE_ACCOUNT, EXAMPLE_PREFIX, EXAMPLE_DOMAINS)),
         CAM_FILE: render(cam_policy(EXAMPLE_UIN, EXAMPLE_PREFIX, EXAMPLE_DOMAINS)),
+        DIRECTMAIL_FILE: render(directmail_sender_policy()),
     }
 
 

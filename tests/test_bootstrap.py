@@ -236,6 +236,25 @@ def test_explicit_deny_beats_another_attached_allow() -> None:
     assert decision == g.Decision(False, "explicit deny")
 
 
+def test_deploy_role_cannot_create_directmail_and_the_narrow_grant_can() -> None:
+    """The DirectMail example cannot be deployed by the deploy role (explicit deny), and the
+    sender grant is exactly the provider's three calls, for a separate identity."""
+    deploy = g.load(g.RAM_FILE)
+    assert g.evaluate(deploy, "dm:CreateDomain", "*") == g.Decision(False, "explicit deny")
+    sender = g.load(g.DIRECTMAIL_FILE)
+    assert g.ram_problems(sender) == []
+    for action in ("dm:CreateDomain", "dm:DescDomain", "dm:DeleteDomain"):
+        assert g.evaluate(sender, action, "*").allowed, action
+    for action in ("dm:SingleSendMail", "dm:BatchSendMail", "dm:CreateMailAddress", "ecs:*"):
+        assert not g.evaluate(sender, action, "*").allowed, action
+    # on the same identity as the deploy policy the deny still wins: hence a separate identity
+    both = {"Version": "1", "Statement": [*deploy["Statement"], *sender["Statement"]]}
+    assert not g.evaluate(both, "dm:CreateDomain", "*").allowed
+    readme = " ".join((REPO / "README.md").read_text(encoding="utf-8").split())
+    assert "bootstrap/policies/alicloud-ram-directmail-sender.json" in readme
+    assert "cannot deploy the DirectMail sender" in readme
+
+
 def test_bootstrap_passes_the_gate() -> None:
     env = {k: v for k, v in os.environ.items() if k != "PULUMI_BACKEND_URL"}
     for stack in ("alicloud", "tencentcloud"):
