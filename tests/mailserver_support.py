@@ -505,7 +505,7 @@ def running_server() -> Iterator[MailServer]:
     root.chmod(0o755)  # login/auth processes run as dovenull/dovecot and traverse it
     started: list[str] = []
     procs: list[subprocess.Popen[bytes]] = []
-    ports = Ports(*free_tcp_ports(6))
+    ports = Ports(*free_tcp_ports(7))
     relay_port, acme_port, acme_mgmt, acme_tls = free_tcp_ports(4)
     # A loopback address of its own for the DNS server (port 53 is what resolv.conf can name).
     resolver = f"127.53.{secrets_module.randbelow(250) + 1}.{secrets_module.randbelow(250) + 1}"
@@ -536,6 +536,7 @@ def running_server() -> Iterator[MailServer]:
         # Small enough for a test to reach; the session's other tests stay far below them.
         recipients_per_hour=30,
         messages_per_hour=40,
+        auth_failure_limit=10,
     )
     layout = Layout(root=str(root), listen="127.0.0.1")
     setup = Setup(root, layout, ports, config)
@@ -757,7 +758,12 @@ def _unit(rendered: Rendered, name: str) -> dict[str, str]:
 
 
 # hk-mail's own daemons, by systemd unit name: the socket that shows each is ready.
-_OWN_SERVICES = {"hkmail-from-milter": FROM_MILTER_SOCKET, "hkmail-ratelimit": RATELIMIT_SOCKET}
+# (a port: the service listens on TCP instead).
+_OWN_SERVICES: dict[str, str | None] = {
+    "hkmail-from-milter": FROM_MILTER_SOCKET,
+    "hkmail-ratelimit": RATELIMIT_SOCKET,
+    "hkmail-authpolicy": None,
+}
 
 
 def _start_early(
@@ -804,7 +810,11 @@ def _start_early(
                     stderr=subprocess.STDOUT,
                 )
             )
-            _wait_path(Path(layout.p(_OWN_SERVICES[service])))
+            ready = _OWN_SERVICES[service]
+            if ready is None:
+                wait_for_tcp(rendered.ports.auth_policy, timeout=15.0)
+            else:
+                _wait_path(Path(layout.p(ready)))
         elif service == "nginx":
             _start([*ns, "nginx", "-c", str(root / "nginx-test.conf")], log)
             wait_for_tcp(rendered.ports.http, timeout=15.0)

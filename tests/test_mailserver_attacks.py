@@ -5,10 +5,12 @@ tests/mailserver_support.py)."""
 from __future__ import annotations
 
 import base64
+import contextlib
 import imaplib
 import shutil
 import smtplib
 import socket
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -338,3 +340,69 @@ def test_a_stolen_login_is_held_to_its_hourly_recipient_and_message_limits(
     while not any(mid.encode() in m.get("data", b"") for m in mail_server.relay.messages):
         assert time.monotonic() < deadline, f"not relayed\n{mail_server.log()}"
         time.sleep(0.2)
+
+
+# -- 4. IMAP password spraying -------------------------------------------------------------------
+
+SPRAYER_IP = "127.0.0.21"
+
+
+def _imap_login(server: MailServer, user: str, password: str, source: str) -> bool:
+    """One IMAPS login from ``source``: True when accepted."""
+    imap = _SourceIMAP(source, "127.0.0.1", server.ports.imaps, ssl_context=server.tls, timeout=60)
+    try:
+        imap.login(user, password)
+        return True
+    except imaplib.IMAP4.error:
+        return False
+    finally:
+        with contextlib.suppress(OSError, imaplib.IMAP4.error):
+            imap.logout()
+
+
+class _SourceIMAP(imaplib.IMAP4_SSL):
+    """IMAPS from a chosen loopback address (the sprayer's, or a legitimate user's elsewhere)."""
+
+    def __init__(self, source: str, *args: Any, **kwargs: Any) -> None:
+        self._source = source
+        super().__init__(*args, **kwargs)
+
+    def _create_socket(self, timeout: float | None) -> socket.socket:
+        raw = socket.create_connection(
+            (self.host, self.port), timeout=timeout, source_address=(self._source, 0)
+        )
+        wrapped: socket.socket = self.ssl_context.wrap_socket(raw, server_hostname=self.host)
+        return wrapped
+
+
+def test_a_password_sprayer_is_cut_off_and_a_real_login_elsewhere_still_works(
+    mail_server: MailServer,
+) -> None:
+    user = f"alice@{DOMAIN}"
+    results: list[bool] = []
+    lock = threading.Lock()
+
+    def spray(round_: int) -> None:
+        ok = _imap_login(mail_server, user, f"guess-{round_}-{uuid.uuid4()}", SPRAYER_IP)
+        with lock:
+            results.append(ok)
+
+    # 50 concurrent connections guessing, as the review's sprayer ran ...
+    threads = [threading.Thread(target=spray, args=(0,)) for _ in range(50)]
+    for t in threads:
+        t.start()
+    # ... while a real user logs in from elsewhere.
+    started = time.monotonic()
+    assert _imap_login(mail_server, user, PASSWORDS["alice"], "127.0.0.1")
+    real_login_seconds = time.monotonic() - started
+    for t in threads:
+        t.join(120)
+    assert results == [False] * 50
+    assert real_login_seconds < 20, real_login_seconds
+    # The sprayer's address is refused before any password is checked: even the right one.
+    assert not _imap_login(mail_server, user, PASSWORDS["alice"], SPRAYER_IP)
+    # ... by the policy service, which logged the block once, naming the address.
+    log = mail_server.p("/var/log/daemon.log").read_text()
+    assert log.count(f"hkmail-authpolicy: BLOCK remote={SPRAYER_IP} ") == 1, log[-2000:]
+    # Everyone else still logs in.
+    assert _imap_login(mail_server, user, PASSWORDS["alice"], "127.0.0.22")

@@ -15,6 +15,8 @@ import yaml
 from hkmail.mailserver.model import MailServerConfig
 from hkmail.mailserver.render import (
     ACME_WEBROOT,
+    AUTHPOLICY_DOVECOT_KEY,
+    AUTHPOLICY_KEY,
     CERT_SCRIPT,
     FETCH_SCRIPT,
     FROM_MILTER_USER,
@@ -66,12 +68,14 @@ EARLY_SERVICES: Final = (
     "opendmarc",
     "hkmail-from-milter",
     "hkmail-ratelimit",
+    "hkmail-authpolicy",
     "nginx",
 )
 
 
 def _runcmd(config: MailServerConfig, rendered: Rendered) -> list[str | list[str]]:
     p = rendered.layout.p
+    key = p(AUTHPOLICY_KEY)
     milter_dirs: list[str | list[str]] = [
         # setgid postfix: each socket gets group postfix (mode 0770 from the milter's umask), the
         # directory 0750 keeps every other user from reaching it.
@@ -92,6 +96,13 @@ def _runcmd(config: MailServerConfig, rendered: Rendered) -> list[str | list[str
         (
             f"id {RATELIMIT_USER} || useradd --system --user-group --no-create-home "
             f"--home-dir /nonexistent --shell /usr/sbin/nologin {RATELIMIT_USER}"
+        ),
+        # The key between Dovecot and hkmail-authpolicy: made once, never in the user-data.
+        (
+            f"[ -s {key} ] || (umask 077 && openssl rand -hex 32 > {key})"
+            f" && chown root:{RATELIMIT_USER} {key} && chmod 0640 {key}"
+            " && (umask 077 && printf 'auth_policy_server_api_header = X-API-Key:%s\\n'"
+            f' "$(cat {key})" > {p(AUTHPOLICY_DOVECOT_KEY)})'
         ),
         ["install", "-d", "-o", "vmail", "-g", "vmail", "-m", "0750", p(VMAIL_DIR)],
         [

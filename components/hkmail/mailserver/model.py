@@ -40,6 +40,7 @@ class Ports:
     imaps: int = 993
     https: int = 443
     http: int = 80  # ACME HTTP-01 challenges only; everything else redirects to https
+    auth_policy: int = 4001  # hkmail-authpolicy, on 127.0.0.1 only (Dovecot asks it)
 
 
 @dataclass(frozen=True)
@@ -110,6 +111,9 @@ class MailServerConfig:
     # messages submitted. A stolen login sends at most this much before Postfix answers 450.
     recipients_per_hour: int = 500
     messages_per_hour: int = 200
+    # Failed logins (IMAP or SMTP AUTH) per client address in 10 minutes before the address is
+    # refused without its password being checked (hkmail-authpolicy).
+    auth_failure_limit: int = 20
 
     def __post_init__(self) -> None:
         validate(self)
@@ -192,6 +196,8 @@ def validate(c: MailServerConfig) -> None:
             c.connection_rate_limit,
             "1-10000 new connections per client and minute",
         )
+    if not 1 <= c.auth_failure_limit <= 1000:
+        bad("authFailureLimit", c.auth_failure_limit, "1-1000 failed logins per client")
     if not 1 <= c.recipients_per_hour <= 100_000:
         bad("sendingLimits.recipientsPerHour", c.recipients_per_hour, "1-100000 per login")
     if not 1 <= c.messages_per_hour <= 100_000:

@@ -104,6 +104,11 @@ FROM_MILTER_USER: Final = "hkmail-from"
 RATELIMIT: Final = "/usr/local/sbin/hkmail-ratelimit"
 RATELIMIT_SOCKET: Final = QUEUE_DIR + "/hkmail-limit/policy.sock"
 RATELIMIT_USER: Final = "hkmail-limit"
+# Dovecot's authentication policy server (per-client failed logins), run as RATELIMIT_USER; its key
+# is generated at boot (cloudinit), readable by that user and, as a Dovecot setting, by root only.
+AUTHPOLICY: Final = "/usr/local/sbin/hkmail-authpolicy"
+AUTHPOLICY_KEY: Final = "/etc/hkmail/authpolicy.key"
+AUTHPOLICY_DOVECOT_KEY: Final = "/etc/dovecot/hkmail-authpolicy.conf"
 MILTER_DIRS: Final = (
     ("opendkim", QUEUE_DIR + "/opendkim"),
     ("opendmarc", QUEUE_DIR + "/opendmarc"),
@@ -153,7 +158,7 @@ def render(
         *_opendmarc(config, lay),
         *_nginx(config, lay, prt),
         *_certificate(config, lay),
-        *_boot(config, lay),
+        *_boot(config, lay, prt),
     )
     return Rendered(files=files, layout=lay, ports=prt)
 
@@ -429,6 +434,14 @@ auth_mechanisms = plain login
 # Each failed login waits this long before the answer; on top, Dovecot's anvil doubles the delay
 # per further failure from the same address (its built-in auth penalty, up to 15 s).
 auth_failure_delay = 2 secs
+# Per client address: after {c.auth_failure_limit} failed logins in 10 minutes hkmail-authpolicy
+# refuses the address before its password is hashed (a sprayer cannot saturate the auth workers
+# that real users need). The nonce only salts a password hash this server never sends.
+auth_policy_server_url = http://127.0.0.1:{prt.auth_policy}/
+auth_policy_request_attributes = login=%{{requested_username}} remote=%{{rip}} protocol=%s
+auth_policy_hash_nonce = hkmail-no-password-hash-is-sent
+auth_policy_reject_on_fail = no
+!include_try {p(AUTHPOLICY_DOVECOT_KEY)}
 
 # Users and password hashes are written at boot from the secret store (hkmail-fetch-secrets,
 # which accepts only the schemes {", ".join(STRONG_PASSWORD_SCHEMES)}).
@@ -741,7 +754,7 @@ WantedBy=timers.target
 # ------------------------------------------------------------------------------------------------
 
 
-def _boot(c: MailServerConfig, lay: Layout) -> list[RenderedFile]:
+def _boot(c: MailServerConfig, lay: Layout, prt: Ports) -> list[RenderedFile]:
     p = lay.p
     s = c.secrets
     settings = {
@@ -766,6 +779,28 @@ def _boot(c: MailServerConfig, lay: Layout) -> list[RenderedFile]:
     script = package.joinpath("fetch_secrets.py").read_text()
     milter = package.joinpath("from_milter.py").read_text()
     ratelimit = package.joinpath("ratelimit.py").read_text()
+    authpolicy = package.joinpath("authpolicy.py").read_text()
+    policy_args = f"{prt.auth_policy} {p(AUTHPOLICY_KEY)} {c.auth_failure_limit}"
+    authpolicy_unit = f"""\
+# Rendered by hk-mail: Dovecot's authentication policy server (failed logins per client).
+[Unit]
+Description=hk-mail: refuse client addresses with too many failed logins
+Before=dovecot.service
+
+[Service]
+User={RATELIMIT_USER}
+Group={RATELIMIT_USER}
+UMask=0077
+ExecStart=/usr/bin/python3 {p(AUTHPOLICY)} {policy_args}
+Restart=on-failure
+NoNewPrivileges=yes
+ProtectSystem=strict
+ProtectHome=yes
+PrivateTmp=yes
+
+[Install]
+WantedBy=multi-user.target
+"""
     limits = f"{p(RATELIMIT_SOCKET)} {c.domain} {c.recipients_per_hour} {c.messages_per_hour}"
     ratelimit_unit = f"""\
 # Rendered by hk-mail: per-login sending limits on submission (a Postfix policy service).
@@ -861,6 +896,8 @@ ExecStart=/usr/bin/systemctl try-restart opendmarc.service
         RenderedFile(p(SYSTEMD_DIR + "/hkmail-from-milter.service"), milter_unit),
         RenderedFile(p(RATELIMIT), ratelimit, mode=0o755),
         RenderedFile(p(SYSTEMD_DIR + "/hkmail-ratelimit.service"), ratelimit_unit),
+        RenderedFile(p(AUTHPOLICY), authpolicy, mode=0o755),
+        RenderedFile(p(SYSTEMD_DIR + "/hkmail-authpolicy.service"), authpolicy_unit),
         RenderedFile(p(DH_PARAMS), FFDHE2048_PEM),
         RenderedFile(p(APT_PERIODIC), apt_periodic),
     ]

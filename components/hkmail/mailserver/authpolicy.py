@@ -1,0 +1,124 @@
+#!/usr/bin/python3
+"""hkmail-authpolicy: Dovecot's authentication policy server, per client address.
+
+A password sprayer with many connections from one address makes Dovecot hash every guess
+(ARGON2ID: expensive on purpose) until the auth workers saturate and real users' logins fail.
+Dovecot asks this service before checking a password (``command=allow``) and tells it the outcome
+afterwards (``command=report``). An address with FAILURES failed logins in the last WINDOW
+seconds is refused before its password is hashed, whatever the password, until its failures age
+out; one ``hkmail-authpolicy: BLOCK`` line is logged when the block starts. Other addresses are
+not affected. IMAP and SMTP AUTH (Postfix asks Dovecot) are both covered.
+
+Listens on 127.0.0.1 only and answers only requests carrying the key Dovecot is given at boot
+(auth_policy_server_api_header), so a local user cannot report failures in others' names.
+
+Usage: hkmail-authpolicy PORT KEY_FILE FAILURES [WINDOW_SECONDS]
+"""
+
+from __future__ import annotations
+
+import collections
+import hmac
+import http.server
+import json
+import sys
+import threading
+import time
+import urllib.parse
+
+
+class Failures:
+    def __init__(self, limit: int, window: float) -> None:
+        self.limit = limit
+        self.window = window
+        self.seen: dict[str, collections.deque[float]] = {}
+        self.blocked: set[str] = set()
+        self.lock = threading.Lock()
+
+    def _recent(self, remote: str, now: float) -> collections.deque[float]:
+        times = self.seen.setdefault(remote, collections.deque())
+        while times and times[0] <= now - self.window:
+            times.popleft()
+        return times
+
+    def allow(self, remote: str) -> bool:
+        with self.lock:
+            times = self._recent(remote, time.monotonic())
+            if len(times) < self.limit:
+                self.blocked.discard(remote)
+                return True
+            if remote not in self.blocked:
+                self.blocked.add(remote)
+                print(
+                    f"hkmail-authpolicy: BLOCK remote={remote} failures={len(times)} "
+                    f"window={int(self.window)}s",
+                    file=sys.stderr,
+                    flush=True,
+                )
+            return False
+
+    def report(self, remote: str, success: bool, policy_reject: bool) -> None:
+        if success or policy_reject:  # a refused attempt tried no password
+            return
+        with self.lock:
+            now = time.monotonic()
+            self._recent(remote, now).append(now)
+
+
+def handler(key: str, failures: Failures) -> type[http.server.BaseHTTPRequestHandler]:
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def log_message(self, format: str, *args: object) -> None:
+            pass  # one line per login would flood the journal
+
+        def _answer(self, code: int, body: dict[str, object]) -> None:
+            data = json.dumps(body).encode()
+            self.send_response(code)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def do_POST(self) -> None:
+            given = self.headers.get("X-API-Key", "").strip()
+            if not hmac.compare_digest(given.encode(), key.encode()):
+                self._answer(403, {"status": 0, "msg": "forbidden"})
+                return
+            length = int(self.headers.get("Content-Length") or 0)
+            try:
+                request = json.loads(self.rfile.read(length) or b"{}")
+            except ValueError:
+                self._answer(400, {"status": 0, "msg": "bad request"})
+                return
+            command = urllib.parse.parse_qs(urllib.parse.urlsplit(self.path).query).get(
+                "command", [""]
+            )[0]
+            remote = str(request.get("remote", ""))
+            if command == "report":
+                failures.report(
+                    remote, request.get("success") is True, request.get("policy_reject") is True
+                )
+                self._answer(200, {"status": 0})
+            elif failures.allow(remote):
+                self._answer(200, {"status": 0})
+            else:
+                self._answer(200, {"status": -1, "msg": "too many failed logins, try later"})
+
+    return Handler
+
+
+def main(argv: list[str]) -> int:
+    if len(argv) not in (4, 5) or not all(a.isdigit() for a in (argv[1], argv[3], *argv[4:])):
+        print(__doc__, file=sys.stderr)
+        return 2
+    with open(argv[2], encoding="utf-8") as f:
+        key = f.read().strip()
+    window = float(argv[4]) if len(argv) == 5 else 600.0
+    failures = Failures(int(argv[3]), window)
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", int(argv[1])), handler(key, failures))
+    server.daemon_threads = True
+    server.serve_forever()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))
