@@ -60,4 +60,73 @@ def test_the_preview_job_never_gets_cloud_keys_on_a_pull_request() -> None:
     gate = doc["jobs"]["gate"]
     text = yaml.safe_dump(gate)
     assert "secrets." not in text  # the gate runs the PR's code: it holds no secret
-    assert "scripts/gate --all-stacks" in text  # one invocation for every stack
+    assert "--all-stacks" in text  # one invocation for every stack
+
+
+def _workflow() -> dict[str, Any]:
+    doc: dict[str, Any] = yaml.safe_load((WORKFLOWS / "policy-gate.yml").read_text())
+    return doc
+
+
+def _runs(job: dict[str, Any]) -> str:
+    return "\n".join(str(step.get("run", "")) for step in job["steps"])
+
+
+def test_the_gate_judges_a_pull_request_with_the_base_branch_copies() -> None:
+    gate = _workflow()["jobs"]["gate"]
+    base = [s for s in gate["steps"] if (s.get("with") or {}).get("path") == "base"]
+    assert len(base) == 1 and "pull_request.base.sha" in base[0]["with"]["ref"]
+    runs = _runs(gate)
+    # the gate's code, the pack, its exemptions/approvers/downgrades: all the base branch's
+    assert "base/scripts/gate --project . --policy-pack base/policies --all-stacks" in runs
+    assert "scripts/gate --all-stacks" not in runs.replace("base/scripts/gate", "")
+    # and it says so when the change edits them
+    for path in ("policies", "scripts/gate", "toolchain/gate", ".github"):
+        assert path in runs
+    assert "judged by the base branch's" in runs
+    assert "check-reviews" in runs and "--file policies/exemptions.yaml" in runs
+
+
+def test_codeowners_example_covers_what_judges() -> None:
+    text = (REPO / ".github" / "CODEOWNERS.example").read_text()
+    owned = {line.split()[0] for line in text.splitlines() if line.strip() and line[0] != "#"}
+    for path in (
+        "/policies/",
+        "/policies/exemptions.yaml",
+        "/policies/approvers.yaml",
+        "/scripts/gate",
+        "/toolchain/gate/",
+        "/.github/",
+    ):
+        assert path in owned, path
+    assert "Require review from Code Owners" in text and "required status check" in text
+
+
+def test_preview_logs_in_to_the_hong_kong_backend_with_a_pinned_cli() -> None:
+    text = (WORKFLOWS / "policy-gate.yml").read_text()
+    assert "PULUMI_ACCESS_TOKEN" not in text  # no Pulumi Cloud (state outside Hong Kong)
+    preview = _workflow()["jobs"]["preview"]
+    runs = _runs(preview)
+    assert 'pulumi login "$HKMAIL_BACKEND_URL"' in runs
+    assert "s3.oss-cn-hongkong.aliyuncs.com" in runs and "cos.ap-hongkong.myqcloud.com" in runs
+    cli = next(s for s in preview["steps"] if "pulumi/actions@" in str(s.get("uses")))
+    pinned = next(
+        line.split("==")[1]
+        for line in (REPO / "requirements.txt").read_text().splitlines()
+        if line.startswith("pulumi==")
+    )
+    assert cli["with"]["pulumi-version"] == pinned
+
+
+def test_reports_are_kept_and_signed_outside_the_job_that_runs_pr_code() -> None:
+    jobs = _workflow()["jobs"]
+    uploads = [
+        s for job in jobs.values() for s in job["steps"] if "upload-artifact@" in str(s.get("uses"))
+    ]
+    assert uploads and all(s["with"].get("retention-days") for s in uploads)
+    attest = jobs["attest"]
+    assert attest["permissions"] == {"id-token": "write"}
+    assert "pull_request" in attest["if"] and attest["needs"] == "gate"
+    assert not any("checkout@" in str(s.get("uses")) for s in attest["steps"])  # no PR code
+    assert "sigstore sign --bundle" in _runs(attest)
+    assert "id-token" not in str(jobs["gate"]["permissions"])

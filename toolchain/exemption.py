@@ -148,7 +148,8 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 
 def cmd_check_reviews(args: argparse.Namespace) -> int:
-    exemptions = load_exemptions(args.policy_pack)
+    file = Path(args.file) if args.file else exemptions_file(args.policy_pack)
+    exemptions = load_exemptions(args.policy_pack, file=file)
     approvals = pack_module(args.policy_pack, "approvals")
     gov = load_governance(args.policy_pack)
     base: dict[str, Any] = {}
@@ -158,7 +159,7 @@ def cmd_check_reviews(args: argparse.Namespace) -> int:
         except (OSError, yaml.YAMLError) as exc:
             raise EngineError(f"--base {args.base}: cannot read it: {exc}") from None
         base = {str(e.get("id")): e for e in doc.get("exemptions") or [] if isinstance(e, dict)}
-    current = yaml.safe_load(exemptions_file(args.policy_pack).read_text(encoding="utf-8"))
+    current = yaml.safe_load(file.read_text(encoding="utf-8"))
     raw = {e["id"]: e for e in current.get("exemptions") or []}
     changed = [(e.id, e.approval) for e in exemptions if base.get(e.id) != raw.get(e.id)]
     logins = [x.strip() for x in args.approved_by.split(",") if x.strip()]
@@ -193,6 +194,11 @@ def parser() -> argparse.ArgumentParser:
     status.set_defaults(run=cmd_status)
     reviews = sub.add_parser(
         "check-reviews", help="CI: changed entries are approved by their approver's review"
+    )
+    reviews.add_argument(
+        "--file",
+        help="the exemptions file to check (a pull request's), judged with --policy-pack's "
+        "module and approvers (default: the pack's own exemptions.yaml)",
     )
     reviews.add_argument("--base", help="the base branch's exemptions.yaml (omit: all entries)")
     reviews.add_argument(

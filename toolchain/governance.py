@@ -65,15 +65,19 @@ def load_exemptions(
     pack_dir: str | os.PathLike[str],
     pass_env: Sequence[str] = (),
     today: date | None = None,
+    file: Path | None = None,
 ) -> tuple[Any, ...]:
     """Every exemption, validated by the pack's module; a bad file is an EngineError naming the
-    file, the entry and the field (the tools exit 2)."""
+    file, the entry and the field (the tools exit 2). ``file``: another exemptions file (a pull
+    request's), judged with this pack's module and approvers."""
     ex = pack_module(pack_dir, "exemptions")
     rules = pack_module(pack_dir, "rules")
-    path = exemptions_file(pack_dir, pass_env)
+    path = file or exemptions_file(pack_dir, pass_env)
     if not path.is_file():
+        if file is not None:
+            raise EngineError(f"exemptions: {file}: no such file")
         return ()
-    approvers = path.parent / "approvers.yaml"
+    approvers = exemptions_file(pack_dir, pass_env).parent / "approvers.yaml"
     if APPROVERS_ENV in pass_env and os.environ.get(APPROVERS_ENV):  # as the pack will see it
         approvers = Path(os.environ[APPROVERS_ENV])
     try:
