@@ -31,7 +31,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-from tests.support import free_port, make_test_ca
+from tests.support import make_test_ca
 
 PLATFORM_HOSTS = {
     "dingtalk": "oapi.dingtalk.com",
@@ -51,7 +51,8 @@ class FakePlatform:
     cert: Path
     key: Path
     clock: Callable[[], float] = time.time
-    port: int = field(default_factory=free_port)
+    port: int = 0  # 0: any free port, kept across stop() and start()
+    address: str = "127.0.0.1"  # the end-to-end test gives each platform its own, on port 443
     accepted: list[dict[str, Any]] = field(default_factory=list)
     refused: list[str] = field(default_factory=list)
     requests: list[float] = field(default_factory=list)
@@ -101,7 +102,8 @@ class FakePlatform:
 
         ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         ctx.load_cert_chain(self.cert, self.key)
-        server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
+        server = ThreadingHTTPServer((self.address, self.port), Handler)
+        self.port = server.server_address[1]
         server.socket = ctx.wrap_socket(server.socket, server_side=True)
         self._server = server
         threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()

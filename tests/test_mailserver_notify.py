@@ -9,17 +9,25 @@ The end-to-end path through Postfix, Dovecot and Sieve is tested in test_mailser
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
+import email.utils
 import json
+import secrets as secrets_module
+import smtplib
+import subprocess
 import time
-from collections.abc import Iterator
+import uuid
+from collections.abc import Callable, Iterator
 from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
-from hkmail.errors import SpecError
-from hkmail.mailserver import notify
+from hkmail.errors import SpecError, SpecErrors
+from hkmail.mailserver import MailServerConfig, SecretRefs, notify, user_data
 from hkmail.mailserver.notify_config import (
     NotifyConfig,
     NotifyDeclaration,
@@ -28,7 +36,17 @@ from hkmail.mailserver.notify_config import (
     check,
     settings,
 )
+from hkmail.mailserver.render import CA_BUNDLE, NOTIFY_CONF, NOTIFY_LOG_DIR, NOTIFY_SIEVE
+from tests.mailserver_support import (
+    ATTACKER_IP,
+    PARTNER,
+    PARTNER_IP,
+    MailServer,
+    Setup,
+    extend,
+)
 from tests.notify_support import FakePlatform, loopback_connect, platform_ca
+from tests.support import require_tool
 
 HOST = "mail.hkmail.test"
 DOMAIN = "hkmail.test"
@@ -307,3 +325,298 @@ def test_notify_config_errors_name_the_key_and_the_allowed_values() -> None:
     assert "one of the targets" in errors["mailServer.notify.rules[2].target"].allowed
     assert errors["mailServer.notify.rules[2].auth"].allowed == "dmarc | dkim"
     assert all(isinstance(e, SpecError) for e in errors.values())
+
+
+# ------------------------------------------------------------------------------------------------
+# End to end: SMTP -> Postfix -> OpenDKIM/OpenDMARC -> Dovecot LMTP -> Sieve -> hkmail-notify
+# ------------------------------------------------------------------------------------------------
+
+SPOOFABLE = "spoofable.example"  # p=none and SPF ~all: a forged From is delivered, dmarc=fail
+E2E_TARGETS = {"sales": "dingtalk", "finance": "wecom", "ops": "lark"}
+
+
+@extend("notify")
+@contextlib.contextmanager
+def _notify_extension(setup: Setup) -> Iterator[None]:
+    """The shared server with three notify rules, and the three platforms on port 443 of their own
+    loopback addresses, named in the test DNS as the real hosts."""
+    tmp = setup.root / "notify-platforms"
+    tmp.mkdir()
+    ca, cert, key = platform_ca(tmp)
+    net = f"127.88.{secrets_module.randbelow(250) + 1}"
+    fakes = {
+        target: FakePlatform(
+            platform,
+            f"{target}-token-{secrets_module.token_hex(4)}",
+            "" if platform == "wecom" else f"SEC{secrets_module.token_hex(16)}",
+            cert,
+            key,
+            port=443,
+            address=f"{net}.{i + 1}",
+        )
+        for i, (target, platform) in enumerate(E2E_TARGETS.items())
+    }
+    for f in fakes.values():
+        f.start()
+        setup.zone.append(f"{f.host}. A {f.address}")
+    setup.zone += [
+        f'{SPOOFABLE}. TXT "v=spf1 ip4:192.0.2.1 ~all"',
+        f'_dmarc.{SPOOFABLE}. TXT "v=DMARC1; p=none"',
+    ]
+    rules = (
+        NotifyRule(
+            "orders",
+            "sales",
+            DECL,
+            recipients=("alice",),
+            senders=(PARTNER, SPOOFABLE),
+            subject=r"^PO-",
+            fields=("subject", "senderName", "link"),
+        ),
+        NotifyRule(
+            "invoices", "finance", DECL, recipients=("bob",), senders=(PARTNER,), subject="invoice"
+        ),
+        NotifyRule(
+            "alerts", "ops", DECL, recipients=("alice",), subject=r"^ALERT", fields=("excerpt",)
+        ),
+    )
+    targets = tuple(NotifyTarget(t, p) for t, p in E2E_TARGETS.items())  # type: ignore[arg-type]
+    setup.config = dataclasses.replace(
+        setup.config,
+        notify=NotifyConfig(targets, rules),
+        secrets=dataclasses.replace(setup.config.secrets, notify_targets="hkmail-notify"),
+    )
+    setup.cloud_secrets["hkmail-notify"] = json.dumps(
+        {t: {"url": f.url, "secret": f.secret} for t, f in fakes.items()}
+    )
+
+    def start(ns: list[str], rendered: Any, log: Path) -> subprocess.Popen[bytes]:
+        # The instance's CA bundle trusts the platforms' CA (here: the test's).
+        bundle = Path(setup.layout.p(CA_BUNDLE))
+        bundle.write_bytes(bundle.read_bytes() + ca.read_bytes())
+        unit = rendered.by_path("/etc/systemd/system/hkmail-notify.service").content
+        cfg = dict(ln.split("=", 1) for ln in unit.splitlines() if "=" in ln and ln[0] not in "#[")
+        cmd = ["setpriv", f"--reuid={cfg['User']}", f"--regid={cfg['Group']}", "--clear-groups"]
+        return subprocess.Popen(
+            [
+                *ns,
+                "sh",
+                "-c",
+                f'umask {cfg["UMask"]} && exec "$@"',
+                "sh",
+                *cmd,
+                *cfg["ExecStart"].split(),
+            ],
+            stdout=log.open("ab"),
+            stderr=subprocess.STDOUT,
+        )
+
+    setup.services["hkmail-notify"] = start
+    setup.extras["notify"] = fakes
+    try:
+        yield
+    finally:
+        for f in fakes.values():
+            f.stop()
+
+
+def _inbound(
+    server: MailServer,
+    to: str,
+    subject: str,
+    *,
+    sender: str = f"Chan Tai Man <buyer@{PARTNER}>",
+    source: str = PARTNER_IP,
+    body: str = "Please ship 20 boxes.\n",
+    client: smtplib.SMTP | None = None,
+    envelope: str | None = None,
+) -> str:
+    mid = f"<{uuid.uuid4()}@{sender.rpartition('@')[2].rstrip('>')}>"
+    msg = EmailMessage()
+    msg["From"] = sender
+    msg["To"] = f"{to}@{DOMAIN}"
+    msg["Subject"] = subject
+    msg["Date"] = email.utils.formatdate()
+    msg["Message-ID"] = mid
+    msg.set_content(body)
+    envelope = envelope or email.utils.parseaddr(sender)[1]
+    if client is not None:
+        client.sendmail(envelope, [f"{to}@{DOMAIN}"], bytes(msg))
+        return mid
+    with smtplib.SMTP("127.0.0.1", server.ports.smtp, timeout=30,
+                      source_address=(source, 0)) as c:  # fmt: skip
+        c.sendmail(envelope, [f"{to}@{DOMAIN}"], bytes(msg))
+    return mid
+
+
+def _wait(what: str, ok: Callable[[], bool], server: MailServer, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while not ok():
+        if time.monotonic() > deadline:
+            log = server.p(NOTIFY_LOG_DIR + "/notify.log")
+            raise AssertionError(
+                f"{what}\n{log.read_text() if log.exists() else '(no notify log)'}\n{server.log()}"
+            )
+        time.sleep(0.5)
+
+
+@pytest.fixture
+def platforms(mail_server: MailServer) -> dict[str, FakePlatform]:
+    fakes: dict[str, FakePlatform] = mail_server.extras["notify"]
+    return fakes
+
+
+def test_delivered_partner_mail_reaches_each_platform_signed(
+    mail_server: MailServer, platforms: dict[str, FakePlatform]
+) -> None:
+    dt, wc, lk = platforms["sales"], platforms["finance"], platforms["ops"]
+    before = (len(dt.accepted), len(wc.accepted), len(lk.accepted))
+    order = _inbound(mail_server, "alice", "PO-7781 twenty boxes")
+    _inbound(mail_server, "bob", "Your invoice 2026-12")
+    _inbound(mail_server, "alice", "ALERT disk", sender=f"Monitor <mon@{PARTNER}>",
+             body="\nDisk 91% full on db1\nsecond line\n")  # fmt: skip
+    mail_server.fetch("alice", order)  # in the mailbox, as the notifier requires
+    _wait(
+        "every platform got its message",
+        lambda: (
+            (len(dt.accepted), len(wc.accepted), len(lk.accepted))
+            == (before[0] + 1, before[1] + 1, before[2] + 1)
+        ),
+        mail_server,
+    )
+    assert (dt.refused, wc.refused, lk.refused) == ([], [], [])
+    text = dt.texts[-1]
+    assert "Subject: PO-7781 twenty boxes" in text and "From: Chan Tai Man" in text
+    assert f"imap://{HOST}/INBOX?" in text and "Please ship" not in text
+    assert "buyer@" not in text
+    assert wc.texts[-1].endswith("new mail for bob@hkmail.test")  # no field declared
+    assert "Excerpt: Disk 91% full on db1" in lk.texts[-1] and "second" not in lk.texts[-1]
+
+
+def test_spoofed_and_unmatched_mail_is_delivered_but_never_notified(
+    mail_server: MailServer, platforms: dict[str, FakePlatform]
+) -> None:
+    dt = platforms["sales"]
+    before = len(dt.requests)
+    # A forged From of a p=none domain, sent with another envelope domain and no signature:
+    # nothing aligns with the From domain, so dmarc=fail, and p=none lets it in.
+    spoof = _inbound(mail_server, "alice", "PO-6666 urgent", sender=f"Boss <ceo@{SPOOFABLE}>",
+                     source=ATTACKER_IP, envelope="bounce@elsewhere.example")  # fmt: skip
+    other = _inbound(mail_server, "alice", "lunch on friday")
+    raw = mail_server.fetch("alice", spoof)
+    head = " ".join(raw.split(b"\r\n\r\n")[0].decode().split())
+    assert f"{HOST}; dmarc=fail (p=none dis=none) header.from={SPOOFABLE}" in head, head
+    mail_server.fetch("alice", other)
+    # A marker message after both: once it is notified, the two before it were judged.
+    marker = _inbound(mail_server, "alice", "PO-0001 marker")
+    mail_server.fetch("alice", marker)
+    _wait("the marker was notified", lambda: "PO-0001 marker" in "\n".join(dt.texts), mail_server)
+    sent = "\n".join(dt.texts)
+    assert "PO-6666" not in sent and "lunch" not in sent
+    assert len(dt.requests) >= before + 1
+
+
+def test_a_burst_of_100_arrives_as_digests_within_the_limit_with_none_lost(
+    mail_server: MailServer, platforms: dict[str, FakePlatform]
+) -> None:
+    dt = platforms["sales"]
+    start = len(dt.accepted)
+    subjects = [f"PO-B{i:03d} burst" for i in range(100)]
+    with smtplib.SMTP("127.0.0.1", mail_server.ports.smtp, timeout=60,
+                      source_address=(PARTNER_IP, 0)) as c:  # fmt: skip
+        for s in subjects:
+            _inbound(mail_server, "alice", s, client=c)
+
+    def all_arrived() -> bool:
+        return all(f"Subject: {s}\n" in "\n".join(dt.texts[start:]) + "\n" for s in subjects)
+
+    _wait("all 100 notified", all_arrived, mail_server, timeout=240)
+    texts = "\n".join(dt.texts[start:]) + "\n"
+    assert [texts.count(f"Subject: {s}\n") for s in subjects] == [1] * 100
+    assert dt.refused == []  # never over DingTalk's 20 a minute
+    assert any(t.startswith("Digest: ") for t in dt.texts[start:])
+    assert len(dt.accepted) - start < 100
+
+
+def test_the_notify_log_holds_outcomes_not_content(
+    mail_server: MailServer, platforms: dict[str, FakePlatform]
+) -> None:
+    dt = platforms["sales"]
+    leak = "password=Hunter2-AKIAIOSFODNN7EXAMPLE"
+    _inbound(mail_server, "alice", f"PO-9999 {leak}")
+    _wait("notified", lambda: leak in "\n".join(dt.texts), mail_server)
+    log = mail_server.p(NOTIFY_LOG_DIR + "/notify.log").read_text()
+    assert '"event": "sent"' in log
+    for needle in ("Hunter2", "AKIA", "PO-9999", "buyer@", dt.token, dt.secret):
+        assert needle not in log
+    logs = [f for f in mail_server.p("/var/log").rglob("*") if f.is_file()]
+    assert mail_server.p("/var/log/hkmail/postfix.log") in logs
+    for f in logs:
+        text = f.read_text(errors="replace")
+        assert "Hunter2" not in text and dt.token not in text and dt.secret not in text, f
+    st = mail_server.p(NOTIFY_LOG_DIR).stat()
+    assert st.st_mode & 0o007 == 0  # not world-readable
+
+
+# ------------------------------------------------------------------------------------------------
+# The rendering: user-data with notify rules
+# ------------------------------------------------------------------------------------------------
+
+
+def _server_config(notify_config: NotifyConfig | None) -> MailServerConfig:
+    return MailServerConfig(
+        domain=DOMAIN,
+        hostname=HOST,
+        dkim_selector="hk1",
+        admin_cidr="203.0.113.0/24",
+        users=("orders", "finance", "ops"),
+        mta_sts_policy="version: STSv1\r\nmode: enforce\r\nmx: mail.hkmail.test\r\nmax_age: 1\r\n",
+        secrets=SecretRefs(
+            "tencentcloud",
+            "hkmail-mail",
+            "hkmail-dkim",
+            "hkmail-mailboxes",
+            "hkmail-relay",
+            notify_targets="hkmail-notify" if notify_config else None,
+        ),
+        data_device="/dev/vdb",
+        notify=notify_config,
+    )
+
+
+def test_user_data_with_notify_rules_passes_cloud_init_schema(tmp_path: Path) -> None:
+    binary = require_tool("cloud-init", "cloud-init")
+    f = tmp_path / "user-data"
+    text = user_data(_server_config(_config()))
+    f.write_text(text)
+    out = subprocess.run(
+        [binary, "schema", "--config-file", str(f)], capture_output=True, text=True, check=False
+    )
+    assert out.returncode == 0, out.stdout + out.stderr
+    doc = yaml.safe_load(text)
+    files = {w["path"]: w for w in doc["write_files"]}
+    conf = json.loads(files[NOTIFY_CONF]["content"])
+    assert "url" not in json.dumps(conf["targets"]) and "secret" not in json.dumps(conf["targets"])
+    assert conf["spool"].startswith("/var/vmail/")  # the encrypted data disk
+    assert "dovecot-sieve" in doc["packages"]
+    assert ["sievec", "-c", "/etc/dovecot/dovecot.conf", NOTIFY_SIEVE] in doc["runcmd"]
+    assert "sieve_after" in files["/etc/dovecot/dovecot.conf"]["content"]
+    settings_file = json.loads(files["/etc/hkmail/secrets.json"]["content"])
+    assert settings_file["secrets"]["notify_targets"] == "hkmail-notify"  # a name, not a value
+
+
+def test_without_rules_nothing_of_notify_is_rendered() -> None:
+    text = user_data(_server_config(None))
+    doc = yaml.safe_load(text)
+    paths = {w["path"] for w in doc["write_files"]}
+    assert NOTIFY_CONF not in paths and "/etc/systemd/system/hkmail-notify.service" not in paths
+    assert "sieve_after" not in text and "sievec" not in json.dumps(doc["runcmd"])
+
+
+def test_rules_without_the_webhook_secret_name_are_refused() -> None:
+    with pytest.raises(SpecErrors) as info:
+        dataclasses.replace(
+            _server_config(_config()),
+            secrets=SecretRefs("tencentcloud", "r", "d", "m", "x"),
+        )
+    assert "mailServer.secrets.notifyTargets" in str(info.value)

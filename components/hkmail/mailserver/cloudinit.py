@@ -18,10 +18,14 @@ from hkmail.mailserver.render import (
     AUTHPOLICY_DOVECOT_KEY,
     AUTHPOLICY_KEY,
     CERT_SCRIPT,
+    DOVECOT_CONF,
     FETCH_SCRIPT,
     FROM_MILTER_USER,
     LOG_DIR,
     MILTER_DIRS,
+    NOTIFY_LOG_DIR,
+    NOTIFY_SIEVE,
+    NOTIFY_SPOOL,
     OPENDKIM_DIR,
     OPENDKIM_UNBOUND_CONF,
     QUEUE_DIR,
@@ -41,6 +45,8 @@ PACKAGES: Final = (
     "libsasl2-modules",
     "dovecot-imapd",
     "dovecot-lmtpd",
+    # Pigeonhole Sieve with sieve_extprograms: the notify rules' pipe after delivery.
+    "dovecot-sieve",
     "opendkim",
     "opendkim-tools",
     # Inbound SPF (at RCPT) and DMARC (at end of DATA) on port 25.
@@ -82,6 +88,16 @@ def _runcmd(config: MailServerConfig, rendered: Rendered) -> list[str | list[str
         ["install", "-d", "-o", user, "-g", "postfix", "-m", "2750", p(path)]
         for user, path in MILTER_DIRS
     ]
+    notify: list[str | list[str]] = []
+    if config.notify is not None:
+        # The spool lives on the encrypted data disk beside the mailboxes; Sieve (as vmail)
+        # writes it and the service (as vmail) reads it. The global script is compiled once
+        # by root: vmail may not write beside it.
+        notify = [
+            ["install", "-d", "-o", "vmail", "-g", "vmail", "-m", "0700", p(NOTIFY_SPOOL)],
+            ["install", "-d", "-o", "vmail", "-g", "adm", "-m", "0750", p(NOTIFY_LOG_DIR)],
+            ["sievec", "-c", p(DOVECOT_CONF), p(NOTIFY_SIEVE)],
+        ]
     return [
         # Mailbox owner with a fixed uid, so a restored data disk keeps its ownership.
         f"getent group vmail || groupadd --system --gid {VMAIL_UID} vmail",
@@ -119,6 +135,7 @@ def _runcmd(config: MailServerConfig, rendered: Rendered) -> list[str | list[str
         *milter_dirs,
         ["install", "-d", "-o", "root", "-g", "adm", "-m", "0750", p(LOG_DIR)],
         ["install", "-d", "-m", "0755", p(ACME_WEBROOT)],
+        *notify,
         # OpenDKIM's resolver forwards to the instance's own (VPC) resolvers.
         (
             # (a resolver on the instance itself, e.g. 127.0.0.53, is allowed too).
@@ -138,6 +155,11 @@ def _runcmd(config: MailServerConfig, rendered: Rendered) -> list[str | list[str
         ["systemctl", "restart", "nftables"],
         ["systemctl", "enable", *EARLY_SERVICES],
         ["systemctl", "restart", *EARLY_SERVICES],
+        *(
+            [["systemctl", "enable", "hkmail-notify"], ["systemctl", "restart", "hkmail-notify"]]
+            if config.notify is not None
+            else []
+        ),
         ["systemctl", "enable", "--now", "hkmail-cert.timer", "hkmail-psl.path"],
         # The first issuance; if DNS does not point here yet, the timer retries every 10 minutes.
         f"{p(CERT_SCRIPT)} || echo 'hkmail: no certificate yet, hkmail-cert.timer retries' >&2",

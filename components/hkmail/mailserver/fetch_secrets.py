@@ -335,12 +335,34 @@ def build_outputs(settings: Mapping[str, Any], get: Getter) -> dict[str, str]:
     if any(ch in str(relay["username"]) + str(relay["password"]) for ch in "\n\r"):
         raise FetchError("the relay credentials contain a line break")
     domain = settings["domain"]
+    notify: dict[str, str] = {}
+    if "notify_targets" in names:
+        notify["notify_targets"] = _notify_targets(get(names["notify_targets"]))
     return {
+        **notify,
         "dkim_private_key": key.strip() + "\n",
         # passwd-file: user:password:uid:gid:gecos:home:shell:extra (uid/home from the userdb)
         "dovecot_users": "".join(f"{u}@{domain}:{hashes[u]}::::::\n" for u in users),
         "relay_password": f"{settings['relay']} {relay['username']}:{relay['password']}\n",
     }
+
+
+def _notify_targets(raw: str) -> str:
+    """The notify webhooks: {target: {"url": "https://...", "secret": "..."}}. The notifier checks
+    each URL's host against the platform's before every request; here only the shape."""
+    try:
+        targets = json.loads(raw)
+    except ValueError:
+        raise FetchError("the notify secret is not JSON {target: {url, secret}}") from None
+    if not isinstance(targets, dict) or not all(
+        isinstance(t, dict)
+        and isinstance(t.get("url"), str)
+        and t["url"].startswith("https://")
+        and isinstance(t.get("secret", ""), str)
+        for t in targets.values()
+    ):
+        raise FetchError("the notify secret is not JSON {target: {url: https://..., secret}}")
+    return json.dumps(targets)
 
 
 def write_outputs(settings: Mapping[str, Any], contents: Mapping[str, str]) -> None:
@@ -351,9 +373,12 @@ def write_outputs(settings: Mapping[str, Any], contents: Mapping[str, str]) -> N
         "dovecot_users": (0o640, "root", "dovecot"),
         # Postfix opens SASL password maps as root, before dropping privileges.
         "relay_password": (0o600, "root", "root"),
+        # hkmail-notify runs as vmail.
+        "notify_targets": (0o640, "root", "vmail"),
     }
     for item, (mode, owner, group) in owners.items():
-        _write(out[item], contents[item], mode, owner, group)
+        if item in contents:
+            _write(out[item], contents[item], mode, owner, group)
 
 
 def main(argv: list[str] | None = None) -> int:

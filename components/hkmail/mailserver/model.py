@@ -14,6 +14,8 @@ from typing import Final
 
 from hkmail.errors import SpecError, SpecErrors
 from hkmail.facts import HK_REGION, HONG_KONG_RELAYS, TENCENT_SES_HK_SMTP, Cloud
+from hkmail.mailserver.notify_config import NotifyConfig
+from hkmail.mailserver.notify_config import check as check_notify
 
 # The secret stores live in the one Hong Kong region of each cloud.
 SECRET_REGION: Final = HK_REGION
@@ -72,13 +74,16 @@ class SecretRefs:
     dkim_private_key: str
     mailbox_hashes: str
     relay_credentials: str
+    #: a JSON object {target: {"url": webhook URL, "secret": signing secret}} (notify rules only)
+    notify_targets: str | None = None
 
     @property
     def region(self) -> str:
         return SECRET_REGION[self.cloud]
 
     def names(self) -> tuple[str, ...]:
-        return (self.dkim_private_key, self.mailbox_hashes, self.relay_credentials)
+        extra = (self.notify_targets,) if self.notify_targets else ()
+        return (self.dkim_private_key, self.mailbox_hashes, self.relay_credentials, *extra)
 
 
 @dataclass(frozen=True)
@@ -114,6 +119,8 @@ class MailServerConfig:
     # Failed logins (IMAP or SMTP AUTH) per client address in 10 minutes before the address is
     # refused without its password being checked (hkmail-authpolicy).
     auth_failure_limit: int = 20
+    # Mail-to-chat rules (hkmail-notify); None: no mail leaves as a notification.
+    notify: NotifyConfig | None = None
 
     def __post_init__(self) -> None:
         validate(self)
@@ -202,6 +209,15 @@ def validate(c: MailServerConfig) -> None:
         bad("sendingLimits.recipientsPerHour", c.recipients_per_hour, "1-100000 per login")
     if not 1 <= c.messages_per_hour <= 100_000:
         bad("sendingLimits.messagesPerHour", c.messages_per_hour, "1-100000 per login")
+    if c.notify is not None:
+        errors += check_notify(c.notify, c.users)
+        if not c.secrets.notify_targets:
+            bad(
+                "secrets.notifyTargets",
+                None,
+                "the secret-store name of the webhook URLs and signing secrets",
+                "notify rules need their targets' credentials",
+            )
     s = c.secrets
     if not _ROLE_NAME.match(s.role_name):
         bad("secrets.roleName", s.role_name, "a CAM/RAM role name")

@@ -15,6 +15,7 @@ from typing import Final
 
 from hkmail.facts import Cloud
 from hkmail.mailserver.model import MailServerConfig, Ports
+from hkmail.mailserver.notify_config import settings as notify_settings
 
 VMAIL_UID: Final = 5000  # owner of all mailboxes; fixed so restored disks keep working
 LISTEN_ALL: Final = "all"
@@ -94,6 +95,17 @@ QUEUE_DIR: Final = "/var/spool/postfix"
 VMAIL_DIR: Final = "/var/vmail"
 LOG_DIR: Final = "/var/log/hkmail"  # root:adm 0750: mail logs name senders and recipients
 CA_BUNDLE: Final = "/etc/ssl/certs/ca-certificates.crt"
+# Mail to chat (hkmail-notify): the settings, the program, the Sieve script Dovecot runs after
+# delivery and the pipe program it calls; the spool on the encrypted data disk (a name no domain
+# directory can have) and a log directory of its own (Sieve and the service run as vmail).
+NOTIFY_CONF: Final = "/etc/hkmail/notify.json"
+NOTIFY_TARGETS: Final = "/etc/hkmail/notify-targets.json"  # written at boot from the store
+NOTIFY_SCRIPT: Final = "/usr/local/sbin/hkmail-notify"
+NOTIFY_SIEVE: Final = "/etc/dovecot/sieve/hkmail-notify.sieve"
+SIEVE_PIPE_DIR: Final = "/usr/local/lib/hkmail/sieve-pipe"
+NOTIFY_PIPE: Final = "hkmail-notify-enqueue"
+NOTIFY_SPOOL: Final = "/var/vmail/.hkmail-notify"
+NOTIFY_LOG_DIR: Final = "/var/log/hkmail-notify"  # vmail:adm 0750 (vmail cannot enter LOG_DIR)
 # Milter sockets: each in its own directory under the queue, 0750 and owned by the milter's user;
 # Postfix is a member of each milter's group (runcmd), no other user can reach a socket.
 OPENDKIM_SOCKET: Final = QUEUE_DIR + "/opendkim/opendkim.sock"
@@ -159,6 +171,7 @@ def render(
         *_nginx(config, lay, prt),
         *_certificate(config, lay),
         *_boot(config, lay, prt),
+        *_notify(config, lay),
     )
     return Rendered(files=files, layout=lay, ports=prt)
 
@@ -517,8 +530,30 @@ service lmtp {{
 protocol lmtp {{
   postmaster_address = postmaster@{c.domain}
 }}
-"""
+{_sieve(c, lay)}"""
     return [RenderedFile(p(DOVECOT_CONF), conf)]
+
+
+def _sieve(c: MailServerConfig, lay: Layout) -> str:
+    """Pigeonhole Sieve on LMTP delivery, only for the notify rules: one global script after any
+    other (users cannot switch it off), whose only program is hkmail-notify's enqueue."""
+    if c.notify is None:
+        return ""
+    p = lay.p
+    return f"""
+# Mail to chat: after delivery, Sieve pipes a copy of each message to hkmail-notify (its
+# ":copy :try" keeps the message whatever the program does; see notify.py).
+protocol lmtp {{
+  mail_plugins = $mail_plugins sieve
+}}
+plugin {{
+  sieve_after = {p(NOTIFY_SIEVE)}
+  sieve_plugins = sieve_extprograms
+  sieve_global_extensions = +vnd.dovecot.pipe
+  sieve_pipe_bin_dir = {p(SIEVE_PIPE_DIR)}
+  sieve_pipe_exec_timeout = 10s
+}}
+"""
 
 
 # ------------------------------------------------------------------------------------------------
@@ -767,11 +802,13 @@ def _boot(c: MailServerConfig, lay: Layout, prt: Ports) -> list[RenderedFile]:
             "dkim_private_key": s.dkim_private_key,
             "mailbox_hashes": s.mailbox_hashes,
             "relay_credentials": s.relay_credentials,
+            **({"notify_targets": s.notify_targets} if c.notify and s.notify_targets else {}),
         },
         "outputs": {
             "dkim_private_key": p(dkim_key_path(c.dkim_selector)),
             "dovecot_users": p(DOVECOT_USERS),
             "relay_password": p(RELAY_PASSWORD),
+            **({"notify_targets": p(NOTIFY_TARGETS)} if c.notify else {}),
         },
         "relay": f"[{c.relay.host}]:{c.relay.port}",
     }
@@ -900,4 +937,71 @@ ExecStart=/usr/bin/systemctl try-restart opendmarc.service
         RenderedFile(p(SYSTEMD_DIR + "/hkmail-authpolicy.service"), authpolicy_unit),
         RenderedFile(p(DH_PARAMS), FFDHE2048_PEM),
         RenderedFile(p(APT_PERIODIC), apt_periodic),
+    ]
+
+
+# ------------------------------------------------------------------------------------------------
+# Mail to chat: hkmail-notify (notify.py), fed by Sieve after delivery
+# ------------------------------------------------------------------------------------------------
+
+
+def _notify(c: MailServerConfig, lay: Layout) -> list[RenderedFile]:
+    if c.notify is None:
+        return []
+    p = lay.p
+    conf = notify_settings(
+        c.notify,
+        hostname=c.hostname,
+        domain=c.domain,
+        spool=p(NOTIFY_SPOOL),
+        maildir=p(VMAIL_DIR) + "/{domain}/{user}/Maildir",
+        log=p(NOTIFY_LOG_DIR + "/notify.log"),
+        targets_file=p(NOTIFY_TARGETS),
+        ca_file=p(CA_BUNDLE),
+    )
+    script = resources.files("hkmail.mailserver").joinpath("notify.py").read_text()
+    sieve = """\
+# Rendered by hk-mail: runs after every other script, on every delivered message.
+require ["vnd.dovecot.pipe", "copy", "envelope", "variables"];
+if envelope :matches "to" "*" {
+  set "recipient" "${1}";
+}
+pipe :copy :try "hkmail-notify-enqueue" ["${recipient}"];
+"""
+    pipe = f"""\
+#!/bin/sh
+# Rendered by hk-mail: Sieve's pipe program. Spools the notify jobs of one message; always exits 0.
+exec /usr/bin/python3 {p(NOTIFY_SCRIPT)} enqueue {p(NOTIFY_CONF)} "$1"
+"""
+    unit = f"""\
+# Rendered by hk-mail: sends the spooled mail notifications (rate-limited, retried, logged).
+[Unit]
+Description=hk-mail: mail-to-chat notifications
+After=network-online.target dovecot.service
+Wants=network-online.target
+
+[Service]
+User=vmail
+Group=vmail
+UMask=0077
+ExecStart=/usr/bin/python3 {p(NOTIFY_SCRIPT)} run {p(NOTIFY_CONF)}
+Restart=always
+RestartSec=5
+NoNewPrivileges=yes
+ProtectSystem=strict
+ProtectHome=yes
+PrivateTmp=yes
+PrivateDevices=yes
+ReadWritePaths={p(NOTIFY_SPOOL)} {p(NOTIFY_LOG_DIR)}
+RestrictAddressFamilies=AF_INET AF_INET6 AF_UNIX
+
+[Install]
+WantedBy=multi-user.target
+"""
+    return [
+        RenderedFile(p(NOTIFY_CONF), json.dumps(conf, indent=2, sort_keys=True) + "\n"),
+        RenderedFile(p(NOTIFY_SCRIPT), script, mode=0o755),
+        RenderedFile(p(NOTIFY_SIEVE), sieve),
+        RenderedFile(p(SIEVE_PIPE_DIR + "/" + NOTIFY_PIPE), pipe, mode=0o755),
+        RenderedFile(p(SYSTEMD_DIR + "/hkmail-notify.service"), unit),
     ]
