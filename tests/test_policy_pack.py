@@ -55,7 +55,8 @@ def test_analyzer_info_lists_every_rule_with_its_metadata(pack: PackClient) -> N
     assert pack.info.name == "hk-mail-residency"
     rules = pack.rules
     residency = [n for n in rules if n.startswith("residency-")]
-    assert len(residency) == 7
+    assert len(residency) == 8
+    assert "residency-mail-notify" in residency
     for name, rule in rules.items():
         assert rule.description and rule.remediation_steps and rule.display_name
         assert rule.severity in ("low", "medium", "high", "critical"), name

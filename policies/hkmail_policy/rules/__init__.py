@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from ..model import Rule
-from . import durability, encryption, exposure, mailauth, residency, secrets
+from . import durability, encryption, exposure, mailauth, notify, residency, secrets
 
 RULES: tuple[Rule, ...] = (
     *residency.RULES,
+    *notify.RULES,
     *encryption.RULES,
     *exposure.RULES,
     *durability.RULES,

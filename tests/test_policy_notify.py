@@ -1,0 +1,110 @@
+"""residency-mail-notify through the real pack process: a mail server's notify rules are flows
+out of Hong Kong, blocked unless declared, and blocked when they send the body or attachments
+without a declaration that allows it.
+
+The user data is built the way a program that does not use hk-mail's library could build it
+(the library's own checks refuse these rules before anything is registered; the pack must not
+depend on that).
+"""
+
+from __future__ import annotations
+
+import base64
+import gzip
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import yaml
+
+from hkmail.mailserver.notify_config import (
+    NotifyConfig,
+    NotifyDeclaration,
+    NotifyRule,
+    NotifyTarget,
+    settings,
+)
+from tests.policy_fixtures import Diag, PackClient, Res
+
+HK_ALI = Res("pulumi:providers:alicloud", "hk-ali", {"region": "cn-hongkong", "version": "4.0.0"})
+HK_TC = Res("pulumi:providers:tencentcloud", "hk-tc", {"region": "ap-hongkong"})
+RULE = "residency-mail-notify"
+DECL = NotifyDeclaration("Mainland China", "processor-contract", "EX-2026-023")
+
+
+@pytest.fixture(scope="module")
+def pack() -> Iterator[PackClient]:
+    client = PackClient()
+    client.configure()
+    yield client
+    client.close()
+
+
+def _user_data(*rules: NotifyRule) -> str:
+    cfg = NotifyConfig((NotifyTarget("sales", "dingtalk"), NotifyTarget("fin", "wecom")), rules)
+    conf = settings(
+        cfg,
+        hostname="mail.example.hk",
+        domain="example.hk",
+        spool="/var/vmail/.hkmail-notify",
+        maildir="/var/vmail/{domain}/{user}/Maildir",
+        log="/var/log/hkmail-notify/notify.log",
+        targets_file="/etc/hkmail/notify-targets.json",
+        ca_file="/etc/ssl/certs/ca-certificates.crt",
+    )
+    doc = {"write_files": [{"path": "/etc/hkmail/notify.json", "content": json.dumps(conf)}]}
+    return "#cloud-config\n" + yaml.safe_dump(doc)
+
+
+def _instance(user_data: str, cloud: str = "alicloud") -> Res:
+    if cloud == "alicloud":
+        props: dict[str, Any] = {"instanceType": "ecs.g7.large", "userData": user_data}
+        return Res("alicloud:ecs/instance:Instance", "mail", props, provider=HK_ALI)
+    props = {"instanceType": "S5.MEDIUM4", "userData": user_data}
+    return Res("tencentcloud:Instance/instance:Instance", "mail", props, provider=HK_TC)
+
+
+def _of(diags: list[Diag]) -> list[Diag]:
+    return [d for d in diags if d.policy == RULE]
+
+
+def test_an_undeclared_rule_is_a_blocked_flow_naming_what_leaves(pack: PackClient) -> None:
+    ud = _user_data(NotifyRule("orders", "sales", None, fields=("subject", "senderName")))
+    [d] = _of(pack.analyze(_instance(ud)))
+    assert d.level == "mandatory"
+    assert "notification flow of mail notifications" in d.message
+    assert "subject, sender name" in d.message
+    assert "mail.example.hk (Hong Kong) -> oapi.dingtalk.com (outside Hong Kong)" in d.message
+    assert "notify rule 'orders'" in d.message and "crossBorder" in d.message
+
+
+def test_a_declared_rule_is_reported_as_advisory_with_its_declaration(pack: PackClient) -> None:
+    ud = _user_data(NotifyRule("invoices", "fin", DECL, fields=("subject",)))
+    [d] = _of(pack.analyze(_instance(ud)))
+    assert d.level == "advisory"
+    assert "[declared: crossBorder EX-2026-023]" in d.message
+    assert "qyapi.weixin.qq.com" in d.message and "Mainland China" in d.message
+
+
+def test_the_body_without_a_declaration_that_allows_it_is_blocked(pack: PackClient) -> None:
+    ud = _user_data(NotifyRule("full", "sales", DECL, fields=("subject", "body")))
+    [d] = _of(pack.analyze(_instance(ud)))
+    assert d.level == "mandatory"
+    assert "sends body, which its declaration does not allow" in d.message
+    allowed = NotifyDeclaration("Mainland China", "processor-contract", "EX-1", allow_content=True)
+    ud = _user_data(NotifyRule("full", "sales", allowed, fields=("body", "attachments")))
+    [d] = _of(pack.analyze(_instance(ud)))
+    assert d.level == "advisory" and "message body, attachment names" in d.message
+
+
+@pytest.mark.parametrize("encoding", ["base64", "gzip+base64"])
+def test_encoded_user_data_is_read_too(pack: PackClient, encoding: str) -> None:
+    raw = _user_data(NotifyRule("orders", "sales", None)).encode()
+    data = gzip.compress(raw) if encoding.startswith("gzip") else raw
+    [d] = _of(pack.analyze(_instance(base64.b64encode(data).decode(), "tencentcloud")))
+    assert d.level == "mandatory" and "oapi.dingtalk.com" in d.message
+
+
+def test_a_server_without_rules_has_no_notify_finding(pack: PackClient) -> None:
+    assert _of(pack.analyze(_instance("#cloud-config\npackages: [postfix]\n"))) == []
