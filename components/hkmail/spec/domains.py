@@ -19,7 +19,14 @@ from hkmail.facts import (
     TTL_MAX,
     DnsProvider,
 )
-from hkmail.presets import SUITES, AutodiscoverySpec, MxHost, SrvTarget, SuitePreset
+from hkmail.presets import (
+    SUITES,
+    TENCENT_SES_SPF_INCLUDE,
+    AutodiscoverySpec,
+    MxHost,
+    SrvTarget,
+    SuitePreset,
+)
 from hkmail.spec.mailauth import (
     DkimKey,
     DmarcSpec,
@@ -144,7 +151,11 @@ def _read_domain(
         else:
             own_server = server
             mx = (MxHost(server.hostname, 10),)
-            spf = dataclasses.replace(spf, mx=True)
+            # Every outbound message leaves through Tencent SES's Hong Kong relay (outbound port
+            # 25 is blocked on both clouds), so receivers see SES's addresses: its include, or
+            # SPF fails everywhere and DMARC rests on DKIM alone.
+            relay = () if TENCENT_SES_SPF_INCLUDE in spf.include else (TENCENT_SES_SPF_INCLUDE,)
+            spf = dataclasses.replace(spf, mx=True, include=(*spf.include, *relay))
             if server.dkim_selector not in [k.selector for k in dkim]:
                 r.fail(
                     f"{path}.dkim",
