@@ -537,6 +537,8 @@ def running_server() -> Iterator[MailServer]:
         recipients_per_hour=30,
         messages_per_hour=40,
         auth_failure_limit=10,
+        # What a stack publishing rua=mailto:dmarc@ and tls-reports@ gives the server.
+        report_mailboxes=("dmarc", "tls-reports"),
     )
     layout = Layout(root=str(root), listen="127.0.0.1")
     setup = Setup(root, layout, ports, config)

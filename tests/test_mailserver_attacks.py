@@ -406,3 +406,24 @@ def test_a_password_sprayer_is_cut_off_and_a_real_login_elsewhere_still_works(
     assert log.count(f"hkmail-authpolicy: BLOCK remote={SPRAYER_IP} ") == 1, log[-2000:]
     # Everyone else still logs in.
     assert _imap_login(mail_server, user, PASSWORDS["alice"], "127.0.0.22")
+
+
+# -- the report addresses the DNS publishes ------------------------------------------------------
+
+
+@pytest.mark.parametrize("mailbox", ["dmarc", "tls-reports"])
+def test_reports_sent_to_the_published_addresses_reach_the_postmaster(
+    mail_server: MailServer, mailbox: str
+) -> None:
+    mid = f"<{uuid.uuid4()}@reports.example.org>"
+    out = swaks(
+        mail_server, mail_server.ports.smtp, "--from", "noreply-dmarc@reports.example.org",
+        "--to", f"{mailbox}@{DOMAIN}", "--header", f"Message-Id: {mid}",
+        "--header", "From: noreply-dmarc@reports.example.org",
+    )  # fmt: skip
+    assert out.returncode == 0, out.stdout
+    mail_server.fetch(mail_server.config.postmaster_user, mid)
+    # ... while an address nobody published is still refused at RCPT.
+    nobody = swaks(mail_server, mail_server.ports.smtp, "--from", "a@reports.example.org",
+                   "--to", f"reports@{DOMAIN}")  # fmt: skip
+    assert "550 5.1.1" in refused(nobody, "RCPT")

@@ -152,3 +152,14 @@ def test_ssh_public_key_becomes_the_instances_key_pair(
     [instance] = of_type(resources, instance_type)
     assert pair.inputs["publicKey"] == key
     assert instance.inputs[link]
+
+
+def test_the_published_report_addresses_land_with_the_postmaster() -> None:
+    # The stack publishes rua=mailto:dmarc@... and tls-reports@...; neither is a user.
+    config, _ = with_secrets("private-tencent")
+    resources = run_in_process(lambda: run(config), stack="private-tencent")
+    [cvm] = of_type(resources, "tencentcloud:Instance/instance:Instance")
+    user_data = cvm.inputs["userDataRaw"]
+    virtual = user_data.split("path: /etc/postfix/virtual\n", 1)[1].split("path:", 1)[0]
+    assert "dmarc@centralclinic.hk ops@centralclinic.hk" in virtual, virtual
+    assert "tls-reports@centralclinic.hk ops@centralclinic.hk" in virtual, virtual

@@ -404,6 +404,8 @@ class MailServerArgs(TypedDict):
     """The MTA-STS policy text served at /.well-known/mta-sts.txt (RFC 8461 3.2)."""
     dkim_public_key: NotRequired[str]
     """The published DKIM public key (p= tag): checked against the private key when known."""
+    report_mailboxes: NotRequired[list[str]]
+    """Local parts of the published DMARC/TLS-RPT report addresses; delivered to the postmaster."""
     app_id: NotRequired[str]
     """The Tencent APPID (COS bucket suffix); tencentcloud only."""
     retention_days: NotRequired[int]

@@ -77,7 +77,13 @@ _SERVER_DEPLOY_FIELDS = (
     "snapshot_retention_days",
     "log_retention_days",
 )
-_SERVER_OTHER_FIELDS = (*SERVER_SECRETS, "mta_sts_policy", "dkim_public_key", "name_prefix")
+_SERVER_OTHER_FIELDS = (
+    *SERVER_SECRETS,
+    "mta_sts_policy",
+    "dkim_public_key",
+    "name_prefix",
+    "report_mailboxes",
+)
 
 
 def camel(snake: str) -> str:
@@ -189,6 +195,18 @@ def _autodiscovery(value: object, path: str, errors: list[SpecError]) -> object:
     return bool(value["preset"]) or None
 
 
+def report_mailboxes(spec: DomainSpec) -> list[str]:
+    """Local parts of the domain's own DMARC and TLS-RPT mailto: report addresses."""
+    uris = [*(spec.dmarc.rua if spec.dmarc else ()), *(spec.tls_rpt.rua if spec.tls_rpt else ())]
+    parts = [
+        address.rpartition("@")[0].lower()
+        for uri in uris
+        if uri.lower().startswith("mailto:")
+        and (address := uri[7:].split("!", 1)[0]).lower().endswith("@" + spec.name)
+    ]
+    return list(dict.fromkeys(parts))
+
+
 def server_args_of_domain(args: Mapping[str, Any], plan: DomainPlan) -> a.MailServerArgs:
     """The MailServerArgs of a MailDomain's private server (validated again by the server)."""
     spec = plan.spec
@@ -208,6 +226,7 @@ def server_args_of_domain(args: Mapping[str, Any], plan: DomainPlan) -> a.MailSe
             "relay_password": args["relay_password"],
             "mta_sts_policy": policy.to_text() if policy else "",
             "dkim_public_key": key.public_key,
+            "report_mailboxes": report_mailboxes(spec),
         },
     )
 
@@ -266,6 +285,7 @@ def _deployment(server: PrivateServerSpec, args: Mapping[str, Any]) -> PrivateMa
         users=server.users,
         mta_sts_policy=str(args.get("mta_sts_policy", "")),
         secrets=refs,
+        report_mailboxes=tuple(args.get("report_mailboxes") or ()),
     )
     # The stack's sendingLimits where given, else the server's own defaults.
     if server.recipients_per_hour is not None:

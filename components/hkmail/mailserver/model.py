@@ -99,6 +99,9 @@ class MailServerConfig:
     tls_cert: str = "/etc/ssl/hkmail/fullchain.pem"
     tls_key: str = "/etc/ssl/hkmail/privkey.pem"
     postmaster: str | None = None  # local part receiving postmaster@ and abuse@; default users[0]
+    # Local parts the published DMARC/TLS-RPT report addresses use (dmarc@, tls-reports@): aliases
+    # of the postmaster, or every report sent to us would bounce "User unknown".
+    report_mailboxes: tuple[str, ...] = ()
     message_size_limit: int = 26_214_400
     # Block device of the encrypted data disk, formatted once and mounted at /var/vmail; None keeps
     # mailboxes on the system disk (tests, or a single-disk server).
@@ -171,6 +174,9 @@ def validate(c: MailServerConfig) -> None:
             bad("users", u, "lower-case local parts: a-z, 0-9, '.', '_', '+', '-'")
     if len(set(c.users)) != len(c.users):
         bad("users", c.users, "each mailbox once")
+    for lp in c.report_mailboxes:
+        if not _LOCAL_PART.match(lp):
+            bad("reportMailboxes", lp, "lower-case local parts: a-z, 0-9, '.', '_', '+', '-'")
     if c.postmaster is not None and c.postmaster not in c.users:
         bad("postmaster", c.postmaster, f"one of the users {list(c.users)}")
     if "version: STSv1" not in c.mta_sts_policy:

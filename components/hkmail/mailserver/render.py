@@ -376,6 +376,12 @@ policyd-spf unix -      n       n       -       0       spawn
     users = [f"{a} OK" for a in c.addresses]
     pm = f"{c.postmaster_user}@{c.domain}"
     virtual = [f"postmaster@{c.domain} {pm}", f"abuse@{c.domain} {pm}"]
+    # The report addresses the DNS publishes land with the postmaster (unless a mailbox of theirs).
+    virtual += [
+        f"{lp}@{c.domain} {pm}"
+        for lp in dict.fromkeys(c.report_mailboxes)
+        if lp not in c.users and lp not in ("postmaster", "abuse")
+    ]
     # Each login (the full address) may send only as itself.
     sender_login = [f"{a} {a}" for a in c.addresses]
     own = [
