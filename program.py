@@ -21,6 +21,7 @@ from pulumi.runtime.config import _SECRET_KEYS, CONFIG, get_config_env, get_conf
 from hkmail.checks import Exemption
 from hkmail.components.args import (
     DmarcReportSourceArgs,
+    DnsPlan,
     DnsProvider,
     MailDomainArgs,
     PrivateServerArgs,
@@ -91,7 +92,7 @@ def domain_args(config: Mapping[str, object], spec: StackSpec) -> list[MailDomai
     for raw, domain in zip(domains, spec.domains, strict=True):
         args = cast(MailDomainArgs, from_config(raw, MailDomainArgs))
         args["dns_provider"] = DnsProvider(spec.dns_provider)
-        args["dns_plan"] = spec.dns_plan
+        args["dns_plan"] = DnsPlan(spec.dns_plan)
         if sources[domain.name]:
             args["dmarc_report_sources"] = [
                 DmarcReportSourceArgs(domain=src, destination=dest)

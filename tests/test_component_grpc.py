@@ -217,6 +217,16 @@ def test_the_schema_has_every_component_with_typed_described_inputs(plugin: Plug
     response = plugin.stub.GetSchema(provider_pb2.GetSchemaRequest(version=0), timeout=60)
     schema = json.loads(response.schema)
     assert schema["name"] == "hkmail"
+    # the package's own version, not the SDK's 0.0.0 default
+    pyproject = (REPO / "components" / "pyproject.toml").read_text()
+    assert f'version = "{schema["version"]}"' in pyproject and schema["version"] != "0.0.0"
+    # dnsPlan is an enum of exactly the plans the facts table knows
+    from hkmail.facts import TTL_FLOOR
+
+    plans = {p for table in TTL_FLOOR.values() for p in table}
+    assert {e["value"] for e in schema["types"]["hkmail:index:DnsPlan"]["enum"]} == plans
+    dns_plan = schema["resources"]["hkmail:index:MailDomain"]["inputProperties"]["dnsPlan"]
+    assert dns_plan["$ref"] == "#/types/hkmail:index:DnsPlan" and "type" not in dns_plan
     assert set(schema["resources"]) == {f"hkmail:index:{c}" for c in COMPONENTS}
     for token, resource in schema["resources"].items():
         assert resource["isComponent"] is True, token

@@ -27,6 +27,26 @@ class DnsProvider(enum.StrEnum):
     """Alibaba Cloud Alidns (needs a provider for alicloud in cn-hongkong)."""
 
 
+class DnsPlan(enum.StrEnum):
+    """The DNS plan, which sets the TTL floor (hkmail/facts.py TTL_FLOOR): DNSPod free,
+    professional, enterprise, ultimate; Alidns free, personal, standard, ultimate, exclusive."""
+
+    FREE = "free"
+    """The free plan of either provider (TTL floor 600)."""
+    PROFESSIONAL = "professional"
+    """DNSPod Professional."""
+    ENTERPRISE = "enterprise"
+    """DNSPod Enterprise."""
+    ULTIMATE = "ultimate"
+    """DNSPod Ultimate, or Alidns Ultimate (Flagship)."""
+    PERSONAL = "personal"
+    """Alidns Personal (Basic/Individual)."""
+    STANDARD = "standard"
+    """Alidns Standard (Enterprise Standard)."""
+    EXCLUSIVE = "exclusive"
+    """Alidns Exclusive."""
+
+
 class MailSuite(enum.StrEnum):
     """Who receives the domain's mail: a hosted suite's preset MX and SPF, your own MX hosts,
     the private server in Hong Kong, or nobody (null MX)."""
@@ -330,7 +350,7 @@ class MailDomainArgs(TypedDict):
     """The DNS service holding the zone."""
     mail: MailArgs
     """Who receives the domain's mail."""
-    dns_plan: NotRequired[str]
+    dns_plan: NotRequired[DnsPlan]
     """The DNS plan, which sets the TTL floor: dnspod free|professional|enterprise|ultimate,
     alidns free|personal|standard|ultimate|exclusive (default free)."""
     ttl: NotRequired[int]

@@ -137,7 +137,7 @@ def plan_domain(args: Mapping[str, Any], path: str = "args") -> DomainPlan:
         spec, sources = read_domain_args(
             raw,
             dns_provider=to_config(args.get("dns_provider")),
-            dns_plan=args.get("dns_plan"),
+            dns_plan=to_config(args.get("dns_plan")),
             private_server=to_config(args.get("private_server")),
             report_sources=to_config(args.get("dmarc_report_sources")),
             path=path,
