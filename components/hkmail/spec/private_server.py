@@ -11,6 +11,8 @@ from hkmail.facts import (
     DEPLOY_ZONES,
     Cloud,
 )
+from hkmail.mailserver.notify_config import NotifyConfig
+from hkmail.spec.notify import read_notify
 from hkmail.spec.reader import _Reader
 from hkmail.sshkeys import ALLOWED as SSH_KEY_ALLOWED
 from hkmail.sshkeys import ssh_key_problem
@@ -38,6 +40,8 @@ class PrivateServerSpec:
     retention_locked: bool = False
     # The administrators' OpenSSH public key (the instance's key pair); none: no SSH login at all.
     ssh_public_key: str | None = None
+    # Mail-to-chat rules (spec/notify.py); their webhooks are the secret hkmail:notifyWebhooks.
+    notify: NotifyConfig | None = None
     # sendingLimits: per login and hour, recipients outside the domain and messages submitted;
     # None keeps the server's defaults (hkmail.mailserver.MailServerConfig).
     recipients_per_hour: int | None = None
@@ -64,6 +68,7 @@ _PRIVATE_KEYS = (
     "retentionLocked",
     "sshPublicKey",
     "sendingLimits",
+    "notify",
 )
 _SENDING_LIMIT_KEYS = ("recipientsPerHour", "messagesPerHour")
 
@@ -117,6 +122,11 @@ def _read_private_server(
     if problem is not None:
         shown = ssh_key[:40] + "..." if isinstance(ssh_key, str) and len(ssh_key) > 40 else ssh_key
         r.fail(f"{path}.sshPublicKey", shown, SSH_KEY_ALLOWED, problem)
+    notify = (
+        read_notify(r, m.get("notify"), f"{path}.notify", users)
+        if m.get("notify") is not None
+        else None
+    )
     if len(r.errors) > before or not (cloud and domain and hostname and zone and selector):
         return None
     return PrivateServerSpec(
@@ -137,4 +147,5 @@ def _read_private_server(
         ssh_public_key=ssh_key.strip() if isinstance(ssh_key, str) else None,
         recipients_per_hour=limits["recipientsPerHour"],
         messages_per_hour=limits["messagesPerHour"],
+        notify=notify,
     )

@@ -21,6 +21,7 @@ from hkmail.facts import (
 from hkmail.spec.checks import Exemption, stack_checks
 from hkmail.spec.domains import DomainSpec, _read_domain
 from hkmail.spec.migration import MigrationSpec, read_migration
+from hkmail.spec.notify import NOTIFY_SECRET, check_webhooks
 from hkmail.spec.private_server import PRIVATE_SECRETS, PrivateServerSpec, _read_private_server
 from hkmail.spec.reader import _Reader
 from hkmail.spec.sending import TencentSesSender
@@ -44,6 +45,7 @@ KNOWN_KEYS: Final = (
     "privateServer",
     "migration",
     *("dkimPrivateKey", "mailboxPasswordHashes", "relayPassword"),  # secrets of privateServer
+    NOTIFY_SECRET,  # secret of privateServer.notify
 )
 
 
@@ -169,6 +171,23 @@ def read_stack(
                     f"a secret: pulumi config set --secret hkmail:{secret}",
                     "hkmail:privateServer needs it",
                 )
+        if server.notify is not None:
+            key = f"hkmail:{NOTIFY_SECRET}"
+            if config.get(key) is None:
+                r.fail(
+                    key,
+                    None,
+                    f"a secret: pulumi config set --secret {key} "
+                    '\'{"<target>": {"url": "https://...", "secret": "..."}}\'',
+                    "hkmail:privateServer.notify needs its webhooks",
+                )
+            else:
+                if secret_keys is not None and key not in secret_keys:
+                    r.fail(key, "[not shown]", f"a secret: pulumi config set --secret {key}",
+                           "webhook URLs and signing secrets are credentials")  # fmt: skip
+                check_webhooks(r, config[key], server.notify)
+    elif config.get(f"hkmail:{NOTIFY_SECRET}") is not None:
+        r.fail(f"hkmail:{NOTIFY_SECRET}", "[secret]", "only with hkmail:privateServer.notify")
     domains_raw = config.get("hkmail:domains")
     if not domains_raw:
         r.fail("hkmail:domains", domains_raw, "a non-empty list of mail domains")

@@ -1,0 +1,195 @@
+"""Mail-to-chat notify rules (``hkmail:privateServer.notify``) and their webhooks
+(``hkmail:notifyWebhooks``, a secret).
+
+The rules belong to the private server (Sieve runs them on delivery), so they live in its
+section. Each rule is a cross-border transfer (every chat platform is outside Hong Kong) and
+carries its own declaration, like a DirectMail sender's ``crossBorder``. The webhook URLs and
+signing secrets are one secret config value, checked here against each platform's own hosts.
+"""
+
+from __future__ import annotations
+
+import json
+import urllib.parse
+from collections.abc import Mapping
+from typing import Any, Final, cast
+
+from hkmail.facts import CHAT_PLATFORM_IDS, CHAT_PLATFORMS
+from hkmail.mailserver.notify_config import (
+    NotifyConfig,
+    NotifyDeclaration,
+    NotifyRule,
+    NotifyTarget,
+    check,
+)
+from hkmail.spec.cross_border import TRANSFER_SAFEGUARDS
+from hkmail.spec.reader import _Reader
+
+NOTIFY_SECRET: Final = "notifyWebhooks"
+_TARGET_KEYS: Final = ("name", "platform")
+_RULE_KEYS: Final = (
+    "name",
+    "target",
+    "recipients",
+    "senders",
+    "subject",
+    "hasAttachment",
+    "auth",
+    "fields",
+    "crossBorder",
+)
+_DECLARATION_KEYS: Final = (
+    "destinationCountry",
+    "transferSafeguard",
+    "exemption",
+    "reference",
+    "allowContent",
+)
+# The GBA Standard Contract covers only flows to the nine Mainland GBA cities; no source places
+# any chat platform's endpoint there, so it cannot be this transfer's safeguard.
+NOTIFY_SAFEGUARDS: Final = tuple(k for k in TRANSFER_SAFEGUARDS if k != "gba-standard-contract")
+_SECRET_IN_CONFIG: Final = ("url", "webhook", "webhookUrl", "secret", "signingSecret", "token")
+
+
+def _strings(r: _Reader, path: str, raw: object) -> tuple[str, ...]:
+    if raw is None:
+        return ()
+    if not isinstance(raw, list) or not all(isinstance(v, str) for v in raw):
+        r.fail(path, raw, "a list of strings")
+        return ()
+    return tuple(v.strip().lower() for v in raw)
+
+
+def _declaration(r: _Reader, path: str, raw: object) -> NotifyDeclaration | None:
+    if raw is None:
+        return None  # notify_config.check reports it, with why
+    m = r.mapping(path, raw, _DECLARATION_KEYS)
+    if m is None:
+        return None
+    safeguard = r.choice(f"{path}.transferSafeguard", m.get("transferSafeguard"), NOTIFY_SAFEGUARDS)
+    country = m.get("destinationCountry")
+    if not isinstance(country, str) or not country.strip():
+        r.fail(
+            f"{path}.destinationCountry",
+            country,
+            "the country the platform's contract names (no source we found publishes it)",
+        )
+        country = ""
+    reference = m.get("reference", "")
+    if not isinstance(reference, str):
+        r.fail(f"{path}.reference", reference, "text: the contract or ticket reference")
+        reference = ""
+    allow = r.boolean(f"{path}.allowContent", m.get("allowContent"), False)
+    if safeguard is None or not country:
+        return None
+    return NotifyDeclaration(country, safeguard, str(m.get("exemption", "")), reference, allow)
+
+
+def read_notify(r: _Reader, raw: object, path: str, users: tuple[str, ...]) -> NotifyConfig | None:
+    m = r.mapping(path, raw, ("targets", "rules"))
+    if m is None:
+        return None
+    before = len(r.errors)
+    targets: list[NotifyTarget] = []
+    for tpath, t in r.items(f"{path}.targets", m.get("targets")):
+        if isinstance(t, Mapping):
+            for key in _SECRET_IN_CONFIG:
+                if key in t:
+                    r.fail(
+                        f"{tpath}.{key}",
+                        "[not shown]",
+                        f"the webhook in the secret hkmail:{NOTIFY_SECRET} (pulumi config set "
+                        f'--secret hkmail:{NOTIFY_SECRET} \'{{"<target>": {{"url": ..., '
+                        '"secret": ...}}\')',
+                        "a webhook URL or signing secret is a credential, never plain config",
+                    )
+        tm = r.mapping(tpath, t, (*_TARGET_KEYS, *_SECRET_IN_CONFIG))
+        if tm is None:
+            continue
+        platform = r.choice(f"{tpath}.platform", tm.get("platform"), CHAT_PLATFORM_IDS)
+        if platform is not None:
+            targets.append(NotifyTarget(str(tm.get("name", "")), platform))
+    if not targets:
+        r.fail(f"{path}.targets", m.get("targets"), "a non-empty list of {name, platform}")
+    rules: list[NotifyRule] = []
+    for rpath, raw_rule in r.items(f"{path}.rules", m.get("rules")):
+        rm = r.mapping(rpath, raw_rule, _RULE_KEYS)
+        if rm is None:
+            continue
+        has = rm.get("hasAttachment")
+        if has is not None and not isinstance(has, bool):
+            r.fail(f"{rpath}.hasAttachment", has, "true | false")
+            has = None
+        auth: Any = rm.get("auth", "dmarc")  # notify_config.check names the allowed values
+        subject = rm.get("subject")
+        if subject is not None and not isinstance(subject, str):
+            r.fail(f"{rpath}.subject", subject, "a regular expression (text)")
+            subject = None
+        rules.append(
+            NotifyRule(
+                name=str(rm.get("name", "")),
+                target=str(rm.get("target", "")),
+                cross_border=_declaration(r, f"{rpath}.crossBorder", rm.get("crossBorder")),
+                recipients=_strings(r, f"{rpath}.recipients", rm.get("recipients")),
+                senders=_strings(r, f"{rpath}.senders", rm.get("senders")),
+                subject=subject,
+                has_attachment=has,
+                auth=auth,
+                fields=tuple(str(f) for f in cast(list[object], rm.get("fields") or [])),
+            )
+        )
+    if not rules:
+        r.fail(f"{path}.rules", m.get("rules"), "a non-empty list of notify rules")
+    config = NotifyConfig(tuple(targets), tuple(rules))
+    for e in check(config, users, path):
+        if not any(x.field == e.field for x in r.errors[before:]):
+            r.errors.append(e)
+    return config if len(r.errors) == before else None
+
+
+def check_webhooks(r: _Reader, raw: object, notify: NotifyConfig) -> None:
+    """hkmail:notifyWebhooks: one {url, secret} per target, each URL on its platform's host."""
+    key = f"hkmail:{NOTIFY_SECRET}"
+    value = raw
+    if isinstance(raw, str):
+        try:
+            value = json.loads(raw)
+        except ValueError:
+            value = None
+    if not isinstance(value, Mapping):
+        r.fail(key, "[secret]", 'a JSON object {"<target>": {"url": "https://...", "secret": ...}}')
+        return
+    for t in notify.targets:
+        entry = value.get(t.name)
+        path = f"{key}.{t.name}"
+        platform = CHAT_PLATFORMS[t.platform]
+        if not isinstance(entry, Mapping) or not isinstance(entry.get("url"), str):
+            r.fail(path, "[secret]", "{url, secret} of the target's webhook", "missing")
+            continue
+        parts = urllib.parse.urlsplit(entry["url"])
+        if (
+            parts.scheme != "https"
+            or (parts.hostname or "") not in platform.hosts
+            or parts.port not in (None, 443)
+            or not parts.path.startswith(platform.path)
+        ):
+            r.fail(
+                f"{path}.url",
+                f"{parts.scheme}://{parts.hostname}{parts.path} (query not shown)",
+                " or ".join(f"https://{h}{platform.path}..." for h in platform.hosts),
+                f"a {platform.title} webhook is on the platform's own host",
+            )
+        secret = entry.get("secret", "")
+        if not isinstance(secret, str) or (t.platform != "wecom" and not secret):
+            r.fail(
+                f"{path}.secret",
+                "[secret]",
+                "the robot's signing secret" if t.platform != "wecom" else "empty (WeCom has none)",
+            )
+    for name in value:
+        if name not in {t.name for t in notify.targets}:
+            r.fail(
+                f"{key}.{name}",
+                "[secret]",
+                f"one of the targets {[t.name for t in notify.targets]}",
+            )

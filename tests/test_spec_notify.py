@@ -1,0 +1,116 @@
+"""hkmail:privateServer.notify and hkmail:notifyWebhooks in the stack reader: every bad value gets
+an error naming its key and the allowed values, before anything is registered."""
+
+from __future__ import annotations
+
+import copy
+import json
+from typing import Any
+
+import pytest
+
+from hkmail.errors import SpecErrors
+from hkmail.spec import read_stack
+from tests.conftest import stack_config
+
+STACK = "private-tencent"
+DECL = {
+    "destinationCountry": "Mainland China",
+    "transferSafeguard": "processor-contract",
+    "exemption": "EX-2026-023",
+}
+NOTIFY = {
+    "targets": [
+        {"name": "sales", "platform": "dingtalk"},
+        {"name": "finance", "platform": "wecom"},
+    ],
+    "rules": [
+        {
+            "name": "orders",
+            "target": "sales",
+            "recipients": ["ops"],
+            "subject": "(?i)order",
+            "fields": ["subject", "senderName", "link"],
+            "crossBorder": DECL,
+        },
+        {
+            "name": "invoices",
+            "target": "finance",
+            "recipients": ["compliance"],
+            "hasAttachment": True,
+            "crossBorder": DECL,
+        },
+    ],
+}
+WEBHOOKS = {
+    "sales": {"url": "https://oapi.dingtalk.com/robot/send?access_token=abc", "secret": "SECx"},
+    "finance": {"url": "https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=k1", "secret": ""},
+}
+
+
+def _config(notify: Any = NOTIFY, webhooks: Any = WEBHOOKS) -> dict[str, Any]:
+    config = copy.deepcopy(stack_config(STACK))
+    config["hkmail:privateServer"]["notify"] = copy.deepcopy(notify)
+    if webhooks is not None:
+        config["hkmail:notifyWebhooks"] = json.dumps(webhooks)
+    return config
+
+
+def _errors(config: dict[str, Any], **kw: Any) -> dict[str, str]:
+    with pytest.raises(SpecErrors) as info:
+        read_stack(config, **kw)
+    return {e.field: str(e) for e in info.value.errors}
+
+
+def test_a_declared_stack_reads_into_typed_rules() -> None:
+    spec = read_stack(_config())
+    assert spec.private_server is not None and spec.private_server.notify is not None
+    orders, invoices = spec.private_server.notify.rules
+    assert orders.fields == ("subject", "senderName", "link") and orders.auth == "dmarc"
+    assert orders.cross_border is not None and orders.cross_border.exemption == "EX-2026-023"
+    assert invoices.has_attachment is True and invoices.fields == ()
+
+
+def test_a_rule_asking_for_the_body_without_the_declaration_allowing_it_is_refused() -> None:
+    notify = copy.deepcopy(NOTIFY)
+    notify["rules"][0]["fields"] = ["subject", "body"]
+    errors = _errors(_config(notify))
+    msg = errors["hkmail:privateServer.notify.rules[0].fields"]
+    assert "['body']" in msg and "allowContent" in msg
+    notify["rules"][0]["crossBorder"] = {**DECL, "allowContent": True}
+    read_stack(_config(notify))  # declared: accepted (the pack still reports it)
+
+
+def test_bad_rules_name_each_key_and_the_allowed_values() -> None:
+    notify = copy.deepcopy(NOTIFY)
+    notify["targets"][0]["platform"] = "slack"
+    notify["targets"][1]["url"] = "https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=k1"
+    del notify["rules"][0]["crossBorder"]
+    notify["rules"][1]["fields"] = ["subject", "html"]
+    notify["rules"][1]["recipients"] = ["nobody"]
+    notify["rules"][1]["crossBorder"] = {**DECL, "transferSafeguard": "gba-standard-contract"}
+    errors = _errors(_config(notify))
+    p = "hkmail:privateServer.notify"
+    assert "dingtalk | wecom | lark" in errors[f"{p}.targets[0].platform"]
+    assert "hkmail:notifyWebhooks" in errors[f"{p}.targets[1].url"]
+    assert "k1" not in errors[f"{p}.targets[1].url"]  # the credential is not echoed
+    assert "every chat platform is outside Hong Kong" in errors[f"{p}.rules[0].crossBorder"]
+    assert (
+        "'html'" in errors[f"{p}.rules[1].fields"]
+        and "senderName" in errors[f"{p}.rules[1].fields"]
+    )
+    assert "ops" in errors[f"{p}.rules[1].recipients"]
+    assert "processor-contract" in errors[f"{p}.rules[1].crossBorder.transferSafeguard"]
+
+
+def test_webhooks_must_be_a_secret_on_the_platforms_own_host() -> None:
+    hooks = copy.deepcopy(WEBHOOKS)
+    hooks["sales"]["url"] = "https://hooks.example.com/robot/send?access_token=abc"
+    errors = _errors(_config(webhooks=hooks))
+    msg = errors["hkmail:notifyWebhooks.sales.url"]
+    assert "https://oapi.dingtalk.com/robot/send" in msg and "access_token" not in msg
+    missing = _errors(_config(webhooks=None))
+    assert "pulumi config set --secret hkmail:notifyWebhooks" in missing["hkmail:notifyWebhooks"]
+    plain = _errors(_config(), secret_keys={"hkmail:dkimPrivateKey"})
+    assert "a secret" in plain["hkmail:notifyWebhooks"]
+    assert "SECx" not in json.dumps(plain)
