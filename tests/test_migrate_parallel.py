@@ -121,8 +121,8 @@ def test_a_wrong_security_is_an_error_in_seconds_not_a_hang(env: Env) -> None:
 @pytest.mark.integration
 def test_busy_destination_backs_off_and_pipelined_appends_keep_everything(env: Env) -> None:
     """The destination allows one session per user; a mail client holds carol's until the copy
-    has been refused once. Both
-    accounts are copied at once over a 40 ms round trip, APPENDs pipelined (no MULTIAPPEND)."""
+    has been refused once. Both accounts are copied at once over a 40 ms round trip, APPENDs
+    pipelined (no MULTIAPPEND)."""
     holder: Any = env.new.client("carol", env.ca)
     assert not holder.has_capability("MULTIAPPEND") and holder.has_capability("LITERAL+")
     refusals = env.new.log().count("Maximum number of connections")
