@@ -21,6 +21,10 @@
   present, with the same size and internal date and its flags; a difference is named (folder,
   Message-ID or digest). Exit 1 when any message is missing or different, 2 when the copy could
   not run. The JSON report (``--report``) is rewritten as each account finishes.
+
+Parts: toolchain.imapconn (servers, log-in, session caps), toolchain.imapscan (reading folders),
+toolchain.imapcheck (the closing check), toolchain.imapreport (reports), toolchain.imapprogress
+(the progress line); this module maps folders, copies and runs the accounts.
 """
 
 from __future__ import annotations
@@ -29,9 +33,6 @@ import argparse
 import collections
 import contextlib
 import datetime as dt
-import email.parser
-import email.policy
-import hashlib
 import json
 import os
 import queue
@@ -40,7 +41,7 @@ import stat
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -48,14 +49,10 @@ from typing import Any, TextIO
 
 from imapclient.exceptions import IMAPClientError  # type: ignore[import-untyped]
 from imapclient.imapclient import (  # type: ignore[import-untyped]
-    as_pairs,
     datetime_to_INTERNALDATE,
 )
-from imapclient.response_parser import (  # type: ignore[import-untyped]
-    parse_fetch_response,
-    parse_response,
-)
 
+from toolchain.imapcheck import AccountResult, FolderResult, compare, record_problems
 from toolchain.imapconn import (
     PRESETS,
     SECURITIES,
@@ -70,6 +67,8 @@ from toolchain.imapconn import (
     session,
 )
 from toolchain.imapprogress import Overall
+from toolchain.imapreport import to_json, to_text, uidvalidity_notes, write_report
+from toolchain.imapscan import Msg, Scan, Window, scan, scan_many
 
 __all__ = ["PRESETS", "CopyError", "Server", "connect", "copy_mailbox", "parse_server", "run_copy"]
 
@@ -104,9 +103,6 @@ DEFAULT_SPECIAL_NAMES = {
     "\\Trash": "Trash",
     "\\Archive": "Archive",
 }
-HEADER_FIELDS = b"BODY.PEEK[HEADER.FIELDS (MESSAGE-ID DATE FROM SUBJECT)]"
-META = [b"UID", b"RFC822.SIZE", b"INTERNALDATE", b"FLAGS", HEADER_FIELDS]
-FETCH_BATCH = 500
 COPY_BATCH_BYTES = 16 * 1024 * 1024
 
 
@@ -231,297 +227,6 @@ def map_folders(source: Sequence[Folder], destination: Sequence[Folder]) -> dict
             parts = [dest_special.get(role, DEFAULT_SPECIAL_NAMES[role]), *parts[1:]]
         mapping[f.name] = delim.join(p.replace(delim, "_") for p in parts)
     return mapping
-
-
-# ---------------------------------------------------------------------------------------------
-# Messages
-# ---------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Msg:
-    uid: int
-    key: str
-    size: int
-    flags: tuple[bytes, ...]
-    internaldate: dt.datetime | None
-
-
-_HEADERS = email.parser.BytesHeaderParser(policy=email.policy.compat32)
-
-
-def message_key(headers: bytes, size: int, internaldate: dt.datetime | None) -> str:
-    msg = _HEADERS.parsebytes(headers)
-    mid = (msg.get("Message-ID") or "").strip()
-    if mid:
-        return "mid:" + " ".join(mid.split())
-    stamp = internaldate.astimezone(dt.UTC).isoformat() if internaldate else ""
-    digest = hashlib.sha256()
-    for part in (msg.get("Date"), msg.get("From"), msg.get("Subject"), str(size), stamp):
-        digest.update((str(part or "")).encode("utf-8", "replace") + b"\0")
-    return "hdr:" + digest.hexdigest()[:32]
-
-
-@dataclass(frozen=True)
-class Window:
-    """Which source messages to copy: some folders, internal dates in [since, before)."""
-
-    folders: tuple[str, ...] | None = None  # source folder names; None: all
-    since: dt.date | None = None
-    before: dt.date | None = None
-
-    def criteria(self) -> list[Any]:
-        out: list[Any] = []
-        if self.since:
-            out += [b"SINCE", self.since]
-        if self.before:
-            out += [b"BEFORE", self.before]
-        return out or [b"ALL"]
-
-
-@dataclass
-class Scan:
-    uidvalidity: int | None
-    messages: list[Msg]
-
-
-def scan(client: Any, folder: str, readonly: bool = True, window: Window | None = None) -> Scan:
-    """The folder's messages. A small folder costs two round trips (SELECT, one UID FETCH 1:*);
-    a large one is searched, then fetched 500 at a time, so memory stays bounded."""
-    info = client.select_folder(folder, readonly=readonly)
-    exists = int(info.get(b"EXISTS", 0))
-    validity = info.get(b"UIDVALIDITY")
-    criteria = (window or Window()).criteria()
-    if exists == 0:
-        return Scan(validity, [])
-    if exists <= FETCH_BATCH and criteria == [b"ALL"]:
-        batches: Iterable[Any] = ["1:*"]
-    else:
-        uids = client.search(criteria)
-        batches = (uids[i : i + FETCH_BATCH] for i in range(0, len(uids), FETCH_BATCH))
-    out: list[Msg] = []
-    for batch in batches:
-        if batch:
-            out += _messages(_fetch_all(client) if batch == "1:*" else client.fetch(batch, META))
-    return Scan(validity, sorted(out, key=lambda m: m.uid))
-
-
-def scan_many(client: Any, folders: Sequence[str], window: Window | None = None) -> dict[str, Scan]:
-    """Every folder scanned read-only in as few round trips as the protocol allows: one pipelined
-    STATUS for all (RFC 3501 allows pipelining), then one pipeline of EXAMINE + UID FETCH 1:* for
-    every small folder; a large folder or a date window takes :func:`scan` (batches of 500)."""
-    window = window or Window()
-    if not folders:
-        return {}
-    if window.criteria() != [b"ALL"]:
-        return {f: scan(client, f, window=window) for f in folders}
-    imap = client._imap
-    names = {f: _wire(client, f) for f in folders}
-    tags = _send(imap, [b"STATUS %s (MESSAGES UIDVALIDITY)" % names[f] for f in folders])
-    sizes: dict[str, int | None] = {}
-    for f, tag in zip(folders, tags, strict=True):
-        imap.untagged_responses = {}
-        typ, data = imap._command_complete("STATUS", tag)
-        if typ != "OK":
-            sizes[f] = None  # let SELECT say what is wrong
-            continue
-        _typ, data = imap._untagged_response(typ, data, "STATUS")
-        items = dict(as_pairs(parse_response([d for d in data if d is not None])[-1]))
-        sizes[f] = int(items.get(b"MESSAGES", 0))
-    out: dict[str, Scan] = {}
-    small = [f for f in folders if sizes[f] is not None and 0 < (sizes[f] or 0) <= FETCH_BATCH]
-    meta = b"(" + b" ".join(META) + b")"
-    lines = []
-    for f in small:
-        lines += [b"EXAMINE %s" % names[f], b"UID FETCH 1:* " + meta]
-    tags = _send(imap, lines)
-    for i, f in enumerate(small):
-        imap.untagged_responses = {}
-        typ, data = imap._command_complete("EXAMINE", tags[2 * i])
-        if typ != "OK":
-            raise IMAPClientError(f"EXAMINE {f} failed: {reason(Exception(data))}")
-        info = client._process_select_response(imap.untagged_responses)
-        typ, data = imap._command_complete("FETCH", tags[2 * i + 1])
-        if typ != "OK":
-            raise IMAPClientError(f"FETCH in {f} failed: {reason(Exception(data))}")
-        _typ, data = imap._untagged_response(typ, data, "FETCH")
-        parsed = parse_fetch_response(data, client.normalise_times, True)
-        out[f] = Scan(info.get(b"UIDVALIDITY"), _messages(parsed))
-    for f in folders:
-        if f not in out:
-            out[f] = scan(client, f)  # empty (one SELECT for its UIDVALIDITY), large or refused
-    return out
-
-
-def _wire(client: Any, folder: str) -> bytes:
-    name = client._normalise_folder(folder)
-    return name if isinstance(name, bytes) else str(name).encode()
-
-
-def _send(imap: Any, lines: Sequence[bytes]) -> list[bytes]:
-    """Tagged commands in one write; their answers are read later, in order."""
-    tags = [imap._new_tag() for _ in lines]
-    if lines:
-        imap.send(b"".join(t + b" " + line + b"\r\n" for t, line in zip(tags, lines, strict=True)))
-    return tags
-
-
-def _messages(fetched: Mapping[Any, Mapping[bytes, Any]]) -> list[Msg]:
-    out = []
-    for uid, data in fetched.items():
-        if not isinstance(uid, int):
-            continue
-        headers = next((v for k, v in data.items() if k.startswith(b"BODY[HEADER")), b"")
-        size = int(data.get(b"RFC822.SIZE", 0))
-        idate = data.get(b"INTERNALDATE")
-        out.append(
-            Msg(
-                uid,
-                message_key(headers or b"", size, idate),
-                size,
-                tuple(f for f in data.get(b"FLAGS", ()) if f != b"\\Recent"),
-                idate,
-            )
-        )
-    return sorted(out, key=lambda m: m.uid)
-
-
-def _fetch_all(client: Any) -> dict[int, dict[bytes, Any]]:
-    """``UID FETCH 1:* META``: imapclient's fetch() keeps only the UIDs it was given by number."""
-    imap = client._imap
-    tag = imap._command("UID", "FETCH", "1:*", "(" + " ".join(x.decode() for x in META) + ")")
-    typ, data = imap._command_complete("FETCH", tag)
-    if typ != "OK":
-        raise IMAPClientError(f"FETCH failed: {reason(Exception(data))}")
-    typ, data = imap._untagged_response(typ, data, "FETCH")
-    parsed: dict[int, dict[bytes, Any]] = parse_fetch_response(data, client.normalise_times, True)
-    return {uid: d for uid, d in parsed.items() if isinstance(uid, int)}
-
-
-# ---------------------------------------------------------------------------------------------
-# Results
-# ---------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Problem:
-    """One source message the closing check could not match on the destination."""
-
-    kind: str  # missing | flags | internaldate | size
-    folder: str  # its source folder
-    message: str  # Message-ID, or "digest hdr:..." for one without
-    detail: str = ""
-
-    def text(self) -> str:
-        return f"{self.kind}: {self.message} in {self.folder}" + (
-            f" ({self.detail})" if self.detail else ""
-        )
-
-
-MAX_PROBLEMS = 50  # named per folder; the counts are always complete
-
-
-@dataclass
-class FolderResult:
-    source: list[str]
-    destination: str
-    source_count: int
-    destination_count: int = 0
-    to_copy: int = 0
-    copied: int = 0
-    copied_bytes: int = 0
-    flags_updated: int = 0
-    missing: int = 0
-    mismatched: int = 0
-    problems: list[Problem] = field(default_factory=list)
-    uidvalidity: dict[str, int | None] = field(default_factory=dict)  # "source:<name>" / "dest"
-
-
-@dataclass
-class AccountResult:
-    source: str
-    destination: str
-    folders: list[FolderResult] = field(default_factory=list)
-    error: str = ""
-    attempts: int = 0
-    seconds: float = 0.0
-    notes: list[str] = field(default_factory=list)
-
-    @property
-    def missing(self) -> int:
-        return sum(f.missing for f in self.folders)
-
-    @property
-    def mismatched(self) -> int:
-        return sum(f.mismatched for f in self.folders)
-
-
-# ---------------------------------------------------------------------------------------------
-# The closing check
-# ---------------------------------------------------------------------------------------------
-
-
-def _stamp(m: Msg) -> float | None:
-    return m.internaldate.timestamp() if m.internaldate else None
-
-
-def _label(key: str) -> str:
-    return key[4:] if key.startswith("mid:") else f"digest {key}"
-
-
-def _same(s: Msg, d: Msg) -> bool:
-    return (
-        s.size == d.size
-        and (_stamp(s) is None or _stamp(s) == _stamp(d))
-        and set(s.flags) <= set(d.flags)
-    )
-
-
-def compare(source: Sequence[tuple[str, Msg]], destination: Sequence[Msg]) -> list[Problem]:
-    """Every source message (folder, message) against the destination folder: present, same size,
-    same internal date, and its flags set there (the destination may have more: a user who read
-    a message on the new system). Duplicates are matched one to one."""
-    by_key: dict[str, list[Msg]] = collections.defaultdict(list)
-    for d in destination:
-        by_key[d.key].append(d)
-    unmatched: list[tuple[str, Msg]] = []
-    for folder, s in source:
-        pool = by_key.get(s.key, [])
-        exact = next((i for i, d in enumerate(pool) if _same(s, d)), None)
-        if exact is None:
-            unmatched.append((folder, s))
-        else:
-            pool.pop(exact)
-    problems = []
-    for folder, s in unmatched:
-        pool = by_key.get(s.key, [])
-        if not pool:
-            problems.append(Problem("missing", folder, _label(s.key)))
-            continue
-        d = pool.pop(0)
-        if s.size != d.size:
-            problems.append(
-                Problem("size", folder, _label(s.key), f"source {s.size}, destination {d.size}")
-            )
-        elif _stamp(s) != _stamp(d):
-            problems.append(
-                Problem(
-                    "internaldate",
-                    folder,
-                    _label(s.key),
-                    f"source {s.internaldate}, destination {d.internaldate}",
-                )
-            )
-        else:
-            lacking = b" ".join(sorted(set(s.flags) - set(d.flags))).decode(errors="replace")
-            problems.append(Problem("flags", folder, _label(s.key), f"not set: {lacking}"))
-    return problems
-
-
-def _record(fr: FolderResult, problems: Sequence[Problem]) -> None:
-    fr.missing = sum(1 for p in problems if p.kind == "missing")
-    fr.mismatched = len(problems) - fr.missing
-    fr.problems = list(problems[:MAX_PROBLEMS])
 
 
 # ---------------------------------------------------------------------------------------------
@@ -702,7 +407,7 @@ def copy_account(
     if verify_only:
         for p in plans:
             source = [(s, m) for s, ms in p.sources.items() for m in ms]
-            _record(p.result, compare(source, dst_scans[p.result.destination].messages))
+            record_problems(p.result, compare(source, dst_scans[p.result.destination].messages))
         return result
 
     for p in plans:
@@ -717,7 +422,9 @@ def copy_account(
     finals = scan_many(dst, written)
     for p in plans:
         if p.result.destination not in existing:
-            _record(p.result, compare([(s, m) for s, ms in p.sources.items() for m in ms], []))
+            record_problems(
+                p.result, compare([(s, m) for s, ms in p.sources.items() for m in ms], [])
+            )
             continue
         dst_msgs = finals[p.result.destination].messages
         p.result.destination_count = len(dst_msgs)
@@ -725,7 +432,7 @@ def copy_account(
         if p.result.flags_updated:
             dst_msgs = scan(dst, p.result.destination, readonly=True).messages
         source = [(s, m) for s, ms in p.sources.items() for m in ms]
-        _record(p.result, compare(source, dst_msgs))
+        record_problems(p.result, compare(source, dst_msgs))
     return result
 
 
@@ -977,139 +684,6 @@ def copy_mailbox(
         window=Window(tuple(folders) if folders is not None else None, since, before),
     )
     return result
-
-
-# ---------------------------------------------------------------------------------------------
-# Reports
-# ---------------------------------------------------------------------------------------------
-
-
-def _account_json(a: AccountResult) -> dict[str, Any]:
-    return {
-        "source": a.source,
-        "destination": a.destination,
-        "error": a.error or None,
-        "attempts": a.attempts,
-        "seconds": a.seconds,
-        "missing": a.missing,
-        "mismatched": a.mismatched,
-        "notes": a.notes,
-        "folders": [
-            {
-                "source": f.source,
-                "destination": f.destination,
-                "sourceMessages": f.source_count,
-                "destinationMessages": f.destination_count,
-                "toCopy": f.to_copy,
-                "copied": f.copied,
-                "copiedBytes": f.copied_bytes,
-                "flagsUpdated": f.flags_updated,
-                "missing": f.missing,
-                "mismatched": f.mismatched,
-                "problems": [
-                    {"kind": p.kind, "folder": p.folder, "message": p.message, "detail": p.detail}
-                    for p in f.problems
-                ],
-                "uidValidity": f.uidvalidity,
-            }
-            for f in a.folders
-        ],
-    }
-
-
-def to_json(
-    results: Iterable[AccountResult | None], mode: str, complete: bool = True
-) -> dict[str, Any]:
-    all_results = list(results)
-    accounts = [a for a in all_results if a is not None]
-    return {
-        "mode": mode,
-        "complete": complete,
-        "accountsTotal": len(all_results),
-        "accountsDone": len(accounts),
-        "failed": sum(1 for a in accounts if a.error),
-        "missing": sum(a.missing for a in accounts),
-        "mismatched": sum(a.mismatched for a in accounts),
-        "copied": sum(f.copied for a in accounts for f in a.folders),
-        "copiedBytes": sum(f.copied_bytes for a in accounts for f in a.folders),
-        "accounts": [_account_json(a) for a in accounts],
-    }
-
-
-def write_report(path: Path, doc: Mapping[str, Any]) -> None:
-    """Atomically: a crash mid-run leaves the previous complete version, never half a file."""
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(doc, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
-
-
-def uidvalidity_notes(previous: Mapping[str, Any] | None, result: AccountResult) -> list[str]:
-    """Folders whose UIDVALIDITY changed since the run that wrote ``previous`` (the last report).
-    Messages are matched by Message-ID or digest, never by UID, so a change (a restored or rebuilt
-    mailbox) costs a rescan, not a duplicate."""
-    if not previous:
-        return []
-    before = {
-        (a.get("source"), a.get("destination"), f.get("destination")): f.get("uidValidity", {})
-        for a in previous.get("accounts", [])
-        if isinstance(a, dict)
-        for f in a.get("folders", [])
-        if isinstance(f, dict)
-    }
-    notes = []
-    for f in result.folders:
-        old = before.get((result.source, result.destination, f.destination))
-        if not isinstance(old, dict):
-            continue
-        for side, value in f.uidvalidity.items():
-            if side in old and old[side] is not None and value is not None and old[side] != value:
-                notes.append(
-                    f"UIDVALIDITY of {side.replace('source:', 'source folder ')} "
-                    f"({f.destination}) changed since the last run ({old[side]} -> {value}); "
-                    "messages are matched by Message-ID or digest, so nothing is copied twice"
-                )
-    return notes
-
-
-def to_text(results: Iterable[AccountResult], mode: str) -> str:
-    lines = []
-    accounts = list(results)
-    for a in accounts:
-        lines.append(f"{a.source} -> {a.destination}" + (f": ERROR {a.error}" if a.error else ""))
-        lines += [f"  note: {n}" for n in a.notes]
-        for f in a.folders:
-            bad = [f"MISSING {f.missing}"] if f.missing else []
-            bad += [f"DIFFERENT {f.mismatched}"] if f.mismatched else []
-            verdict = ", ".join(bad) or "OK"
-            if mode == "dry-run":
-                verdict = f"would copy {f.to_copy}"
-            lines.append(
-                f"  {' + '.join(f.source)} -> {f.destination}: {f.source_count} on source, "
-                f"{f.destination_count} on destination, copied {f.copied}: {verdict}"
-            )
-            lines += [f"    {p.text()}" for p in f.problems]
-            if len(f.problems) < f.missing + f.mismatched:
-                lines.append(f"    ... and {f.missing + f.mismatched - len(f.problems)} more")
-    missing = sum(a.missing for a in accounts)
-    mismatched = sum(a.mismatched for a in accounts)
-    failed = [a for a in accounts if a.error]
-    copied = sum(f.copied for a in accounts for f in a.folders)
-    if mode == "dry-run":
-        todo = sum(f.to_copy for a in accounts for f in a.folders)
-        lines.append(f"dry run: {todo} message(s) would be copied; nothing was written")
-    elif missing or mismatched:
-        lines.append(
-            f"FAILED: {missing} source message(s) are not on the destination, {mismatched} "
-            "differ there (size, internal date or flags)"
-        )
-    elif not failed:
-        lines.append(
-            f"all {sum(f.source_count for a in accounts for f in a.folders)} source messages are "
-            f"on the destination ({copied} copied in this run)"
-        )
-    if failed:
-        lines.append(f"FAILED: {len(failed)} account(s) could not be copied (see ERROR above)")
-    return "\n".join(lines) + "\n"
 
 
 def parser() -> argparse.ArgumentParser:
