@@ -15,6 +15,7 @@ import time
 import urllib.error
 import urllib.request
 import uuid
+from email.message import EmailMessage
 from typing import Any
 
 import pytest
@@ -26,6 +27,7 @@ from tests.mailserver_support import (
     PASSWORDS,
     TOOLS,
     MailServer,
+    dkim_verify,
     refused,
     run,
     swaks,
@@ -427,3 +429,34 @@ def test_reports_sent_to_the_published_addresses_reach_the_postmaster(
     nobody = swaks(mail_server, mail_server.ports.smtp, "--from", "a@reports.example.org",
                    "--to", f"reports@{DOMAIN}")  # fmt: skip
     assert "550 5.1.1" in refused(nobody, "RCPT")
+
+
+# -- the submitting client's address stays on the server -----------------------------------------
+
+
+def test_outbound_mail_does_not_carry_the_submitting_clients_address(
+    mail_server: MailServer,
+) -> None:
+    msg = EmailMessage()
+    msg["From"], msg["To"], msg["Subject"] = f"bob@{DOMAIN}", "partner@example.net", "from home"
+    msg["Message-ID"] = mid = f"<{uuid.uuid4()}@{DOMAIN}>"
+    msg.set_content("sent from a home address\n")
+    with smtplib.SMTP("127.0.0.1", mail_server.ports.submission, timeout=30,
+                      source_address=("127.0.0.24", 0)) as c:  # fmt: skip
+        c.starttls(context=mail_server.tls)
+        c.login(f"bob@{DOMAIN}", PASSWORDS["bob"])
+        c.send_message(msg)
+    deadline = time.monotonic() + 20
+    while not (sent := [m for m in mail_server.relay.messages if mid.encode() in m["data"]]):
+        assert time.monotonic() < deadline, f"not relayed\n{mail_server.log()}"
+        time.sleep(0.2)
+    data = sent[0]["data"]
+    assert b"127.0.0.24" not in data and b"ESMTPSA" not in data, data.decode(errors="replace")
+    assert dkim_verify(data, mail_server.dkim_txt)  # still signed and intact
+    # Inbound mail keeps its trace: the Received header of port 25 is untouched.
+    inbound = f"<{uuid.uuid4()}@example.org>"
+    out = swaks(mail_server, mail_server.ports.smtp, "--local-interface", "127.0.0.25",
+                "--from", "someone@example.org", "--to", f"alice@{DOMAIN}",
+                "--header", f"Message-Id: {inbound}")  # fmt: skip
+    assert out.returncode == 0, out.stdout
+    assert b"127.0.0.25" in mail_server.fetch("alice", inbound)

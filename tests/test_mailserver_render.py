@@ -21,7 +21,9 @@ from hkmail.mailserver import (
     user_data,
     user_data_hash,
 )
-from tests.support import REPO, require_root, require_tool
+from hkmail.mailserver.cloudinit import POLICY_RC_D, POSTFIX_DEBCONF, user_data_document
+from hkmail.mailserver.render import Layout
+from tests.support import REPO, require_root, require_tool, unavailable
 
 POLICY = "version: STSv1\r\nmode: enforce\r\nmx: mail.example.com\r\nmax_age: 604800\r\n"
 
@@ -331,3 +333,29 @@ def test_opendmarc_reads_debians_public_suffix_list_and_restarts_when_it_changes
         in r.by_path("/etc/systemd/system/hkmail-psl.service").content
     )
     assert "publicsuffix" in PACKAGES
+
+
+def test_no_package_starts_its_service_before_runcmd(tmp_path: Path) -> None:
+    layout = Layout(root=str(tmp_path))
+    doc = user_data_document(config(), render(config(), layout))
+    deny, debconf = doc["bootcmd"]
+    # Once per instance, before the packages module: the policy-rc.d every maintainer script asks.
+    assert deny[:3] == ["cloud-init-per", "once", "hkmail-no-autostart"]
+    (tmp_path / "usr/sbin").mkdir(parents=True)
+    subprocess.run(deny[3:], check=True, timeout=30)
+    script = tmp_path / "usr/sbin/policy-rc.d"
+    for service in ("postfix", "dovecot", "nginx"):
+        assert subprocess.run([script, service, "start"], timeout=30).returncode == 101
+    # Postfix's own debconf question, answered with a choice its template offers.
+    assert debconf[:3] == ["cloud-init-per", "once", "hkmail-postfix-debconf"]
+    question, _, answer = POSTFIX_DEBCONF.partition(" select ")
+    templates = Path("/var/lib/dpkg/info/postfix.templates")
+    if not templates.exists():
+        unavailable("postfix is not installed: apt-get install postfix")
+    block = templates.read_text().split(f"Template: {question.split()[1]}\n", 1)[1]
+    choices = block.split("Choices: ", 1)[1].splitlines()[0].split(", ")
+    assert answer in choices, choices
+    assert debconf[-1] == f"echo '{POSTFIX_DEBCONF}' | debconf-set-selections"
+    # runcmd's first step lifts the ban; services start when runcmd says (Postfix and Dovecot
+    # only once the certificate exists: hkmail-cert-deploy).
+    assert doc["runcmd"][0] == ["rm", "-f", layout.p(POLICY_RC_D)]

@@ -79,6 +79,31 @@ EARLY_SERVICES: Final = (
 )
 
 
+# Debian's maintainer scripts start what they install: Postfix as "Internet Site" with the snakeoil
+# certificate, Dovecot, and the rest, before runcmd could stop them. A policy-rc.d that exits 101
+# forbids every such start (init-system-helpers, README.policy-rc.d; deb-systemd-invoke and
+# invoke-rc.d honour it). bootcmd writes it, once per instance, before the packages module runs;
+# runcmd removes it and starts each service itself, Postfix and Dovecot only with the certificate.
+POLICY_RC_D: Final = "/usr/sbin/policy-rc.d"
+POSTFIX_DEBCONF: Final = "postfix postfix/main_mailer_type select No configuration"
+
+
+def _bootcmd(rendered: Rendered) -> list[list[str]]:
+    p = rendered.layout.p
+    deny = f"printf '#!/bin/sh\\nexit 101\\n' > {p(POLICY_RC_D)} && chmod 0755 {p(POLICY_RC_D)}"
+    return [
+        ["cloud-init-per", "once", "hkmail-no-autostart", "sh", "-c", deny],
+        [
+            "cloud-init-per",
+            "once",
+            "hkmail-postfix-debconf",
+            "sh",
+            "-c",
+            f"echo '{POSTFIX_DEBCONF}' | debconf-set-selections",
+        ],
+    ]
+
+
 def _runcmd(config: MailServerConfig, rendered: Rendered) -> list[str | list[str]]:
     p = rendered.layout.p
     key = p(AUTHPOLICY_KEY)
@@ -99,6 +124,8 @@ def _runcmd(config: MailServerConfig, rendered: Rendered) -> list[str | list[str
             ["sievec", "-c", p(DOVECOT_CONF), p(NOTIFY_SIEVE)],
         ]
     return [
+        # Packages may start their services again (bootcmd's policy-rc.d is for the first install).
+        ["rm", "-f", p(POLICY_RC_D)],
         # Mailbox owner with a fixed uid, so a restored data disk keeps its ownership.
         f"getent group vmail || groupadd --system --gid {VMAIL_UID} vmail",
         (
@@ -160,7 +187,16 @@ def _runcmd(config: MailServerConfig, rendered: Rendered) -> list[str | list[str
             if config.notify is not None
             else []
         ),
-        ["systemctl", "enable", "--now", "hkmail-cert.timer", "hkmail-psl.path"],
+        # (certbot and unattended-upgrades did not start at install: policy-rc.d.)
+        [
+            "systemctl",
+            "enable",
+            "--now",
+            "hkmail-cert.timer",
+            "hkmail-psl.path",
+            "certbot.timer",
+            "unattended-upgrades",
+        ],
         # The first issuance; if DNS does not point here yet, the timer retries every 10 minutes.
         f"{p(CERT_SCRIPT)} || echo 'hkmail: no certificate yet, hkmail-cert.timer retries' >&2",
     ]
@@ -197,6 +233,7 @@ def user_data_document(config: MailServerConfig, rendered: Rendered) -> dict[str
     doc: dict[str, Any] = {
         # SSH by key only (the key pair is the cloud component's); no password logins at all.
         "ssh_pwauth": False,
+        "bootcmd": _bootcmd(rendered),
         "disable_root": True,
         "package_update": True,
         "packages": list(PACKAGES),

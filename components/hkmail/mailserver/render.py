@@ -332,6 +332,9 @@ smtp_host_lookup = dns, native
         # The header From must be the login's too (hkmail-from-milter); then OpenDKIM signs.
         f"-o smtpd_milters={from_milter},{opendkim}",
         "-o milter_macro_daemon_name=ORIGINATING",
+        # The submitting client's address (a user's home or office IP) stays on the server: its
+        # own cleanup drops the Received header submission adds (subcleanup below).
+        "-o cleanup_service_name=subcleanup",
     ]
 
     def service(port: int, extra: list[str]) -> str:
@@ -348,6 +351,8 @@ smtp_host_lookup = dns, native
 pickup    unix  n       -       n       60      1       pickup
   -o milter_macro_daemon_name=ORIGINATING
 cleanup   unix  n       -       n       -       0       cleanup
+subcleanup unix n       -       n       -       0       cleanup
+  -o header_checks=regexp:{p(d + "/submission_header_checks")}
 qmgr      unix  n       -       n       300     1       qmgr
 tlsmgr    unix  -       -       n       1000?   1       tlsmgr
 rewrite   unix  -       -       n       -       -       trivial-rewrite
@@ -409,6 +414,11 @@ Authserv_Id = {c.hostname}
         RenderedFile(p(d + "/virtual"), "\n".join(virtual) + "\n"),
         RenderedFile(p(d + "/sender_login"), "\n".join(sender_login) + "\n"),
         RenderedFile(p(d + "/own_domains"), "\n".join(own) + "\n"),
+        RenderedFile(
+            p(d + "/submission_header_checks"),
+            "# The Received header of authenticated submission (RFC 3848 ESMTPA/ESMTPSA).\n"
+            "/^Received:.*[[:space:]]with[[:space:]]ESMTPS?A[[:space:]]/ IGNORE\n",
+        ),
         RenderedFile(
             p(d + "/submission_senders"),
             "<> REJECT 5.7.1 a null sender is not accepted on submission\n",
