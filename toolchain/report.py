@@ -28,6 +28,8 @@ from typing import Any
 
 import yaml
 
+from toolchain import evidence_governance as governance_mod
+from toolchain import signature
 from toolchain.engine.model import EngineError, PlannedResource
 from toolchain.gate import placement as placement_mod
 from toolchain.gate.core import GateResult, Violation, run_gate, run_gate_on_state
@@ -807,6 +809,8 @@ class Report:
     generated: str
     mx: list[str] = field(default_factory=list)
     provenance: list[tuple[str, str]] = field(default_factory=list)
+    #: lowered rules, exemption register, limitations (toolchain/evidence_governance.py)
+    governance: list[governance_mod.Section] = field(default_factory=list)
 
 
 def build(
@@ -829,7 +833,9 @@ def build(
         mail=mail_auth(f),
         mx=mx_hosts(f),
         generated=generated,
-        provenance=provenance(result, pack_dir, generated, policy_config),
+        provenance=provenance(result, pack_dir, generated, policy_config)
+        + governance_mod.ci_rows(),
+        governance=governance_mod.sections(result, pack_dir),
     )
 
 
@@ -907,6 +913,7 @@ def _tables(rep: Report) -> list[tuple[str, str, list[str], list[Sequence[str]]]
             ["Domain", "Mechanism", "Status", "Records"],
             [list(m) for m in rep.mail],
         ),
+        *[(sid, title, header, rows) for sid, title, header, rows, _ in rep.governance],
         _provenance_section(rep),
     ]
 
@@ -927,6 +934,9 @@ NOTES = {
 
 
 def _note(rep: Report, sid: str) -> str:
+    for gid, _title, _header, _rows, note in rep.governance:
+        if gid == sid:
+            return note
     if sid == "mailauth":
         return (
             "Records as the deployed state holds them (pulumi stack export); scripts/verify "
@@ -1027,6 +1037,11 @@ def parser() -> argparse.ArgumentParser:
     ap.add_argument("--state", help="report on a `pulumi stack export` document")
     ap.add_argument("--output-dir", default="artifacts/report", help="where to write the files")
     ap.add_argument("--timeout", type=float, default=600.0, help="seconds the program may run")
+    ap.add_argument(
+        "--sign-key",
+        help="also write a detached signature FILE.sig of each report with this ECDSA P-256 PEM "
+        "key (python -m toolchain.signature verify checks it; CI signs with Sigstore instead)",
+    )
     return ap
 
 
@@ -1055,6 +1070,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: {str(exc).strip()}", file=sys.stderr)
         print("report: not run, nothing written", file=sys.stderr)
         return 2
+    try:  # before the gate runs: a bad key is exit 2
+        key = signature.load_private_key(Path(args.sign_key)) if args.sign_key else None
+    except signature.SignatureError as exc:
+        print(f"error: --sign-key: {exc}", file=sys.stderr)
+        return 2
     try:
         if args.state:
             result = run_gate_on_state(args.state, pack, policy_config=args.policy_config)
@@ -1075,6 +1095,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     stem = f"report-{result.project}-{result.stack}"
     (out / f"{stem}.html").write_text(to_html(rep), encoding="utf-8")
     (out / f"{stem}.md").write_text(to_markdown(rep), encoding="utf-8")
+    if key is not None:
+        for name in (f"{stem}.html", f"{stem}.md"):
+            signature.sign(out / name, key)
     print(
         f"report: wrote {out / (stem + '.html')} and {out / (stem + '.md')} ({_verdict_line(rep)})"
     )
