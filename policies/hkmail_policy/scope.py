@@ -1,0 +1,94 @@
+"""What each rule does NOT judge, and what each regulatory control's checks cover and leave to
+the firm: the pack says exactly what is judged (policies/README.md is generated from this).
+
+tests/test_policy_metadata.py fails when a rule has no entry here, so a new rule states its
+limits when it is written."""
+
+from __future__ import annotations
+
+NOT_COVERED: dict[str, str] = {
+    "residency-provider-region": "Where a service keeps data behind its API once the resource is "
+    "created in Hong Kong (a hosted suite's mailboxes, a managed service's backups or logs); "
+    "resources created outside Pulumi; a provider configured only by environment variables at "
+    "apply time when the program gives none.",
+    "residency-resource-region": "Region or zone values a provider computes at apply (they fail "
+    "closed, so they block rather than pass); placement inputs the SDKs do not expose; a region "
+    "launched after the vocabulary was written outside region-named inputs.",
+    "residency-cross-region-copy": "Copies a service makes on its own (provider-side redundancy, "
+    "a console-enabled backup), copies made by tools outside Pulumi (scripts, rclone, "
+    "imapsync), and the source of a copy into the resource.",
+    "residency-embedded-region": "Hosts it does not know (an IP address, a third party's domain), "
+    "content fetched at run time (#include URLs, scripts from a bucket), encodings beyond base64 "
+    "and gzip+base64 (three layers) and MIME multipart parts.",
+    "residency-no-hk-service": "Services not listed in hkmail_policy/endpoints.py; where a hosted "
+    "suite (Alibaba Mail, Tencent Exmail) keeps mailboxes, which is the site and contract the "
+    "firm buys, not a program input.",
+    "residency-global-edge": "Edge caching a service turns on by itself, and a CDN or "
+    "acceleration endpoint configured outside Pulumi.",
+    "residency-service-default": "Defaults a service applies without documenting them in its SDK "
+    "(only documented defaults are known).",
+    "encryption-at-rest-kms": "Tencent CVM system disks and TencentDB/CLS (no input to check in "
+    "tencentcloud-iac-pulumi 0.2.3); who can use the key (KMS key policy); data in transit.",
+    "exposure-bucket-public-access": "Access granted by RAM/CAM policies, presigned URLs, bucket "
+    "policies written outside Pulumi, and access from inside the VPC.",
+    "durability-protect-data": "Backups, their restore tests and retention; protect only stops "
+    "a Pulumi delete, not one made in the console or by the provider.",
+    "secrets-no-plaintext": "Secrets the pack cannot recognise in a value that is not a private "
+    "key (a password in a free-text input or an encoded payload); secrets kept outside Pulumi "
+    "(environment, CI variables); the strength and rotation of a secret.",
+    "mailauth-dkim-key-strength": "Keys held by a hosted service and shown only in its console; "
+    "key rotation; whether receivers see a valid signature (scripts/verify checks DNS).",
+    "mailauth-spf-strict": "Whether the listed senders are the firm's only senders, and records "
+    "published outside Pulumi (scripts/verify checks what DNS serves).",
+    "mailauth-dmarc-enforced": "Whether aggregate reports are read and acted on; records "
+    "published outside Pulumi.",
+}
+
+#: The gate's own rules (toolchain/gate), which judge the project rather than its resources.
+GATE_NOT_COVERED: dict[str, str] = {
+    "residency-state-backend": "Copies of state made outside the backend (stack exports, local "
+    "caches, CI artifacts) and where the backend's bucket replicates on its own.",
+    "residency-secrets-provider": "Where the passphrase itself is kept (a CI secret store is "
+    "outside Hong Kong unless the firm runs its own), and secrets never put into Pulumi.",
+    "residency-state-declared": "Whether the declared backend and secrets provider are the ones "
+    "actually used at deploy time.",
+    "residency-environment-placement": "Placement read from a file, a web service, or a variable "
+    "not named like a region or zone.",
+}
+
+#: control id -> (what the pack's checks cover of it, what they leave to the firm)
+CONTROL_SCOPE: dict[str, tuple[str, str]] = {
+    "SFC-EDS-2019": (
+        "That the resources the program creates (and their copies) are placed in Hong Kong "
+        "regions, which supports keeping regulatory records in a Hong Kong data centre.",
+        "SFC approval of the premises (s.130 SFO), the two managers-in-charge with access, the "
+        "EDSP's undertaking or the managers' undertakings, and records kept outside this stack.",
+    ),
+    "SFC-KRR": (
+        "That data-bearing resources carry Pulumi's protect flag (no accidental delete by Pulumi).",
+        "Retention periods, the ability to produce records promptly, WORM or immutability where "
+        "required, backups and their restore tests.",
+    ),
+    "HKMA-SA-2": (
+        "The placement of the resources the program creates with its cloud provider.",
+        "The outsourcing assessment, the contract (data location, access and audit rights, "
+        "confidentiality), notifying the HKMA, and oversight of the service provider.",
+    ),
+    "HKMA-CLOUD-2022": (
+        "Placement in Hong Kong, encryption at rest with a KMS key, no public buckets, no plain "
+        "secrets in inputs: the configuration the program states.",
+        "Cloud governance, risk assessment, key management and access control, monitoring, "
+        "exit planning, and the provider's audit and access rights.",
+    ),
+    "HKMA-TM-G-1": (
+        "Encryption at rest, no public exposure of buckets, secrets not in plain inputs, mail "
+        "authentication records (SPF, DKIM, DMARC).",
+        "Access control and privileged-access management, patching, logging and monitoring, "
+        "incident response, and controls on systems outside this stack.",
+    ),
+    "PDPO-DPP4": (
+        "Configuration the program states: placement, encryption, exposure, secrets.",
+        "All other practicable steps (people, access, processes) and the contractual means with "
+        "each processor that DPP4(2) requires.",
+    ),
+}
