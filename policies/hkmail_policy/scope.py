@@ -27,6 +27,9 @@ NOT_COVERED: dict[str, str] = {
     "acceleration endpoint configured outside Pulumi.",
     "residency-service-default": "Defaults a service applies without documenting them in its SDK "
     "(only documented defaults are known).",
+    "residency-mail-notify": "Notifications sent by anything other than the server's notifier "
+    "settings in user data (a mailbox user's own forwarding or client-side rules, a script "
+    "added after boot), and what the chat platform does with a message once received.",
     "encryption-at-rest-kms": "Tencent CVM system disks and TencentDB/CLS (no input to check in "
     "tencentcloud-iac-pulumi 0.2.3); who can use the key (KMS key policy); data in transit.",
     "exposure-bucket-public-access": "Access granted by RAM/CAM policies, presigned URLs, bucket "
