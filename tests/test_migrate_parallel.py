@@ -161,6 +161,12 @@ def test_busy_destination_backs_off_and_pipelined_appends_keep_everything(env: E
     assert doc["copied"] == len(env.corpus.messages) and doc["missing"] == 0
     assert doc["mismatched"] == 0  # sizes, internal dates and flags checked message by message
     assert "copy: 2/2 accounts" in done.stderr and "failures 0" in done.stderr
+    # what was chosen is said first: the security of each side, the parallelism
+    assert (
+        f"source 127.0.0.1:{old_wan.port} (ssl), destination 127.0.0.1:{new_wan.port} (ssl)"
+        in (done.stderr.splitlines()[0])
+    )
+    assert "2 account(s), 2 at a time, at most 2 session(s) per server" in done.stderr
 
 
 @pytest.mark.integration

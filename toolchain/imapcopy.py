@@ -629,6 +629,10 @@ def run_copy(
     if (source.host, source.port) == (destination.host, destination.port):
         slots = (slots[0], slots[0])  # one server, one cap
     display = Overall(len(accounts), progress_out, progress)
+    display.note(
+        f"copy: {len(accounts)} account(s), {jobs} at a time, at most {cap} session(s) per "
+        f"server; source {source}, destination {destination}"
+    )
     results: list[AccountResult | None] = [None] * len(accounts)
     lock = threading.Lock()
 
