@@ -130,7 +130,7 @@ def test_lock_is_generated_from_the_requirements_files() -> None:
 
 
 def test_lock_check_names_the_fix(tmp_path: Path) -> None:
-    for name in ("requirements.txt", "requirements-dev.txt"):
+    for name in ("requirements.txt", "requirements-tools.txt", "requirements-dev.txt"):
         shutil.copy(REPO / name, tmp_path / name)
     (tmp_path / "requirements.lock").write_text(
         (REPO / "requirements.lock").read_text() + "extra==1.0\n"
@@ -176,3 +176,50 @@ def test_dev_environment_is_the_lock() -> None:
     }
     missing = {k: v for k, v in want.items() if installed.get(k) != v}
     assert not missing, f"not installed as pinned: {missing}"
+
+
+DEV_TOOLS = ("mypy", "ruff", "zizmor", "hypothesis", "pytest")
+
+
+def test_the_tools_need_only_the_runtime_and_the_pack() -> None:
+    """scripts/plan and the other tools build the environment from requirements.txt and the
+    pack's requirements, without the test tools; scripts/test builds the whole lock."""
+    tools = deps.read(REPO / "requirements-tools.txt")
+    assert tools.problems == () and not [t for t in DEV_TOOLS if t in tools.pins]
+    lock = deps.read(REPO / "requirements.lock").pins
+    assert {n: p for n, p in tools.pins.items() if lock.get(n) != p} == {}, "as in the lock"
+    # the pack's own requirements (what `pulumi preview --policy-pack` installs) agree with it,
+    # but for the setuptools that Python 3.11's venv ships (pip freeze does not list it)
+    pack = deps.read(REPO / "policies" / "requirements.txt").pins
+    assert {n: p for n, p in pack.items() if tools.pins.get(n) != p} in (
+        {},
+        {"setuptools": pack.get("setuptools")},
+    )
+    for script in ("plan", "gate", "report", "verify", "migrate", "inventory", "exemption"):
+        text = (REPO / "scripts" / script).read_text()
+        assert 'source "$(dirname "${BASH_SOURCE[0]}")/_venv.sh" tools' in text, script
+    assert "source scripts/_venv.sh dev" in (REPO / "scripts" / "test").read_text()
+
+
+def test_a_tool_on_the_cli_environment_adds_only_the_pack(fresh_clone: FreshClone) -> None:
+    """Last in this module: scripts/plan --gate in the fresh clone, on the environment `pulumi up`
+    built, installs what the pack needs and nothing of the test tools."""
+    env = {k: v for k, v in os.environ.items() if k not in ("VIRTUAL_ENV", "PYTHONPATH")}
+    out = subprocess.run(
+        [str(fresh_clone.root / "scripts" / "plan"), "--stack", "tencent-exmail", "--gate"],
+        capture_output=True,
+        text=True,
+        timeout=900,
+        env=env,
+        cwd=fresh_clone.root,
+    )
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert "what the tools run on" in out.stderr and "PASS: no mandatory violation" in out.stdout
+    freeze = subprocess.run(
+        [str(fresh_clone.root / ".venv" / "bin" / "python"), "-m", "pip", "freeze"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.lower()
+    assert "pulumi-policy==" in freeze or "pulumi_policy==" in freeze
+    assert [t for t in DEV_TOOLS if f"\n{t}==" in "\n" + freeze] == []

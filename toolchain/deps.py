@@ -1,9 +1,11 @@
 """``python -m toolchain.deps [--write]``: the one source of this repo's Python dependencies.
 
 ``requirements.txt`` is the complete, exactly pinned runtime set: it is all the Pulumi CLI installs
-(``toolchain: pip`` in Pulumi.yaml). ``requirements-dev.txt`` adds the test and lint tools
-(``-r requirements.txt``). ``requirements.lock`` is GENERATED from the two, one flat sorted list
-(what scripts/_venv.sh's environment holds); this module writes it and checks it.
+(``toolchain: pip`` in Pulumi.yaml). ``requirements-tools.txt`` adds what the command-line
+tools run on (the policy pack's runtime, jsonschema; ``-r requirements.txt``), and
+``requirements-dev.txt`` the test and lint tools (``-r requirements-tools.txt``).
+``requirements.lock`` is GENERATED from them, one flat sorted list (what scripts/_venv.sh's test
+environment holds); this module writes it and checks it.
 """
 
 from __future__ import annotations
