@@ -8,6 +8,7 @@ Exit status: 0 on success, 2 when the program, its project or its config cannot 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
 from collections.abc import Sequence
@@ -196,11 +197,17 @@ def main(argv: Sequence[str] | None = None) -> int:
             assert result.plan is not None
             plan = result.plan
             exit_code = result.exit_code
+            from toolchain import mailflows
+
+            flows = mailflows.rows(result.violations)
             if args.format == "json":
                 doc = {**to_json(plan), "gate": gate_json(result)}
+                doc["mailFlows"] = [dataclasses.asdict(f) for f in flows]
                 text = json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
             else:
-                text = to_text(plan, args.verbose) + "\n" + gate_text(result)
+                text = (
+                    to_text(plan, args.verbose) + mailflows.to_text(flows) + "\n" + gate_text(result)
+                )
         else:
             # the exemptions file, with the pack's own validation (the gate does the same)
             check_pack_records(args.policy_pack)

@@ -29,7 +29,7 @@ from typing import Any
 import yaml
 
 from toolchain import evidence_governance as governance_mod
-from toolchain import signature
+from toolchain import mailflows, signature
 from toolchain.engine.model import EngineError, PlannedResource
 from toolchain.gate import placement as placement_mod
 from toolchain.gate.core import GateResult, Violation, run_gate, run_gate_on_state
@@ -638,11 +638,35 @@ def _box(x: int, y: int, w: int, title: str, sub: str, fill: str, stroke: str, d
     )
 
 
+def _hosted_mailboxes(mx: str, status: str | None) -> str:
+    """The hosted suite's mailboxes, with the verdict on where they are (the MX flow)."""
+    status = status or "location not judged (no MX flow)"
+    blocked = status.startswith("BLOCKED")
+    return _box(
+        10, 120, 190, "Mailboxes: hosted suite", mx, "#ffebee" if blocked else "#fff3e0",
+        "#c62828" if blocked else "#ef6c00", True,
+    ) + "".join(
+        f'<text x="10" y="{176 + 13 * i}" font-size="10" fill="#8d6e63">{html.escape(part)}</text>'
+        for i, part in enumerate(_wrap(status, 34)[:3])
+    )  # fmt: skip
+
+
+def _wrap(text: str, width: int) -> list[str]:
+    lines: list[str] = []
+    for word in text.split():
+        if lines and len(lines[-1]) + 1 + len(word) <= width:
+            lines[-1] += " " + word
+        else:
+            lines.append(word)
+    return lines
+
+
 def svg(
     rows: Sequence[DataRow],
     moves: Sequence[Transfer],
     place: Sequence[tuple[str, str, str]],
     mx: Sequence[str] = (),
+    mailbox_status: str | None = None,
 ) -> str:
     """Where mail is stored (inside the Hong Kong box) and where it may leave (red arrows)."""
     # mailboxes first, then the rest
@@ -700,9 +724,7 @@ def svg(
             y += 46
     if hosted:
         parts.append(
-            _box(10, 120, 190, "Mailboxes: hosted suite", mx[0], "#fff3e0", "#ef6c00", True)
-            + '<text x="10" y="176" font-size="10" fill="#8d6e63">location per the suite</text>'
-            + '<text x="10" y="189" font-size="10" fill="#8d6e63">contract, not this stack</text>'
+            _hosted_mailboxes(mx[0], mailbox_status)
             + '<line x1="95" y1="90" x2="95" y2="118" stroke="#333" marker-end="url(#arrow)"/>'
         )
     y = 46
@@ -811,6 +833,7 @@ class Report:
     provenance: list[tuple[str, str]] = field(default_factory=list)
     #: lowered rules, exemption register, limitations (toolchain/evidence_governance.py)
     governance: list[governance_mod.Section] = field(default_factory=list)
+    flows: list[mailflows.FlowRow] = field(default_factory=list)
 
 
 def build(
@@ -832,6 +855,7 @@ def build(
         guardrail=guardrail_summary(),
         mail=mail_auth(f),
         mx=mx_hosts(f),
+        flows=mailflows.rows(result.violations),
         generated=generated,
         provenance=provenance(result, pack_dir, generated, policy_config)
         + governance_mod.ci_rows(),
@@ -882,6 +906,12 @@ def _tables(rep: Report) -> list[tuple[str, str, list[str], list[Sequence[str]]]
                 (t.resource, t.destination, t.basis, t.exemption, t.expires, t.status)
                 for t in rep.moves
             ],
+        ),
+        (
+            "mailflows",
+            "Mail data flows (MX, SPF, DMARC, TLS-RPT)",
+            ["Data", "From", "To", "Set up by", "Status"],
+            [(m.data, m.source, m.destination, m.via, m.status) for m in rep.flows],
         ),
         (
             "verdicts",
@@ -955,7 +985,8 @@ def _note(rep: Report, sid: str) -> str:
         where = f" (MX {', '.join(rep.mx)})" if rep.mx else ""
         return (
             "No data-bearing resource in this stack: mailboxes are held by the hosted suite"
-            f"{where}, where the suite's contract and site put them."
+            f"{where}; where it keeps them, and whether that is attested or declared, is in "
+            "Mail data flows."
         )
     return NOTES.get(sid, "")
 
@@ -977,7 +1008,7 @@ def to_html(rep: Report) -> str:
         f'<p id="verdict" class="{"pass" if ok else "fail"}">{e(_verdict_line(rep))}</p>',
         f'<p class="note">Generated {e(rep.generated)} by scripts/report.</p>',
         '<h2 id="flows">Data flows</h2>',
-        svg(rep.data, rep.moves, rep.placement, rep.mx),
+        svg(rep.data, rep.moves, rep.placement, rep.mx, mailflows.mailbox_status(rep.flows)),
     ]
     for sid, title, header, rows in _tables(rep):
         body.append(f'<h2 id="{sid}">{e(title)}</h2>')

@@ -55,24 +55,25 @@ DNS_CLOUD: Final[Mapping[DnsProvider, Cloud]] = {"dnspod": "tencentcloud", "alid
 #: gives Free 600, Individual 600, Enterprise Standard 60, Enterprise Ultimate 1. Here "personal"
 #: is the Basic/Individual edition and "ultimate" the Flagship/Enterprise Ultimate edition.
 #:
-#: DNSPod: no per-plan figure is confirmed. The tencentcloud provider's Terraform docs
-#: (tencentcloud_dnspod_record.ttl) say only "the range is 1-604800, and the minimum value of
-#: different levels of domain names is different"; DNSPod's DescribePackageDetail API example
-#: shows a free package (D_Free) with MinTtl 120. The advisory figures (free 600, professional 120,
-#: enterprise 60, ultimate 1) are the project brief's, unverified. The domain's real floor is the
-#: MinTtl DNSPod reports for its package.
+#: DNSPod: the tencentcloud provider's Terraform docs (tencentcloud_dnspod_record.ttl) say only
+#: "the range is 1-604800, and the minimum value of different levels of domain names is
+#: different". Tencent's DescribePackageDetail API example (cloud.tencent.com/document/api/1427/
+#: 86551) lists MinTtl per package: free (DP_Free) 600, professional (DP_Plus) 60, enterprise
+#: (DP_Expert) 1, ultimate (DP_Ultra) 1 (the legacy D_Free package shows 120). These are the
+#: advisory figures; an example response is not a guarantee, so the spec refuses only below 1 and
+#: the domain's real floor is the MinTtl DNSPod reports for its package.
 TTL_FLOOR: Final[Mapping[DnsProvider, Mapping[str, int]]] = {
     "dnspod": {"free": 1, "professional": 1, "enterprise": 1, "ultimate": 1},
     "alidns": {"free": 600, "personal": 120, "standard": 60, "ultimate": 1, "exclusive": 1},
 }
 TTL_ADVISORY_FLOOR: Final[Mapping[DnsProvider, Mapping[str, int]]] = {
-    "dnspod": {"free": 600, "professional": 120, "enterprise": 60, "ultimate": 1},
+    "dnspod": {"free": 600, "professional": 60, "enterprise": 1, "ultimate": 1},
     "alidns": {"free": 600, "personal": 600, "standard": 60, "ultimate": 10, "exclusive": 1},
 }
 TTL_FLOOR_SOURCE: Final[Mapping[DnsProvider, str]] = {
-    "dnspod": "DNSPod's per-plan minimum TTL is unverified (the tencentcloud provider's Terraform "
-    "docs: 'the minimum value of different levels of domain names is different'; the figure "
-    "used here is the project brief's)",
+    "dnspod": "DNSPod's per-plan minimum TTL is unverified as a limit: the figures are the example "
+    "response of its DescribePackageDetail API (free 600, professional 60, enterprise 1, "
+    "ultimate 1); the domain's real floor is the MinTtl DNSPod reports for its package",
     "alidns": "Alibaba's own pages disagree (current TTL page: Basic 120, Flagship 10; older "
     "page: Individual 600, Enterprise Ultimate 1)",
 }
@@ -84,10 +85,12 @@ TTL_DEFAULT: Final = 600
 #: MX preference range the spec accepts per provider. Alidns 1-50: Alidns AddDomainRecord API
 #: ("Priority ... 取值范围:[1,50]", help.aliyun.com/document_detail/29772; pulumi-alicloud's
 #: AlidnsRecord docs say [1-10], contradicted by Alibaba's own Alibaba Mail preset 5/10/15).
-#: DNSPod 1-65535: issue 14 reports that the current DNSPod API (CreateRecord) accepts 1-65535
-#: (not confirmed in this repository's sources); the tencentcloud provider's Terraform docs
-#: (tencentcloud_dnspod_record.mx) say "range 1-20", so above MX_PRIORITY_DOCUMENTED_MAX the
-#: plan warns instead of refusing. Neither takes 0, so neither can publish the RFC 7505 null MX.
+#: DNSPod 1-65535: DNSPod's ModifyRecord API documents MX 1-65535 (its CreateRecord API 0-65535);
+#: the tencentcloud provider's Terraform docs (tencentcloud_dnspod_record.mx) say "range 1-20",
+#: so above MX_PRIORITY_DOCUMENTED_MAX the plan warns instead of refusing. The null MX needs
+#: preference 0: only DNSPod's CreateRecord documents it, while updates go through ModifyRecord
+#: (from 1) and the provider documents 1-20, so a null MX could not be kept through the provider;
+#: Alidns takes 1-50. Neither is used for the RFC 7505 null MX here.
 MX_PRIORITY_RANGE: Final[Mapping[DnsProvider, tuple[int, int]]] = {
     "dnspod": (1, 65535),
     "alidns": (1, 50),

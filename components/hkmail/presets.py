@@ -9,9 +9,10 @@ suite's admin console, so they are stack input, not presets.
 The alibaba-mail preset is Alibaba Mail's China site: its MX values are those of Alibaba's
 "What is an MX record?" page on help.aliyun.com (document 446248). Alibaba Mail's international
 service (alibabacloud.com) has Singapore, Hong Kong, Germany and US sites (its "API access server
-address" page lists alimail-sg/-hk/-de/-us.aliyuncs.com); a mailbox is kept in Hong Kong only on
-that Hong Kong site, whose MX hosts are not a preset here (use mail.suite: custom with the values
-its console shows).
+address" page lists alimail-sg/-hk/-de/-us.aliyuncs.com), but no Alibaba page states that the
+Hong Kong site stores its mail in Hong Kong, and its MX hosts are not published (use mail.suite:
+custom with the values its console shows). Where each suite keeps mail is the policy pack's
+mail-systems table (policies/hkmail_policy/mail_systems.py).
 """
 
 from __future__ import annotations

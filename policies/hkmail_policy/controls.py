@@ -93,7 +93,9 @@ CONTROLS: dict[str, Control] = {
         Control(
             "GBA-SC-2023",
             "Standard Contract for the Cross-boundary Flow of Personal Information within the "
-            "Guangdong-Hong Kong-Macao Greater Bay Area (Mainland, Hong Kong): voluntary; only "
+            "Guangdong-Hong Kong-Macao Greater Bay Area (Mainland, Hong Kong): voluntary; on the "
+            "Hong Kong side only the banking, credit referencing and healthcare sectors until "
+            "1 Nov 2024, all sectors since; only "
             "for flows between the nine Mainland cities of the GBA and Hong Kong, with both "
             "parties registered there and no onward transfer outside the GBA; filed with the "
             "Guangdong provincial Cyberspace Administration or Hong Kong's Digital Policy Office "
@@ -103,7 +105,8 @@ CONTROLS: dict[str, Control] = {
             "Cross-boundary Flow of Personal Information within the Guangdong-Hong Kong-Macao "
             "Greater Bay Area (Mainland, Hong Kong), with its annexed Standard Contract",
             "Guidelines (scope, filing) and annexed Standard Contract",
-            "Dec 2023 (issued 10-13 Dec 2023; exact day unverified)",
+            "announcement 2023 No. 3, signed 10 Dec 2023, published 13 Dec 2023; all Hong Kong "
+            "sectors from 1 Nov 2024",
             "https://digitalpolicy.gov.hk/en/our_work/digital_infrastructure/mainland/"
             "cross-boundary_data_flow",
             evidence_only=True,
@@ -114,9 +117,10 @@ CONTROLS: dict[str, Control] = {
             "electronic data storage provider (EDSP) it needs all of: SFC approval of the "
             "premises under s.130 SFO; two managers-in-charge of core functions in Hong Kong "
             "with authority to access the records; and either a Hong Kong EDSP (records kept in "
-            "a Hong Kong data centre) or an undertaking from a non-Hong Kong EDSP; since the "
-            "SFC FAQ of 10 Dec 2020, undertakings from the managers-in-charge are an "
-            "alternative to the EDSP's",
+            "a Hong Kong data centre, with the EDSP-countersigned notice) or an undertaking from "
+            "a non-Hong Kong EDSP; since the SFC FAQ of 10 Dec 2020, undertakings from the "
+            "managers-in-charge replace both routes, and with SFC consent one manager-in-charge "
+            "or responsible officer suffices",
             "SFC, Circular to licensed corporations: Use of external electronic data storage "
             "(and SFC FAQs on it)",
             "Circular section C (exclusive storage with an EDSP); Securities and Futures "
@@ -139,7 +143,7 @@ CONTROLS: dict[str, Control] = {
             "confidentiality of customer data when an authorized institution outsources",
             'HKMA Supervisory Policy Manual, module SA-2 "Outsourcing"',
             "the module (customer data confidentiality; overseas outsourcing)",
-            "version and date unverified",
+            "V.1, 28 Dec 2001",
         ),
         Control(
             "HKMA-TM-G-1",
@@ -155,7 +159,8 @@ CONTROLS: dict[str, Control] = {
             'HKMA circular "Guidance on Cloud Computing": supervisory expectations for '
             "authorized institutions adopting cloud computing (governance, risk management and "
             "controls incl. customer data confidentiality, access and audit rights)",
-            'HKMA circular "Guidance on Cloud Computing" (ref. B1/15C, B9/30C)',
+            'HKMA circular "Guidance on Cloud Computing" (ref. B1/15C; a reference "B9/30C" '
+            "could not be found: unverified)",
             "the circular and its annex",
             "31 Aug 2022",
         ),

@@ -33,6 +33,7 @@ from pulumi_policy import (
     StackValidationPolicy,
 )
 
+from . import attestations
 from . import config as config_check
 from . import downgrades as dg
 from . import exemptions as ex
@@ -213,6 +214,11 @@ def serve() -> None:
         _downgrades = dg.load(today=today())
     except ex.ExemptionsError as e:
         # one clear line, no traceback: the gate checks the same file first with this module
+        print(f"error: {e}", file=sys.stderr)
+        sys.exit(2)
+    try:
+        attestations.on_file()  # a bad attestations file stops the pack, like exemptions
+    except attestations.AttestationsError as e:
         print(f"error: {e}", file=sys.stderr)
         sys.exit(2)
     policies = build_policies(exemptions)

@@ -201,8 +201,9 @@ def provider_records(
 ) -> tuple[list[ProviderRecord], list[str]]:
     """The provider resources for ``records``, and warnings for what the provider cannot hold.
 
-    Neither DNSPod nor Alidns accepts MX preference 0 (their lowest is 1, see
-    facts.MX_PRIORITY_RANGE), so the RFC 7505 null MX cannot be published there; the domain still
+    The RFC 7505 null MX needs MX preference 0, which neither provider can be relied on to keep
+    (facts.MX_PRIORITY_RANGE: DNSPod documents 0 only for CreateRecord, not for ModifyRecord or the
+    provider; Alidns takes 1-50), so it is not published there; the domain still
     publishes SPF -all and DMARC reject, and the plan says so instead of failing the whole stack.
     """
     out: list[ProviderRecord] = []
@@ -210,9 +211,10 @@ def provider_records(
     for record in records:
         if is_null_mx(record):
             warnings.append(
-                f"{record.fqdn}: {profile.name} cannot publish the RFC 7505 null MX '0 .' (its MX "
-                "priority must be at least 1); the domain is protected by SPF -all and DMARC "
-                "p=reject only, and senders may try its A/AAAA record (RFC 5321 5.1)"
+                f"{record.fqdn}: {profile.name} cannot publish the RFC 7505 null MX '0 .' (MX "
+                "priority 0 is not documented for its record updates or its provider); the "
+                "domain is protected by SPF -all and DMARC p=reject only, and senders may try its "
+                "A/AAAA record (RFC 5321 5.1)"
             )
             continue
         out.append(ProviderRecord(resource_name(record), profile.to_inputs(record), record))

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from ..model import Rule
-from . import durability, encryption, exposure, mailauth, notify, residency, secrets
+from . import durability, encryption, exposure, mailauth, mailflows, notify, residency, secrets
 
 RULES: tuple[Rule, ...] = (
     *residency.RULES,
+    *mailflows.RULES,
     *notify.RULES,
     *encryption.RULES,
     *exposure.RULES,
