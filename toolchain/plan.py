@@ -205,9 +205,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 doc["mailFlows"] = [dataclasses.asdict(f) for f in flows]
                 text = json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
             else:
-                text = (
-                    to_text(plan, args.verbose) + mailflows.to_text(flows) + "\n" + gate_text(result)
-                )
+                flow_text = mailflows.to_text(flows)
+                text = to_text(plan, args.verbose) + flow_text + "\n" + gate_text(result)
         else:
             # the exemptions file, with the pack's own validation (the gate does the same)
             check_pack_records(args.policy_pack)
