@@ -22,7 +22,7 @@ from hkmail_policy.flows import DECLARED_PREFIX, Attestation
 from hkmail_policy.model import ALLOWED_REGIONS_SCHEMA, Context, ProviderRef, Resource
 from hkmail_policy.rules import RULES_BY_ID
 
-from hkmail.facts import HONG_KONG_RELAYS
+from hkmail.facts import HONG_KONG_RELAYS, TENCENT_SES_HK_SMTP
 from hkmail.presets import DIRECTMAIL_SPF_INCLUDES, SUITES, TENCENT_SES_SPF_INCLUDE
 from tests.conftest import stack_config
 
@@ -96,6 +96,24 @@ def test_spf_senders_third_party_blocked_own_ses_identity_is_hong_kong() -> None
                    {"emailIdentity": "example.com.hk"}, False, HK, None)  # fmt: skip
     [left] = messages("residency-mail-senders", spf, ctx(spf, ses))
     assert "_spf.sender.example" in left  # Tencent SES of the stack's own identity passes
+
+
+def test_tencent_ses_include_is_hong_kong_when_the_stack_relays_through_its_hong_kong_host() -> (
+    None
+):
+    import base64
+
+    spf = record("spf", "TXT", "v=spf1 mx include:qcloudmail.com -all")
+
+    def server(relay: str) -> Resource:
+        data = base64.b64encode(f"#cloud-config\nrelayhost = [{relay}]:465\n".encode()).decode()
+        return Resource("urn:r::cvm", "tencentcloud:Instance/instance:Instance", "cvm",
+                        {"userData": data}, False, HK, None)  # fmt: skip
+
+    assert messages("residency-mail-senders", spf, ctx(spf, server("smtp.qcloudmail.com"))) == []
+    [msg] = messages("residency-mail-senders", spf, ctx(spf, server("gz-smtp.qcloudmail.com")))
+    assert "Tencent SES (qcloudmail.com) (storage location not published)" in msg
+    assert mail_systems.TENCENT_SES_HK_RELAY == TENCENT_SES_HK_SMTP  # the library's relay fact
 
 
 def test_report_flows_failure_mandatory_aggregate_advisory_own_domain_ignored() -> None:

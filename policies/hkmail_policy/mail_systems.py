@@ -106,6 +106,17 @@ TENCENT_SES_HK_FACT = (
 )
 
 
+# ... or when the stack's own mail server relays through Tencent SES's Hong Kong SMTP endpoint
+# (Tencent SES "SMTP Service Address": Hong Kong smtp.qcloudmail.com; Guangzhou gz-smtp, Singapore
+# sg-smtp, which residency-embedded-region blocks). The library's facts.TENCENT_SES_HK_SMTP names
+# the same host (tests/test_policy_mailflows.py holds them equal).
+TENCENT_SES_HK_RELAY = "smtp.qcloudmail.com"
+TENCENT_SES_RELAY_FACT = (
+    "the stack's own mail server relays through Tencent SES's Hong Kong SMTP endpoint "
+    f"{TENCENT_SES_HK_RELAY} (Tencent SES 'SMTP Service Address')"
+)
+
+
 def by_mx(host: str) -> MailSystem | None:
     host = host.lower().rstrip(".")
     return next((s for s in SYSTEMS if any(fnmatch.fnmatchcase(host, g) for g in s.mx)), None)

@@ -23,7 +23,7 @@ from .. import attestations, mail_systems, regions
 from ..controls import RESIDENCY
 from ..flows import DECLARED_PREFIX, Declarations, Flow, Place, judge
 from ..model import ALLOWED_REGIONS_SCHEMA, Context, Finding, Resource, Rule
-from ..values import first
+from ..values import first, leaves, texts
 from .mailauth import RECORD_SHAPES, _tags, _txt
 
 HONG_KONG_DOMAIN = Place("the stack's domains", "hong-kong", "the sending domain's own records")
@@ -116,6 +116,20 @@ def _own_ses_identity(domain: str, ctx: Context) -> bool:
     return False
 
 
+_HK_RELAY = re.compile(rf"(?<![\w.-]){re.escape(mail_systems.TENCENT_SES_HK_RELAY)}(?![\w-])")
+
+
+def _relays_through_ses_hong_kong(ctx: Context) -> str | None:
+    """The resource whose values (user data decoded) name Tencent SES's Hong Kong relay host."""
+    for r in ctx.stack:
+        for leaf in leaves(r.props):
+            if isinstance(leaf.value, str) and any(
+                _HK_RELAY.search(text) for _, text in texts(leaf.value)
+            ):
+                return r.describe()
+    return None
+
+
 def _declarations() -> Declarations:
     return Declarations(attestations=attestations.on_file())
 
@@ -183,10 +197,13 @@ def spf_flows(resource: Resource, ctx: Context) -> list[Flow]:
         if _in_zones(include, zones):
             continue
         system = mail_systems.by_spf_include(include)
-        if system is not None and system.id == "tencent-ses" and _own_ses_identity(domain, ctx):
-            dest = Place(
-                f"{system.title} ({include})", "hong-kong", mail_systems.TENCENT_SES_HK_FACT
-            )
+        ses = system is not None and system.id == "tencent-ses"
+        relay = _relays_through_ses_hong_kong(ctx) if ses else None
+        if ses and _own_ses_identity(domain, ctx):
+            dest = Place(f"Tencent SES ({include})", "hong-kong", mail_systems.TENCENT_SES_HK_FACT)
+        elif ses and relay is not None:
+            fact = f"{mail_systems.TENCENT_SES_RELAY_FACT}, in {relay}"
+            dest = Place(f"Tencent SES ({include})", "hong-kong", fact)
         elif system is not None:
             dest = system.place(include)
         else:
