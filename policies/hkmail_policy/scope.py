@@ -8,7 +8,8 @@ from __future__ import annotations
 
 NOT_COVERED: dict[str, str] = {
     "residency-provider-region": "Where a service keeps data behind its API once the resource is "
-    "created in Hong Kong (a hosted suite's mailboxes, a managed service's backups or logs); "
+    "created in Hong Kong (a managed service's backups or logs; a hosted suite's mailboxes are "
+    "residency-mail-storage's); "
     "resources created outside Pulumi; a provider configured only by environment variables at "
     "apply time when the program gives none.",
     "residency-resource-region": "Region or zone values a provider computes at apply (they fail "
@@ -21,8 +22,18 @@ NOT_COVERED: dict[str, str] = {
     "content fetched at run time (#include URLs, scripts from a bucket), encodings beyond base64 "
     "and gzip+base64 (three layers) and MIME multipart parts.",
     "residency-no-hk-service": "Services not listed in hkmail_policy/endpoints.py; where a hosted "
-    "suite (Alibaba Mail, Tencent Exmail) keeps mailboxes, which is the site and contract the "
-    "firm buys, not a program input.",
+    "suite (Alibaba Mail, Tencent Exmail) keeps mailboxes (residency-mail-storage judges the MX "
+    "that hands mail to it).",
+    "residency-mail-storage": "Where a suite really stores mail beyond what its vendor publishes "
+    "or attests (an attestation is taken as filed, not verified); MX records published outside "
+    "the stack; mail a suite copies elsewhere on its own (journaling, archiving, backups).",
+    "residency-mail-senders": "Services that send as the domain without an SPF include (an ip4/ip6 "
+    "range of a third party, a relay configured outside Pulumi), and where the sending service "
+    "keeps copies of sent mail.",
+    "residency-mail-failure-reports": "Reports receivers request without a ruf address of the "
+    "stack (forensic reports some receivers send anyway), and what the receiver does with them.",
+    "residency-mail-aggregate-reports": "Where report-processing services the stack's own "
+    "mailboxes forward reports to keep them; aggregate reports are advisory by default.",
     "residency-global-edge": "Edge caching a service turns on by itself, and a CDN or "
     "acceleration endpoint configured outside Pulumi.",
     "residency-service-default": "Defaults a service applies without documenting them in its SDK "
