@@ -8,10 +8,14 @@ import json
 from typing import Any
 
 import pytest
+import yaml
 
 from hkmail.errors import SpecErrors
 from hkmail.spec import read_stack
+from program import run
 from tests.conftest import stack_config
+from tests.policy_fixtures import PackClient, Res
+from tests.support import of_type, plaintext_hits, run_in_process, secret_count, with_secrets
 
 STACK = "private-tencent"
 DECL = {
@@ -114,3 +118,40 @@ def test_webhooks_must_be_a_secret_on_the_platforms_own_host() -> None:
     plain = _errors(_config(), secret_keys={"hkmail:dkimPrivateKey"})
     assert "a secret" in plain["hkmail:notifyWebhooks"]
     assert "SECx" not in json.dumps(plain)
+
+
+def test_the_program_carries_the_rules_to_the_server_and_the_webhooks_only_as_a_secret() -> None:
+    config, _ = with_secrets(STACK)
+    config["hkmail:privateServer"]["notify"] = copy.deepcopy(NOTIFY)
+    config["hkmail:notifyWebhooks"] = json.dumps(WEBHOOKS)
+    resources = run_in_process(lambda: run(config), stack=STACK)
+    [cvm] = of_type(resources, "tencentcloud:Instance/instance:Instance")
+    doc = yaml.safe_load(cvm.inputs["userDataRaw"])
+    [conf] = [f for f in doc["write_files"] if f["path"] == "/etc/hkmail/notify.json"]
+    rules = json.loads(conf["content"])["rules"]
+    assert [r["name"] for r in rules] == ["orders", "invoices"]
+    assert rules[0]["crossBorder"]["exemption"] == "EX-2026-023"
+    needles = ("access_token=abc", "SECx", "key=k1")
+    hits = [h for r in resources for h in plaintext_hits(r.raw, needles, r.urn)]
+    assert hits == []
+    stored = [
+        r for r in of_type(resources, "tencentcloud:Ssm/secret:Secret")
+        if r.inputs.get("secretName", "").endswith("-notify")
+    ]  # fmt: skip
+    assert len(stored) == 1
+    versions = [
+        r for r in of_type(resources, "tencentcloud:Ssm/secretVersion:SecretVersion")
+        if r.inputs.get("secretName", "").endswith("-notify")
+    ]  # fmt: skip
+    assert versions and secret_count(versions[0].inputs) >= 1
+    # The real pack judges the server the program registered: each rule a declared flow.
+    pack = PackClient()
+    try:
+        pack.configure()
+        hk = Res("pulumi:providers:tencentcloud", "hk-tc", {"region": "ap-hongkong"})
+        diags = pack.analyze(Res(cvm.type, cvm.name, cvm.inputs, provider=hk))
+    finally:
+        pack.close()
+    found = [d for d in diags if d.policy == "residency-mail-notify"]
+    assert len(found) == 2 and all(d.level == "advisory" for d in found), found
+    assert "oapi.dingtalk.com" in found[0].message and "subject, sender name" in found[0].message

@@ -306,6 +306,65 @@ class SendingLimitsArgs(TypedDict, total=False):
     """Messages submitted (default 200)."""
 
 
+class NotifyTargetArgs(TypedDict):
+    """A chat group robot notify rules send to; its webhook URL and signing secret are in
+    notifyWebhooks (a secret)."""
+
+    name: str
+    """The target's name, used by rules and as the key in notifyWebhooks."""
+    platform: str
+    """dingtalk (custom robot) | wecom (group robot) | lark (Lark/Feishu custom bot)."""
+
+
+class NotifyCrossBorderArgs(TypedDict):
+    """The rule's cross-border declaration: every chat platform is outside Hong Kong."""
+
+    destination_country: str
+    """The country the platform's contract names (no public source gives it)."""
+    transfer_safeguard: str
+    """pcpd-model-clauses-2022 | processor-contract."""
+    exemption: str
+    """The id of the reviewed exemption in policies/exemptions.yaml."""
+    reference: NotRequired[str]
+    """The contract or ticket reference."""
+    allow_content: NotRequired[bool]
+    """The body and attachment names may leave (refused otherwise)."""
+
+
+class NotifyRuleArgs(TypedDict):
+    """Delivered mail that matches becomes a message to the target, with only the listed fields.
+    Only mail that passes DMARC (or DKIM, with auth: dkim) as judged by this server matches."""
+
+    name: str
+    """The rule's name (shown in the message and the logs)."""
+    target: str
+    """The target's name."""
+    cross_border: NotifyCrossBorderArgs
+    """The declaration of this transfer out of Hong Kong."""
+    recipients: NotRequired[list[str]]
+    """Mailbox local parts it watches; none: every mailbox."""
+    senders: NotRequired[list[str]]
+    """Sender addresses or domains (the From header); none: any."""
+    subject: NotRequired[str]
+    """A regular expression searched in the Subject, case-insensitively."""
+    has_attachment: NotRequired[bool]
+    """Match only mail with (true) or without (false) attachments."""
+    auth: NotRequired[str]
+    """dmarc (default) | dkim: the authentication result the mail must pass."""
+    fields: NotRequired[list[str]]
+    """What leaves besides the rule name and mailbox: subject, senderName, senderAddress, excerpt,
+    link, body, attachments (body and attachments only with crossBorder.allowContent)."""
+
+
+class NotifyArgs(TypedDict):
+    """Mail-to-chat rules of the private server (README "Mail to chat")."""
+
+    targets: list[NotifyTargetArgs]
+    """The chat robots."""
+    rules: list[NotifyRuleArgs]
+    """The rules, each with its declaration."""
+
+
 class PrivateServerArgs(TypedDict):
     """The self-hosted mail server in Hong Kong that receives this domain's mail (suite private)."""
 
@@ -339,6 +398,8 @@ class PrivateServerArgs(TypedDict):
     """The administrators' OpenSSH public key (the instance's key pair); without one, no SSH."""
     sending_limits: NotRequired[SendingLimitsArgs]
     """Per-login hourly sending limits on submission; default 500 recipients, 200 messages."""
+    notify: NotRequired[NotifyArgs]
+    """Mail-to-chat rules (DingTalk, WeCom, Lark); their webhooks are notifyWebhooks."""
 
 
 class MailDomainArgs(TypedDict):
@@ -389,6 +450,8 @@ class MailDomainArgs(TypedDict):
     """With privateServer: mailbox user -> `doveadm pw` hash (a secret)."""
     relay_password: NotRequired[pulumi.Input[str]]
     """With privateServer: the SES SMTP relay password (a secret)."""
+    notify_webhooks: NotRequired[pulumi.Input[str]]
+    """With privateServer.notify: JSON {target: {url, secret}} of the robots (a secret)."""
 
 
 class MailServerArgs(TypedDict):
@@ -420,6 +483,10 @@ class MailServerArgs(TypedDict):
     """Mailbox user -> `doveadm pw` hash (a secret)."""
     relay_password: pulumi.Input[str]
     """The SES SMTP relay password (a secret)."""
+    notify_webhooks: NotRequired[pulumi.Input[str]]
+    """With notify: JSON {target: {url, secret}} of the robots (a secret)."""
+    notify: NotRequired[NotifyArgs]
+    """Mail-to-chat rules (DingTalk, WeCom, Lark); their webhooks are notifyWebhooks."""
     mta_sts_policy: str
     """The MTA-STS policy text served at /.well-known/mta-sts.txt (RFC 8461 3.2)."""
     dkim_public_key: NotRequired[str]

@@ -66,6 +66,7 @@ _SERVER_SPEC_FIELDS = (
     "retention_locked",
     "ssh_public_key",
     "sending_limits",
+    "notify",
 )
 #: MailServerArgs fields that size and place the deployment (checked by mailserver.deploy).
 _SERVER_DEPLOY_FIELDS = (
@@ -83,6 +84,7 @@ _SERVER_OTHER_FIELDS = (
     "dkim_public_key",
     "name_prefix",
     "report_mailboxes",
+    "notify_webhooks",
 )
 
 
@@ -128,7 +130,7 @@ def plan_domain(args: Mapping[str, Any], path: str = "args") -> DomainPlan:
     """Validate a MailDomain's args with the stack's readers and compute its records."""
     subject = f"hkmail:index:MailDomain {args.get('name', '')}".rstrip()
     raw = {camel(k): to_config(v) for k, v in args.items() if k not in _DOMAIN_LEVEL}
-    for secret in SERVER_SECRETS:
+    for secret in (*SERVER_SECRETS, "notify_webhooks"):
         raw.pop(camel(secret), None)
     errors: list[SpecError] = []
     if "autodiscovery" in raw:
@@ -224,6 +226,7 @@ def server_args_of_domain(args: Mapping[str, Any], plan: DomainPlan) -> a.MailSe
             "dkim_private_key": args["dkim_private_key"],
             "mailbox_password_hashes": args["mailbox_password_hashes"],
             "relay_password": args["relay_password"],
+            **({"notify_webhooks": args["notify_webhooks"]} if "notify_webhooks" in args else {}),
             "mta_sts_policy": policy.to_text() if policy else "",
             "dkim_public_key": key.public_key,
             "report_mailboxes": report_mailboxes(spec),
@@ -276,7 +279,19 @@ def _deployment(server: PrivateServerSpec, args: Mapping[str, Any]) -> PrivateMa
         dkim_private_key=f"{prefix}-dkim",
         mailbox_hashes=f"{prefix}-mailboxes",
         relay_credentials=f"{prefix}-relay",
+        notify_targets=f"{prefix}-notify" if server.notify else None,
     )
+    if server.notify is not None and args.get("notify_webhooks") is None:
+        raise SpecErrors(
+            [
+                SpecError(
+                    "args.notifyWebhooks",
+                    None,
+                    'a secret JSON {"<target>": {"url": ..., "secret": ...}}',
+                    "notify rules need their webhooks",
+                )
+            ]
+        )
     config = MailServerConfig(
         domain=server.domain,
         hostname=server.hostname,
@@ -286,6 +301,7 @@ def _deployment(server: PrivateServerSpec, args: Mapping[str, Any]) -> PrivateMa
         mta_sts_policy=str(args.get("mta_sts_policy", "")),
         secrets=refs,
         report_mailboxes=tuple(args.get("report_mailboxes") or ()),
+        notify=server.notify,
     )
     # The stack's sendingLimits where given, else the server's own defaults.
     if server.recipients_per_hour is not None:
@@ -316,7 +332,15 @@ def _deployment(server: PrivateServerSpec, args: Mapping[str, Any]) -> PrivateMa
         retention_locked=server.retention_locked,
         name=str(args.get("name_prefix") or prefix[:20]),
         ssh_public_key=server.ssh_public_key,
+        notify_webhooks=_webhooks(args["notify_webhooks"]) if server.notify else None,
         **deploy,
+    )
+
+
+def _webhooks(value: object) -> pulumi.Output[str]:
+    """notifyWebhooks as the JSON text the instance fetches, kept a secret."""
+    return pulumi.Output.secret(value).apply(
+        lambda v: v if isinstance(v, str) else json.dumps(v, sort_keys=True)
     )
 
 

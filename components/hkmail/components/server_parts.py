@@ -62,7 +62,13 @@ class Build:
     def secret_payloads(self) -> dict[str, pulumi.Output[str]]:
         """Secret name -> value, as the boot script reads them; values only as Pulumi secrets."""
         refs, args = self.server.secrets, self.args
+        notify = (
+            {refs.notify_targets: pulumi.Output.secret(args.notify_webhooks)}
+            if refs.notify_targets and args.notify_webhooks is not None
+            else {}
+        )
         return {
+            **notify,
             refs.dkim_private_key: pulumi.Output.secret(args.dkim_private_key),
             refs.mailbox_hashes: secret_json(args.mailbox_password_hashes),
             refs.relay_credentials: secret_json(

@@ -117,6 +117,8 @@ class PrivateMailServerArgs:
     # The administrators' OpenSSH public key, installed as the instance's key pair. Without one
     # the instance has no SSH login at all (cloud-init turns password logins off either way).
     ssh_public_key: str | None = None
+    # With server.notify: JSON {target: {url, secret}} of the chat robots (a Pulumi secret).
+    notify_webhooks: pulumi.Input[str] | None = None
 
 
 _BUCKET = re.compile(r"^[a-z0-9][a-z0-9-]{1,48}[a-z0-9]$")
