@@ -12,11 +12,11 @@ fields and nothing else, and writes one job per rule into the spool on the encry
 It always exits 0.
 
 ``hkmail-notify run SETTINGS`` is the service. A job is sent only once its message is in the
-mailbox (Sieve runs before the store commits, so the service looks for the message itself),
-at most at each platform's documented rate; what arrives meanwhile goes out as one digest.
-Failures are retried with backoff; nothing is dropped, and a Message-ID is notified once per
-rule. Outcomes go to the log file the log agent ships to the Hong Kong log store: rule, target,
-counts and status only, never a subject, a sender, a webhook URL or a secret.
+mailbox (Sieve may run the pipe before Dovecot commits the message, so the service looks for
+the message itself), at most at each platform's documented rate; what arrives meanwhile goes out
+as one digest. Failures are retried with backoff; nothing is dropped, and a Message-ID is
+notified once per rule. Outcomes go to the server's log file (on the instance in Hong Kong):
+rule, target, counts and status only, never a subject, a sender, a webhook URL or a secret.
 
 Requests go only to the platform hosts the settings list, over HTTPS with the certificate and
 host name verified, without proxies or redirects; a webhook URL naming any other host, scheme,
