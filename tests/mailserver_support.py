@@ -536,7 +536,6 @@ def running_server() -> Iterator[MailServer]:
         # Small enough for a test to reach; the session's other tests stay far below them.
         recipients_per_hour=30,
         messages_per_hour=40,
-        auth_failure_limit=10,
         # What a stack publishing rua=mailto:dmarc@ and tls-reports@ gives the server.
         report_mailboxes=("dmarc", "tls-reports"),
     )
