@@ -347,7 +347,6 @@ def private_args(cloud: str, **changes: Any) -> dict[str, Any]:
         "hostname": "mail.example.com",
         "zone": zone,
         "account_id": "100012345678",
-        "app_id": "1250000000",
         "image_id": "img-debian12",
         "admin_cidr": "203.0.113.0/24",
         "users": ["alice", "bob"],
@@ -359,6 +358,8 @@ def private_args(cloud: str, **changes: Any) -> dict[str, Any]:
         "mailbox_password_hashes": pulumi.Output.secret(HASHES),
         "relay_password": pulumi.Output.secret(RELAY_PASSWORD),
     }
+    if cloud == "tencentcloud":
+        base["app_id"] = "1250000000"  # the COS bucket suffix, a Tencent-only field
     return {**base, **changes}
 
 

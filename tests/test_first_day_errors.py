@@ -119,3 +119,39 @@ def test_a_stack_file_that_is_not_utf8_names_line_and_byte(tmp_path: Path) -> No
         f"(byte offset {offset}) is not UTF-8"
     ) in out.stderr
     assert "save the file as UTF-8" in out.stderr
+
+
+@pytest.mark.parametrize(
+    ("stack", "key", "value", "owner"),
+    [
+        ("private-tencent", "retentionDays", 2555, "alicloud"),
+        ("private-tencent", "retentionLocked", True, "alicloud"),
+        ("private-alicloud", "appId", "1250000000", "tencentcloud"),
+    ],
+)
+def test_the_other_clouds_fields_are_refused(stack: str, key: str, value: Any, owner: str) -> None:
+    cfg = copy.deepcopy(stack_config(stack))
+    cfg["hkmail:privateServer"][key] = value
+    [error] = errors(cfg)
+    assert error.startswith(f"hkmail:privateServer.{key}: ") and f"({owner} only)" in error
+
+
+def test_a_server_component_refuses_the_other_clouds_field() -> None:
+    import pulumi
+    import pulumi_alicloud as alicloud
+
+    from hkmail.components.private_alicloud import AlicloudMailServer
+    from tests.support import Run, private_args, run_program
+
+    def program() -> None:
+        provider = alicloud.Provider("ali-hk", region="cn-hongkong")
+        AlicloudMailServer(
+            "mx",
+            private_args("alicloud", app_id="1250000000"),  # type: ignore[arg-type]
+            pulumi.ResourceOptions(providers=[provider]),
+        )
+
+    run = Run([], [])
+    with pytest.raises(SpecErrors, match=r"args\.appId: '1250000000' is not valid .*tencentcloud"):
+        run_program(program, run=run)
+    assert [r.type for r in run.resources if not r.type.startswith("pulumi:providers:")] == []

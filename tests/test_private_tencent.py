@@ -232,8 +232,9 @@ def test_tc_bad_args_register_nothing() -> None:
     assert run.resources == []
     with pytest.raises(SpecErrors) as err:
         tencent_run(run=run, retention_days=365)
-    assert "privateServer.retentionDays" in str(err.value)
-    assert "no COS object-lock" in str(err.value)
+    # checked with the other inputs, under the component's own input path
+    assert "args.retentionDays: 365 is not valid" in str(err.value)
+    assert "no COS object-lock" in str(err.value) and "(alicloud only)" in str(err.value)
     assert [r.type for r in run.resources if not r.type.startswith("pulumi:providers:")] == []
 
 

@@ -73,6 +73,19 @@ _PRIVATE_KEYS = (
 _SENDING_LIMIT_KEYS = ("recipientsPerHour", "messagesPerHour")
 
 
+#: Fields of one cloud only: on the other they are refused, not silently ignored (one schema
+#: serves both server components). The reason says what to do instead.
+CLOUD_ONLY_KEYS: Final = {
+    "appId": ("tencentcloud", "the APPID is the suffix of Tencent COS bucket names"),
+    "retentionDays": (
+        "alicloud",
+        "tencentcloud-iac-pulumi 0.2.3 has no COS object-lock (WORM) resource; set the "
+        "retention lock on the bucket in the COS console, or deploy on alicloud",
+    ),
+    "retentionLocked": ("alicloud", "the OSS retention (WORM) lock is Alibaba's"),
+}
+
+
 def _read_private_server(
     r: _Reader, raw: object, path: str = "hkmail:privateServer"
 ) -> PrivateServerSpec | None:
@@ -81,6 +94,10 @@ def _read_private_server(
         return None
     before = len(r.errors)
     cloud = r.choice(f"{path}.cloud", m.get("cloud"), CLOUDS)
+    for key, (owner, why) in CLOUD_ONLY_KEYS.items():
+        value = m.get(key)
+        if cloud and cloud != owner and value not in (None, "", False):
+            r.fail(f"{path}.{key}", value, f"unset on {cloud} ({owner} only)", why)
     domain = r.hostname(f"{path}.domain", m.get("domain"), min_labels=2)
     hostname = r.hostname(f"{path}.hostname", m.get("hostname"), min_labels=3)
     if domain and hostname and not hostname.endswith("." + domain):
