@@ -845,7 +845,7 @@ def _stop(root: Path, layout: Layout, started: list[str]) -> None:
             pid = int(pidfile.read_text().split()[0])
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGTERM)
-            if not _wait_pid(pid, 3.0):  # it waits for idle milter connections; don't
+            if not _wait_pid(pid, 0.5):  # it waits for idle milter connections; don't
                 with contextlib.suppress(ProcessLookupError):
                     os.kill(pid, signal.SIGKILL)
                 _wait_pid(pid)
