@@ -30,6 +30,7 @@ from hkmail.components.domain import MailDomain
 from hkmail.components.inputs import SERVER_SECRETS, camel, from_config, plan_domain
 from hkmail.components.registry import hong_kong_providers
 from hkmail.errors import HkMailError
+from hkmail.mailserver.notify_config import statements as notify_statements
 from hkmail.records import RecordSet, mta_sts_policy, stack_records
 from hkmail.records.mail import migrating, report_sources
 from hkmail.spec import DirectMailSender, StackSpec, read_stack
@@ -176,4 +177,7 @@ def run(config: Mapping[str, object] | None = None) -> None:
         for s in d.senders
         if isinstance(s, DirectMailSender)
     ]
+    server = spec.private_server
+    if server is not None and server.notify is not None:
+        transfers += notify_statements(server.notify, server.hostname)
     pulumi.export("crossBorderTransfers", transfers)

@@ -11,11 +11,12 @@ import pytest
 import yaml
 
 from hkmail.errors import SpecErrors
+from hkmail.mailserver.notify_config import statements as notify_statements
 from hkmail.spec import read_stack
 from program import run
 from tests.conftest import stack_config
 from tests.policy_fixtures import PackClient, Res
-from tests.support import of_type, plaintext_hits, run_in_process, secret_count, with_secrets
+from tests.support import of_type, plaintext_hits, run_program, secret_count, with_secrets
 
 STACK = "private-tencent"
 DECL = {
@@ -73,6 +74,16 @@ def test_a_declared_stack_reads_into_typed_rules() -> None:
     assert orders.fields == ("subject", "senderName", "link") and orders.auth == "dmarc"
     assert orders.cross_border is not None and orders.cross_border.exemption == "EX-2026-023"
     assert invoices.has_attachment is True and invoices.fields == ()
+    # What program.py exports as crossBorderTransfers (the plan's transfer lines): each rule with
+    # exactly the fields that leave.
+    lines = notify_statements(spec.private_server.notify, spec.private_server.hostname)
+    assert lines[0] == (
+        "CROSS-BORDER: mail notifications of rule 'orders' (mailbox and rule name, subject, "
+        "sender name, IMAP link (host name, Message-ID)) leave mail.centralclinic.hk for DingTalk "
+        "custom robot (oapi.dingtalk.com), Mainland China (transfer safeguard: "
+        "processor-contract; exemption EX-2026-023)"
+    )
+    assert "rule 'invoices' (mailbox and rule name) leave" in lines[1]
 
 
 def test_a_rule_asking_for_the_body_without_the_declaration_allowing_it_is_refused() -> None:
@@ -124,7 +135,7 @@ def test_the_program_carries_the_rules_to_the_server_and_the_webhooks_only_as_a_
     config, _ = with_secrets(STACK)
     config["hkmail:privateServer"]["notify"] = copy.deepcopy(NOTIFY)
     config["hkmail:notifyWebhooks"] = json.dumps(WEBHOOKS)
-    resources = run_in_process(lambda: run(config), stack=STACK)
+    resources = run_program(lambda: run(config), stack=STACK).resources
     [cvm] = of_type(resources, "tencentcloud:Instance/instance:Instance")
     doc = yaml.safe_load(cvm.inputs["userDataRaw"])
     [conf] = [f for f in doc["write_files"] if f["path"] == "/etc/hkmail/notify.json"]

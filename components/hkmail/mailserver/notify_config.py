@@ -216,3 +216,38 @@ def settings(
             for r in n.rules
         ],
     }
+
+
+#: Short words for the plan's transfer lines (what each field carries; the table above says more).
+_FIELD_WORDS: Final[dict[str, str]] = {
+    "subject": "subject",
+    "senderName": "sender name",
+    "senderAddress": "sender address",
+    "excerpt": "one-line excerpt",
+    "link": "IMAP link (host name, Message-ID)",
+    "body": "message body",
+    "attachments": "attachment names and sizes",
+}
+
+
+def statements(n: NotifyConfig, hostname: str) -> list[str]:
+    """One line per rule for the plan's crossBorderTransfers: what leaves, for where, declared
+    how (every chat platform is outside Hong Kong)."""
+    out = []
+    for r in n.rules:
+        platform = CHAT_PLATFORMS[n.target(r.target).platform]
+        fields = ", ".join(_FIELD_WORDS.get(f, f) for f in r.fields)
+        d = r.cross_border
+        declared = (
+            f"transfer safeguard: {d.transfer_safeguard}; exemption {d.exemption}"
+            + (f"; {d.reference}" if d.reference else "")
+            if d is not None
+            else "NOT DECLARED"
+        )
+        out.append(
+            f"CROSS-BORDER: mail notifications of rule {r.name!r} (mailbox and rule name"
+            f"{', ' + fields if fields else ''}) leave {hostname} for {platform.title} "
+            f"({', '.join(platform.hosts)}), {d.destination_country if d else 'country not stated'}"
+            f" ({declared})"
+        )
+    return out
