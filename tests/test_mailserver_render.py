@@ -5,6 +5,7 @@ ports, relay)."""
 from __future__ import annotations
 
 import dataclasses
+import json
 import subprocess
 from pathlib import Path
 
@@ -359,3 +360,63 @@ def test_no_package_starts_its_service_before_runcmd(tmp_path: Path) -> None:
     # runcmd's first step lifts the ban; services start when runcmd says (Postfix and Dovecot
     # only once the certificate exists: hkmail-cert-deploy).
     assert doc["runcmd"][0] == ["rm", "-f", layout.p(POLICY_RC_D)]
+
+
+_LOGIN_RATE_PROBE = r"""
+set -eu
+ip link set lo up
+nft -f "$CONF"
+python3 -c '
+import json, socket, sys, threading
+ports = [int(p) for p in sys.argv[1:]]
+for port in ports:
+    s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.bind(("127.0.0.1", port)); s.listen(64)
+    def serve(s=s):
+        while True:
+            c, _ = s.accept(); c.close()
+    threading.Thread(target=serve, daemon=True).start()
+def tries(port, source, n):
+    out = []
+    for _ in range(n):
+        try:
+            socket.create_connection(("127.0.0.1", port), 3, (source, 0)).close(); out.append("ok")
+        except OSError as exc:
+            out.append(type(exc).__name__)
+    return out
+print(json.dumps({
+    "imaps": tries(993, "127.0.0.5", 7),
+    "submission_same_client": tries(587, "127.0.0.5", 1),
+    "imaps_other_client": tries(993, "127.0.0.6", 3),
+    "smtp": tries(25, "127.0.0.5", 7),
+}))
+' 993 587 25
+"""
+
+
+def test_a_client_reconnecting_to_log_in_is_cut_off_by_nftables(tmp_path: Path) -> None:
+    # The rendered nftables.conf in a network namespace of its own, with listeners on the real
+    # ports; nothing outside the namespace is touched.
+    require_root("nft and network namespaces")
+    require_tool("nft", "nftables")
+    require_tool("unshare", "util-linux")
+    conf = tmp_path / "nftables.conf"
+    conf.write_text(render(config(connection_rate_limit=5)).by_path("/etc/nftables.conf").content)
+    conf.chmod(0o644)
+    out = subprocess.run(
+        ["unshare", "--net", "sh", "-c", _LOGIN_RATE_PROBE],
+        env={"CONF": str(conf), "PATH": "/usr/sbin:/usr/bin:/sbin:/bin"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert out.returncode == 0, out.stderr
+    got = json.loads(out.stdout)
+    # Five new connections a minute per address to the login ports, then refused (all of them:
+    # the budget is the address's, whichever login port it tries next) ...
+    assert got["imaps"] == ["ok"] * 5 + ["ConnectionRefusedError"] * 2, got
+    assert got["submission_same_client"] == ["ConnectionRefusedError"], got
+    # ... another address is not affected, and port 25 is left to Postfix's anvil.
+    assert got["imaps_other_client"] == ["ok"] * 3, got
+    assert got["smtp"] == ["ok"] * 7, got

@@ -904,12 +904,33 @@ WantedBy=multi-user.target
         'APT::Periodic::Update-Package-Lists "1";\nAPT::Periodic::Unattended-Upgrade "1";\n'
     )
     metadata = METADATA_ADDRESS[s.cloud]
+    new_login = f"tcp dport {{ {prt.submission}, {prt.submissions}, {prt.imaps} }} ct state new"
+    per_minute = c.connection_rate_limit
+    rate = f"limit rate over {per_minute}/minute burst {per_minute} packets"
     nftables = f"""\
 #!/usr/sbin/nft -f
 # Rendered by hk-mail: loaded by nftables.service. Only this table; nothing else is touched.
 table inet hkmail
 delete table inet hkmail
 table inet hkmail {{
+    # New connections per client address and minute to IMAPS and submission, where passwords are
+    # tried: a sprayer reconnecting after each refusal is cut off before Dovecot sees it (port 25:
+    # Postfix's anvil, same limit). An address leaves the set a minute after its last attempt.
+    set login_clients4 {{
+        type ipv4_addr
+        flags dynamic
+        timeout 1m
+    }}
+    set login_clients6 {{
+        type ipv6_addr
+        flags dynamic
+        timeout 1m
+    }}
+    chain input {{
+        type filter hook input priority filter; policy accept;
+        {new_login} update @login_clients4 {{ ip saddr {rate} }} counter reject with tcp reset
+        {new_login} update @login_clients6 {{ ip6 saddr {rate} }} counter reject with tcp reset
+    }}
     chain output {{
         type filter hook output priority filter; policy accept;
         # The metadata service (the instance role's temporary keys) is root's alone.
