@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import copy
 import json
+import subprocess
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -16,7 +18,14 @@ from hkmail.spec import read_stack
 from program import run
 from tests.conftest import stack_config
 from tests.policy_fixtures import PackClient, Res
-from tests.support import of_type, plaintext_hits, run_program, secret_count, with_secrets
+from tests.support import (
+    REPO,
+    of_type,
+    plaintext_hits,
+    run_program,
+    secret_count,
+    with_secrets,
+)
 
 STACK = "private-tencent"
 DECL = {
@@ -166,3 +175,29 @@ def test_the_program_carries_the_rules_to_the_server_and_the_webhooks_only_as_a_
     found = [d for d in diags if d.policy == "residency-mail-notify"]
     assert len(found) == 2 and all(d.level == "advisory" for d in found), found
     assert "oapi.dingtalk.com" in found[0].message and "subject, sender name" in found[0].message
+
+
+def test_the_gate_shows_each_declared_rule_with_secrets_it_cannot_decrypt(tmp_path: Path) -> None:
+    # As CI runs it: the stack file's secure values are placeholders the gate cannot decrypt.
+    (tmp_path / "stacks").mkdir()
+    project = yaml.safe_load((REPO / "Pulumi.yaml").read_text())
+    project["main"] = str(REPO)
+    project["runtime"]["options"]["virtualenv"] = str(REPO / ".venv")
+    (tmp_path / "Pulumi.yaml").write_text(yaml.safe_dump(project))
+    stack = yaml.safe_load((REPO / "stacks" / f"Pulumi.{STACK}.yaml").read_text())
+    stack["config"]["hkmail:privateServer"]["notify"] = copy.deepcopy(NOTIFY)
+    stack["config"]["hkmail:notifyWebhooks"] = {"secure": "v1:placeholder"}
+    (tmp_path / "stacks" / "Pulumi.notify.yaml").write_text(yaml.safe_dump(stack))
+    out = subprocess.run(
+        [str(REPO / "scripts" / "gate"), "--project", str(tmp_path), "--stack", "notify",
+         "--format", "json"],
+        capture_output=True, text=True, timeout=600, check=False,
+    )  # fmt: skip
+    assert out.returncode == 0, out.stdout + out.stderr
+    found = [
+        v
+        for v in json.loads(out.stdout)["violations"]
+        if v["policyName"] == "residency-mail-notify"
+    ]
+    assert sorted(v["enforcementLevel"] for v in found) == ["advisory", "advisory"], found
+    assert all("[declared: crossBorder EX-2026-023]" in v["message"] for v in found)
