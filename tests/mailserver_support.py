@@ -82,6 +82,7 @@ from hkmail.mailserver import (
     render,
     user_data,
 )
+from hkmail.mailserver.journal import JOURNAL_SOCKET
 from hkmail.mailserver.render import (
     FROM_MILTER_SOCKET,
     OPENDKIM_SOCKET,
@@ -764,6 +765,7 @@ _OWN_SERVICES: dict[str, str | None] = {
     "hkmail-from-milter": FROM_MILTER_SOCKET,
     "hkmail-ratelimit": RATELIMIT_SOCKET,
     "hkmail-authpolicy": None,
+    "hkmail-journal-milter": JOURNAL_SOCKET,
 }
 
 
@@ -793,7 +795,9 @@ def _start_early(
                 "setpriv",
                 f"--reuid={unit['User']}",
                 f"--regid={unit['Group']}",
-                "--clear-groups",
+                f"--groups={unit['SupplementaryGroups']}"
+                if "SupplementaryGroups" in unit
+                else "--clear-groups",
             ]
             out = log.open("ab")
             procs.append(

@@ -171,7 +171,9 @@ def test_ali_instance_role_reads_only_its_secrets(ali: Run) -> None:
                 f"{SERVER_PREFIX}-relay",
             )
         ],
-        ("kms:Decrypt",): ["acs:kms:cn-hongkong:100012345678:key/mx-cmk-id"],
+        ("kms:Decrypt", "kms:GenerateDataKey"): ["acs:kms:cn-hongkong:100012345678:key/mx-cmk-id"],
+        # The journal: written and read back, never deleted or listed.
+        ("oss:PutObject", "oss:GetObject"): ["acs:oss:*:100012345678:hkmail-archive/journal/*"],
     }
     assert ali.one("alicloud:ecs/instance:Instance").inputs["roleName"] == f"{SERVER_PREFIX}-mail"
 

@@ -173,7 +173,13 @@ def test_tc_instance_role_reads_only_its_secrets(tc: Run) -> None:
                 f"{SERVER_PREFIX}-relay",
             )
         ],
-        ("kms:Decrypt",): ["qcs::kms:ap-hongkong:uin/100012345678:key/mx-cmk-id"],
+        ("kms:Decrypt", "kms:GenerateDataKey"): [
+            "qcs::kms:ap-hongkong:uin/100012345678:key/mx-cmk-id"
+        ],
+        # The journal: written and read back, never deleted or listed.
+        ("name/cos:PutObject", "name/cos:HeadObject", "name/cos:GetObject"): [
+            "qcs::cos:ap-hongkong:uid/1250000000:hkmail-archive-1250000000/journal/*"
+        ],
     }
     assert (
         tc.one("tencentcloud:Instance/instance:Instance").inputs["camRoleName"]

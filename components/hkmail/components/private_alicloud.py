@@ -25,6 +25,7 @@ from hkmail.facts import HK_REGION
 from hkmail.mailserver import user_data, user_data_hash
 from hkmail.mailserver.deploy import Rule, firewall_rules, ptr_record, validate
 from hkmail.mailserver.fetch_secrets import SSM_VERSION_ID
+from hkmail.mailserver.journal import JOURNAL_PREFIX
 
 REGION = HK_REGION["alicloud"]
 DEFAULT_INSTANCE_TYPE = "ecs.g7.large"
@@ -192,7 +193,8 @@ def _secrets(b: Build, key: kms.Key) -> Secrets:
 
 
 def _instance_role(b: Build, key: kms.Key) -> ram.Role:
-    """The instance role may read these three secrets and decrypt with this key, nothing else."""
+    """The instance role may read these three secrets, use this key, and write (never delete)
+    the journal in the archive bucket; nothing else."""
     refs, account = b.server.secrets, b.args.account_id
     role = ram.Role(
         f"{b.name}-role",
@@ -229,8 +231,18 @@ def _instance_role(b: Build, key: kms.Key) -> ram.Role:
                         },
                         {
                             "Effect": "Allow",
-                            "Action": ["kms:Decrypt"],
+                            # GenerateDataKey: writing to the CMK-encrypted archive.
+                            "Action": ["kms:Decrypt", "kms:GenerateDataKey"],
                             "Resource": [f"acs:kms:{REGION}:{account}:key/{key_id}"],
+                        },
+                        {
+                            # The journal: write and read back its own objects; no delete,
+                            # no list (hkmail-journal-upload needs neither).
+                            "Effect": "Allow",
+                            "Action": ["oss:PutObject", "oss:GetObject"],
+                            "Resource": [
+                                f"acs:oss:*:{account}:{b.server.archive_bucket}/{JOURNAL_PREFIX}*"
+                            ],
                         },
                     ],
                 }

@@ -31,6 +31,7 @@ from hkmail.facts import HK_REGION
 from hkmail.mailserver import user_data, user_data_hash
 from hkmail.mailserver.deploy import Rule, firewall_rules, ptr_record, validate
 from hkmail.mailserver.fetch_secrets import SSM_VERSION_ID
+from hkmail.mailserver.journal import JOURNAL_PREFIX
 
 REGION = HK_REGION["tencentcloud"]
 DEFAULT_INSTANCE_TYPE = "S5.MEDIUM4"
@@ -204,7 +205,8 @@ def _secrets(b: Build, key: kms.Key) -> Secrets:
 
 
 def _instance_role(b: Build, key: kms.Key) -> cam.Role:
-    """The instance role may read these three secrets and decrypt with this key, nothing else."""
+    """The instance role may read these three secrets, use this key, and write (never delete)
+    the journal in the archive bucket; nothing else."""
     refs, uin = b.server.secrets, b.args.account_id
     role = cam.Role(
         f"{b.name}-role",
@@ -244,8 +246,22 @@ def _instance_role(b: Build, key: kms.Key) -> cam.Role:
                         },
                         {
                             "effect": "allow",
-                            "action": ["kms:Decrypt"],
+                            # GenerateDataKey: writing to the CMK-encrypted archive.
+                            "action": ["kms:Decrypt", "kms:GenerateDataKey"],
                             "resource": [f"qcs::kms:{REGION}:uin/{uin}:key/{key_id}"],
+                        },
+                        {
+                            # The journal: write and read back its own objects; no delete.
+                            "effect": "allow",
+                            "action": [
+                                "name/cos:PutObject",
+                                "name/cos:HeadObject",
+                                "name/cos:GetObject",
+                            ],
+                            "resource": [
+                                f"qcs::cos:{REGION}:uid/{b.args.app_id}:"
+                                f"{b.server.archive_bucket}/{JOURNAL_PREFIX}*"
+                            ],
                         },
                     ],
                 }

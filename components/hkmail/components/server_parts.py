@@ -20,7 +20,7 @@ class Build:
     #: the component's name: the prefix of every child's Pulumi name
     name: str
     args: PrivateMailServerArgs
-    #: the server config with the cloud's data device filled in
+    #: the server config with the cloud's data device and the archive bucket filled in
     server: MailServerConfig
 
     @classmethod
@@ -34,6 +34,11 @@ class Build:
         server = args.server
         if server.data_device is None:
             server = dataclasses.replace(server, data_device=default_data_device)
+        # The journal goes to the archive bucket, named as the cloud names it (COS: -APPID).
+        bucket = args.archive_bucket
+        if server.secrets.cloud == "tencentcloud":
+            bucket = f"{bucket}-{args.app_id}"
+        server = dataclasses.replace(server, archive_bucket=bucket)
         return cls(component, name, args, server)
 
     @property

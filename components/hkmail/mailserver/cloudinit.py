@@ -12,6 +12,7 @@ from typing import Any, Final
 
 import yaml
 
+from hkmail.mailserver import journal
 from hkmail.mailserver.model import MailServerConfig
 from hkmail.mailserver.render import (
     ACME_WEBROOT,
@@ -75,6 +76,7 @@ EARLY_SERVICES: Final = (
     "hkmail-from-milter",
     "hkmail-ratelimit",
     "hkmail-authpolicy",
+    "hkmail-journal-milter",
     "nginx",
 )
 
@@ -148,6 +150,7 @@ def _runcmd(config: MailServerConfig, rendered: Rendered) -> list[str | list[str
             f' "$(cat {key})" > {p(AUTHPOLICY_DOVECOT_KEY)})'
         ),
         ["install", "-d", "-o", "vmail", "-g", "vmail", "-m", "0750", p(VMAIL_DIR)],
+        *_journal_dirs(config, rendered),
         [
             "install",
             "-d",
@@ -197,8 +200,31 @@ def _runcmd(config: MailServerConfig, rendered: Rendered) -> list[str | list[str
             "certbot.timer",
             "unattended-upgrades",
         ],
+        *(
+            [["systemctl", "enable", "--now", "hkmail-journal-upload"]]
+            if config.archive_bucket
+            else []
+        ),
         # The first issuance; if DNS does not point here yet, the timer retries every 10 minutes.
         f"{p(CERT_SCRIPT)} || echo 'hkmail: no certificate yet, hkmail-cert.timer retries' >&2",
+    ]
+
+
+def _journal_dirs(config: MailServerConfig, rendered: Rendered) -> list[str | list[str]]:
+    """The journal milter's user and its spool on the data disk (0700: mail content)."""
+    p = rendered.layout.p
+    user = journal.JOURNAL_USER
+    spool = p(journal.JOURNAL_SPOOL)
+    return [
+        (
+            f"id {user} || useradd --system --user-group --no-create-home "
+            f"--home-dir /nonexistent --shell /usr/sbin/nologin {user}"
+        ),
+        *(
+            ["install", "-d", "-o", user, "-g", user, "-m", "0700", d]
+            for d in (spool, spool + "/tmp", spool + "/new")
+        ),
+        ["install", "-d", "-o", "root", "-g", "root", "-m", "0700", p("/var/lib/hkmail")],
     ]
 
 

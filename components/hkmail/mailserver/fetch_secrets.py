@@ -160,21 +160,59 @@ def tc3_signature(
     return scope, hmac.new(signing, to_sign.encode(), hashlib.sha256).hexdigest()
 
 
+# ------------------------------------------------------------------------------------------------
+# The instance role's temporary keys (also read by hkmail-journal-upload and the backup)
+# ------------------------------------------------------------------------------------------------
+
+
+def _tencent_credentials(meta: str, role: str) -> dict[str, Any]:
+    url = f"{meta}/latest/meta-data/cam/security-credentials/{urllib.parse.quote(role)}"
+    creds: dict[str, Any] = json.loads(_http(url, retry_4xx=True))
+    if creds.get("Code", "Success") != "Success" or "TmpSecretId" not in creds:
+        raise _Transient(f"metadata returned no CAM credentials for role {role!r}")
+    return creds
+
+
+def _alicloud_credentials(meta: str, role: str) -> dict[str, Any]:
+    token = _http(
+        f"{meta}/latest/api/token",
+        method="PUT",
+        headers={"X-aliyun-ecs-metadata-token-ttl-seconds": "300"},
+        retry_4xx=True,
+    ).decode()
+    url = f"{meta}/latest/meta-data/ram/security-credentials/{urllib.parse.quote(role)}"
+    creds: dict[str, Any] = json.loads(
+        _http(url, headers={"X-aliyun-ecs-metadata-token": token}, retry_4xx=True)
+    )
+    if creds.get("Code", "Success") != "Success" or "AccessKeyId" not in creds:
+        raise _Transient(f"metadata returned no RAM credentials for role {role!r}")
+    return creds
+
+
+def role_credentials(
+    cloud: str, role: str, attempts: int = 3, delay: float = 1.0
+) -> tuple[str, str, str]:
+    """(key id, key secret, session token) of the instance role, from the metadata service."""
+    if cloud == "tencentcloud":
+        meta = os.environ.get("HKMAIL_METADATA_URL", TENCENT_METADATA)
+        c = _retry(
+            "CAM role credentials", lambda: _tencent_credentials(meta, role), attempts, delay
+        )
+        return str(c["TmpSecretId"]), str(c["TmpSecretKey"]), str(c["Token"])
+    meta = os.environ.get("HKMAIL_METADATA_URL", ALICLOUD_METADATA)
+    c = _retry("RAM role credentials", lambda: _alicloud_credentials(meta, role), attempts, delay)
+    return str(c["AccessKeyId"]), str(c["AccessKeySecret"]), str(c["SecurityToken"])
+
+
 def tencent_getter(settings: Mapping[str, Any], attempts: int = 10, delay: float = 2.0) -> Getter:
     role = settings["role_name"]
     region = settings["region"]
     meta = os.environ.get("HKMAIL_METADATA_URL", TENCENT_METADATA)
     api = os.environ.get("HKMAIL_API_URL", f"https://ssm.{region}.tencentcloudapi.com")
     host = urllib.parse.urlsplit(api).netloc
-
-    def credentials() -> dict[str, Any]:
-        url = f"{meta}/latest/meta-data/cam/security-credentials/{urllib.parse.quote(role)}"
-        creds: dict[str, Any] = json.loads(_http(url, retry_4xx=True))
-        if creds.get("Code", "Success") != "Success" or "TmpSecretId" not in creds:
-            raise _Transient(f"metadata returned no CAM credentials for role {role!r}")
-        return creds
-
-    creds: dict[str, Any] = _retry("CAM role credentials", credentials, attempts, delay)
+    creds: dict[str, Any] = _retry(
+        "CAM role credentials", lambda: _tencent_credentials(meta, role), attempts, delay
+    )
 
     def get(name: str) -> str:
         payload = json.dumps({"SecretName": name, "VersionId": SSM_VERSION_ID})
@@ -234,23 +272,9 @@ def alicloud_getter(settings: Mapping[str, Any], attempts: int = 10, delay: floa
     region = settings["region"]
     meta = os.environ.get("HKMAIL_METADATA_URL", ALICLOUD_METADATA)
     api = os.environ.get("HKMAIL_API_URL", f"https://kms.{region}.aliyuncs.com")
-
-    def credentials() -> dict[str, Any]:
-        token = _http(
-            f"{meta}/latest/api/token",
-            method="PUT",
-            headers={"X-aliyun-ecs-metadata-token-ttl-seconds": "300"},
-            retry_4xx=True,
-        ).decode()
-        url = f"{meta}/latest/meta-data/ram/security-credentials/{urllib.parse.quote(role)}"
-        creds: dict[str, Any] = json.loads(
-            _http(url, headers={"X-aliyun-ecs-metadata-token": token}, retry_4xx=True)
-        )
-        if creds.get("Code", "Success") != "Success" or "AccessKeyId" not in creds:
-            raise _Transient(f"metadata returned no RAM credentials for role {role!r}")
-        return creds
-
-    creds: dict[str, Any] = _retry("RAM role credentials", credentials, attempts, delay)
+    creds: dict[str, Any] = _retry(
+        "RAM role credentials", lambda: _alicloud_credentials(meta, role), attempts, delay
+    )
 
     def get(name: str) -> str:
         params = {

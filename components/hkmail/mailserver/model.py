@@ -24,6 +24,7 @@ _LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
 _LOCAL_PART = re.compile(r"^[a-z0-9][a-z0-9._+-]{0,63}$")
 # Secret names of both stores: letters, digits, '-', '_' (SSM also allows '.'; KMS '/').
 _SECRET_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,127}$")
+_ARCHIVE_BUCKET = re.compile(r"^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$")
 _ROLE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+=,@-]{0,63}$")
 
 LETS_ENCRYPT: Final = "https://acme-v02.api.letsencrypt.org/directory"
@@ -124,6 +125,9 @@ class MailServerConfig:
     auth_failure_limit: int = 20
     # Mail-to-chat rules (hkmail-notify); None: no mail leaves as a notification.
     notify: NotifyConfig | None = None
+    # The Hong Kong archive bucket (full name; COS: <name>-<appid>) the journal is uploaded to.
+    # None: the journal is still spooled on the data disk, nothing uploads it (tests).
+    archive_bucket: str | None = None
 
     def __post_init__(self) -> None:
         validate(self)
@@ -224,6 +228,8 @@ def validate(c: MailServerConfig) -> None:
                 "the secret-store name of the webhook URLs and signing secrets",
                 "notify rules need their targets' credentials",
             )
+    if c.archive_bucket is not None and not _ARCHIVE_BUCKET.match(c.archive_bucket):
+        bad("archiveBucket", c.archive_bucket, "3-63 of a-z, 0-9, '-' (COS: <name>-<appid>)")
     s = c.secrets
     if not _ROLE_NAME.match(s.role_name):
         bad("secrets.roleName", s.role_name, "a CAM/RAM role name")

@@ -14,6 +14,7 @@ from importlib import resources
 from typing import Final
 
 from hkmail.facts import Cloud
+from hkmail.mailserver import journal
 from hkmail.mailserver.model import MailServerConfig, Ports
 from hkmail.mailserver.notify_config import settings as notify_settings
 
@@ -126,6 +127,7 @@ MILTER_DIRS: Final = (
     ("opendmarc", QUEUE_DIR + "/opendmarc"),
     (FROM_MILTER_USER, QUEUE_DIR + "/hkmail-from"),
     (RATELIMIT_USER, QUEUE_DIR + "/hkmail-limit"),
+    (journal.JOURNAL_USER, journal.JOURNAL_SOCKET_DIR),
 )
 
 # Mozilla's "intermediate" profile (ssl-config.mozilla.org, guideline 5.7): TLS 1.2 and 1.3, only
@@ -172,6 +174,7 @@ def render(
         *_certificate(config, lay),
         *_boot(config, lay, prt),
         *_notify(config, lay),
+        *(RenderedFile(path, text, mode) for path, text, mode in journal.files(config, lay.p)),
     )
     return Rendered(files=files, layout=lay, ports=prt)
 
@@ -189,6 +192,7 @@ def _postfix(c: MailServerConfig, lay: Layout, prt: Ports) -> list[RenderedFile]
     opendmarc = f"unix:{p(OPENDMARC_SOCKET)}"
     from_milter = f"unix:{p(FROM_MILTER_SOCKET)}"
     ratelimit = f"check_policy_service,unix:{p(RATELIMIT_SOCKET)}"
+    journal_milter = f"unix:{p(journal.JOURNAL_SOCKET)}"  # last: sees only what the others let in
     main_cf = f"""\
 # Rendered by hk-mail: changes here are overwritten by the next deployment.
 compatibility_level = 3.6
@@ -295,8 +299,9 @@ smtpd_tls_received_header = yes
 # Milters, each on a local socket only Postfix can open.
 # Port 25: OpenDKIM verifies, then OpenDMARC evaluates SPF/DKIM/DMARC and refuses what the sender
 # domain's p=reject refuses (and holds p=quarantine). Submission (master.cf): the From check, then
-# OpenDKIM signs. tempfail: a message is never passed unchecked or sent unsigned.
-smtpd_milters = {opendkim}, {opendmarc}
+# OpenDKIM signs. Last on both, the journal spools a copy of what is accepted. tempfail: a message
+# is never passed unchecked, sent unsigned or accepted without its journal copy.
+smtpd_milters = {opendkim}, {opendmarc}, {journal_milter}
 non_smtpd_milters = {opendkim}
 milter_default_action = tempfail
 milter_protocol = 6
@@ -330,7 +335,7 @@ smtp_host_lookup = dns, native
         f"-o smtpd_recipient_restrictions={ratelimit},permit_sasl_authenticated,reject",
         f"-o smtpd_end_of_data_restrictions={ratelimit}",
         # The header From must be the login's too (hkmail-from-milter); then OpenDKIM signs.
-        f"-o smtpd_milters={from_milter},{opendkim}",
+        f"-o smtpd_milters={from_milter},{opendkim},{journal_milter}",
         "-o milter_macro_daemon_name=ORIGINATING",
         # The submitting client's address (a user's home or office IP) stays on the server: its
         # own cleanup drops the Received header submission adds (subcleanup below).

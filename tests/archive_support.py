@@ -1,0 +1,165 @@
+"""The archive bucket on loopback: moto's S3 server with versioning and object lock, and the
+journal settings of the shared mail server.
+
+Why moto: it is the S3-compatible store installable from the registries CI uses (PyPI) that
+implements versioning, object lock (COMPLIANCE retention refuses deleting a locked version) and
+Content-MD5 checks in its server mode. MinIO is closer to a production store but ships neither
+on PyPI nor in Debian; Ceph's radosgw is in Debian but needs a cluster. Neither OSS nor COS is
+S3: OSS's retention policy (WORM) is per bucket rather than per object version, and COS has no
+object lock in the provider at all, so these tests prove our client and the journal's
+behaviour against S3 semantics, not the clouds' own.
+
+Importing this module registers the ``journal`` extension of the shared mail server: the
+archive bucket is configured (so the uploader's files are rendered) and the store is started
+before the server boots (``mail_server.extras["store"]``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import json
+import os
+import subprocess
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import boto3
+from moto.server import ThreadedMotoServer
+
+from hkmail.mailserver.journal import JOURNAL_CONF, JOURNAL_SPOOL, JOURNAL_UPLOAD
+from tests.mailserver_support import Setup, extend
+from tests.support import FakeCloud, free_tcp_ports, serve
+
+ARCHIVE_BUCKET = "hkmail-archive-test"
+RETENTION_DAYS = 2557  # seven years: the bucket's default retention, as on OSS
+
+
+@dataclass
+class LoopbackStore:
+    """moto's S3 server on 127.0.0.1; stop() and start() keep its objects (the same process)."""
+
+    port: int
+    server: ThreadedMotoServer | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> LoopbackStore:
+        self.server = ThreadedMotoServer(ip_address="127.0.0.1", port=self.port, verbose=False)
+        self.server.start()
+        return self
+
+    def stop(self) -> None:
+        if self.server is not None:
+            self.server.stop()
+            self.server = None
+
+    def client(self) -> Any:
+        return boto3.client(
+            "s3",
+            endpoint_url=self.url,
+            aws_access_key_id="AKIDtemporary",
+            aws_secret_access_key="temporary-secret",
+            region_name="ap-hongkong",
+        )
+
+    def create_archive_bucket(self, name: str, days: int = RETENTION_DAYS) -> None:
+        """Versioned, with a default COMPLIANCE retention of ``days`` on every object."""
+        c = self.client()
+        c.create_bucket(
+            Bucket=name,
+            ObjectLockEnabledForBucket=True,
+            CreateBucketConfiguration={"LocationConstraint": "ap-hongkong"},
+        )
+        c.put_object_lock_configuration(
+            Bucket=name,
+            ObjectLockConfiguration={
+                "ObjectLockEnabled": "Enabled",
+                "Rule": {"DefaultRetention": {"Mode": "COMPLIANCE", "Days": days}},
+            },
+        )
+
+    def keys(self, bucket: str, prefix: str) -> list[str]:
+        c = self.client()
+        out: list[str] = []
+        for page in c.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+            out += [o["Key"] for o in page.get("Contents", [])]
+        return out
+
+    def versions(self, bucket: str, prefix: str) -> list[dict[str, Any]]:
+        c = self.client()
+        out: list[dict[str, Any]] = []
+        for page in c.get_paginator("list_object_versions").paginate(Bucket=bucket, Prefix=prefix):
+            out += page.get("Versions", [])
+        return out
+
+
+@dataclass
+class Journal:
+    """The server's journal spool and its uploader, as the instance runs them."""
+
+    root: Path
+    p: Any  # the layout's path mapper
+    store: LoopbackStore
+    metadata: str = ""  # the fake metadata service's URL (the role's temporary key)
+
+    @property
+    def spool(self) -> Path:
+        return Path(self.p(JOURNAL_SPOOL))
+
+    def pending(self) -> list[str]:
+        return sorted(n for n in os.listdir(self.spool / "new") if n.endswith(".json"))
+
+    def env(self) -> dict[str, str]:
+        return {
+            **os.environ,
+            "HKMAIL_S3_URL": self.store.url,
+            "HKMAIL_METADATA_URL": self.metadata,
+        }
+
+    def command(self, *extra: str) -> list[str]:
+        return ["/usr/bin/python3", self.p(JOURNAL_UPLOAD), *extra, self.p(JOURNAL_CONF)]
+
+    def upload_once(self) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            self.command("--once"),
+            env=self.env(),
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=False,
+        )
+
+    def start(self) -> subprocess.Popen[bytes]:
+        return subprocess.Popen(self.command(), env=self.env())
+
+    def wait_spooled(self, n: int, timeout: float = 60.0) -> None:
+        deadline = time.monotonic() + timeout
+        while len(self.pending()) < n:
+            assert time.monotonic() < deadline, f"{len(self.pending())} of {n} spooled"
+            time.sleep(0.1)
+
+    def status(self) -> dict[str, Any]:
+        settings = json.loads(Path(self.p(JOURNAL_CONF)).read_text())
+        data: dict[str, Any] = json.loads(Path(settings["status"]).read_text())
+        return data
+
+
+@extend("journal")
+@contextlib.contextmanager
+def _journal(setup: Setup) -> Iterator[None]:
+    store = LoopbackStore(free_tcp_ports(1)[0]).start()
+    fake = FakeCloud("tencentcloud", setup.config.secrets.role_name, {})
+    try:
+        store.create_archive_bucket(ARCHIVE_BUCKET)
+        setup.config = dataclasses.replace(setup.config, archive_bucket=ARCHIVE_BUCKET)
+        with serve(fake) as base:
+            setup.extras["journal"] = Journal(setup.root, setup.layout.p, store, base)
+            yield
+    finally:
+        store.stop()
