@@ -20,21 +20,33 @@ import contextlib
 import dataclasses
 import json
 import os
+import smtplib
 import subprocess
 import time
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import boto3
+import dkim  # type: ignore[import-untyped]  # dkimpy ships no type hints
 from moto.server import ThreadedMotoServer
 
 from hkmail.mailserver.journal import JOURNAL_CONF, JOURNAL_SPOOL, JOURNAL_UPLOAD
-from tests.mailserver_support import Setup, extend
+from tests.mailserver_support import (
+    DOMAIN,
+    PARTNER,
+    PARTNER_IP,
+    PASSWORDS,
+    MailServer,
+    Setup,
+    extend,
+)
 from tests.support import FakeCloud, free_tcp_ports, serve
 
 ARCHIVE_BUCKET = "hkmail-archive-test"
+ARCHIVIST = "archivist"
 RETENTION_DAYS = 2557  # seven years: the bucket's default retention, as on OSS
 
 
@@ -157,9 +169,42 @@ def _journal(setup: Setup) -> Iterator[None]:
     fake = FakeCloud("tencentcloud", setup.config.secrets.role_name, {})
     try:
         store.create_archive_bucket(ARCHIVE_BUCKET)
-        setup.config = dataclasses.replace(setup.config, archive_bucket=ARCHIVE_BUCKET)
+        # A login of the journal tests' own: submission is rate-limited per login and hour, and
+        # the session's other tests send as alice, bob and carol.
+        PASSWORDS[ARCHIVIST] = "archivist-Pa55-word"
+        setup.config = dataclasses.replace(
+            setup.config,
+            archive_bucket=ARCHIVE_BUCKET,
+            users=(*setup.config.users, ARCHIVIST),
+        )
         with serve(fake) as base:
             setup.extras["journal"] = Journal(setup.root, setup.layout.p, store, base)
             yield
     finally:
         store.stop()
+
+
+def sign_as_partner(server: MailServer, raw: bytes) -> bytes:
+    """DKIM-signed by the partner (DMARC passes on the signature, as in the daemon tests)."""
+    sig = dkim.sign(raw, b"p1", PARTNER.encode(), server.partner_dkim_pem.encode())
+    return bytes(sig) + raw
+
+
+def deliver_inbound(server: MailServer, messages: list[bytes], options: list[list[str]]) -> None:
+    """Deliver on port 25 from the partner's own address (SPF pass, DMARC aligned)."""
+    with smtplib.SMTP("127.0.0.1", server.ports.smtp, timeout=60,
+                      source_address=(PARTNER_IP, 0)) as c:  # fmt: skip
+        c.ehlo(f"mx.{PARTNER}")
+        for raw, opts in zip(messages, options, strict=True):
+            c.sendmail(f"news@{PARTNER}", [f"alice@{DOMAIN}", f"bob@{DOMAIN}"], raw, opts)
+
+
+def deliver(server: MailServer, subject: str) -> str:
+    """One message from the partner on port 25; its Message-ID."""
+    mid = f"<{uuid.uuid4()}@{PARTNER}>"
+    raw = (
+        f"From: news@{PARTNER}\r\nTo: alice@{DOMAIN}\r\nSubject: {subject}\r\n"
+        f"Date: Mon, 07 Dec 2026 12:00:00 +0800\r\nMessage-ID: {mid}\r\n\r\nbody\r\n"
+    ).encode()
+    deliver_inbound(server, [sign_as_partner(server, raw)], [[]])
+    return mid

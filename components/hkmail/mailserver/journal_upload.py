@@ -66,7 +66,9 @@ def _text(value: Any) -> str | None:
 
 def manifest_entry(message: bytes, envelope: Mapping[str, Any]) -> dict[str, Any]:
     """What e-discovery searches: the headers that identify a message, and its proof."""
-    headers = email.parser.BytesHeaderParser(policy=email.policy.compat32).parsebytes(message)
+    # Raw 8-bit header text is UTF-8 (RFC 6532); encoded words are decoded by _text.
+    head = message.split(b"\r\n\r\n", 1)[0].decode("utf-8", errors="replace")
+    headers = email.parser.HeaderParser(policy=email.policy.compat32).parsestr(head)
     date = headers.get("Date")
     parsed = None
     if date:
