@@ -1,0 +1,337 @@
+"""``scripts/archive``: find journaled messages in the Hong Kong archive bucket and export them with
+a manifest that proves they are the journal's (chain of custody).
+
+    scripts/archive find   --cloud alicloud --bucket NAME [filters]
+    scripts/archive export --cloud alicloud --bucket NAME [filters] --format mbox|eml --output DIR
+    scripts/archive verify DIR
+
+Filters (all given must match): ``--address`` (From, To, Cc, the envelope sender or a
+recipient), ``--since``/``--until`` (UTC days the server received the message, inclusive),
+``--message-id``, ``--subject`` (a case-insensitive part of the decoded subject).
+
+The journal (written by the server's hkmail-journal-upload) keeps each message as
+``journal/<yyyy>/<mm>/<dd>/<id>.eml`` with a manifest entry ``<id>.json``. ``export`` downloads
+each match, checks its sha256 against the manifest entry and the object's own sha256 metadata,
+and writes the messages (one ``.eml`` each, or one mboxrd file) plus ``manifest.json``: every
+message's object key and version, journal sha256, headers and envelope, and the sha256 of each
+file written. ``verify DIR`` recomputes the files' sha256s against that manifest, for whoever
+receives the export.
+
+Credentials: the administrator's temporary key in ``AWS_ACCESS_KEY_ID``,
+``AWS_SECRET_ACCESS_KEY`` and ``AWS_SESSION_TOKEN`` (a RAM/CAM STS key allowed to read the
+bucket; never printed). Exit 0 done, 1 a message does not match the journal, 2 bad input (nothing
+is written).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import hashlib
+import json
+import os
+import re
+import sys
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from hkmail.facts import Cloud
+from hkmail.mailserver.journal import ARCHIVE_S3, JOURNAL_PREFIX
+from hkmail.mailserver.s3 import S3, Credentials, StoreError, StoreUnavailable
+
+FORMATS = ("mbox", "eml")
+CLOUDS: tuple[Cloud, ...] = ("alicloud", "tencentcloud")
+# A range wider than this is listed whole rather than day by day.
+MAX_DAYS_LISTED = 400
+
+
+class UsageError(Exception):
+    """Bad input: exit 2, nothing written."""
+
+
+class Mismatch(Exception):
+    """A downloaded message differs from its journal record: exit 1."""
+
+
+@dataclass(frozen=True)
+class Query:
+    address: str | None = None
+    since: dt.date | None = None
+    until: dt.date | None = None
+    message_id: str | None = None
+    subject: str | None = None
+
+    def describe(self) -> str:
+        parts = [f"{k}={v}" for k, v in vars(self).items() if v is not None]
+        return ", ".join(parts) or "everything"
+
+    def matches(self, entry: Mapping[str, Any]) -> bool:
+        env = entry.get("envelope", {})
+        day = dt.date.fromisoformat(str(env.get("receivedAt", ""))[:10])
+        if (self.since and day < self.since) or (self.until and day > self.until):
+            return False
+        if self.message_id:
+            want = self.message_id.strip().strip("<>").lower()
+            if str(entry.get("messageId") or "").strip().strip("<>").lower() != want:
+                return False
+        if self.subject and self.subject.lower() not in str(entry.get("subject") or "").lower():
+            return False
+        if self.address:
+            a = self.address.lower()
+            texts = [
+                str(entry.get("from") or ""),
+                *map(str, entry.get("to") or []),
+                *map(str, entry.get("cc") or []),
+                str(env.get("mailFrom") or ""),
+                *map(str, env.get("rcptTo") or []),
+            ]
+            if not any(a in t.lower() for t in texts):
+                return False
+        return True
+
+
+def _date(flag: str, value: str | None) -> dt.date | None:
+    if value is None:
+        return None
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise UsageError(f"{flag}: {value!r} is not valid; allowed: a date YYYY-MM-DD") from None
+
+
+def _prefixes(q: Query) -> list[str]:
+    """The journal's day prefixes to list: one per day of a bounded range, else all."""
+    if q.since and q.until and (q.until - q.since).days <= MAX_DAYS_LISTED:
+        days = (q.until - q.since).days + 1
+        return [f"{JOURNAL_PREFIX}{q.since + dt.timedelta(days=i):%Y/%m/%d}/" for i in range(days)]
+    return [JOURNAL_PREFIX]
+
+
+def find(store: S3, q: Query) -> list[tuple[str, dict[str, Any]]]:
+    """(manifest key, entry) of every journaled message matching ``q``, oldest first."""
+    out: list[tuple[str, dict[str, Any]]] = []
+    for prefix in _prefixes(q):
+        for key in store.list(prefix):
+            if not key.endswith(".json"):
+                continue
+            entry: dict[str, Any] = json.loads(store.get(key))
+            if q.matches(entry):
+                out.append((key, entry))
+    return sorted(out, key=lambda ke: str(ke[1].get("id")))
+
+
+def _mboxrd(message: bytes, received_at: str) -> bytes:
+    """One mboxrd record: LF line ends, '>' added before every (>*)From line of the body."""
+    when = dt.datetime.fromisoformat(received_at).strftime("%a %b %d %H:%M:%S %Y")
+    lines = message.replace(b"\r\n", b"\n").split(b"\n")
+    body = b"\n".join(b">" + ln if re.match(rb"^>*From ", ln) else ln for ln in lines)
+    if not body.endswith(b"\n"):
+        body += b"\n"
+    return b"From MAILER-DAEMON " + when.encode() + b"\n" + body + b"\n"
+
+
+def export(
+    store: S3, found: Sequence[tuple[str, dict[str, Any]]], fmt: str, out: Path, q: Query
+) -> dict[str, Any]:
+    records: list[dict[str, Any]] = []
+    mbox = bytearray()
+    files: dict[str, bytes] = {}
+    for key, entry in found:
+        eml_key = key[: -len(".json")] + ".eml"
+        data = store.get(eml_key)
+        head = store.head(eml_key)
+        sha = hashlib.sha256(data).hexdigest()
+        stored_sha = head.meta.get("sha256") if head else None
+        if sha != entry["sha256"] or sha != stored_sha:
+            raise Mismatch(
+                f"{eml_key}: sha256 {sha} differs from the journal's {entry['sha256']} "
+                f"(object metadata {stored_sha})"
+            )
+        record = {
+            "id": entry["id"],
+            "object": eml_key,
+            "manifestObject": key,
+            "sha256": sha,
+            "size": len(data),
+            "messageId": entry.get("messageId"),
+            "date": entry.get("date"),
+            "from": entry.get("from"),
+            "to": entry.get("to"),
+            "subject": entry.get("subject"),
+            "envelope": entry.get("envelope"),
+        }
+        if fmt == "eml":
+            name = f"{entry['id']}.eml"
+            files[name] = data
+            record["file"] = name
+        else:
+            record["mboxOffset"] = len(mbox)
+            mbox += _mboxrd(data, str(entry["envelope"]["receivedAt"]))
+        records.append(record)
+    if fmt == "mbox":
+        files["messages.mbox"] = bytes(mbox)
+    out.mkdir(parents=True, exist_ok=True)
+    for name, data in files.items():
+        (out / name).write_bytes(data)
+    manifest = {
+        "kind": "hk-mail journal export",
+        "bucket": store.bucket,
+        "query": q.describe(),
+        "exportedAt": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "format": fmt,
+        "count": len(records),
+        "files": {name: hashlib.sha256(data).hexdigest() for name, data in files.items()},
+        "messages": records,
+    }
+    (out / "manifest.json").write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n")
+    return manifest
+
+
+def verify(directory: Path) -> list[str]:
+    """Problems found re-hashing an export against its manifest (empty: intact)."""
+    try:
+        manifest = json.loads((directory / "manifest.json").read_text())
+    except (OSError, ValueError) as exc:
+        raise UsageError(f"{directory}/manifest.json: cannot be read ({exc})") from None
+    problems = []
+    for name, sha in manifest["files"].items():
+        path = directory / name
+        if not path.exists():
+            problems.append(f"{name}: missing")
+        elif hashlib.sha256(path.read_bytes()).hexdigest() != sha:
+            problems.append(f"{name}: sha256 differs from the manifest")
+    if manifest["format"] == "eml":
+        for m in manifest["messages"]:
+            path = directory / m["file"]
+            if path.exists() and hashlib.sha256(path.read_bytes()).hexdigest() != m["sha256"]:
+                problems.append(f"{m['file']}: not the journal's message {m['object']}")
+    return problems
+
+
+# ------------------------------------------------------------------------------------------------
+# Command line
+# ------------------------------------------------------------------------------------------------
+
+
+def _env_credentials() -> Credentials:
+    key, secret = os.environ.get("AWS_ACCESS_KEY_ID"), os.environ.get("AWS_SECRET_ACCESS_KEY")
+    if not key or not secret:
+        raise UsageError(
+            "AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY: not set; allowed: a RAM/CAM temporary "
+            "key (with AWS_SESSION_TOKEN) that may read the archive bucket"
+        )
+    return key, secret, os.environ.get("AWS_SESSION_TOKEN") or None
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="scripts/archive",
+        description="Find and export journaled mail from the Hong Kong archive bucket.",
+    )
+    sub = p.add_subparsers(dest="command", required=True)
+    for name, help_text in (
+        ("find", "list the journaled messages that match"),
+        ("export", "write the matching messages and a sha256 manifest"),
+    ):
+        s = sub.add_parser(name, help=help_text)
+        s.add_argument("--cloud", required=True, choices=CLOUDS, help="where the bucket is")
+        s.add_argument("--bucket", required=True, help="the archive bucket (COS: name-APPID)")
+        s.add_argument(
+            "--endpoint", help="S3 endpoint URL (default: the cloud's Hong Kong endpoint)"
+        )
+        s.add_argument("--address", help="From, To, Cc, envelope sender or recipient contains")
+        s.add_argument("--since", help="first UTC day received, YYYY-MM-DD")
+        s.add_argument("--until", help="last UTC day received, YYYY-MM-DD")
+        s.add_argument("--message-id", help="the Message-ID, with or without <>")
+        s.add_argument("--subject", help="part of the subject (case-insensitive)")
+        if name == "export":
+            s.add_argument("--format", required=True, choices=FORMATS, help="mbox or one .eml each")
+            s.add_argument("--output", required=True, type=Path, help="a new or empty directory")
+        else:
+            s.add_argument("--json", action="store_true", help="the manifest entries as JSON")
+    v = sub.add_parser("verify", help="re-hash an export against its manifest")
+    v.add_argument("directory", type=Path)
+    return p
+
+
+def _store(args: argparse.Namespace) -> S3:
+    endpoint, region = ARCHIVE_S3[args.cloud]
+    custom = args.endpoint
+    if custom and not re.fullmatch(r"https?://[A-Za-z0-9.:-]+", custom):
+        raise UsageError(f"--endpoint: {custom!r} is not valid; allowed: http(s)://host[:port]")
+    creds = _env_credentials()
+    return S3(
+        endpoint=custom or endpoint,
+        region=region,
+        bucket=args.bucket,
+        credentials=lambda: creds,
+        # A custom endpoint (a test store on loopback) is addressed by path; OSS refuses that.
+        path_style=bool(custom),
+    )
+
+
+def _query(args: argparse.Namespace) -> Query:
+    q = Query(
+        address=args.address,
+        since=_date("--since", args.since),
+        until=_date("--until", args.until),
+        message_id=args.message_id,
+        subject=args.subject,
+    )
+    if q.since and q.until and q.since > q.until:
+        raise UsageError(f"--since {q.since} is after --until {q.until}; allowed: since <= until")
+    return q
+
+
+def run(argv: Sequence[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    if args.command == "verify":
+        problems = verify(args.directory)
+        for line in problems:
+            print(f"archive verify: {line}", file=sys.stderr)
+        print(f"archive verify: {'intact' if not problems else 'NOT intact'}: {args.directory}")
+        return 1 if problems else 0
+    q = _query(args)
+    if args.command == "export":
+        out: Path = args.output
+        if out.exists() and (not out.is_dir() or any(out.iterdir())):
+            raise UsageError(f"--output: {out} is not valid; allowed: a new or empty directory")
+    store = _store(args)
+    found = find(store, q)
+    if not found:
+        raise UsageError(
+            f"no journaled message in {args.bucket} matches {q.describe()}; nothing written"
+        )
+    if args.command == "find":
+        if args.json:
+            print(json.dumps([e for _, e in found], indent=2, ensure_ascii=False))
+        else:
+            for _, e in found:
+                print(
+                    f"{e['envelope']['receivedAt'][:19]}  {e.get('messageId') or '-'}  "
+                    f"{e.get('from') or '-'}  {e.get('subject') or ''}"
+                )
+        return 0
+    manifest = export(store, found, args.format, args.output, q)
+    print(f"archive export: {manifest['count']} message(s) to {args.output} (manifest.json)")
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        return run(argv)
+    except UsageError as exc:
+        print(f"archive: {exc}", file=sys.stderr)
+        return 2
+    except Mismatch as exc:
+        print(f"archive: NOT the journal's message: {exc}", file=sys.stderr)
+        return 1
+    except (StoreError, StoreUnavailable) as exc:
+        print(f"archive: the archive bucket could not be read: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
