@@ -47,6 +47,9 @@ NOT_COVERED: dict[str, str] = {
     "policies written outside Pulumi, and access from inside the VPC.",
     "durability-protect-data": "Backups, their restore tests and retention; protect only stops "
     "a Pulumi delete, not one made in the console or by the provider.",
+    "journal-archive-retention": "Whether the journal actually reaches the bucket (the server's "
+    "spool, the uploader and its ALARM lines are checked on the instance, not here); a COS "
+    "bucket's object lock set in the console; mail that never reaches this server.",
     "secrets-no-plaintext": "Secrets the pack cannot recognise in a value that is not a private "
     "key (a password in a free-text input or an encoded payload); secrets kept outside Pulumi "
     "(environment, CI variables); the strength and rotation of a secret.",

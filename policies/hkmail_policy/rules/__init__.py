@@ -3,7 +3,17 @@
 from __future__ import annotations
 
 from ..model import Rule
-from . import durability, encryption, exposure, mailauth, mailflows, notify, residency, secrets
+from . import (
+    durability,
+    encryption,
+    exposure,
+    journal,
+    mailauth,
+    mailflows,
+    notify,
+    residency,
+    secrets,
+)
 
 RULES: tuple[Rule, ...] = (
     *residency.RULES,
@@ -12,6 +22,7 @@ RULES: tuple[Rule, ...] = (
     *encryption.RULES,
     *exposure.RULES,
     *durability.RULES,
+    *journal.RULES,
     *secrets.RULES,
     *mailauth.RULES,
 )
