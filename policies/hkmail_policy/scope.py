@@ -82,9 +82,12 @@ CONTROL_SCOPE: dict[str, tuple[str, str]] = {
         "EDSP's undertaking or the managers' undertakings, and records kept outside this stack.",
     ),
     "SFC-KRR": (
-        "That data-bearing resources carry Pulumi's protect flag (no accidental delete by Pulumi).",
-        "Retention periods, the ability to produce records promptly, WORM or immutability where "
-        "required, backups and their restore tests.",
+        "That data-bearing resources carry Pulumi's protect flag (no accidental delete by Pulumi), "
+        "and that a private mail server journals every message to a bucket of the stack whose "
+        "OSS retention policy lasts at least the declared period (minimumRetentionDays).",
+        "Which records the Rules require and for how long (the declared period is the "
+        "reviewer's), the ability to produce records promptly, immutability on COS, backups and "
+        "their restore tests.",
     ),
     "HKMA-SA-2": (
         "The placement of the resources the program creates with its cloud provider.",
