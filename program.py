@@ -24,6 +24,7 @@ from hkmail.components.args import (
     DnsPlan,
     DnsProvider,
     MailDomainArgs,
+    MigrationArgs,
     PrivateServerArgs,
 )
 from hkmail.components.domain import MailDomain
@@ -121,7 +122,7 @@ def domain_args(config: Mapping[str, object], spec: StackSpec) -> list[MailDomai
             and spec.migration
             and spec.migration.domain == domain.name
         ):
-            args["migration"] = dict(migration)
+            args["migration"] = cast(MigrationArgs, dict(migration))  # the stack's form
         plan_domain(args)  # the component's own checks, for every domain before any resource
         out.append(args)
     return out

@@ -227,6 +227,19 @@ def test_the_schema_has_every_component_with_typed_described_inputs(plugin: Plug
     assert {e["value"] for e in schema["types"]["hkmail:index:DnsPlan"]["enum"]} == plans
     dns_plan = schema["resources"]["hkmail:index:MailDomain"]["inputProperties"]["dnsPlan"]
     assert dns_plan["$ref"] == "#/types/hkmail:index:DnsPlan" and "type" not in dns_plan
+    # migration is typed: its phase an enum of the reader's phases, old system and verify pass
+    from hkmail.spec import MIGRATION_PHASES
+
+    migration = schema["resources"]["hkmail:index:MailDomain"]["inputProperties"]["migration"]
+    assert migration["$ref"] == "#/types/hkmail:index:MigrationArgs"
+    mig_type = schema["types"]["hkmail:index:MigrationArgs"]
+    assert mig_type["properties"]["phase"]["$ref"] == "#/types/hkmail:index:MigrationPhase"
+    phases = [e["value"] for e in schema["types"]["hkmail:index:MigrationPhase"]["enum"]]
+    assert phases == list(MIGRATION_PHASES)
+    assert set(mig_type["required"]) == {"phase", "old", "lowTtl", "monitorUntil"}
+    assert schema["types"]["hkmail:index:OldMailSystemArgs"]["properties"]["mxTtl"]["type"] == (
+        "integer"
+    )
     assert set(schema["resources"]) == {f"hkmail:index:{c}" for c in COMPONENTS}
     for token, resource in schema["resources"].items():
         assert resource["isComponent"] is True, token

@@ -13,7 +13,7 @@ nothing is half created. The private server's secrets are ``pulumi.Input``s: pas
 """
 
 import enum
-from typing import Any, NotRequired, TypedDict
+from typing import NotRequired, TypedDict
 
 import pulumi
 
@@ -234,7 +234,9 @@ class SrvTargetArgs(TypedDict):
 
 
 class AutodiscoveryArgs(TypedDict, total=False):
-    """Client autodiscovery SRV records: the suite's preset endpoints, or your own."""
+    """Client autodiscovery SRV records: the suite's preset endpoints ({preset: true}, what a
+    stack writes as `autodiscovery: true`; a schema input has one type, and the Python SDK's
+    analyzer refuses union types), or your own endpoints."""
 
     preset: bool
     """Publish the suite's (or the private server's) endpoints."""
@@ -402,6 +404,69 @@ class PrivateServerArgs(TypedDict):
     """Mail-to-chat rules (DingTalk, WeCom, Lark); their webhooks are notifyWebhooks."""
 
 
+class MigrationPhase(enum.StrEnum):
+    """The live phase of a migration (README, "Migrating from your current mail system")."""
+
+    PREPARE = "prepare"
+    """MX still on the old system, TTL lowered, SPF authorises both."""
+    SYNC = "sync"
+    """As prepare, while mailboxes are copied."""
+    CUTOVER = "cutover"
+    """MX on the new system (refused before the earliest safe time)."""
+    DUAL_RUN = "dual-run"
+    """New MX, the old hosts kept at lower priority."""
+    DONE = "done"
+    """TTL restored, old senders dropped, DMARC and MTA-STS as configured."""
+    ROLLBACK = "rollback"
+    """MX back on the old system, SPF still authorises both."""
+
+
+class OldMailSystemArgs(TypedDict, total=False):
+    """Where the mail comes from: a suite preset, or its MX hosts."""
+
+    suite: str
+    """The old hosted suite: tencent-exmail or alibaba-mail (sets MX, SPF include and IMAP)."""
+    mx: list[MxHostArgs]
+    """The old MX hosts (instead of suite)."""
+    mx_ttl: int
+    """The TTL the old MX records have now, in seconds (required)."""
+    spf: SpfArgs
+    """The old system's other sending sources."""
+    imap: str
+    """host[:port] of the old IMAP server."""
+
+
+class VerifiedArgs(TypedDict):
+    """A verify pass of the lowered records (written by scripts/verify --record)."""
+
+    at: str
+    """When it passed (ISO 8601 with zone)."""
+    digest: str
+    """The digest of the records it checked."""
+
+
+class MigrationArgs(TypedDict):
+    """A phased move of this domain's mail from its current system (the hkmail:migration
+    section of a stack; README, "Migrating from your current mail system")."""
+
+    phase: MigrationPhase
+    """The live phase."""
+    old: OldMailSystemArgs
+    """The current mail system."""
+    low_ttl: int
+    """The zone's TTL while migrating, at least the DNS plan's floor."""
+    monitor_until: str
+    """The date (YYYY-MM-DD) DMARC p=none monitoring ends."""
+    domain: NotRequired[str]
+    """The mail domain (default: this component's name)."""
+    ttl_lowered_at: NotRequired[str]
+    """When the lowered TTL was applied (ISO 8601 with zone)."""
+    verified: NotRequired[VerifiedArgs]
+    """The recorded verify pass."""
+    cutover_at: NotRequired[str]
+    """When the cut-over was applied (ISO 8601 with zone)."""
+
+
 class MailDomainArgs(TypedDict):
     """One Hong Kong mail domain: its zone's records, sending identities and private server."""
 
@@ -440,10 +505,9 @@ class MailDomainArgs(TypedDict):
     <domain>._report._dmarc authorisation records (RFC 7489 7.1)."""
     private_server: NotRequired[PrivateServerArgs]
     """The private mail server, with mail.suite private."""
-    migration: NotRequired[dict[str, Any]]
+    migration: NotRequired[MigrationArgs]
     """A phased move of this domain's mail from its current system: the hkmail:migration
-    section of a stack (domain, phase, old, lowTtl, monitorUntil, ttlLoweredAt, verified,
-    cutoverAt; see the README), read by the stack's reader."""
+    section of a stack, read by the stack's reader."""
     dkim_private_key: NotRequired[pulumi.Input[str]]
     """With privateServer: the PEM of the server's DKIM signing key (a secret)."""
     mailbox_password_hashes: NotRequired[pulumi.Input[dict[str, str]]]

@@ -164,8 +164,11 @@ def plan_domain(args: Mapping[str, Any], path: str = "args") -> DomainPlan:
     plan = str(args.get("dns_plan") or "free")
     migration = None
     if args.get("migration") is not None:
+        raw_migration = to_config(args["migration"])
+        if isinstance(raw_migration, dict):
+            raw_migration.setdefault("domain", spec.name)  # the component's own domain
         migration = read_migration_args(
-            to_config(args["migration"]),
+            raw_migration,
             spec,
             dns_provider=provider,
             dns_plan=plan,
