@@ -4,7 +4,9 @@ an error naming its key and the allowed values, before anything is registered.""
 from __future__ import annotations
 
 import copy
+import datetime as dt
 import json
+import shutil
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -140,7 +142,31 @@ def test_webhooks_must_be_a_secret_on_the_platforms_own_host() -> None:
     assert "SECx" not in json.dumps(plain)
 
 
-def test_the_program_carries_the_rules_to_the_server_and_the_webhooks_only_as_a_secret() -> None:
+def _exemption_on_file(tmp: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The repo's exemptions with the reviewed entry the declarations name, for this stack."""
+    shutil.copy(REPO / "policies" / "approvers.yaml", tmp / "approvers.yaml")
+    doc = yaml.safe_load((REPO / "policies" / "exemptions.yaml").read_text())
+    doc["exemptions"].append(
+        {
+            "id": "EX-2026-023",
+            "rule": ["residency-mail-notify"],
+            "resources": {"stack": STACK, "types": ["tencentcloud:Instance/instance:Instance"]},
+            "requester": "ops@centralclinic.hk",
+            "approver": "dpo@kowloonbazaar.hk",
+            "approvedOn": dt.date.today().isoformat(),
+            "reason": "Order and invoice notifications to the sales and finance groups.",
+            "reference": "DPA-2026-12: processor contract with the chat platforms",
+            "expires": (dt.date.today() + dt.timedelta(days=300)).isoformat(),
+        }
+    )
+    (tmp / "exemptions.yaml").write_text(yaml.safe_dump(doc, sort_keys=False))
+    monkeypatch.setenv("HKMAIL_EXEMPTIONS_FILE", str(tmp / "exemptions.yaml"))
+
+
+def test_the_program_carries_the_rules_to_the_server_and_the_webhooks_only_as_a_secret(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _exemption_on_file(tmp_path, monkeypatch)
     config, _ = with_secrets(STACK)
     config["hkmail:privateServer"]["notify"] = copy.deepcopy(NOTIFY)
     config["hkmail:notifyWebhooks"] = json.dumps(WEBHOOKS)
@@ -177,8 +203,10 @@ def test_the_program_carries_the_rules_to_the_server_and_the_webhooks_only_as_a_
     assert "oapi.dingtalk.com" in found[0].message and "subject, sender name" in found[0].message
 
 
-def test_the_gate_shows_each_declared_rule_with_secrets_it_cannot_decrypt(tmp_path: Path) -> None:
-    # As CI runs it: the stack file's secure values are placeholders the gate cannot decrypt.
+def test_the_gate_refuses_a_rule_whose_exemption_is_not_on_file(tmp_path: Path) -> None:
+    # As CI runs it: the stack file's secure values are placeholders the gate cannot decrypt (the
+    # reader leaves those to the instance), and the declarations name an exemption that
+    # policies/exemptions.yaml does not hold: the program stops before any resource, exit 2.
     (tmp_path / "stacks").mkdir()
     project = yaml.safe_load((REPO / "Pulumi.yaml").read_text())
     project["main"] = str(REPO)
@@ -188,16 +216,12 @@ def test_the_gate_shows_each_declared_rule_with_secrets_it_cannot_decrypt(tmp_pa
     stack["config"]["hkmail:privateServer"]["notify"] = copy.deepcopy(NOTIFY)
     stack["config"]["hkmail:notifyWebhooks"] = {"secure": "v1:placeholder"}
     (tmp_path / "stacks" / "Pulumi.notify.yaml").write_text(yaml.safe_dump(stack))
-    out = subprocess.run(
-        [str(REPO / "scripts" / "gate"), "--project", str(tmp_path), "--stack", "notify",
-         "--format", "json"],
+    refused = subprocess.run(
+        [str(REPO / "scripts" / "gate"), "--project", str(tmp_path), "--stack", "notify"],
         capture_output=True, text=True, timeout=600, check=False,
     )  # fmt: skip
-    assert out.returncode == 0, out.stdout + out.stderr
-    found = [
-        v
-        for v in json.loads(out.stdout)["violations"]
-        if v["policyName"] == "residency-mail-notify"
-    ]
-    assert sorted(v["enforcementLevel"] for v in found) == ["advisory", "advisory"], found
-    assert all("[declared: crossBorder EX-2026-023]" in v["message"] for v in found)
+    assert refused.returncode == 2, refused.stdout + refused.stderr
+    for k in (0, 1):
+        assert f"hkmail:privateServer.notify.rules[{k}].crossBorder.exemption" in refused.stderr
+    assert "no such exemption on file" in refused.stderr
+    assert "Traceback" not in refused.stderr and "notifyWebhooks" not in refused.stderr

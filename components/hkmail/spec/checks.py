@@ -206,12 +206,8 @@ def name_lengths(domains: Sequence[DomainSpec], paths: Mapping[str, str]) -> Ite
         )
 
 
-def exemptions_on_file(
-    config: Mapping[str, object],
-    exemptions: Mapping[str, Exemption],
-    today: dt.date,
-    stack: str | None = None,
-) -> Iterator[SpecError]:
+def _declared_exemptions(config: Mapping[str, object]) -> Iterator[tuple[str, str]]:
+    """(config path, exemption id) of every cross-border declaration: senders and notify rules."""
     for i, raw in _raw_domains(config):
         sending = raw.get("sending")
         if not isinstance(sending, Sequence) or isinstance(sending, str):
@@ -219,36 +215,53 @@ def exemptions_on_file(
         for j, sender in enumerate(sending):
             cross = sender.get("crossBorder") if isinstance(sender, Mapping) else None
             ref = cross.get("exemption") if isinstance(cross, Mapping) else None
-            if not isinstance(ref, str):
-                continue
-            path = f"hkmail:domains[{i}].sending[{j}].crossBorder.exemption"
-            known = exemptions.get(ref)
-            new = NEW_EXEMPTION.replace("<stack>", stack or "<stack>")
-            if known is None:
-                on_file = ", ".join(sorted(exemptions)) or "none"
-                yield SpecError(
-                    path,
-                    ref,
-                    f"the id of an exemption in policies/exemptions.yaml (on file: {on_file})",
-                    "no such exemption on file: the gate would block the transfer; to request "
-                    f"one, {new} (format: policies/README.md#exemptions)",
-                )
-            elif stack is not None and known.stack is not None and known.stack != stack:
-                yield SpecError(
-                    path,
-                    ref,
-                    f"an exemption whose resources.stack is this stack ({stack})",
-                    f"{ref} covers stack '{known.stack}' only, so the gate would block the "
-                    f"transfer here; an exemption is approved for one stack: {new}",
-                )
-            elif known.expires is not None and known.expires < today:
-                yield SpecError(
-                    path,
-                    ref,
-                    "an exemption that has not expired (renew it in policies/exemptions.yaml)",
-                    f"it expired on {known.expires.isoformat()}; an expired exemption is a "
-                    "violation again",
-                )
+            if isinstance(ref, str):
+                yield f"hkmail:domains[{i}].sending[{j}].crossBorder.exemption", ref
+    server = config.get("hkmail:privateServer")
+    notify = server.get("notify") if isinstance(server, Mapping) else None
+    rules = notify.get("rules") if isinstance(notify, Mapping) else None
+    if isinstance(rules, Sequence) and not isinstance(rules, str):
+        for k, rule in enumerate(rules):
+            cross = rule.get("crossBorder") if isinstance(rule, Mapping) else None
+            ref = cross.get("exemption") if isinstance(cross, Mapping) else None
+            if isinstance(ref, str):
+                yield f"hkmail:privateServer.notify.rules[{k}].crossBorder.exemption", ref
+
+
+def exemptions_on_file(
+    config: Mapping[str, object],
+    exemptions: Mapping[str, Exemption],
+    today: dt.date,
+    stack: str | None = None,
+) -> Iterator[SpecError]:
+    for path, ref in _declared_exemptions(config):
+        known = exemptions.get(ref)
+        new = NEW_EXEMPTION.replace("<stack>", stack or "<stack>")
+        if known is None:
+            on_file = ", ".join(sorted(exemptions)) or "none"
+            yield SpecError(
+                path,
+                ref,
+                f"the id of an exemption in policies/exemptions.yaml (on file: {on_file})",
+                "no such exemption on file: the gate would block the transfer; to request "
+                f"one, {new} (format: policies/README.md#exemptions)",
+            )
+        elif stack is not None and known.stack is not None and known.stack != stack:
+            yield SpecError(
+                path,
+                ref,
+                f"an exemption whose resources.stack is this stack ({stack})",
+                f"{ref} covers stack '{known.stack}' only, so the gate would block the "
+                f"transfer here; an exemption is approved for one stack: {new}",
+            )
+        elif known.expires is not None and known.expires < today:
+            yield SpecError(
+                path,
+                ref,
+                "an exemption that has not expired (renew it in policies/exemptions.yaml)",
+                f"it expired on {known.expires.isoformat()}; an expired exemption is a "
+                "violation again",
+            )
 
 
 def _targets(domain: DomainSpec, path: str) -> Iterator[tuple[str, str, str]]:
