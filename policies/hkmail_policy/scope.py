@@ -50,9 +50,10 @@ NOT_COVERED: dict[str, str] = {
     "journal-archive-retention": "Whether the journal actually reaches the bucket (the server's "
     "spool, the uploader and its ALARM lines are checked on the instance, not here); a COS "
     "bucket's object lock set in the console; mail that never reaches this server.",
-    "secrets-no-plaintext": "Secrets the pack cannot recognise in a value that is not a private "
-    "key (a password in a free-text input or an encoded payload); secrets kept outside Pulumi "
-    "(environment, CI variables); the strength and rotation of a secret.",
+    "secrets-no-plaintext": "Credentials detect-secrets and its plugins do not recognise (a "
+    "password with no keyword beside it, e.g. a Postfix sasl_passwd line user:password), "
+    "encodings beyond base64 and gzip+base64, content fetched at run time, secrets kept outside "
+    "Pulumi (environment, CI variables), and the strength and rotation of a secret.",
     "mailauth-dkim-key-strength": "Keys held by a hosted service and shown only in its console; "
     "key rotation; whether receivers see a valid signature (scripts/verify checks DNS).",
     "mailauth-spf-strict": "Whether the listed senders are the firm's only senders, and records "

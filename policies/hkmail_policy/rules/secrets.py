@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
+from .. import payload
 from ..model import Context, Finding, Resource, Rule
 from ..values import Leaf, leaves, texts
 
@@ -22,6 +23,8 @@ NOT_A_SECRET = re.compile(
     r"^http_?tokens$)"
 )
 USER_DATA = re.compile(r"(?i)user_?data")
+# inputs that carry payloads: user data, environment maps, file contents, scripts, commands
+PAYLOAD = re.compile(r"(?i)(user_?data|env|variables|content|script|command|body|template)")
 
 
 def _private_key_in(text: str) -> str | None:
@@ -31,6 +34,13 @@ def _private_key_in(text: str) -> str | None:
         if BARE_DER_KEY.search(candidate):
             return "base64 private key material (e.g. a DKIM .private key)"
     return None
+
+
+def _payload_credentials(text: str) -> tuple[str, ...]:
+    found: set[str] = set()
+    for _, candidate in texts(text):  # as given and as decoded (base64, gzip+base64)
+        found.update(payload.credentials(candidate))
+    return tuple(sorted(found))
 
 
 def _msg(resource: Resource, leaf: Leaf, problem: str, allowed: str) -> Finding:
@@ -56,6 +66,20 @@ def check_secrets(resource: Resource, ctx: Context) -> Iterable[Finding]:
         elif key and not leaf.secret:
             yield _msg(resource, leaf, f"{key} in a plain input", "pulumi.Output.secret(...)")
         elif (
+            (USER_DATA.search(leaf.shape) or not leaf.secret)
+            and PAYLOAD.search(leaf.shape)
+            and (kinds := _payload_credentials(leaf.value))
+        ):
+            where = "user data" if USER_DATA.search(leaf.shape) else "a plain payload"
+            yield _msg(
+                resource,
+                leaf,
+                f"{where} carries credentials ({', '.join(kinds)}); user data is readable from "
+                "the instance metadata service and the console, and plain inputs land in state",
+                "a placeholder filled at boot from the secret store (hkmail-fetch-secrets, KMS "
+                "Secrets Manager / SSM), or a secret input (pulumi.Output.secret)",
+            )
+        elif (
             not leaf.secret
             and SECRET_NAME.search(segment)
             and not NOT_A_SECRET.search(segment)
@@ -73,8 +97,11 @@ RULES = (
     Rule(
         id="secrets-no-plaintext",
         title="No plain-text secrets",
-        description="No private key (PEM or bare DKIM key material) in user data, and no "
-        "private key, password, token or access key in a plain (non-secret) input.",
+        description="No private key (PEM or bare DKIM key material) in user data, no "
+        "private key, password, token or access key in a plain (non-secret) input, and no "
+        "credential inside a payload: decoded user data (secret or not), environment maps, file "
+        "contents and scripts are scanned with detect-secrets (passwords, private keys, "
+        "AccessKey and SecretId, bearer and webhook tokens); placeholders pass.",
         severity="critical",
         enforcement="mandatory",
         remediation="Mark the value secret (pulumi config set --secret, pulumi.Output.secret) or "
