@@ -108,3 +108,30 @@ def test_encoded_user_data_is_read_too(pack: PackClient, encoding: str) -> None:
 
 def test_a_server_without_rules_has_no_notify_finding(pack: PackClient) -> None:
     assert _of(pack.analyze(_instance("#cloud-config\npackages: [postfix]\n"))) == []
+
+
+def test_plans_and_reports_show_each_rule_with_its_fields_and_status(pack: PackClient) -> None:
+    from toolchain import mailflows
+    from toolchain.gate.core import Violation
+
+    declared = _user_data(NotifyRule("orders", "sales", DECL, fields=("subject", "link")))
+    undeclared = _user_data(NotifyRule("alerts", "fin", None))
+    rows = []
+    for ud in (declared, undeclared):
+        [d] = _of(pack.analyze(_instance(ud)))
+        v = Violation(d.policy, "hk-mail-residency", "1", d.level, "high", d.urn, "t", "mail",
+                      d.message)  # fmt: skip
+        rows += mailflows.rows([v])
+    orders, alerts = rows
+    assert orders.kind == "notification"
+    assert orders.data == (
+        "mail notifications (mailbox and rule name, subject, IMAP link (host name, Message-ID)) "
+        "of each matching message"
+    )
+    assert orders.source == "mail.example.hk (Hong Kong)"
+    assert orders.destination == "oapi.dingtalk.com (outside Hong Kong)"
+    assert orders.via == "notify rule 'orders', target 'sales'"
+    assert orders.status.startswith("declared cross-border (EX-2026-023): Mainland China")
+    assert not orders.needs_declaration
+    assert alerts.destination == "qyapi.weixin.qq.com (outside Hong Kong)"
+    assert alerts.status.startswith("BLOCKED") and alerts.needs_declaration

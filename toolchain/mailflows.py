@@ -19,6 +19,10 @@ _FLOW = re.compile(
 )
 # the pack's message may follow the rule's description (Pulumi's "description\nmessage")
 _DECLARED = re.compile(r"^\[declared: (?P<by>[^\]]+)\].*: attested (?P<what>.+)$", re.M)
+# a flow the stack declares cross-border (flows.judge: "cross-border to <country> declared ...")
+_CROSS = re.compile(
+    r"^\[declared: crossBorder (?P<by>[^\]]+)\].*: cross-border to (?P<what>.+)$", re.M
+)
 _EXEMPT = re.compile(r"Exempted until (?P<until>\d{4}-\d\d-\d\d) \((?P<ref>.+)\)\.?$", re.M)
 
 
@@ -39,6 +43,9 @@ def _status(v: Violation) -> tuple[str, bool]:
     declared = _DECLARED.search(v.message)
     if declared:
         return f"attested ({declared['by']}): {declared['what']}", False
+    crossed = _CROSS.search(v.message)
+    if crossed:
+        return f"declared cross-border ({crossed['by']}): {crossed['what']}", False
     if v.exempt:
         until = _EXEMPT.search(v.message)
         when = f" until {until['until']} ({until['ref']})" if until else ""

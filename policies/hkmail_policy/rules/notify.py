@@ -86,12 +86,13 @@ def rule_flows(settings: Mapping[str, Any]) -> Iterator[tuple[Mapping[str, Any],
         else:
             dest = Place(" | ".join(hosts), "outside", f"{platform}: {_WHERE}")
         fields = [FIELD_WORDS.get(f, str(f)) for f in rule.get("fields") or []]
+        # No ": " or " -> " in data, no " (" in via: plans and reports parse Flow.describe().
         data = (
-            "mail notifications: mailbox and rule name"
+            "mail notifications (mailbox and rule name"
             + (", " + ", ".join(fields) if fields else "")
-            + " of each matching message"
+            + ") of each matching message"
         )
-        via = f"notify rule {rule.get('name')!r} -> target {rule.get('target')!r}"
+        via = f"notify rule {rule.get('name')!r}, target {rule.get('target')!r}"
         yield rule, Flow(source, dest, data, via, "notification"), platform
 
 
