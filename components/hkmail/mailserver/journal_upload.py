@@ -43,6 +43,9 @@ from typing import Any
 MAX_BACKOFF = 300.0
 # An ALARM line is repeated while the store stays unreachable, at most this often.
 ALARM_EVERY = 600.0
+# Seconds a role key is reused before the metadata service is asked again (the clouds' temporary
+# keys are valid for hours; a refused request also drops the cached key).
+CREDENTIALS_TTL = 300.0
 
 
 def _load(name: str, path: str) -> ModuleType:
@@ -112,13 +115,25 @@ class Uploader:
             endpoint=endpoint,
             region=settings["sign_region"],
             bucket=settings["bucket"],
-            credentials=lambda: fetch.role_credentials(settings["cloud"], settings["role_name"]),
+            credentials=self._credentials,
             # Only a loopback test store is addressed by path; OSS refuses path style.
             path_style=bool(os.environ.get("HKMAIL_S3_URL")),
         )
+        self._fetch = fetch
+        self._creds: tuple[str, str, str] | None = None
+        self._creds_at = 0.0
         self.failing_since: float | None = None
         self.last_alarm = 0.0
         self.status: dict[str, Any] = self._read_status()
+
+    def _credentials(self) -> tuple[str, str, str]:
+        """The role's temporary key, read from the metadata service at most every few minutes
+        (it is valid for far longer), not once per request."""
+        if self._creds is None or time.monotonic() - self._creds_at > CREDENTIALS_TTL:
+            s = self.settings
+            self._creds = self._fetch.role_credentials(s["cloud"], s["role_name"])
+            self._creds_at = time.monotonic()
+        return self._creds
 
     # -- status and alarms ----------------------------------------------------------------------
 
@@ -205,6 +220,7 @@ class Uploader:
             for ident in self.pending():
                 self.upload_one(ident)
         except (self.StoreUnavailable, self.StoreError, OSError) as exc:
+            self._creds = None  # an expired or revoked key is fetched again next pass
             now = time.monotonic()
             if self.failing_since is None:
                 self.failing_since = time.time()
