@@ -174,3 +174,19 @@ def test_missing_credentials_are_named(
     code = archive.main(_args(exported, "--format", "eml", "--output", str(tmp_path / "x")))
     assert code == 2
     assert "AWS_ACCESS_KEY_ID" in capsys.readouterr().err
+
+
+def test_health_counts_the_days_and_names_the_newest_message(
+    exported: dict[str, object], env: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = archive.main(_args(exported, "--days", "2", command="health"))
+    out = capsys.readouterr()
+    assert code == 0, out.err
+    report = json.loads(out.out)
+    today = dt.datetime.now(dt.UTC).date().isoformat()
+    assert report["messagesPerDay"][today] >= 3
+    assert report["newestObject"].startswith(f"journal/{today.replace('-', '/')}/")
+    # Nothing newer than 0 hours: the monitor's alarm.
+    assert archive.main(_args(exported, "--max-age-hours", "0", command="health")) == 1
+    assert "ALARM no journaled message" in capsys.readouterr().err
+    assert archive.main(_args(exported, "--days", "0", command="health")) == 2

@@ -4,6 +4,7 @@ a manifest that proves they are the journal's (chain of custody).
     scripts/archive find   --cloud alicloud --bucket NAME [filters]
     scripts/archive export --cloud alicloud --bucket NAME [filters] --format mbox|eml --output DIR
     scripts/archive verify DIR
+    scripts/archive health --cloud alicloud --bucket NAME [--days 7] [--max-age-hours 24]
 
 Filters (all given must match): ``--address`` (From, To, Cc, the envelope sender or a
 recipient), ``--since``/``--until`` (UTC days the server received the message, inclusive),
@@ -189,6 +190,25 @@ def export(
     return manifest
 
 
+def health(store: S3, today: dt.date, days: int) -> dict[str, Any]:
+    """Journal objects per UTC day for the last ``days`` days, and the newest one: gaps show
+    when nothing reached the bucket (the server's spool depth and ALARM lines are in its log)."""
+    per_day: dict[str, int] = {}
+    newest: str | None = None
+    for i in range(days):
+        day = today - dt.timedelta(days=i)
+        keys = [k for k in store.list(f"{JOURNAL_PREFIX}{day:%Y/%m/%d}/") if k.endswith(".eml")]
+        per_day[day.isoformat()] = len(keys)
+        if newest is None and keys:
+            newest = max(keys)
+    received = None
+    if newest is not None:
+        entry = json.loads(store.get(newest[: -len(".eml")] + ".json"))
+        received = entry["envelope"]["receivedAt"]
+    return {"bucket": store.bucket, "newestObject": newest, "newestReceivedAt": received,
+            "messagesPerDay": per_day}  # fmt: skip
+
+
 def verify(directory: Path) -> list[str]:
     """Problems found re-hashing an export against its manifest (empty: intact)."""
     try:
@@ -251,6 +271,17 @@ def parser() -> argparse.ArgumentParser:
             s.add_argument("--output", required=True, type=Path, help="a new or empty directory")
         else:
             s.add_argument("--json", action="store_true", help="the manifest entries as JSON")
+    h = sub.add_parser("health", help="journal objects per day and the newest one")
+    h.add_argument("--cloud", required=True, choices=CLOUDS, help="where the bucket is")
+    h.add_argument("--bucket", required=True, help="the archive bucket (COS: name-APPID)")
+    h.add_argument("--endpoint", help="S3 endpoint URL (default: the cloud's Hong Kong endpoint)")
+    h.add_argument("--days", type=int, default=7, help="days to count back (1-90, default 7)")
+    h.add_argument(
+        "--max-age-hours",
+        type=float,
+        default=24.0,
+        help="exit 1 when the newest journaled message is older (default 24)",
+    )
     v = sub.add_parser("verify", help="re-hash an export against its manifest")
     v.add_argument("directory", type=Path)
     return p
@@ -293,6 +324,25 @@ def run(argv: Sequence[str] | None = None) -> int:
             print(f"archive verify: {line}", file=sys.stderr)
         print(f"archive verify: {'intact' if not problems else 'NOT intact'}: {args.directory}")
         return 1 if problems else 0
+    if args.command == "health":
+        if not 1 <= args.days <= 90:
+            raise UsageError(f"--days: {args.days} is not valid; allowed: 1-90")
+        report = health(_store(args), dt.datetime.now(dt.UTC).date(), args.days)
+        print(json.dumps(report, indent=2))
+        newest = report["newestReceivedAt"]
+        age = (
+            (dt.datetime.now(dt.UTC) - dt.datetime.fromisoformat(newest)).total_seconds() / 3600
+            if newest
+            else None
+        )
+        if age is None or age > args.max_age_hours:
+            print(
+                f"archive health: ALARM no journaled message in the last {args.max_age_hours:g} h"
+                f" (newest: {newest or 'none in ' + str(args.days) + ' days'})",
+                file=sys.stderr,
+            )
+            return 1
+        return 0
     q = _query(args)
     if args.command == "export":
         out: Path = args.output
