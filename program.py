@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import sys
 from collections.abc import Collection, Mapping
 from datetime import UTC, datetime, timedelta
@@ -34,7 +35,7 @@ from hkmail.errors import HkMailError
 from hkmail.mailserver.notify_config import statements as notify_statements
 from hkmail.records import RecordSet, mta_sts_policy, stack_records
 from hkmail.records.mail import migrating, report_sources
-from hkmail.spec import DirectMailSender, StackSpec, read_stack
+from hkmail.spec import AttestationOnFile, DirectMailSender, StackSpec, read_stack
 
 
 def config_from_pulumi() -> dict[str, object]:
@@ -55,7 +56,13 @@ def plan_stack(
     stack: str | None = None,
 ) -> tuple[StackSpec, Mapping[str, RecordSet]]:
     """Everything that can be checked before a resource is registered."""
-    spec = read_stack(config, secret_keys=secret_keys, exemptions=_exemptions(), stack=stack)
+    spec = read_stack(
+        config,
+        secret_keys=secret_keys,
+        exemptions=_exemptions(),
+        stack=stack,
+        attestations=_attestations(),
+    )
     return spec, stack_records(spec)
 
 
@@ -84,6 +91,28 @@ def _exemptions() -> dict[str, Exemption] | None:
     except pack_exemptions.ExemptionsError as exc:
         raise HkMailError(f"exemptions: {exc}") from None
     return {e.id: Exemption(e.id, e.expires, e.stack) for e in entries}
+
+
+def _attestations() -> dict[str, AttestationOnFile] | None:
+    """The vendors' confirmations of Hong Kong storage (policies/attestations.yaml beside this
+    program, or HKMAIL_ATTESTATIONS_FILE), validated by the policy pack's own module (evidence,
+    dates, approval); hkmail:mailFlows attestations must name one of them."""
+    pack = Path(__file__).resolve().parent / "policies"
+    if not (pack / "hkmail_policy" / "attestations.py").is_file():
+        return None
+    if str(pack) not in sys.path:
+        sys.path.append(str(pack))  # the pack's pure modules (PyYAML only), not the pack itself
+    from hkmail_policy import attestations as pack_attestations
+
+    path = Path(os.environ.get(pack_attestations.ENV_FILE) or pack / "attestations.yaml")
+    if not path.is_file():
+        return None
+    today = (datetime.now(UTC) + timedelta(hours=8)).date()  # Hong Kong calendar days
+    try:
+        entries = pack_attestations.load_with_systems(path, today)
+    except pack_attestations.AttestationsError as exc:
+        raise HkMailError(f"attestations: {exc}") from None
+    return {a.id: AttestationOnFile(a.id, system, a.expires) for a, system in entries}
 
 
 def domain_args(config: Mapping[str, object], spec: StackSpec) -> list[MailDomainArgs]:

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import copy
 import json
+import os
+import shutil
 import subprocess
 import sys
 from datetime import date
@@ -157,6 +159,8 @@ def test_an_attestation_in_date_declares_the_flow_and_an_expired_one_blocks_agai
 def _write(tmp_path: Path, entries: list[dict[str, Any]]) -> Path:
     path = tmp_path / "attestations.yaml"
     path.write_text(yaml.safe_dump({"attestations": entries}))
+    # approved like an exemption: by someone in the approvers file beside it
+    shutil.copy(REPO / "policies" / "approvers.yaml", tmp_path / "approvers.yaml")
     return path
 
 
@@ -166,30 +170,43 @@ GOOD = {
     "confirmedBy": "Ms Chan, Tencent Exmail account manager",
     "document": "letter of 2026-11-30, clause 2",
     "confirmedOn": "2026-11-30",
+    "requester": "it@example.com.hk",
+    "approver": "dpo@kowloonbazaar.hk",
+    "approvedOn": "2026-12-01",
+    "reason": "Tencent confirmed Hong Kong storage for our tenant in writing",
+    "reference": "DPA-2026-12 Exmail storage letter",
     "expires": "2027-11-30",
-    "reviewedBy": "dpo@example.com.hk",
 }
 
 
 @pytest.mark.parametrize(
     ("change", "says"),
     [
-        ({"document": ""}, "'document' must be a text"),
-        ({"confirmedOn": None}, "'confirmedOn' must be a date"),
-        ({"expires": "2026-11-01"}, "expires must be after confirmedOn"),
-        ({"system": "nowhere"}, "neither a mail system of the pack's table"),
-        ({"reviewedBy": "Ms Chan, Tencent Exmail account manager"}, "must not be the vendor"),
-        ({"id": "EX-1"}, "id must look like ATT-2026-001"),
-        ({"colour": "red"}, "unknown fields ['colour']"),
+        ({"document": ""}, "document: '' is too short"),
+        ({"confirmedOn": None}, "confirmedOn: None is not a date"),
+        ({"confirmedOn": "2026-12-05"}, "is after approvedOn"),
+        ({"expires": "2026-11-01"}, "is before approvedOn"),
+        ({"expires": "2028-12-01"}, "months after approvedOn"),
+        ({"system": "nowhere"}, "neither a row of the mail-systems table"),
+        ({"approver": "it@example.com.hk"}, "nobody approves their own request"),
+        ({"approver": "someone@example.com.hk"}, "not in the approvers' list"),
+        ({"id": "EX-1"}, "is not a record id"),
+        ({"colour": "red"}, "colour: unknown field"),
     ],
 )
 def test_bad_attestations_stop_the_pack_naming_the_field(
     tmp_path: Path, change: dict[str, Any], says: str
 ) -> None:
     path = _write(tmp_path, [{**GOOD, **change}])
-    with pytest.raises(attestations.AttestationsError, match=None) as info:
-        attestations.load(path)
+    with pytest.raises(attestations.AttestationsError) as info:
+        attestations.load(path, today=date(2026, 12, 7))
     assert says in str(info.value) and "attestations[0]" in str(info.value)
+
+
+def test_a_good_attestation_loads_with_its_approval(tmp_path: Path) -> None:
+    [att] = attestations.load(_write(tmp_path, [GOOD]), today=date(2026, 12, 7))
+    assert att.system == "Tencent Exmail (*)" and att.expires == date(2027, 11, 30)
+    assert "approved by dpo@kowloonbazaar.hk on 2026-12-01" in att.document
 
 
 def test_the_repo_attestations_file_loads_and_marks_its_examples() -> None:
@@ -232,7 +249,8 @@ def _project(tmp: Path, stacks: dict[str, dict[str, Any]]) -> Path:
 
 def test_gate_blocks_undeclared_mail_flows_and_shows_attested_ones(tmp_path: Path) -> None:
     exmail = copy.deepcopy(stack_config("tencent-exmail"))
-    foreign = copy.deepcopy(stack_config("tencent-exmail"))
+    exmail.pop("hkmail:mailFlows")  # undeclared: the gate must block
+    foreign = copy.deepcopy(exmail)
     domain = foreign["hkmail:domains"][0]
     domain["mail"] = {"suite": "custom", "mx": [{"host": "mail.example.net", "priority": 10}]}
     domain["spf"] = {"include": ["_spf.sender.example"]}
@@ -247,7 +265,7 @@ def test_gate_blocks_undeclared_mail_flows_and_shows_attested_ones(tmp_path: Pat
         [str(REPO / "scripts" / "gate"), "--project", str(project), "--all-stacks",
          "--pass-env", attestations.ENV_FILE, "--format", "json"],
         capture_output=True, text=True, timeout=900,
-        env={**__import__("os").environ, attestations.ENV_FILE: str(path)},
+        env={**os.environ, attestations.ENV_FILE: str(path)},
     )  # fmt: skip
     assert out.returncode == 1, out.stderr[-3000:]
     stacks = {s["stack"]: s["violations"] for s in json.loads(out.stdout)["stacks"]}

@@ -1,6 +1,8 @@
 """The attestations file: a vendor's written confirmation that a mail system keeps the data in
-Hong Kong (who confirmed it, the document or contract clause, when, until when it holds).
-Validated strictly when the pack starts, like the exemptions file: a bad file stops the pack.
+Hong Kong (who at the vendor confirmed it, the document or contract clause, when), approved like
+an exemption (approvals.py: requester, an approver from approvers.yaml, approvedOn, reason,
+reference, expires at most maxLifetimeMonths later). Validated strictly when the pack starts: a
+bad file stops the pack.
 
 An attestation turns a "not published" (or outside) mail system into attested Hong Kong storage
 for as long as it is in date (flows.judge); an expired one blocks again.
@@ -8,48 +10,38 @@ for as long as it is in date (flows.judge); an expired one blocks again.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import re
+from collections.abc import Mapping
 from datetime import date
 from functools import cache
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from .approvals import (
+    APPROVAL_FIELDS,
+    RecordError,
+    check_fields,
+    governance_path,
+    load_governance,
+    load_records,
+    parse_approval,
+    text,
+)
 from .flows import Attestation
 from .mail_systems import BY_ID
 
 DEFAULT_FILE = Path(__file__).resolve().parent.parent / "attestations.yaml"
 ENV_FILE = "HKMAIL_ATTESTATIONS_FILE"  # tests point the pack at fixture files
 EXAMPLE_MARK = "EXAMPLE, replace with your vendor's own confirmation: "
+ID_PATTERN = r"ATT-[A-Za-z0-9-]+"
 
-_REQUIRED = {"id", "system", "confirmedBy", "document", "confirmedOn", "expires", "reviewedBy"}
-_FIELDS = _REQUIRED | {"example"}
-_ID = re.compile(r"^ATT-[A-Za-z0-9-]+$")
+_OWN = {"system", "confirmedBy", "document", "confirmedOn"}
+_FIELDS = {"id", *APPROVAL_FIELDS, *_OWN, "example"}
+_REQUIRED = {"id", *APPROVAL_FIELDS, *_OWN}
 _HOST_GLOB = re.compile(r"^[a-z0-9*?][a-z0-9*?.-]*\.[a-z0-9*?-]+$")
 
-
-class AttestationsError(ValueError):
-    pass
-
-
-def _text(entry: dict[str, Any], key: str, where: str, min_len: int) -> str:
-    value = entry.get(key)
-    if not isinstance(value, str) or len(value.strip()) < min_len:
-        raise AttestationsError(f"{where}: '{key}' must be a text of at least {min_len} characters")
-    return value.strip()
-
-
-def _date(entry: dict[str, Any], key: str, where: str) -> date:
-    value = entry.get(key)
-    if isinstance(value, str):
-        with contextlib.suppress(ValueError):
-            value = date.fromisoformat(value)
-    if not isinstance(value, date):
-        raise AttestationsError(f"{where}: '{key}' must be a date YYYY-MM-DD, got {value!r}")
-    return value
+AttestationsError = RecordError
 
 
 def system_glob(system: str) -> str | None:
@@ -61,64 +53,79 @@ def system_glob(system: str) -> str | None:
     return host if _HOST_GLOB.match(host) and host.strip("*?.") else None
 
 
-def _parse(entry: Any, where: str) -> Attestation:
-    if not isinstance(entry, dict):
-        raise AttestationsError(f"{where}: each attestation must be a mapping")
-    unknown, missing = set(entry) - _FIELDS, _REQUIRED - set(entry)
-    if unknown or missing:
-        raise AttestationsError(
-            f"{where}: unknown fields {sorted(unknown)}, missing fields {sorted(missing)}; "
-            f"fields are {sorted(_FIELDS)}"
-        )
-    att_id = _text(entry, "id", where, 1)
-    where = f"{where} ({att_id})"
-    if not _ID.match(att_id):
-        raise AttestationsError(f"{where}: id must look like ATT-2026-001")
-    system = _text(entry, "system", where, 1)
+def _parse(
+    entry: Mapping[str, Any], file: str, where: str, today: date, gov: Any
+) -> tuple[Attestation, str]:
+    check_fields(entry, _FIELDS, _REQUIRED, file, where)
+    approval = parse_approval(entry, gov, file, where, today)
+    system = text(entry, "system", file, where)
     glob = system_glob(system)
     if glob is None:
-        raise AttestationsError(
-            f"{where}: system {system!r} is neither a mail system of the pack's table "
-            f"({', '.join(BY_ID)}) nor a host glob such as mx1.example.com.hk"
+        raise RecordError(
+            file,
+            where,
+            "system",
+            f"{system!r} is neither a row of the mail-systems table nor a host glob",
+            f"{', '.join(BY_ID)}, or a host glob such as mx?.example.com.hk",
         )
-    confirmed_on, expires = _date(entry, "confirmedOn", where), _date(entry, "expires", where)
-    if expires <= confirmed_on:
-        raise AttestationsError(f"{where}: expires must be after confirmedOn")
+    confirmed_on = entry.get("confirmedOn")
+    if isinstance(confirmed_on, str):
+        try:
+            confirmed_on = date.fromisoformat(confirmed_on)
+        except ValueError:
+            confirmed_on = None
+    if not isinstance(confirmed_on, date):
+        raise RecordError(
+            file,
+            where,
+            "confirmedOn",
+            f"{entry.get('confirmedOn')!r} is not a date",
+            "the day the vendor confirmed it, YYYY-MM-DD",
+        )
+    if confirmed_on > approval.approved_on:
+        raise RecordError(
+            file,
+            where,
+            "confirmedOn",
+            f"{confirmed_on} is after approvedOn {approval.approved_on}",
+            "a confirmation approved after it was given",
+        )
     example = entry.get("example", False)
     if not isinstance(example, bool):
-        raise AttestationsError(f"{where}: 'example' must be true or false")
-    document = _text(entry, "document", where, 5)
-    confirmed_by = _text(entry, "confirmedBy", where, 3)
-    reviewer = _text(entry, "reviewedBy", where, 3)
-    if reviewer.lower() == confirmed_by.lower():
-        raise AttestationsError(f"{where}: reviewedBy must not be the vendor who confirmed it")
+        raise RecordError(file, where, "example", f"{example!r}", "true or false")
+    confirmed_by = text(entry, "confirmedBy", file, where, 3)
+    document = text(entry, "document", file, where, 5)
     return Attestation(
-        id=att_id,
+        id=str(entry["id"]),
         system=glob,
         confirmed_by=confirmed_by,
-        document=(EXAMPLE_MARK if example else "") + f"{document}; reviewed by {reviewer}",
+        document=(EXAMPLE_MARK if example else "")
+        + f"{document}; approved by {approval.approver} on {approval.approved_on.isoformat()}, "
+        f"{approval.reference}",
         confirmed_on=confirmed_on,
-        expires=expires,
-    )
+        expires=approval.expires,
+    ), system
 
 
-def load(path: Path | None = None) -> tuple[Attestation, ...]:
+def load_with_systems(
+    path: Path | None = None, today: date | None = None
+) -> tuple[tuple[Attestation, str], ...]:
+    """Each attestation with the `system:` its entry names (the stack reader compares it with
+    what a stack declares)."""
     path = path or Path(os.environ.get(ENV_FILE) or DEFAULT_FILE)
-    try:
-        doc = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as e:
-        raise AttestationsError(f"{path}: cannot read attestations: {e}") from e
-    if not isinstance(doc, dict) or set(doc) != {"attestations"}:
-        raise AttestationsError(f"{path}: expected one top-level key 'attestations' (a list)")
-    entries = doc["attestations"] or []
-    if not isinstance(entries, list):
-        raise AttestationsError(f"{path}: 'attestations' must be a list")
-    out = [_parse(e, f"{path}: attestations[{i}]") for i, e in enumerate(entries)]
-    ids = [a.id for a in out]
-    dupes = sorted({i for i in ids if ids.count(i) > 1})
-    if dupes:
-        raise AttestationsError(f"{path}: duplicate attestation ids {dupes}")
-    return tuple(out)
+    day = today or date.today()
+    governance: list[Any] = []
+
+    def one(entry: Mapping[str, Any], file: str, where: str) -> tuple[Attestation, str]:
+        if not governance:  # an empty file needs no approvers file
+            governance.append(load_governance(governance_path(path)))
+        return _parse(entry, file, where, day, governance[0])
+
+    return load_records(path, "attestations", ID_PATTERN, one)
+
+
+def load(path: Path | None = None, today: date | None = None) -> tuple[Attestation, ...]:
+    return tuple(a for a, _ in load_with_systems(path, today))
 
 
 @cache

@@ -14,6 +14,7 @@ One module per section, each importing only those below it (no cycles):
 
     reader          the config reader and host-name rules every section uses
     mailauth        SPF, DKIM, DMARC, MTA-STS, TLS-RPT of a domain
+    mailflows       hkmail:mailFlows: how mail-data flows out of Hong Kong are declared
     cross_border    cross-border declarations (crossBorder: of a sender)
     sending         sending services (sending:)
     private_server  hkmail:privateServer
@@ -60,6 +61,7 @@ from hkmail.spec.mailauth import (
     TlsRptSpec,
     dkim_key_bits,
 )
+from hkmail.spec.mailflows import AttestationOnFile, MailCrossBorder, MailFlowDeclaration
 from hkmail.spec.migration import (
     MIGRATION_PHASES,
     OLD_SUITE_IMAP,
@@ -90,6 +92,7 @@ __all__ = [
     "SPF_ALLS",
     "TRANSFER_SAFEGUARDS",
     "Alignment",
+    "AttestationOnFile",
     "CaaSpec",
     "CrossBorderDeclaration",
     "DirectMailSender",
@@ -99,6 +102,8 @@ __all__ = [
     "DomainSpec",
     "HostAddresses",
     "KeyType",
+    "MailCrossBorder",
+    "MailFlowDeclaration",
     "MigrationPhase",
     "MigrationSpec",
     "MigrationVerification",

@@ -20,6 +20,13 @@ from hkmail.facts import (
 )
 from hkmail.spec.checks import Exemption, stack_checks
 from hkmail.spec.domains import DomainSpec, _read_domain
+from hkmail.spec.mailflows import (
+    AttestationOnFile,
+    MailFlowDeclaration,
+    attestations_on_file,
+    read_mail_flows,
+)
+from hkmail.spec.mailflows import exemptions_on_file as flow_exemptions_on_file
 from hkmail.spec.migration import MigrationSpec, read_migration
 from hkmail.spec.notify import NOTIFY_SECRET, check_webhooks
 from hkmail.spec.private_server import PRIVATE_SECRETS, PrivateServerSpec, _read_private_server
@@ -36,6 +43,7 @@ class StackSpec:
     clouds: frozenset[Cloud] = field(default_factory=frozenset)
     private_server: PrivateServerSpec | None = None
     migration: MigrationSpec | None = None  # hkmail:migration, see the section at the end
+    mail_flows: tuple[MailFlowDeclaration, ...] = ()  # hkmail:mailFlows
 
 
 KNOWN_KEYS: Final = (
@@ -44,6 +52,7 @@ KNOWN_KEYS: Final = (
     "domains",
     "privateServer",
     "migration",
+    "mailFlows",
     *("dkimPrivateKey", "mailboxPasswordHashes", "relayPassword"),  # secrets of privateServer
     NOTIFY_SECRET,  # secret of privateServer.notify
 )
@@ -119,6 +128,7 @@ def read_stack(
     exemptions: Mapping[str, Exemption] | None = None,
     migration_phase_rules: bool = True,
     stack: str | None = None,
+    attestations: Mapping[str, AttestationOnFile] | None = None,
 ) -> StackSpec:
     """Validate full-key stack config (``{"hkmail:domains": [...], "tencentcloud:region": ...}``).
 
@@ -127,6 +137,8 @@ def read_stack(
     secret) lets plain-text secrets be refused; ``exemptions`` (policies/exemptions.yaml as the
     policy pack's module validated it) and ``stack`` (the stack's name) let cross-border exemption
     ids be checked: on file, not expired, approved for this stack.
+    ``attestations`` (policies/attestations.yaml as the pack's module validated it) lets the
+    hkmail:mailFlows attestation ids be checked: on file, in date, for the system declared.
     ``migration_phase_rules=False`` checks the migration settings but not whether the phase is
     safe to apply now (scripts/migrate plan reports that itself).
     """
@@ -238,6 +250,15 @@ def read_stack(
         else:
             regions[cloud] = region
     hk_now = (now or dt.datetime.now(dt.UTC)).astimezone(dt.timezone(dt.timedelta(hours=8)))
+    mail_flows = (
+        read_mail_flows(r, config["hkmail:mailFlows"], domains)
+        if config.get("hkmail:mailFlows") is not None
+        else ()
+    )
+    if attestations is not None:
+        r.errors += attestations_on_file(mail_flows, attestations, hk_now.date())
+    if exemptions is not None:
+        r.errors += flow_exemptions_on_file(mail_flows, exemptions, hk_now.date(), stack)
     r.errors += stack_checks(
         config,
         domains,
@@ -263,4 +284,5 @@ def read_stack(
         domains=domains,
         clouds=frozenset(clouds),
         migration=migration,
+        mail_flows=mail_flows,
     )
