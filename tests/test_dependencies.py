@@ -195,7 +195,16 @@ def test_the_tools_need_only_the_runtime_and_the_pack() -> None:
         {},
         {"setuptools": pack.get("setuptools")},
     )
-    for script in ("plan", "gate", "report", "verify", "migrate", "inventory", "exemption"):
+    for script in (
+        "plan",
+        "gate",
+        "report",
+        "verify",
+        "migrate",
+        "inventory",
+        "exemption",
+        "archive",
+    ):
         text = (REPO / "scripts" / script).read_text()
         assert 'source "$(dirname "${BASH_SOURCE[0]}")/_venv.sh" tools' in text, script
     assert "source scripts/_venv.sh dev" in (REPO / "scripts" / "test").read_text()

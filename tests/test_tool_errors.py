@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from tests.support import REPO
-from toolchain import inventory, plan, report, verify
+from toolchain import archive, inventory, plan, report, verify
 from toolchain.engine.model import ProjectError
 from toolchain.gate import cli as gate_cli
 from toolchain.stackarg import resolve_stack
@@ -26,6 +26,7 @@ PARSERS: dict[str, Callable[[], argparse.ArgumentParser]] = {
     "report": report.parser,
     "verify": verify.parser,
     "inventory": inventory.parser,
+    "archive": archive.parser,
 }
 
 

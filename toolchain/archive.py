@@ -283,7 +283,7 @@ def parser() -> argparse.ArgumentParser:
         help="exit 1 when the newest journaled message is older (default 24)",
     )
     v = sub.add_parser("verify", help="re-hash an export against its manifest")
-    v.add_argument("directory", type=Path)
+    v.add_argument("directory", type=Path, help="the export directory (with manifest.json)")
     return p
 
 
