@@ -15,6 +15,7 @@ import pytest
 POLICIES = Path(__file__).resolve().parent.parent / "policies"
 sys.path[:0] = [str(POLICIES), str(POLICIES / "tools")]
 
+import field_roles  # noqa: E402
 import gen_readme  # noqa: E402
 import region_coverage  # noqa: E402
 import service_defaults  # noqa: E402
@@ -47,6 +48,35 @@ def test_service_defaults_are_current_with_the_installed_sdks(sdk: Sdk) -> None:
         "stale: run python policies/tools/service_defaults.py"
     )
     assert service_defaults.main(["--check"]) == 0
+
+
+def test_field_roles_are_current_with_the_installed_sdks(sdk: Sdk) -> None:
+    # regenerated from the same SDK walk as the region map (cached in this process)
+    committed = (POLICIES / "hkmail_policy" / "field_roles.json").read_text()
+    assert committed == field_roles.render(field_roles.generate()), (
+        "stale: run python policies/tools/field_roles.py"
+    )
+    roles = json.loads(committed)["roles"]
+    # direction, from the schema and its docs (issue 18, classes 1, 6, 7)
+    assert roles["tencentcloud:Mysql/drInstance:DrInstance"]["masterRegion"] == "source"
+    assert roles["alicloud:hbr/replicationVault:ReplicationVault"]["replicationSourceRegionId"] == (
+        "source"
+    )
+    assert roles["alicloud:ecs/imageCopy:ImageCopy"] == {"sourceRegionId": "source"}
+    assert roles["alicloud:oss/bucketReplication:BucketReplication"]["destination.location"] == (
+        "destination"
+    )
+    assert roles["tencentcloud:Cos/bucket:Bucket"]["originPullRules[].host"] == "source"
+    assert roles["alicloud:eci/containerGroup:ContainerGroup"]["containers[].image"] == "source"
+    assert roles["tencentcloud:Tcr/instance:Instance"]["replications[].regionName"] == (
+        "destination"
+    )
+    assert roles["alicloud:dns/alidnsRecord:AlidnsRecord"]["line"] == "read"
+    assert roles["tencentcloud:Dnspod/record:Record"]["recordLine"] == "read"
+    assert roles["alicloud:mns/topicSubscription:TopicSubscription"]["endpoint"] == "destination"
+    assert roles["alicloud:vpc/switch:Switch"]["zoneId"] == "placement"
+    assert set(json.loads(committed)["counts"]) <= {"placement", "destination", "source",
+                                                    "both", "read"}  # fmt: skip
 
 
 @pytest.mark.parametrize(

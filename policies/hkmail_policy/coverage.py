@@ -10,6 +10,7 @@ from typing import Any
 
 DATA_FILE = Path(__file__).with_name("region_properties.json")
 DEFAULTS_FILE = Path(__file__).with_name("service_defaults.json")
+ROLES_FILE = Path(__file__).with_name("field_roles.json")
 # Same classification as tools/region_coverage.py: a path is a copy target (replication, backup
 # copy, log shipping) when one of its segments says so.
 _COPY_WORD = re.compile(
@@ -57,28 +58,61 @@ def region_paths() -> dict[str, tuple[str, ...]]:
 
 
 @cache
+def _roles() -> tuple[dict[str, dict[str, str]], dict[str, dict[str, dict[str, Any]]]]:
+    data = json.loads(ROLES_FILE.read_text())
+    return data["roles"], data["conditional"]
+
+
+def field_roles(type_token: str) -> dict[str, str]:
+    """Input path -> FieldRole (flows.FIELD_ROLES) of every region- or endpoint-bearing input of
+    a type, generated from the SDK schemas by tools/field_roles.py."""
+    return _roles()[0].get(type_token, {})
+
+
+def conditional_roles(type_token: str) -> dict[str, dict[str, Any]]:
+    """Input path -> {"when": {input: [values]}, "role", "doc"}: a role that holds only when
+    another input of the same object has one of those values (a two-way DTS sync)."""
+    return _roles()[1].get(type_token, {})
+
+
+def roled_types() -> tuple[str, ...]:
+    return tuple(_roles()[0])
+
+
+def _with_role(type_token: str, *roles: str) -> tuple[str, ...]:
+    return tuple(p for p, r in field_roles(type_token).items() if r in roles)
+
+
+@cache
 def placement_paths(type_token: str) -> tuple[str, ...]:
-    scope = SCOPE_ONLY.get(type_token, ())
-    return tuple(
-        p
-        for p in region_paths().get(type_token, ())
-        if not is_copy_target(p) and not is_source(p) and p not in scope
-    )
+    return _with_role(type_token, "placement")
 
 
 @cache
 def copy_target_paths(type_token: str) -> tuple[str, ...]:
-    scope = SCOPE_ONLY.get(type_token, ())
-    return tuple(
-        p
-        for p in region_paths().get(type_token, ())
-        if is_copy_target(p) and not is_source(p) and p not in scope
-    )
+    """Region-bearing inputs that say where copies or deliveries go."""
+    regional = set(region_paths().get(type_token, ()))
+    return tuple(p for p in _with_role(type_token, "destination", "both") if p in regional)
+
+
+@cache
+def endpoint_destination_paths(type_token: str) -> tuple[str, ...]:
+    """Endpoint-bearing inputs that receive data (webhook, callback, sink endpoint): not region
+    words, so a literal is judged by the host table and an unknown value fails closed."""
+    regional = set(region_paths().get(type_token, ()))
+    return tuple(p for p in _with_role(type_token, "destination") if p not in regional)
 
 
 @cache
 def source_paths(type_token: str) -> tuple[str, ...]:
-    return tuple(p for p in region_paths().get(type_token, ()) if is_source(p))
+    return _with_role(type_token, "source")
+
+
+@cache
+def not_outbound_paths(type_token: str) -> tuple[str, ...]:
+    """Inputs that only read or take data in (source, read): what they name is not a flow out
+    (unless a conditional role makes the source a destination too)."""
+    return _with_role(type_token, "source", "read")
 
 
 @cache

@@ -17,7 +17,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
 from . import endpoints, regions
-from .coverage import region_paths
+from .coverage import not_outbound_paths, region_paths
 from .model import Resource
 from .values import Leaf, leaves, texts, under
 
@@ -39,13 +39,16 @@ def is_free_text(shape: str) -> bool:
 
 @functools.lru_cache(maxsize=65536)
 def _skipped(type_token: str, shape: str) -> bool:
-    """Not scanned for mentions: free text, or a region-bearing input (judged on its own)."""
+    """Not scanned for mentions: free text, a region-bearing input (judged on its own), or an
+    input that only reads (field_roles.json)."""
     if is_free_text(shape):
         return True
     if type_token.startswith("pulumi:providers:"):
         covered: tuple[str, ...] = ("region",)  # judged by residency-provider-region
     else:
-        covered = region_paths().get(type_token, ())
+        # region inputs are judged on their own; source/read inputs (a container image, an
+        # origin-pull host, a DNS resolution line) take data in or only select: not a flow out
+        covered = region_paths().get(type_token, ()) + not_outbound_paths(type_token)
     return any(under(shape, p) for p in covered)
 
 
