@@ -54,7 +54,8 @@ def test_allowed_regions_override(pack: PackClient) -> None:
     assert levels(pack, SZ_DISK, "residency-resource-region") == []
     # other rules keep their own (default) setting
     sz_provider = Res("pulumi:providers:alicloud", "sz", {"region": "cn-shenzhen"})
-    assert levels(pack, sz_provider, "residency-provider-region") == ["mandatory"]
+    through_sz = Res("alicloud:vpc/network:Network", "sz-vpc", {}, provider=sz_provider)
+    assert levels(pack, through_sz, "residency-provider-region") == ["mandatory"]
 
 
 def test_enforcement_override_and_disable(pack: PackClient) -> None:

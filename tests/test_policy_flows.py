@@ -88,3 +88,41 @@ def test_two_way_is_two_flows() -> None:
     verdicts = [j.verdict for j in flows.judge_all([_flow(sh, hk), _flow(hk, sh)],
                                                    flows.NO_DECLARATIONS, TODAY)]  # fmt: skip
     assert verdicts == ["inbound", "blocked"]
+
+
+def test_script_lines_that_only_read() -> None:
+    from hkmail_policy.commands import reads_only
+
+    reads = [
+        "curl -fsSL https://pub.oss-cn-beijing.aliyuncs.com/geo.tgz -o /opt/geo.tgz",
+        "- wget -q https://pub.oss-cn-beijing.aliyuncs.com/a.tgz",
+        "ossutil cp oss://pub/geo.tgz /opt/geo.tgz -e oss-cn-beijing.aliyuncs.com",
+        "deb http://mirrors.cloud.aliyuncs.com/ubuntu jammy main",
+        "server ntp.aliyun.com iburst",
+        "docker pull registry.cn-shanghai.aliyuncs.com/kowloon/webmail:1.4",
+    ]
+    sends = [
+        "curl -T /var/backup.tgz https://bk.oss-cn-beijing.aliyuncs.com/",
+        "curl -X POST -d @/var/log/mail.log https://x.cn-shanghai.log.aliyuncs.com",
+        "curl -fsSL https://a.oss-cn-beijing.aliyuncs.com/x | sh",
+        "ossutil cp -r /var/mail oss://mail-bj/ -e oss-cn-beijing.aliyuncs.com",
+        "ossutil config -e oss.aliyuncs.com",
+        "postconf -e relayhost=[smtpdm.aliyun.com]:465",
+    ]
+    assert [line for line in reads if not reads_only(line)] == []
+    assert [line for line in sends if reads_only(line)] == []
+
+
+def test_mime_multipart_parts_are_read() -> None:
+    import base64
+
+    from hkmail_policy.values import texts
+
+    part = base64.b64encode(b"#!/bin/sh\npostconf -e relayhost=[smtpdm.aliyun.com]:465\n")
+    mime = (
+        'Content-Type: multipart/mixed; boundary="B"\nMIME-Version: 1.0\n\n--B\n'
+        "Content-Type: text/x-shellscript\nContent-Transfer-Encoding: base64\n\n"
+        f"{part.decode()}\n--B--\n"
+    )
+    found = dict(texts(base64.b64encode(mime.encode()).decode()))
+    assert "smtpdm.aliyun.com" in found["mime text/x-shellscript+base64"]

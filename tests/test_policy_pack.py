@@ -55,7 +55,8 @@ def test_analyzer_info_lists_every_rule_with_its_metadata(pack: PackClient) -> N
     assert pack.info.name == "hk-mail-residency"
     rules = pack.rules
     residency = [n for n in rules if n.startswith("residency-")]
-    # The 7 placement rules, the mail-flow rules (residency-mail-*) and the notify rule.
+    # The 7 placement rules, the flow rules of issue 18, the mail-flow rules (residency-mail-*)
+    # and the notify rule.
     placement = {
         "residency-provider-region",
         "residency-resource-region",
@@ -65,16 +66,23 @@ def test_analyzer_info_lists_every_rule_with_its_metadata(pack: PackClient) -> N
         "residency-global-edge",
         "residency-service-default",
     }
-    assert placement | {"residency-mail-notify"} <= set(residency)
-    assert all(n in placement or n.startswith("residency-mail-") for n in residency), residency
+    # reads elsewhere and hosts of unknown location are reported, never blocking (issue 18)
+    advisory_flows = {"residency-read-elsewhere", "residency-unknown-recipient"}
+    flow_rules = {"residency-data-sent", *advisory_flows}
+    assert placement | flow_rules | {"residency-mail-notify"} <= set(residency)
+    assert all(
+        n in placement | flow_rules or n.startswith("residency-mail-") for n in residency
+    ), residency
     for name, rule in rules.items():
         assert rule.description and rule.remediation_steps and rule.display_name
         assert rule.severity in ("low", "medium", "high", "critical"), name
         assert any(t.startswith(("PDPO", "ISO27001", "RFC", "HKMA")) for t in rule.tags), name
         assert not any("s33" in t.replace(".", "") for t in rule.tags)
     # residency-mail-aggregate-reports is advisory by default (see its description)
-    for name in placement | {"residency-mail-notify"}:
+    for name in placement | {"residency-mail-notify", "residency-data-sent"}:
         assert rules[name].enforcement_level == "mandatory"
+    for name in advisory_flows:
+        assert rules[name].enforcement_level == "advisory"
     for name in (
         "residency-provider-region",
         "residency-resource-region",
@@ -100,12 +108,17 @@ def test_default_provider_is_a_violation_even_with_a_region(pack: PackClient) ->
 
 
 def test_provider_without_region_falls_back_and_is_a_violation(pack: PackClient) -> None:
-    d = pack.analyze(Res("pulumi:providers:tencentcloud", "tc", {"secretId": secret("x")}))
+    tc = Res("pulumi:providers:tencentcloud", "tc", {"secretId": secret("x")})
+    # the provider itself is judged through what is created with it (issue 18: reads only)
+    assert of(pack.analyze(tc), "residency-provider-region") == []
+    d = pack.analyze(Res("tencentcloud:Cos/bucket:Bucket", "b", {}, provider=tc))
     one(d, "residency-provider-region", "no explicit region", "ap-guangzhou")
 
 
 def test_provider_in_another_region(pack: PackClient) -> None:
-    d = pack.analyze(Res("pulumi:providers:alicloud", "sh", {"region": "cn-shanghai"}))
+    sh = Res("pulumi:providers:alicloud", "sh", {"region": "cn-shanghai"})
+    assert of(pack.analyze(sh), "residency-provider-region") == []
+    d = pack.analyze(Res("alicloud:vpc/network:Network", "n", {}, provider=sh))
     one(d, "residency-provider-region", "region = 'cn-shanghai'", "outside Hong Kong")
 
 

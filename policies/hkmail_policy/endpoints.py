@@ -29,7 +29,11 @@ from typing import Literal
 
 from . import regions
 
-Kind = Literal["regional", "no-hk-service", "global-edge"]
+# regional: runs in one region (named by the host or the table); no-hk-service: a service with no
+# Hong Kong region; global-edge: points of presence worldwide; not-published: a vendor system
+# that receives data and whose storage location no source we checked states; read-only: hosts
+# only read from (package mirrors, NTP): never a flow out.
+Kind = Literal["regional", "no-hk-service", "global-edge", "not-published", "read-only"]
 
 
 @dataclass(frozen=True)
@@ -45,6 +49,11 @@ class HostShape:
 def _host(regex: str) -> re.Pattern[str]:
     # a host name inside any text: not preceded or followed by another host-name character
     return re.compile(rf"(?<![A-Za-z0-9.-])(?:[A-Za-z0-9-]+\.)*{regex}(?![A-Za-z0-9-])", re.I)
+
+
+def _exact(regex: str) -> re.Pattern[str]:
+    # the host itself, without sub-domains (cn-hongkong.dashscope... is another endpoint)
+    return re.compile(rf"(?<![A-Za-z0-9.-]){regex}(?![A-Za-z0-9-])", re.I)
 
 
 _R = r"(?P<region>[a-z]{2}-[a-z]+(?:-[a-z0-9]+)*)"
@@ -70,6 +79,39 @@ HOSTS: tuple[HostShape, ...] = (
     # Tencent API Gateway default domains carry a short region code.
     HostShape(_host(r"(?P<code>[a-z]{2,6})\.apigw\.tencentcs\.com"), "Tencent API Gateway",
               "regional"),
+    # Alibaba Cloud Model Studio (DashScope), "Base URL overview" (alibabacloud.com/help/en/
+    # model-studio/base-url, checked 2026-12-07): dashscope.aliyuncs.com is China (Beijing),
+    # dashscope-intl Singapore, dashscope-us US (Virginia); Hong Kong is
+    # cn-hongkong.dashscope.aliyuncs.com (a region id in the host: judged by regions.py).
+    HostShape(_exact(r"dashscope\.aliyuncs\.com"), "Alibaba Model Studio (DashScope) API",
+              "regional", "cn-beijing"),
+    HostShape(_host(r"dashscope-intl\.aliyuncs\.com"), "Alibaba Model Studio (DashScope) API",
+              "regional", "ap-southeast-1"),
+    HostShape(_host(r"dashscope-us\.aliyuncs\.com"), "Alibaba Model Studio (DashScope) API",
+              "regional", "us-east-1"),
+    # Chat webhooks: the message (whatever the program puts in it, e.g. a mail's subject and
+    # sender) goes to the vendor's platform; where it is stored is not published in any source
+    # we checked.
+    HostShape(_host(r"oapi\.dingtalk\.com"), "DingTalk robot webhook", "not-published"),
+    HostShape(_host(r"qyapi\.weixin\.qq\.com"), "WeCom (WeChat Work) group robot webhook",
+              "not-published"),
+    HostShape(_host(r"open\.feishu\.cn"), "Feishu custom bot webhook", "not-published"),
+    HostShape(_host(r"open\.larksuite\.com"), "Lark custom bot webhook", "not-published"),
+    # CDN edge CNAME targets (a DNS record that sends users' traffic to the edge): Tencent CDN
+    # *.cdn.dnsv1.com(.cn) / *.dsa.dnsv1.com, EdgeOne *.eo.dnse*.com, Alibaba CDN *.kunlun*.com,
+    # *.alikunlun.com, *.w.cdngslb.com.
+    HostShape(_host(r"(?:cdn|dsa)\.dnsv1\.com(?:\.cn)?"), "Tencent CDN edge (CNAME target)",
+              "global-edge"),
+    HostShape(_host(r"eo\.dnse\d*\.com"), "Tencent EdgeOne edge (CNAME target)", "global-edge"),
+    HostShape(_host(r"(?:kunlun[a-z]*|alikunlun)\.com"), "Alibaba CDN edge (CNAME target)",
+              "global-edge"),
+    HostShape(_host(r"w\.cdngslb\.com"), "Alibaba CDN edge (CNAME target)", "global-edge"),
+    # Hosts only read from: the providers' package mirrors and time servers.
+    HostShape(_host(r"mirrors\.(?:cloud\.)?aliyun(?:cs)?\.com"), "Alibaba mirror", "read-only"),
+    HostShape(_host(r"mirrors\.(?:tencent|tencentyun)\.com"), "Tencent mirror", "read-only"),
+    HostShape(_host(r"ntp\d*(?:\.cloud)?\.aliyun\.com"), "Alibaba NTP", "read-only"),
+    HostShape(_host(r"(?:ntp|time\d*)\.(?:cloud\.)?tencent(?:yun)?\.com"), "Tencent NTP",
+              "read-only"),
 )  # fmt: skip
 
 # Endpoints that deliver through DirectMail without naming a host (MNS topic subscriptions:

@@ -16,7 +16,7 @@ import threading
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
-from . import endpoints, regions
+from . import commands, endpoints, regions
 from .coverage import not_outbound_paths, region_paths
 from .model import Resource
 from .values import Leaf, leaves, texts, under
@@ -29,7 +29,10 @@ FREE_TEXT = re.compile(
     r"|^(?!.*host).*name$"
 )
 # Cheap test before the host table's patterns run on a text.
-_HOSTISH = re.compile(r"(?i)aliyun|qcloudmail|myqcloud|tencentcs|directmail")
+_HOSTISH = re.compile(
+    r"(?i)aliyun|qcloudmail|myqcloud|tencentcs|directmail|dingtalk|weixin|feishu|larksuite|dnsv1"
+    r"|dnse|kunlun|cdngslb|tencent"
+)
 
 
 @functools.lru_cache(maxsize=8192)
@@ -147,13 +150,22 @@ def mentions(resource: Resource, allowed: Sequence[str]) -> list[Mention]:
     return [m for m in found if m.kind != "regional" or not _allowed(m.region, allowed)]
 
 
+def _sending_lines(text: str) -> str:
+    """The text without the lines that only read from the hosts they name (downloads, package
+    installs, image pulls, NTP servers: data coming in, see commands.py)."""
+    if "\n" not in text:
+        return "" if commands.reads_only(text) and " " in text.strip() else text
+    return "\n".join(line for line in text.splitlines() if not commands.reads_only(line))
+
+
 def _scan(resource: Resource) -> Iterable[Mention]:
     for leaf in leaves(resource.props):
         if leaf.unknown or not isinstance(leaf.value, str) or not leaf.value:
             continue
         if _skipped(resource.type, leaf.shape):
             continue
-        for how, text in texts(leaf.value):
+        for how, whole in texts(leaf.value):
+            text = _sending_lines(whole)
             hosts: set[str] = set()
             for host in endpoints.mentions(text) if _HOSTISH.search(text) else ():
                 if host.host not in hosts:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import email
 import functools
 import gzip
 import io
@@ -184,4 +185,32 @@ def texts(value: str) -> tuple[tuple[str, str], ...]:
         data = step[1]
         if _printable(data):
             out.append(("+".join(layers), data.decode("utf-8")))
+    for how, text in list(out):
+        if _MIME.search(text):
+            out.extend(_mime_parts(how, text, 0))
     return tuple(out)
+
+
+# cloud-init MIME multipart user data (`Content-Type: multipart/mixed`, parts such as
+# text/x-shellscript, text/cloud-config, text/x-include-url, each possibly base64 or
+# quoted-printable): every part body is read like the value itself.
+_MIME = re.compile(r"(?im)^content-type:\s*multipart/")
+_MAX_MIME_DEPTH = 3
+
+
+def _mime_parts(how: str, text: str, depth: int) -> list[tuple[str, str]]:
+    if depth >= _MAX_MIME_DEPTH:
+        return []
+    message = email.message_from_string(text.lstrip())
+    out: list[tuple[str, str]] = []
+    for part in message.walk():
+        if part.is_multipart():
+            continue
+        payload = part.get_payload(decode=True)
+        if not isinstance(payload, bytes):
+            continue
+        layer = f"mime {part.get_content_type()}"
+        label = f"{layer}+{how}" if how else layer
+        for inner_how, inner in texts(payload.decode("utf-8", "replace")):
+            out.append((f"{inner_how}+{label}" if inner_how else label, inner))
+    return out

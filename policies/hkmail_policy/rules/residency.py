@@ -59,6 +59,10 @@ def check_provider_region(resource: Resource, ctx: Context) -> Iterable[Finding]
     if resource.type.startswith("pulumi:providers:"):
         pkg = resource.package
         if pkg in CLOUD_PACKAGES:
+            # a default provider's region comes from the deploying environment, whatever it is
+            # used for; an explicit provider is judged through what is created with it (each
+            # resource names it), so one used only to read (get_* invokes, Resource.get())
+            # blocks nothing: residency-read-elsewhere reports it
             if resource.name.startswith("default"):
                 yield violation(
                     resource,
@@ -67,7 +71,7 @@ def check_provider_region(resource: Resource, ctx: Context) -> Iterable[Finding]
                     "from the program",
                     f"an explicit {pkg}.Provider with region in {_allowed_text(ctx)}",
                 )
-            yield from _provider_region(resource, "the provider", resource.props, ctx)
+                yield from _provider_region(resource, "the provider", resource.props, ctx)
         elif pkg not in BUILTIN_REGIONLESS and pkg not in ctx.config.get("regionlessPackages", []):
             yield violation(
                 resource,
@@ -94,6 +98,21 @@ def check_provider_region(resource: Resource, ctx: Context) -> Iterable[Finding]
             "an explicit provider passed with provider= or providers= on a parent",
         )
     yield from _provider_region(resource, subject, prov.props, ctx)
+
+
+def check_read_elsewhere(resource: Resource, ctx: Context) -> Iterable[Finding]:
+    """An explicit cloud provider outside Hong Kong (or of unknown region) that creates nothing:
+    it only reads (get_* invokes, Resource.get()), and a read stores nothing there."""
+    if resource.package not in CLOUD_PACKAGES or resource.name.startswith("default"):
+        return
+    problems = list(_provider_region(resource, "the provider", resource.props, ctx))
+    if not problems or any(r.provider and r.provider.urn == resource.urn for r in ctx.stack):
+        return
+    yield Finding(
+        f"{problems[0].message} No resource is created through it: it only reads (get_* "
+        "invokes, Resource.get()), which stores nothing there. What a read returns is judged "
+        "where it is used (a zone it returns, used to place a resource, is placement)."
+    )
 
 
 def _check_paths(
@@ -272,6 +291,24 @@ def check_global_edge(resource: Resource, ctx: Context) -> Iterable[Finding]:
     )  # fmt: skip
 
 
+def check_data_sent(resource: Resource, ctx: Context) -> Iterable[Finding]:
+    """Data sent to a system whose storage location is not published (chat webhooks): a flow
+    out unless declared (an attestation of Hong Kong storage on file, or an exemption)."""
+    here = resource_place(resource, ctx)
+    for m in mentions(resource, ctx.allowed_regions()):
+        if m.kind != "not-published":
+            continue
+        dest = flows.Place(
+            m.what, "not-published", f"{m.service}: storage location not published by the vendor"
+        )
+        via = f"{resource.describe()} input {m.leaf.path}{m.where()}"
+        data = "what the resource sends there (messages, notifications)"
+        flow = flows.Flow(here, dest, data, via, "notification")
+        verdict = flows.judge(flow, flows.NO_DECLARATIONS, ctx.today)
+        if verdict.reported:
+            yield violation(resource, m.leaf, verdict.message(), _allowed_text(ctx))
+
+
 def _omitted(props: Mapping[str, Any], path: str) -> Iterator[tuple[str, Mapping[str, Any]]]:
     """(path shown, the object the input is missing from) for each place `path` is omitted: a
     top-level input, or an input of a nested object (each list element) that is present."""
@@ -330,7 +367,9 @@ RULES = (
         title="Explicit Hong Kong provider",
         description="Every Alibaba Cloud / Tencent Cloud resource is created through an explicit "
         "provider whose region is in the allowed set; default providers and providers with no "
-        "region (which fall back to an environment variable or ap-guangzhou) are violations.",
+        "region (which fall back to an environment variable or ap-guangzhou) are violations. "
+        "Each resource is judged on the provider it is created with; an explicit provider "
+        "itself is not (one used only for reads is reported by residency-read-elsewhere).",
         severity="critical",
         enforcement="mandatory",
         remediation="Create alicloud.Provider(region='cn-hongkong') or tencentcloud.Provider("
@@ -347,6 +386,23 @@ RULES = (
                 "description": "Provider packages that place no data anywhere.",
             },
         },
+    ),
+    Rule(
+        id="residency-read-elsewhere",
+        title="Reads through providers outside Hong Kong",
+        description="An explicit provider outside Hong Kong (or of a region not known before "
+        "apply) through which no resource is created only reads: get_* invokes and "
+        "Resource.get() store nothing in its region. Reported as advisory, never blocking; what "
+        "the read returns is judged where the program uses it.",
+        severity="low",
+        enforcement="advisory",
+        remediation="Read through the Hong Kong provider where you can; a read elsewhere is "
+        "fine when it only looks up (images, zones, another stack's resources).",
+        controls=RESIDENCY,
+        check=check_read_elsewhere,
+        scope="stack",
+        types=("pulumi:providers:alicloud", "pulumi:providers:tencentcloud"),
+        config_schema=ALLOWED_REGIONS_SCHEMA,
     ),
     Rule(
         id="residency-resource-region",
@@ -449,6 +505,23 @@ RULES = (
             "tencentcloud:Teo/",
             "tencentcloud:Gaap/",
         ),
+    ),
+    Rule(
+        id="residency-data-sent",
+        title="No data sent to systems of unpublished location",
+        description="Data a resource sends to a system whose storage location is not published "
+        "(chat robot webhooks of DingTalk, WeCom, Feishu / Lark named in function or container "
+        "environments, event targets, alarm webhooks or decoded user data) is a flow out of "
+        "Hong Kong unless declared: an attestation of Hong Kong storage on file or a reviewed "
+        "exemption. Hosts only read from (package mirrors, NTP) are not flows out.",
+        severity="high",
+        enforcement="mandatory",
+        remediation="Send notifications to a receiver in Hong Kong (your own service, or mail "
+        "through the Hong Kong relay); or file the vendor's written confirmation of Hong Kong "
+        "storage as an attestation, or a reviewed exemption naming what the messages carry.",
+        controls=RESIDENCY,
+        check=check_data_sent,
+        config_schema=ALLOWED_REGIONS_SCHEMA,
     ),
     Rule(
         id="residency-service-default",

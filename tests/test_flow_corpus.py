@@ -1,0 +1,56 @@
+"""The flow corpus (issue 18, tests/flow_corpus): for each class of the issue, a leak and its
+compliant twin, judged by the real pack through the gate. A flow out of Hong Kong is blocked; a
+flow in, a read, a routing label or a host only read from is not."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+
+import pytest
+
+from tests.corpus_support import Verdict, check_verdict, judge_all, load_expect, programs
+from tests.support import REPO
+
+CORPUS = REPO / "tests" / "flow_corpus"
+PROGRAMS = programs(CORPUS)
+# 1 direction, 2 reads, 3 hosts without a region, 4 MIME multipart user data, 5 unknown
+# destinations, 6 region fields named *Name, 7 DNS routing lines
+CLASSES = {1, 2, 3, 4, 5, 6, 7}
+
+
+@pytest.fixture(scope="session")
+def flow_verdicts(request: pytest.FixtureRequest) -> Iterator[dict[str, Verdict]]:
+    selected = {
+        item.callspec.params["program"]
+        for item in request.session.items
+        if hasattr(item, "callspec")
+        and "program" in item.callspec.params
+        and item.module is not None
+        and item.module.__name__.endswith("test_flow_corpus")
+    }
+    t0 = time.perf_counter()
+    results = judge_all(CORPUS, [p for p in PROGRAMS if p in selected], CLASSES)
+    print(f"\nflow corpus: {len(results)} programs judged in {time.perf_counter() - t0:.1f} s")
+    yield results
+
+
+def test_every_class_has_a_leak_and_its_compliant_twin() -> None:
+    seen: dict[int | str, set[str]] = {}
+    for program in PROGRAMS:
+        d = CORPUS / program
+        for name in ("Pulumi.yaml", "Pulumi.dev.yaml", "__main__.py"):
+            assert (d / name).is_file(), (program, name)
+        expect = load_expect(CORPUS, program, CLASSES)
+        prefix = f"{'leak' if expect.verdict == 'blocked' else 'ok'}-c{expect.cls}-"
+        assert program.startswith(prefix), (program, prefix)
+        seen.setdefault(expect.cls, set()).add(expect.verdict)
+    for cls in CLASSES:
+        assert seen.get(cls) == {"blocked", "passes"}, (cls, seen.get(cls))
+
+
+@pytest.mark.parametrize("program", PROGRAMS)
+def test_flow_program_is_judged_as_expected(
+    program: str, flow_verdicts: dict[str, Verdict]
+) -> None:
+    check_verdict(program, load_expect(CORPUS, program, CLASSES), flow_verdicts[program])
