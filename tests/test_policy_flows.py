@@ -126,3 +126,21 @@ def test_mime_multipart_parts_are_read() -> None:
     )
     found = dict(texts(base64.b64encode(mime.encode()).decode()))
     assert "smtpdm.aliyun.com" in found["mime text/x-shellscript+base64"]
+
+
+def test_region_field_flows_for_plans_and_reports() -> None:
+    from hkmail_policy.model import Context, ProviderRef, Resource
+    from hkmail_policy.rules.residency import resource_flows
+
+    ctx = Context({"allowedRegions": list(HK)}, TODAY)
+    ali = ProviderRef("urn:p", "pulumi:providers:alicloud", "hk", {"region": "cn-hongkong"})
+    props = {"sourceEndpointRegion": "cn-shanghai", "destinationEndpointRegion": "cn-hongkong"}
+    dts = "alicloud:dts/synchronizationInstance:SynchronizationInstance"
+    one_way = resource_flows(Resource("urn:a", dts, "s", props, False, ali), ctx)
+    assert [judge(f, flows.NO_DECLARATIONS, TODAY).verdict for f in one_way] == ["inbound"]
+    two_way = {**props, "syncArchitecture": "bidirectional"}
+    both = resource_flows(Resource("urn:b", dts, "s", two_way, False, ali), ctx)
+    verdicts = sorted(judge(f, flows.NO_DECLARATIONS, TODAY).verdict for f in both)
+    assert verdicts == ["blocked", "inbound"]  # a two-way flow is two flows
+    out = next(f for f in both if f.leaves_hong_kong)
+    assert out.destination.name == "cn-shanghai" and "Mainland China" in out.destination.fact

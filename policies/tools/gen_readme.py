@@ -204,23 +204,28 @@ MAINTAINING = """\
 
 - After upgrading `pulumi-alicloud` or `tencentcloud-iac-pulumi`: `python
   policies/tools/region_coverage.py` (rewrites the region map, prints the coverage numbers) and
-  `python policies/tools/service_defaults.py` (rewrites the service defaults), then review
+  `python policies/tools/service_defaults.py` (rewrites the service defaults) and
+  `python policies/tools/field_roles.py` (rewrites the field-role table: placement, destination,
+  source, both, read), then review
   `git diff policies/hkmail_policy/*.json`.
 - After changing a rule: `python policies/tools/gen_readme.py` (rewrites this file).
 - Residency corpus: `pytest tests/test_residency_corpus.py` runs every program in
   `tests/corpus/` (real Pulumi programs, leaks and compliant look-alikes) through this pack via
-  the gate and checks the verdict written beside it.
+  the gate and checks the verdict written beside it; `pytest tests/test_flow_corpus.py` does the
+  same for `tests/flow_corpus/` (issue 18: a leak and its compliant twin per class of flow).
 - Tests: `pytest tests/test_policy_*.py` (every rule with passing and failing resources through the
   pack's gRPC server, driven by the gate's analyzer client; config; exemptions; the region map and
   this README against their sources). Lint: `ruff check policies`, `mypy policies`.
 - Code: `hkmail_policy/rules/*.py` (one module per area, rule metadata next to its check),
-  `controls.py` (the control catalogue), `regions.py` (region vocabulary: ids, numeric ids,
-  short codes, region groups), `endpoints.py` (service hosts), `placement.py` (judging a
-  region-bearing value; scanning values, decoded, for regions and hosts), `values.py` (walking
-  inputs, decoding base64 / gzip+base64), `coverage.py` (the generated region map and service
-  defaults), `approvals.py` (approved records: approvers, dates, reference), `exemptions.py`
-  (scope, matching), `config.py` (config checking), `pack.py` (the pulumi_policy adapter;
-  a rule's `types` say which resources it judges).
+  `controls.py` (the control catalogue), `flows.py` (the one flow model: places, flows,
+  declarations, the verdict), `commands.py` (boot-script lines that only read), `regions.py`
+  (region vocabulary: ids, numeric ids, short codes, region groups), `endpoints.py` (service
+  hosts), `placement.py` (judging a region-bearing value; scanning values, decoded, for regions
+  and hosts), `values.py` (walking inputs, decoding base64 / gzip+base64 / MIME multipart),
+  `coverage.py` (the generated region map, field roles and service defaults), `approvals.py`
+  (approved records: approvers, dates, reference), `exemptions.py` (scope, matching),
+  `config.py` (config checking), `pack.py` (the pulumi_policy adapter; a rule's `types` say
+  which resources it judges).
 """
 
 OFFLINE = """\
@@ -231,15 +236,34 @@ program hands the engine, and nothing else. Plainly, it cannot see:
 
 - **Where a host it does not know is.** Residency rules recognise region ids of both clouds and the
   service hosts in `hkmail_policy/endpoints.py` (DirectMail, Tencent SES, OSS legacy and
-  acceleration endpoints, COS acceleration, API Gateway). An SMTP relay, webhook or backup target
-  given as an IP address or a third party's host name (`relayhost = [203.0.113.5]`,
-  `backup.example.net`) is not located: nothing offline says in which country it answers.
-  Only at a region-bearing input does an unrecognised value fail closed.
+  acceleration endpoints, COS acceleration, API Gateway, Model Studio's regional endpoints, the
+  DingTalk / WeCom / Feishu / Lark robot webhooks, CDN edge CNAME targets, the providers' mirrors
+  and NTP servers). An SMTP relay, webhook or backup target given as an IP address or a third
+  party's host name (`relayhost = [203.0.113.5]`, `backup.example.net`) is not located: nothing
+  offline says in which country it answers, and such a literal host is not reported yet (issue 18
+  asks for an advisory finding with the way to declare it; not built). An input that receives
+  data (webhook, callback, sink endpoint; `field_roles.json`) whose value is not known before
+  apply fails closed, as a region-bearing input does.
+- **Which way data goes, beyond the table.** Direction comes from `hkmail_policy/field_roles.json`
+  (generated from the SDK schemas: the innermost input name that says source or destination,
+  copy and replication words, and documented exceptions in `tools/field_roles.py`). An input
+  whose name and docs do not say its direction is judged as placement (fail closed). Boot-script
+  lines are read one by one: a line that only reads (`curl`/`wget` without an upload or body
+  option, `ossutil`/`coscli`/`aws s3` copies to a local path, package installs, image pulls, apt
+  sources, NTP servers) is not a flow out; a pipeline, a chained command or an unknown command is
+  judged like any other value. A GET whose URL carries data (a query string) counts as a read.
 - **What is fetched at run time.** Content that user data or a command downloads when it runs
   (cloud-init `#include` URLs, scripts from a bucket, container images, packages) is not read.
-- **Other encodings.** Values are decoded from base64 and gzip+base64 (three layers at most).
-  Other archives or encryptions, and base64 parts inside a cloud-init MIME multipart document,
-  are not opened.
+- **Other encodings.** Values are decoded from base64 and gzip+base64 (three layers at most) and
+  cloud-init MIME multipart documents are split into their parts (base64 and quoted-printable
+  bodies decoded). Other archives or encryptions are not opened.
+- **Real answers of data sources.** `get_*` invokes answer offline with a well-formed result built
+  from the function's result type: inputs it echoes, one element per list, a region or zone field
+  in the region of the provider the invoke went through (a zone shows as `<region>-offline`),
+  other text unknown, numbers and flags None. A program whose logic depends on the real answer
+  (how many zones, which image) runs on these values. A read through a provider elsewhere stores
+  nothing there and is advisory only (`residency-read-elsewhere`); `Resource.get()` through such
+  a provider is still judged like a created resource (not yet told apart).
 - **Undocumented service defaults.** `residency-service-default` knows the defaults the SDKs
   document; a service that falls back to another region without saying so in its SDK docs is not
   known (a region-bearing input that is set is still judged, fail closed).

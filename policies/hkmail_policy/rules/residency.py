@@ -15,6 +15,7 @@ from ..coverage import (
     region_paths,
     roled_types,
     service_defaults,
+    source_paths,
 )
 from ..model import ALLOWED_REGIONS_SCHEMA, Context, Finding, Resource, Rule, violation
 from ..placement import Mention, is_free_text, mentions, region_value_problems
@@ -185,7 +186,12 @@ def _copy_flows(resource: Resource, ctx: Context) -> Iterator[tuple[Leaf, flows.
                 continue
             problems = list(region_value_problems(leaf, resource.package, allowed, strict=exact))
             if problems:
-                dest = flows.Place(leaf.shown(), "outside", "; ".join(problems))
+                name = leaf.value if isinstance(leaf.value, str) else leaf.shown()
+                known = regions.region_of(name) if isinstance(leaf.value, str) else None
+                fact = "; ".join(problems)
+                if known:
+                    fact = f"region {known}: {regions.country_of(known)}; {fact}"
+                dest = flows.Place(name, "outside", fact)
                 yield leaf, flows.Flow(here, dest, data, via, "replication")
         elif leaf.unknown and leaf.shape in endpoints:
             seen.add(leaf.path)
@@ -193,6 +199,26 @@ def _copy_flows(resource: Resource, ctx: Context) -> Iterator[tuple[Leaf, flows.
                 here, flows.unknown_place(leaf.path), "what it sends (notifications, events, "
                 "deliveries)", f"{resource.describe()} input {leaf.path}", "export",
             )  # fmt: skip
+
+
+def _inbound_flows(resource: Resource, ctx: Context) -> Iterator[flows.Flow]:
+    """Flows INTO the resource through its source inputs (the primary of a DR replica, the
+    source vault of a backup replication, the region a copy or sync comes from)."""
+    here = resource_place(resource, ctx)
+    for path in source_paths(resource.type):  # a two-way sync's outbound half: _copy_flows
+        for leaf in find(resource.props, path):
+            if isinstance(leaf.value, str) and leaf.value and not leaf.unknown:
+                yield flows.Flow(
+                    flows.region_place(leaf.value, ctx.allowed_regions()), here,
+                    "data copied or synchronised in", f"{resource.describe()} input {leaf.path}",
+                    "replication",
+                )  # fmt: skip
+
+
+def resource_flows(resource: Resource, ctx: Context) -> list[flows.Flow]:
+    """Every flow the residency rules find through a resource's region- and endpoint-bearing
+    inputs, in and out, for flow lists in plans and reports (the rules judge the same flows)."""
+    return [flow for _, flow in _copy_flows(resource, ctx)] + list(_inbound_flows(resource, ctx))
 
 
 def check_cross_region_copy(resource: Resource, ctx: Context) -> Iterable[Finding]:
