@@ -19,7 +19,8 @@ from ..coverage import (
 )
 from ..model import ALLOWED_REGIONS_SCHEMA, Context, Finding, Resource, Rule, violation
 from ..placement import Mention, is_free_text, mentions, region_value_problems
-from ..values import Leaf, find, first, leaves, under
+from ..values import Leaf, find, first, leaves, texts, under
+from .notify import SETTINGS_PATH as NOTIFY_SETTINGS_PATH
 
 CLOUD_PACKAGES = {
     "alicloud": "ALICLOUD_REGION or the alicloud:region config",
@@ -317,12 +318,20 @@ def check_global_edge(resource: Resource, ctx: Context) -> Iterable[Finding]:
     )  # fmt: skip
 
 
+def _carries_notify_settings(leaf: Leaf) -> bool:
+    """The mail server's notifier settings (its platform hosts) are judged, rule by rule with
+    their cross-border declarations, by residency-mail-notify: not judged twice here."""
+    return isinstance(leaf.value, str) and any(
+        NOTIFY_SETTINGS_PATH in text for _, text in texts(leaf.value)
+    )
+
+
 def check_data_sent(resource: Resource, ctx: Context) -> Iterable[Finding]:
     """Data sent to a system whose storage location is not published (chat webhooks): a flow
     out unless declared (an attestation of Hong Kong storage on file, or an exemption)."""
     here = resource_place(resource, ctx)
     for m in mentions(resource, ctx.allowed_regions()):
-        if m.kind != "not-published":
+        if m.kind != "not-published" or _carries_notify_settings(m.leaf):
             continue
         dest = flows.Place(
             m.what, "not-published", f"{m.service}: storage location not published by the vendor"
