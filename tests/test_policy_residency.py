@@ -46,9 +46,16 @@ def tc(type_: str, props: dict[str, Any], name: str = "r") -> Res:
     return Res(type_, name, props, provider=HK_TC)
 
 
+ADVISORY = ("residency-read-elsewhere", "residency-unknown-recipient")
+
+
 def residency(diags: list[Diag]) -> dict[str, list[str]]:
+    """Mandatory residency findings by rule (advisory ones are checked for their level only)."""
     out: dict[str, list[str]] = {}
     for d in diags:
+        if d.policy in ADVISORY:
+            assert d.level == "advisory", d  # reported, never blocking (issue 18)
+            continue
         if d.policy.startswith("residency-"):
             assert d.level == "mandatory", d
             out.setdefault(d.policy, []).append(d.message)
@@ -332,3 +339,30 @@ def test_trail_region_scope_is_not_placement(pack: PackClient) -> None:
 
 def test_builtin_pulumi_provider_is_regionless(pack: PackClient) -> None:
     assert residency(pack.analyze(Res("pulumi:providers:pulumi", "default", {}))) == {}
+
+
+def test_hosts_that_receive_data_are_located_or_reported(pack: PackClient) -> None:
+    fc = "alicloud:fc/v3Function:V3Function"
+
+    def found(env: dict[str, str]) -> dict[str, list[str]]:
+        out: dict[str, list[str]] = {}
+        for d in pack.analyze(ali(fc, {"handler": "i.h", "environmentVariables": env})):
+            if d.policy.startswith("residency-"):
+                out.setdefault(f"{d.policy}/{d.level}", []).append(d.message)
+        return out
+
+    vendor = found({"ALERT_WEBHOOK": "https://hooks.example-vendor.io/x"})
+    assert list(vendor) == ["residency-unknown-recipient/advisory"], vendor
+    assert "hooks.example-vendor.io" in vendor["residency-unknown-recipient/advisory"][0]
+    ding = found({"ALERT_WEBHOOK": "https://oapi.dingtalk.com/robot/send?access_token=x"})
+    assert list(ding) == ["residency-data-sent/mandatory"], ding
+    assert "not published" in ding["residency-data-sent/mandatory"][0]
+    # read-only hosts and a Hong Kong endpoint: nothing to report
+    quiet = {
+        "PIP_INDEX_URL": "https://mirrors.aliyun.com/pypi/simple/",
+        "API_BASE_URL": "https://cn-hongkong.dashscope.aliyuncs.com/api/v1",
+    }
+    assert found(quiet) == {}
+    beijing = found({"API_BASE_URL": "https://dashscope.aliyuncs.com/api/v1"})
+    assert list(beijing) == ["residency-embedded-region/mandatory"], beijing
+    assert "cn-beijing" in beijing["residency-embedded-region/mandatory"][0]

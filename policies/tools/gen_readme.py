@@ -240,10 +240,11 @@ program hands the engine, and nothing else. Plainly, it cannot see:
   DingTalk / WeCom / Feishu / Lark robot webhooks, CDN edge CNAME targets, the providers' mirrors
   and NTP servers). An SMTP relay, webhook or backup target given as an IP address or a third
   party's host name (`relayhost = [203.0.113.5]`, `backup.example.net`) is not located: nothing
-  offline says in which country it answers, and such a literal host is not reported yet (issue 18
-  asks for an advisory finding with the way to declare it; not built). An input that receives
-  data (webhook, callback, sink endpoint; `field_roles.json`) whose value is not known before
-  apply fails closed, as a region-bearing input does.
+  offline says in which country it answers: where such a host receives data (a webhook,
+  callback or sink input, or an environment variable named for one) it is reported as advisory
+  (`residency-unknown-recipient`) with the way to declare it; elsewhere it is not. An input that
+  receives data (webhook, callback, sink endpoint; `field_roles.json`) whose value is not known
+  before apply fails closed, as a region-bearing input does.
 - **Which way data goes, beyond the table.** Direction comes from `hkmail_policy/field_roles.json`
   (generated from the SDK schemas: the innermost input name that says source or destination,
   copy and replication words, and documented exceptions in `tools/field_roles.py`). An input

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
-from .. import flows, regions
+from .. import endpoints, flows, regions
 from ..controls import RESIDENCY
 from ..coverage import (
     conditional_roles,
@@ -344,6 +345,47 @@ def check_data_sent(resource: Resource, ctx: Context) -> Iterable[Finding]:
             yield violation(resource, m.leaf, verdict.message(), _allowed_text(ctx))
 
 
+_URL_HOST = re.compile(r"(?i)\b(?:https?|smtps?|wss?)://(?:[^@/\s]*@)?([a-z0-9.-]+\.[a-z]{2,})")
+# environment variables (functions, containers) whose value is where the code sends data
+_RECEIVING_KEY = re.compile(
+    r"(?i)webhook|callback|notif|alert|sink|endpoint|api_?base|base_?url|push|report_?url|hook"
+)
+_ENV_SEGMENT = re.compile(r"(?i)^(environment\w*|env\w*|variables)$")
+
+
+def _receiving(resource: Resource, leaf: Leaf) -> bool:
+    if leaf.shape in endpoint_destination_paths(resource.type):
+        return True
+    segments = leaf.path.split(".")
+    return (
+        len(segments) >= 2
+        and bool(_ENV_SEGMENT.match(segments[-2].split("[", 1)[0]))
+        and bool(_RECEIVING_KEY.search(segments[-1]))
+    )
+
+
+def _located(host: str) -> bool:
+    """The host table or a region id in the host says where it is (or that it is only read)."""
+    return bool(list(endpoints.mentions(host))) or bool(regions.embedded_regions(host))
+
+
+def check_unknown_recipient(resource: Resource, ctx: Context) -> Iterable[Finding]:
+    """A webhook, callback, sink endpoint or environment variable naming where code sends data,
+    whose host no table locates: reported (advisory), with the way to declare it."""
+    for leaf in leaves(resource.props):
+        if leaf.unknown or not isinstance(leaf.value, str) or not _receiving(resource, leaf):
+            continue
+        for host in sorted({h.lower() for h in _URL_HOST.findall(leaf.value)}):
+            if _located(host):
+                continue
+            yield violation(
+                resource, leaf,
+                f"sends data to {host}, whose location the pack cannot establish (not in the "
+                "host table, no region id in the name): an unlocated flow out of Hong Kong",
+                f"a Hong Kong receiver; or declare the flow ({flows.HOW_TO_DECLARE})",
+            )  # fmt: skip
+
+
 def _omitted(props: Mapping[str, Any], path: str) -> Iterator[tuple[str, Mapping[str, Any]]]:
     """(path shown, the object the input is missing from) for each place `path` is omitted: a
     top-level input, or an input of a nested object (each list element) that is present."""
@@ -556,6 +598,23 @@ RULES = (
         "storage as an attestation, or a reviewed exemption naming what the messages carry.",
         controls=RESIDENCY,
         check=check_data_sent,
+        config_schema=ALLOWED_REGIONS_SCHEMA,
+    ),
+    Rule(
+        id="residency-unknown-recipient",
+        title="Data sent to hosts of unknown location",
+        description="A webhook, callback or sink endpoint input, or a function / container "
+        "environment variable named for where code sends data (webhook, callback, alert, "
+        "endpoint, base URL, ...), whose URL names a host that neither the host table nor a "
+        "region id in its name locates, is reported as advisory: the pack cannot say where the "
+        "data goes. Hosts only read from (mirrors, NTP) are in the table and not reported.",
+        severity="medium",
+        enforcement="advisory",
+        remediation="Send to a receiver in Hong Kong; or declare the flow: an attestation of "
+        "the receiver's Hong Kong storage, the stack's cross-border declaration, or a reviewed "
+        "exemption in policies/exemptions.yaml.",
+        controls=RESIDENCY,
+        check=check_unknown_recipient,
         config_schema=ALLOWED_REGIONS_SCHEMA,
     ),
     Rule(
