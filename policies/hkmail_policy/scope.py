@@ -17,10 +17,20 @@ NOT_COVERED: dict[str, str] = {
     "launched after the vocabulary was written outside region-named inputs.",
     "residency-cross-region-copy": "Copies a service makes on its own (provider-side redundancy, "
     "a console-enabled backup), copies made by tools outside Pulumi (scripts, rclone, "
-    "imapsync), and the source of a copy into the resource.",
+    "imapsync), and the source of a copy into the resource (a flow in: listed, not judged).",
     "residency-embedded-region": "Hosts it does not know (an IP address, a third party's domain), "
-    "content fetched at run time (#include URLs, scripts from a bucket), encodings beyond base64 "
-    "and gzip+base64 (three layers) and MIME multipart parts.",
+    "content fetched at run time (#include URLs, scripts from a bucket), encodings beyond base64, "
+    "gzip+base64 (three layers) and MIME multipart; data carried by a read (a GET whose URL "
+    "holds data counts as a read).",
+    "residency-read-elsewhere": "Resource.get() through a provider elsewhere (judged like a "
+    "created resource, not yet told apart); what a read returns, which is judged where the "
+    "program uses it.",
+    "residency-data-sent": "Chat and vendor systems not in hkmail_policy/endpoints.py (see "
+    "residency-unknown-recipient), hosts given as IP addresses, and the mail server's notifier "
+    "settings (residency-mail-notify judges those).",
+    "residency-unknown-recipient": "Hosts that receive data through inputs not named for it (a "
+    "URL inside a script or a free-form config file), and where a located host's operator keeps "
+    "the data behind its API.",
     "residency-no-hk-service": "Services not listed in hkmail_policy/endpoints.py; where a hosted "
     "suite (Alibaba Mail, Tencent Exmail) keeps mailboxes (residency-mail-storage judges the MX "
     "that hands mail to it).",
