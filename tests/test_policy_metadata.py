@@ -237,10 +237,15 @@ def test_rules_are_complete_and_cite_controls_in_force() -> None:
             assert "default" in schema and "description" in schema, (rule.id, key)
     residency = [r for r in RULES if r.id.startswith("residency-")]
     # aggregate mail reports carry no message content: advisory by default (README, "Mail data
-    # flows"); every other residency rule blocks
-    advisory = {"residency-mail-aggregate-reports"}
+    # flows"); reads elsewhere and hosts of unknown location are reported, never blocking (issue
+    # 18); every other residency rule blocks
+    advisory = {
+        "residency-mail-aggregate-reports",
+        "residency-read-elsewhere",
+        "residency-unknown-recipient",
+    }
     assert residency and all(
-        r.enforcement == "mandatory" for r in residency if r.id not in advisory
+        r.enforcement == ("advisory" if r.id in advisory else "mandatory") for r in residency
     )
     readme = (POLICIES / "README.md").read_text()
     assert "PDPO s.33" in readme and "never\nbeen brought into operation" in readme
