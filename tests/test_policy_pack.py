@@ -70,9 +70,9 @@ def test_analyzer_info_lists_every_rule_with_its_metadata(pack: PackClient) -> N
     advisory_flows = {"residency-read-elsewhere", "residency-unknown-recipient"}
     flow_rules = {"residency-data-sent", *advisory_flows}
     assert placement | flow_rules | {"residency-mail-notify"} <= set(residency)
-    assert all(
-        n in placement | flow_rules or n.startswith("residency-mail-") for n in residency
-    ), residency
+    assert all(n in placement | flow_rules or n.startswith("residency-mail-") for n in residency), (
+        residency
+    )
     for name, rule in rules.items():
         assert rule.description and rule.remediation_steps and rule.display_name
         assert rule.severity in ("low", "medium", "high", "critical"), name
