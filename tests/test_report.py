@@ -320,3 +320,17 @@ def test_svg_labels_fit_their_boxes_in_chromium(reports: Path, tmp_path: Path, s
     for label, tooltip in cut:
         # the full text is in the box's tooltip
         assert label[:-1] in tooltip and len(tooltip) > len(label)
+
+
+def test_mail_data_flows_show_where_the_mailboxes_go_and_who_declared_it(reports: Path) -> None:
+    # issue 25: the hosted suite's mailboxes are a flow with a status, not "per the suite"
+    md = (reports / "report-hk-mail-alibaba-directmail.md").read_text(encoding="utf-8")
+    assert "Mail data flows (MX, SPF, DMARC, TLS-RPT)" in md
+    row = next(
+        line for line in md.splitlines() if "MX kowloonbazaar.hk -> mx1.qiye.aliyun.com" in line
+    )
+    assert "Alibaba Mail (China site) (mx1.qiye.aliyun.com) (storage location not published)" in row
+    assert "declared cross-border by exemption EX-2026-003 until 2027-06-30" in row
+    html = (reports / "report-hk-mail-alibaba-directmail.html").read_text(encoding="utf-8")
+    box = html.split("Mailboxes: hosted suite", 1)[1][:900]
+    assert "declared cross-border" in box  # the data-flow picture shows the mailboxes' status

@@ -49,7 +49,8 @@ def _status(v: Violation) -> tuple[str, bool]:
     if v.exempt:
         until = _EXEMPT.search(v.message)
         when = f" until {until['until']} ({until['ref']})" if until else ""
-        return f"declared cross-border by exemption {v.exemption}{when}", False
+        exemption = v.exemption.split(" ", 1)[0]  # the id (the gate may add its expiry)
+        return f"declared cross-border by exemption {exemption}{when}", False
     if v.blocking:
         return "BLOCKED: not Hong Kong or not published, and not declared", True
     return "advisory: not Hong Kong or not published, and not declared", True
