@@ -5,6 +5,7 @@ a manifest that proves they are the journal's (chain of custody).
     scripts/archive export --cloud alicloud --bucket NAME [filters] --format mbox|eml --output DIR
     scripts/archive verify DIR
     scripts/archive health --cloud alicloud --bucket NAME [--days 7] [--max-age-hours 24]
+    scripts/archive restore --source HOST --server hkmail:HOST --user NAME [--folder F] [--since D]
 
 Filters (all given must match): ``--address`` (From, To, Cc, the envelope sender or a
 recipient), ``--since``/``--until`` (UTC days the server received the message, inclusive),
@@ -22,6 +23,10 @@ Credentials: the administrator's temporary key in ``AWS_ACCESS_KEY_ID``,
 ``AWS_SECRET_ACCESS_KEY`` and ``AWS_SESSION_TOKEN`` (a RAM/CAM STS key allowed to read the
 bucket; never printed). Exit 0 done, 1 a message does not match the journal, 2 bad input (nothing
 is written).
+
+``restore`` (toolchain.archive_restore) copies a mailbox back into the live server over IMAP from a
+server holding a copy (a Dovecot serving the restic backup's restored Maildir); exit 1 when the
+closing check finds a message missing or different.
 """
 
 from __future__ import annotations
@@ -41,6 +46,7 @@ from typing import Any
 from hkmail.facts import Cloud
 from hkmail.mailserver.journal import ARCHIVE_S3, JOURNAL_PREFIX
 from hkmail.mailserver.s3 import S3, Credentials, StoreError, StoreUnavailable
+from toolchain import archive_restore
 
 FORMATS = ("mbox", "eml")
 CLOUDS: tuple[Cloud, ...] = ("alicloud", "tencentcloud")
@@ -248,7 +254,8 @@ def _env_credentials() -> Credentials:
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="scripts/archive",
-        description="Find and export journaled mail from the Hong Kong archive bucket.",
+        description="Find and export journaled mail from the Hong Kong archive bucket; restore a "
+        "mailbox into the live server.",
     )
     sub = p.add_subparsers(dest="command", required=True)
     for name, help_text in (
@@ -282,6 +289,7 @@ def parser() -> argparse.ArgumentParser:
         default=24.0,
         help="exit 1 when the newest journaled message is older (default 24)",
     )
+    archive_restore.add_parser(sub)
     v = sub.add_parser("verify", help="re-hash an export against its manifest")
     v.add_argument("directory", type=Path, help="the export directory (with manifest.json)")
     return p
@@ -318,6 +326,15 @@ def _query(args: argparse.Namespace) -> Query:
 
 def run(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
+    if args.command == "restore":
+        result = archive_restore.restore(archive_restore.from_args(args))
+        copied = sum(f.copied for f in result.folders)
+        print(
+            f"archive restore: {copied} message(s) restored into {args.user}; "
+            f"{result.missing} missing, {result.mismatched} differing"
+            + (f"; ERROR {result.error}" if result.error else "")
+        )
+        return 1 if result.error or result.missing or result.mismatched else 0
     if args.command == "verify":
         problems = verify(args.directory)
         for line in problems:
@@ -372,7 +389,7 @@ def run(argv: Sequence[str] | None = None) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     try:
         return run(argv)
-    except UsageError as exc:
+    except (UsageError, archive_restore.RestoreRefused) as exc:
         print(f"archive: {exc}", file=sys.stderr)
         return 2
     except Mismatch as exc:
