@@ -201,7 +201,10 @@ def _runcmd(config: MailServerConfig, rendered: Rendered) -> list[str | list[str
             "unattended-upgrades",
         ],
         *(
-            [["systemctl", "enable", "--now", "hkmail-journal-upload"]]
+            [
+                ["systemctl", "enable", "--now", "hkmail-journal-upload"],
+                ["systemctl", "enable", "--now", "hkmail-backup.timer"],
+            ]
             if config.archive_bucket
             else []
         ),

@@ -14,7 +14,7 @@ from importlib import resources
 from typing import Final
 
 from hkmail.facts import Cloud
-from hkmail.mailserver import journal
+from hkmail.mailserver import backup, journal
 from hkmail.mailserver.model import MailServerConfig, Ports
 from hkmail.mailserver.notify_config import settings as notify_settings
 
@@ -175,6 +175,7 @@ def render(
         *_boot(config, lay, prt),
         *_notify(config, lay),
         *(RenderedFile(path, text, mode) for path, text, mode in journal.files(config, lay.p)),
+        *(RenderedFile(path, text, mode) for path, text, mode in backup.files(config, lay.p)),
     )
     return Rendered(files=files, layout=lay, ports=prt)
 

@@ -1,0 +1,155 @@
+"""The nightly backup: the rendered hkmail-backup runs the real restic against moto's S3 server on
+loopback (the archive bucket, versioned with a COMPLIANCE lock as the journal's), with the role's
+temporary key from a fake metadata service. A Maildir is backed up twice (incremental), deleted,
+restored and compared byte for byte with its mtimes; the bucket holds only ciphertext."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import re
+import shutil
+import subprocess
+from collections.abc import Iterator
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+import pytest
+
+from hkmail.mailserver import backup
+from hkmail.mailserver.journal import JOURNAL_SPOOL
+from hkmail.mailserver.model import MailServerConfig, SecretRefs
+from hkmail.mailserver.render import Layout, render
+from tests.archive_support import LoopbackStore
+from tests.support import FakeCloud, free_tcp_ports, require_tool, serve
+
+pytestmark = pytest.mark.integration
+
+BUCKET = "hkmail-backup-test"
+PASSWORD = "restic-repo-Pa55-word-7f3a"
+MARKER = b"PLAINTEXT-MARKER-3b9d"
+
+
+def _config() -> MailServerConfig:
+    return MailServerConfig(
+        domain="example.com",
+        hostname="mail.example.com",
+        dkim_selector="hk1",
+        admin_cidr="203.0.113.0/24",
+        users=("alice",),
+        mta_sts_policy="version: STSv1\r\nmode: enforce\r\nmx: mail.example.com\r\nmax_age: 1\r\n",
+        secrets=SecretRefs(
+            cloud="tencentcloud",
+            role_name="hkmail-mail",
+            dkim_private_key="hkmail-dkim",
+            mailbox_hashes="hkmail-mailboxes",
+            relay_credentials="hkmail-relay",
+        ),
+        archive_bucket=BUCKET,
+    )
+
+
+@dataclass
+class Env:
+    root: Path
+    lay: Layout
+    store: LoopbackStore
+    metadata: str
+
+    def run(self, *extra: str) -> subprocess.CompletedProcess[str]:
+        env = {**os.environ, "HKMAIL_S3_URL": self.store.url, "HKMAIL_METADATA_URL": self.metadata}
+        cmd = ["/usr/bin/python3", self.lay.p(backup.BACKUP_RUN), self.lay.p(backup.BACKUP_CONF)]
+        return subprocess.run(
+            [*cmd, *extra], env=env, capture_output=True, text=True, timeout=300, check=False
+        )
+
+
+@pytest.fixture(scope="module")
+def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Env]:
+    require_tool("restic", "restic")
+    root = tmp_path_factory.mktemp("backup")
+    lay = Layout(root=str(root))
+    for path, text, mode in backup.files(_config(), lay.p):
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        Path(path).write_text(text)
+        Path(path).chmod(mode)
+    fetch = Path(lay.p("/usr/local/sbin/hkmail-fetch-secrets"))
+    fetch.write_text(resources.files("hkmail.mailserver").joinpath("fetch_secrets.py").read_text())
+    password = Path(lay.p(backup.BACKUP_PASSWORD))
+    password.write_text(PASSWORD)
+    password.chmod(0o600)
+    store = LoopbackStore(free_tcp_ports(1)[0]).start()
+    try:
+        store.create_archive_bucket(BUCKET)
+        with serve(FakeCloud("tencentcloud", "hkmail-mail", {})) as base:
+            yield Env(root, lay, store, base)
+    finally:
+        store.stop()
+
+
+def _maildir(vmail: Path) -> None:
+    box = vmail / "example.com" / "alice" / "Maildir"
+    for i, folder in enumerate(("", ".Sent", ".項目.2026")):
+        for sub in ("cur", "new", "tmp"):
+            (box / folder / sub).mkdir(parents=True, exist_ok=True)
+        for n in range(20):
+            msg = box / folder / "cur" / f"17000000{i}{n:02}.M{n}P1.mail:2,S"
+            msg.write_bytes(b"Subject: " + MARKER + b"\r\n\r\n" + os.urandom(2000 + 97 * n))
+            os.utime(msg, (1_700_000_000 + n, 1_700_000_000 + n))
+    spool = Path(str(vmail) + JOURNAL_SPOOL.removeprefix("/var/vmail")) / "new"
+    spool.mkdir(parents=True, exist_ok=True)
+    (spool / "spooled.eml").write_bytes(b"already journaled")
+
+
+def _tree(top: Path) -> dict[str, tuple[bytes, int]]:
+    return {
+        str(p.relative_to(top)): (p.read_bytes(), int(p.stat().st_mtime))
+        for p in sorted(top.rglob("*"))
+        if p.is_file()
+    }
+
+
+def test_a_maildir_is_backed_up_incrementally_deleted_and_restored(env: Env) -> None:
+    vmail = Path(env.lay.p("/var/vmail"))
+    _maildir(vmail)
+    first = env.run()
+    assert first.returncode == 0, first.stdout + first.stderr
+    box = vmail / "example.com" / "alice" / "Maildir"
+    extra = box / "new" / "1700000999.M1P1.mail"
+    extra.write_bytes(b"Subject: late\r\n\r\nlate\r\n")
+    second = env.run()
+    assert second.returncode == 0, second.stdout + second.stderr
+    for out in (first, second):
+        assert PASSWORD not in out.stdout + out.stderr
+        assert "temporary-secret" not in out.stdout + out.stderr
+    # Incremental: the second night reads only the new message; the retention (one a day) keeps
+    # the newest of the day's two snapshots.
+    assert re.search(r"Files:\s+1 new,\s+0 changed,\s+60 unmodified", second.stdout), second.stdout
+    keys = env.store.keys(BUCKET, backup.BACKUP_PREFIX)
+    assert len([k for k in keys if k.startswith("backup/snapshots/")]) == 1
+    assert all(k.startswith("backup/") for k in keys)
+    s3 = env.store.client()
+    for k in keys:  # encrypted: no message text in any object
+        assert MARKER not in s3.get_object(Bucket=BUCKET, Key=k)["Body"].read()
+    want = _tree(vmail / "example.com")
+    shutil.rmtree(vmail / "example.com")
+    target = env.root / "restored"
+    done = env.run("--restore", str(target))
+    assert done.returncode == 0, done.stdout + done.stderr
+    restored = target / str(vmail).lstrip("/")
+    assert _tree(restored / "example.com") == want
+    # The journal spool is not backed up twice: it is in the bucket under journal/ already.
+    assert not any(".hkmail-journal" in p.name for p in restored.rglob("*"))
+
+
+def test_the_backup_files_are_rendered_only_with_an_archive_bucket() -> None:
+    with_bucket = {f.path for f in render(_config()).files}
+    assert {"/etc/systemd/system/hkmail-backup.timer", backup.BACKUP_RUN} <= with_bucket
+    conf = next(f for f in render(_config()).files if f.path == backup.BACKUP_CONF)
+    settings = json.loads(conf.content)
+    assert settings["prefix"] == "backup/" and settings["keep"] == dict(backup.BACKUP_KEEP)
+    assert PASSWORD not in conf.content
+    without = {f.path for f in render(dataclasses.replace(_config(), archive_bucket=None)).files}
+    assert not any("backup" in p for p in without)
