@@ -174,7 +174,14 @@ def test_ali_instance_role_reads_only_its_secrets(ali: Run) -> None:
         ("kms:Decrypt", "kms:GenerateDataKey"): ["acs:kms:cn-hongkong:100012345678:key/mx-cmk-id"],
         # The journal: written and read back, never deleted or listed.
         ("oss:PutObject", "oss:GetObject"): ["acs:oss:*:100012345678:hkmail-archive/journal/*"],
+        # The restic backup: its own prefix only, where it also prunes.
+        ("oss:PutObject", "oss:GetObject", "oss:DeleteObject"): [
+            "acs:oss:*:100012345678:hkmail-archive/backup/*"
+        ],
+        ("oss:ListObjects",): ["acs:oss:*:100012345678:hkmail-archive"],
     }
+    [listing] = [s for s in doc["Statement"] if s["Action"] == ["oss:ListObjects"]]
+    assert listing["Condition"] == {"StringLike": {"oss:Prefix": ["backup/*"]}}
     assert ali.one("alicloud:ecs/instance:Instance").inputs["roleName"] == f"{SERVER_PREFIX}-mail"
 
 

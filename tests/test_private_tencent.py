@@ -180,6 +180,14 @@ def test_tc_instance_role_reads_only_its_secrets(tc: Run) -> None:
         ("name/cos:PutObject", "name/cos:HeadObject", "name/cos:GetObject"): [
             "qcs::cos:ap-hongkong:uid/1250000000:hkmail-archive-1250000000/journal/*"
         ],
+        # The restic backup: its own prefix only, where it also lists and prunes.
+        (
+            "name/cos:GetBucket",
+            "name/cos:PutObject",
+            "name/cos:HeadObject",
+            "name/cos:GetObject",
+            "name/cos:DeleteObject",
+        ): ["qcs::cos:ap-hongkong:uid/1250000000:hkmail-archive-1250000000/backup/*"],
     }
     assert (
         tc.one("tencentcloud:Instance/instance:Instance").inputs["camRoleName"]

@@ -23,6 +23,7 @@ from hkmail.components.server_parts import Build
 from hkmail.components.tokens import renamed, token
 from hkmail.facts import HK_REGION
 from hkmail.mailserver import user_data, user_data_hash
+from hkmail.mailserver.backup import BACKUP_PREFIX
 from hkmail.mailserver.deploy import Rule, firewall_rules, ptr_record, validate
 from hkmail.mailserver.fetch_secrets import SSM_VERSION_ID
 from hkmail.mailserver.journal import JOURNAL_PREFIX
@@ -243,6 +244,21 @@ def _instance_role(b: Build, key: kms.Key) -> ram.Role:
                             "Resource": [
                                 f"acs:oss:*:{account}:{b.server.archive_bucket}/{JOURNAL_PREFIX}*"
                             ],
+                        },
+                        {
+                            # The nightly restic backup (hkmail-backup) keeps its repository
+                            # under backup/: it reads, writes and prunes only there.
+                            "Effect": "Allow",
+                            "Action": ["oss:PutObject", "oss:GetObject", "oss:DeleteObject"],
+                            "Resource": [
+                                f"acs:oss:*:{account}:{b.server.archive_bucket}/{BACKUP_PREFIX}*"
+                            ],
+                        },
+                        {
+                            "Effect": "Allow",
+                            "Action": ["oss:ListObjects"],
+                            "Resource": [f"acs:oss:*:{account}:{b.server.archive_bucket}"],
+                            "Condition": {"StringLike": {"oss:Prefix": [f"{BACKUP_PREFIX}*"]}},
                         },
                     ],
                 }

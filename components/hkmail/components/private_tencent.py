@@ -29,6 +29,7 @@ from hkmail.components.server_parts import Build
 from hkmail.components.tokens import renamed, token
 from hkmail.facts import HK_REGION
 from hkmail.mailserver import user_data, user_data_hash
+from hkmail.mailserver.backup import BACKUP_PREFIX
 from hkmail.mailserver.deploy import Rule, firewall_rules, ptr_record, validate
 from hkmail.mailserver.fetch_secrets import SSM_VERSION_ID
 from hkmail.mailserver.journal import JOURNAL_PREFIX
@@ -261,6 +262,22 @@ def _instance_role(b: Build, key: kms.Key) -> cam.Role:
                             "resource": [
                                 f"qcs::cos:{REGION}:uid/{b.args.app_id}:"
                                 f"{b.server.archive_bucket}/{JOURNAL_PREFIX}*"
+                            ],
+                        },
+                        {
+                            # The nightly restic backup (hkmail-backup) keeps its repository
+                            # under backup/: it lists, reads, writes and prunes only there.
+                            "effect": "allow",
+                            "action": [
+                                "name/cos:GetBucket",
+                                "name/cos:PutObject",
+                                "name/cos:HeadObject",
+                                "name/cos:GetObject",
+                                "name/cos:DeleteObject",
+                            ],
+                            "resource": [
+                                f"qcs::cos:{REGION}:uid/{b.args.app_id}:"
+                                f"{b.server.archive_bucket}/{BACKUP_PREFIX}*"
                             ],
                         },
                     ],
