@@ -118,11 +118,12 @@ def test_user_data_is_summarised_and_shown_in_full_with_verbose() -> None:
     files, packages = len(ud["write_files"]), len(ud["packages"])
     assert f"files written ({files}): /etc/postfix/main.cf, /etc/postfix/master.cf," in joined
     assert f"packages ({packages}): postfix, libsasl2-modules," in joined
-    assert (
-        "services enabled: nftables, opendkim, opendmarc, hkmail-from-milter, hkmail-ratelimit, "
-        "hkmail-authpolicy, nginx," in joined
-    )
-    assert "services disabled: postfix, dovecot" in joined
+    # the units the runcmd enables, whichever the server has today; Postfix and Dovecot wait
+    # for the first certificate (README, Private deployment)
+    enabled = re.search(r"services enabled: (.*?) services disabled: (.*?) commands", joined)
+    assert enabled is not None, joined
+    assert {"nftables", "opendkim", "opendmarc", "nginx"} <= set(enabled.group(1).split(", "))
+    assert enabled.group(2) == "postfix, dovecot"
     assert "smtpd_recipient_restrictions" not in text  # the file itself is not printed
     full = plan("--stack", "private-tencent", "--verbose")
     assert full.returncode == 0 and "smtpd_recipient_restrictions" in full.stdout
