@@ -153,3 +153,19 @@ def test_the_backup_files_are_rendered_only_with_an_archive_bucket() -> None:
     assert PASSWORD not in conf.content
     without = {f.path for f in render(dataclasses.replace(_config(), archive_bucket=None)).files}
     assert not any("backup" in p for p in without)
+
+
+def test_without_the_repository_password_nothing_is_backed_up_and_the_file_is_named(
+    env: Env,
+) -> None:
+    password = Path(env.lay.p(backup.BACKUP_PASSWORD))
+    before = env.store.keys(BUCKET, backup.BACKUP_PREFIX)
+    password.rename(password.with_suffix(".away"))
+    try:
+        out = env.run()
+    finally:
+        password.with_suffix(".away").rename(password)
+    assert out.returncode == 2
+    assert f"ALARM no repository password in {password} (password_file)" in out.stderr
+    assert "Traceback" not in out.stderr
+    assert env.store.keys(BUCKET, backup.BACKUP_PREFIX) == before

@@ -90,6 +90,16 @@ def main(argv: Sequence[str]) -> int:
         return 2
     with open(args[0]) as fh:
         settings = json.load(fh)
+    password = settings["password_file"]
+    if not os.path.isfile(password) or os.path.getsize(password) == 0:
+        # restic would ask on a terminal there is none of; say which file is missing instead.
+        print(
+            f"hkmail-backup: ALARM no repository password in {password} (password_file); "
+            "nothing backed up",
+            file=sys.stderr,
+            flush=True,
+        )
+        return 2
     return backup(settings) if target is None else restore(settings, target)
 
 
