@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from hkmail.mailserver import fetch_secrets as fs
 
@@ -718,3 +719,14 @@ def make_test_ca(
         )
     )
     return paths
+
+
+def pack_with(tmp: Path, entries: list[dict[str, Any]]) -> Path:
+    """A pack directory: the repo's pack code, these exemptions, the repo's approvers."""
+    pack = tmp / "pack"
+    pack.mkdir(exist_ok=True)
+    for name in ("hkmail_policy", "__main__.py", "PulumiPolicy.yaml", "approvers.yaml"):
+        if not (pack / name).exists():
+            (pack / name).symlink_to(REPO / "policies" / name)
+    (pack / "exemptions.yaml").write_text(yaml.safe_dump({"exemptions": entries}))
+    return pack

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.support import REPO
+from tests.support import REPO, pack_with
 from toolchain.governance import hong_kong_today
 
 STACK = "alibaba-directmail"
@@ -35,17 +35,6 @@ def gate(pack: Path, *args: str) -> subprocess.CompletedProcess[str]:
         text=True,
         timeout=600,
     )
-
-
-def pack_with(tmp: Path, entries: list[dict[str, Any]]) -> Path:
-    """A pack directory: the repo's pack code, these exemptions, the repo's approvers."""
-    pack = tmp / "pack"
-    pack.mkdir(exist_ok=True)
-    for name in ("hkmail_policy", "__main__.py", "PulumiPolicy.yaml", "approvers.yaml"):
-        if not (pack / name).exists():
-            (pack / name).symlink_to(REPO / "policies" / name)
-    (pack / "exemptions.yaml").write_text(yaml.safe_dump({"exemptions": entries}))
-    return pack
 
 
 def fill(entry: dict[str, Any]) -> dict[str, Any]:

@@ -17,9 +17,10 @@ from hkmail.records import stack_records
 from hkmail.records.migration import records_digest
 from hkmail.spec import read_stack
 from tests.support import MIGRATION_DOMAIN as DOMAIN
-from tests.support import REPO
+from tests.support import REPO, pack_with
 from tests.support import migration_config as config
 from tests.support import write_migration_project as write_project
+from toolchain.governance import hong_kong_today
 
 T0 = dt.datetime(2026, 11, 27, 10, 0, tzinfo=dt.UTC)  # the prepare phase was applied
 
@@ -233,14 +234,38 @@ def test_migration_phases_pass_the_policy_pack(phase: str, tmp_path: Path) -> No
         cfg["hkmail:migration"]["verified"] = {"at": verify_at.isoformat(), "digest": digest}
         cfg["hkmail:migration"]["cutoverAt"] = (now - dt.timedelta(hours=1)).isoformat()
     project = write_project(tmp_path, cfg)
+    # The old suite (Alibaba Mail's China site) still holds the mailboxes and sends the mail while
+    # migrating: those flows leave Hong Kong undeclared unless the company files its decision, as
+    # any stack on that suite must (residency-mail-storage / -senders).
+    today = hong_kong_today()
+    declared = {
+        "id": f"EX-{today.year}-901",
+        "rule": ["residency-mail-storage", "residency-mail-senders"],
+        "resources": {
+            "stack": "mig",
+            "types": ["tencentcloud:Dnspod/record:Record"],
+            "name": f"{DOMAIN}/@/*",
+        },
+        "requester": f"it@{DOMAIN}",
+        "approver": "dpo@kowloonbazaar.hk",
+        "approvedOn": (today - dt.timedelta(days=1)).isoformat(),
+        "reason": "The old suite keeps the mailboxes until the migration is done.",
+        "reference": "DPA-2026-11: processor terms of the old suite",
+        "expires": (today + dt.timedelta(days=90)).isoformat(),
+    }
+    pack = pack_with(tmp_path, [declared])
     done = subprocess.run(
-        [str(REPO / "scripts" / "gate"), "--project", str(project), "--stack", "mig"],
+        [
+            *(str(REPO / "scripts" / "gate"), "--project", str(project), "--stack", "mig"),
+            *("--policy-pack", str(pack)),
+        ],
         capture_output=True,
         text=True,
         timeout=600,
     )
     assert done.returncode == 0, done.stdout + done.stderr
     assert "PASS: no mandatory violation" in done.stdout
+    assert f"[exempt: {declared['id']}]" in done.stdout
 
 
 def test_settings_a_user_gets_wrong_are_refused_by_the_spec() -> None:
