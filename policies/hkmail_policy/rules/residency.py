@@ -103,13 +103,28 @@ def check_provider_region(resource: Resource, ctx: Context) -> Iterable[Finding]
     yield from _provider_region(resource, subject, prov.props, ctx)
 
 
+_used_cache: dict[int, tuple[object, frozenset[str]]] = {}
+
+
+def _used_providers(stack: tuple[Resource, ...] | Any) -> frozenset[str]:
+    """URNs of the providers some resource is created with: computed once per stack (the rule
+    runs for every provider; a scan per provider would be quadratic in a large stack)."""
+    hit = _used_cache.get(id(stack))
+    if hit is not None and hit[0] is stack:
+        return hit[1]
+    used = frozenset(r.provider.urn for r in stack if r.provider is not None)
+    _used_cache.clear()
+    _used_cache[id(stack)] = (stack, used)
+    return used
+
+
 def check_read_elsewhere(resource: Resource, ctx: Context) -> Iterable[Finding]:
     """An explicit cloud provider outside Hong Kong (or of unknown region) that creates nothing:
     it only reads (get_* invokes, Resource.get()), and a read stores nothing there."""
     if resource.package not in CLOUD_PACKAGES or resource.name.startswith("default"):
         return
     problems = list(_provider_region(resource, "the provider", resource.props, ctx))
-    if not problems or any(r.provider and r.provider.urn == resource.urn for r in ctx.stack):
+    if not problems or resource.urn in _used_providers(ctx.stack):
         return
     yield Finding(
         f"{problems[0].message} No resource is created through it: it only reads (get_* "
