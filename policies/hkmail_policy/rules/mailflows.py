@@ -16,8 +16,10 @@ mailboxes, which the MX flow already judges.
 
 from __future__ import annotations
 
+import functools
 import re
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from typing import Any, TypeVar
 
 from .. import attestations, mail_systems, regions
 from ..controls import RESIDENCY
@@ -44,6 +46,27 @@ def _record(resource: Resource) -> tuple[str, str, str, str] | None:
     return zone.lower().rstrip("."), host.lower(), rtype.upper(), value.value
 
 
+_T = TypeVar("_T")
+
+
+def _per_stack(fn: Callable[[Context], _T]) -> Callable[[Context], _T]:
+    """Computed once per stack, not once per record: every record of a stack asks the same
+    question of the whole stack (a 1,000-domain stack has ~19,000 resources)."""
+    last: list[tuple[Any, _T]] = []  # [(the stack object itself, the answer)], swapped whole
+
+    @functools.wraps(fn)
+    def memo(ctx: Context) -> _T:
+        held = last[0] if last else None
+        if held is not None and held[0] is ctx.stack:
+            return held[1]
+        answer = fn(ctx)
+        last[:] = [(ctx.stack, answer)]
+        return answer
+
+    return memo
+
+
+@_per_stack
 def _zones(ctx: Context) -> set[str]:
     return {r[0] for r in (_record(res) for res in ctx.stack) if r is not None}
 
@@ -65,15 +88,23 @@ def _hong_kong_provider(resource: Resource, allowed: Sequence[str]) -> bool:
     )
 
 
+@_per_stack
+def _address_records(ctx: Context) -> tuple[dict[str, Resource], dict[str, list[Resource]]]:
+    """The stack's resources by URN, and its A/AAAA record resources by the name they give."""
+    by_name: dict[str, list[Resource]] = {}
+    for res in ctx.stack:
+        rec = _record(res) or _deferred(res)
+        if rec is not None and rec[2] in ("A", "AAAA"):
+            by_name.setdefault(_fqdn(rec[0], rec[1]), []).append(res)
+    return {r.urn: r for r in ctx.stack}, by_name
+
+
 def _own_host(host: str, ctx: Context) -> Place:
     """An MX host inside the stack's zones: Hong Kong when its A/AAAA record takes its address
     from a resource the stack creates through a Hong Kong provider (an EIP of the server)."""
-    by_urn = {r.urn: r for r in ctx.stack}
+    by_urn, addresses = _address_records(ctx)
     allowed = ctx.allowed_regions()
-    for res in ctx.stack:
-        rec = _record(res) or _deferred(res)
-        if rec is None or rec[2] not in ("A", "AAAA") or _fqdn(rec[0], rec[1]) != host:
-            continue
+    for res in addresses.get(host, ()):
         for urn in res.property_dependencies.get("value", ()):
             source = by_urn.get(urn)
             if source is not None and _hong_kong_provider(source, allowed):
@@ -107,18 +138,25 @@ def _own_ses_identity(domain: str, ctx: Context) -> bool:
     """The stack registers the Tencent SES sending identity for `domain` itself (every Tencent
     resource's region is judged by residency-provider-region, so that identity is Hong Kong's or
     the gate fails there)."""
+    return domain in _ses_identities(ctx)
+
+
+@_per_stack
+def _ses_identities(ctx: Context) -> frozenset[str]:
+    found = set()
     for r in ctx.stack:
         if not r.type.startswith(mail_systems.TENCENT_SES_TYPE_PREFIX):
             continue
         identity = first(r.props, "emailIdentity")
-        if identity is not None and str(identity.value).lower().rstrip(".") == domain:
-            return True
-    return False
+        if identity is not None:
+            found.add(str(identity.value).lower().rstrip("."))
+    return frozenset(found)
 
 
 _HK_RELAY = re.compile(rf"(?<![\w.-]){re.escape(mail_systems.TENCENT_SES_HK_RELAY)}(?![\w-])")
 
 
+@_per_stack
 def _relays_through_ses_hong_kong(ctx: Context) -> str | None:
     """The resource whose values (user data decoded) name Tencent SES's Hong Kong relay host."""
     for r in ctx.stack:
