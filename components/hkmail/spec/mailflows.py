@@ -94,11 +94,23 @@ def _uses(domain: DomainSpec, system: str) -> bool:
     return any(fnmatch.fnmatchcase(used, system.lower()) for used in systems_used(domain))
 
 
+def _listed(raw_domains: object) -> set[str]:
+    """The names hkmail:domains lists, read or not: a domain refused for its own error (a bad
+    suite, say) is still the one a declaration names, and one cause gets one error."""
+    names: set[str] = set()
+    for entry in raw_domains if isinstance(raw_domains, list) else ():
+        name = entry.get("name") if isinstance(entry, Mapping) else None
+        if isinstance(name, str):
+            names.add(name.strip().lower().rstrip("."))
+    return names
+
+
 def read_mail_flows(
-    r: _Reader, raw: object, domains: Sequence[DomainSpec]
+    r: _Reader, raw: object, domains: Sequence[DomainSpec], raw_domains: object = None
 ) -> tuple[MailFlowDeclaration, ...]:
     path = "hkmail:mailFlows"
     by_name = {d.name: d for d in domains}
+    unread = _listed(raw_domains) - set(by_name)
     out: list[MailFlowDeclaration] = []
     for item_path, item in r.items(path, raw):
         m = r.mapping(item_path, item, _KEYS)
@@ -106,7 +118,7 @@ def read_mail_flows(
             continue
         name = r.hostname(f"{item_path}.domain", m.get("domain"), min_labels=2)
         domain = by_name.get(name or "")
-        if name is not None and domain is None:
+        if name is not None and domain is None and name not in unread:
             r.fail(f"{item_path}.domain", name, " | ".join(by_name) or "a domain of hkmail:domains")
         system = m.get("system")
         if not isinstance(system, str) or not system.strip():

@@ -251,7 +251,7 @@ def read_stack(
             regions[cloud] = region
     hk_now = (now or dt.datetime.now(dt.UTC)).astimezone(dt.timezone(dt.timedelta(hours=8)))
     mail_flows = (
-        read_mail_flows(r, config["hkmail:mailFlows"], domains)
+        read_mail_flows(r, config["hkmail:mailFlows"], domains, domains_raw)
         if config.get("hkmail:mailFlows") is not None
         else ()
     )
