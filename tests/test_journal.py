@@ -241,6 +241,8 @@ def test_store_outage_loses_nothing_duplicates_nothing_and_mail_flows(
     finally:
         uploader.terminate()
         uploader.wait(10)
+        if journal.store.server is None:  # a failure above must not leave the store down for others
+            journal.store.start()
     assert "writable again" in log.read_text()
     manifests = [
         json.loads(journal.store.client().get_object(Bucket=ARCHIVE_BUCKET, Key=k)["Body"].read())
