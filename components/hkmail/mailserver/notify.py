@@ -269,7 +269,7 @@ def enqueue(settings: Mapping[str, Any], recipient: str, raw: bytes, now: float)
 
 
 # ------------------------------------------------------------------------------------------------
-# Logging: outcomes only (the log agent ships this file to the Hong Kong log store)
+# Logging: outcomes only, to a file on the instance (no log agent ships it to the log store yet)
 # ------------------------------------------------------------------------------------------------
 
 

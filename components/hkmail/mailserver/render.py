@@ -200,7 +200,7 @@ compatibility_level = 3.6
 config_directory = {p(POSTFIX_DIR)}
 queue_directory = {p(QUEUE_DIR)}
 data_directory = {p("/var/lib/postfix")}
-# postlogd writes one file the log agent ships to the Hong Kong log store; its directory is
+# postlogd writes one file (kept on the instance: no log agent ships it yet); its directory is
 # root:adm 0750, so the file's own mode (postlogd creates it 0644) does not expose it.
 maillog_file = {p(LOG_DIR + "/postfix.log")}
 maillog_file_prefixes = {p("/var")}
