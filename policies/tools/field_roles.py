@@ -25,8 +25,6 @@ are written with their condition. A test regenerates the file and fails if it is
 
 from __future__ import annotations
 
-import argparse
-import json
 import re
 import sys
 from importlib.metadata import version
@@ -36,6 +34,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 sys.path.insert(0, str(HERE))
 
+import generated_table  # noqa: E402
 from hkmail_policy.coverage import SCOPE_ONLY, is_copy_target  # noqa: E402
 from region_coverage import SDKS, generate_with_docs  # noqa: E402
 
@@ -166,23 +165,11 @@ def generate() -> dict[str, object]:
     }
 
 
-def render(data: dict[str, object]) -> str:
-    return json.dumps(data, indent=1, ensure_ascii=False) + "\n"
+render = generated_table.render
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--check", action="store_true", help="fail if the data file is stale")
-    args = parser.parse_args(argv)
-    text = render(generate())
-    if args.check:
-        if not DATA_FILE.exists() or DATA_FILE.read_text() != text:
-            print(f"{DATA_FILE} is stale: run python policies/tools/field_roles.py")
-            return 1
-        return 0
-    DATA_FILE.write_text(text)
-    print(f"wrote {DATA_FILE}")
-    return 0
+    return generated_table.main(argv, __file__, DATA_FILE, generate, __doc__ or "")
 
 
 if __name__ == "__main__":

@@ -16,8 +16,6 @@ regenerates it and fails if the committed file is stale.
 
 from __future__ import annotations
 
-import argparse
-import json
 import re
 import sys
 from importlib.metadata import version
@@ -27,6 +25,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 sys.path.insert(0, str(HERE))
 
+import generated_table  # noqa: E402
 from hkmail_policy import regions  # noqa: E402
 from region_coverage import SDKS, RegionDocs, generate_with_docs  # noqa: E402
 
@@ -108,23 +107,11 @@ def generate() -> dict[str, object]:
     }
 
 
-def render(data: dict[str, object]) -> str:
-    return json.dumps(data, indent=1, ensure_ascii=False, sort_keys=False) + "\n"
+render = generated_table.render
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--check", action="store_true", help="fail if the data file is stale")
-    args = parser.parse_args(argv)
-    text = render(generate())
-    if args.check:
-        if not DATA_FILE.exists() or DATA_FILE.read_text() != text:
-            print(f"{DATA_FILE} is stale: run python policies/tools/service_defaults.py")
-            return 1
-        return 0
-    DATA_FILE.write_text(text)
-    print(f"wrote {DATA_FILE}")
-    return 0
+    return generated_table.main(argv, __file__, DATA_FILE, generate, __doc__ or "")
 
 
 if __name__ == "__main__":
