@@ -8,6 +8,7 @@ import json
 import os
 import subprocess
 import sys
+import xml.etree.ElementTree as ET
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -125,11 +126,13 @@ def test_the_gate_refuses_then_counts_an_approved_downgrade(tmp_path: Path) -> N
         "HKMAIL_DOWNGRADES_FILE": str(path),
         "HKMAIL_APPROVERS_FILE": str(tmp_path / "approvers.yaml"),
     }
-    md = tmp_path / "gate.md"
+    md, sarif, junit = tmp_path / "gate.md", tmp_path / "gate.sarif", tmp_path / "gate.xml"
     out = gate(
         config,
         "--pass-env", "HKMAIL_DOWNGRADES_FILE",
         "--report", f"markdown={md}",
+        "--report", f"sarif={sarif}",
+        "--report", f"junit={junit}",
         "--report", "text=-",
         env=env,
     )  # fmt: skip
@@ -140,3 +143,13 @@ def test_the_gate_refuses_then_counts_an_approved_downgrade(tmp_path: Path) -> N
     )
     assert headline in out.stdout
     assert headline in md.read_text()
+    # SARIF: the run's configuration notification and its verdict; JUnit: the suite's properties
+    run = json.loads(sarif.read_text())["runs"][0]
+    assert run["properties"]["verdict"] == headline
+    [note] = run["invocations"][0]["toolConfigurationNotifications"]
+    assert note["descriptor"]["id"] == "residency-global-edge" and note["level"] == "warning"
+    assert "disabled (default mandatory)" in note["message"]["text"]
+    assert "DG-2026-001" in note["message"]["text"]
+    props = {p.get("name"): p.get("value") for p in ET.parse(junit).getroot().iter("property")}
+    assert props["hkmail.verdict"] == headline
+    assert "DG-2026-001" in props["hkmail.lowered.residency-global-edge"]

@@ -181,9 +181,11 @@ A config that sets a `residency-*` or `secrets-*` rule (the pack's, or the gate'
 approved record in `policies/downgrades.yaml` (approvers and rules as for exemptions;
 `HKMAIL_DOWNGRADES_FILE` points elsewhere). Without one the pack's `Configure` fails and the gate
 exits 2, naming the rule and the record to write. A record for `advisory` does not allow
-`disabled`; one for `disabled` allows both. Every gate report's headline and the evidence report's
-count what the config lowered: `PASS: no mandatory violation; 1 rule disabled by
-policy-config.json (residency-global-edge disabled under DG-2026-001)`.
+`disabled`; one for `disabled` allows both. Every gate report and the evidence report's headline
+count what the config lowered (SARIF: a tool-configuration notification per rule and the run's
+`verdict` property; JUnit: the suite's `hkmail.verdict` and `hkmail.lowered.<rule>` properties):
+`PASS: no mandatory violation; 1 rule disabled by policy-config.json
+(residency-global-edge disabled under DG-2026-001)`.
 
 ```yaml
 downgrades:

@@ -40,6 +40,19 @@ def lowered_note(result: GateResult) -> str:
     return f"; {len(low)} rule{'s' if len(low) != 1 else ''} {verb} by {source} ({each})"
 
 
+def _lowered_rules(result: GateResult) -> list[tuple[str, str]]:
+    """(rule, sentence) for every rule the policy config set below its default level."""
+    source = result.pack.config_name or "the policy config"
+    return [
+        (
+            rule,
+            f"{rule}: {level} (default {default}) by {source}"
+            + (f", under approved record {record}" if record else ""),
+        )
+        for rule, default, level, record in result.pack.lowered
+    ]
+
+
 def _verdict(result: GateResult) -> str:
     blocking = len(result.blocking)
     if blocking:
@@ -256,8 +269,20 @@ def to_sarif(result: GateResult) -> dict[str, Any]:
             }
         },
         "automationDetails": {"id": f"hk-mail-gate/{result.project}/{result.stack}/"},
-        "invocations": [{"executionSuccessful": True, "exitCode": result.exit_code}],
+        "invocations": [
+            {
+                "executionSuccessful": True,
+                "exitCode": result.exit_code,
+                # A rule the policy config lowered is a fact about this run's configuration:
+                # SARIF's place for it, so a viewer shows it beside the results.
+                "toolConfigurationNotifications": [
+                    {"level": "warning", "descriptor": {"id": rule}, "message": {"text": text}}
+                    for rule, text in _lowered_rules(result)
+                ],
+            }
+        ],
         "results": results,
+        "properties": {"verdict": _verdict(result)},
     }
     if result.project_root is not None:
         run["originalUriBaseIds"] = {"%SRCROOT%": {"uri": result.project_root.as_uri() + "/"}}
@@ -278,6 +303,12 @@ def to_junit(result: GateResult) -> str:
         name=f"hk-mail gate {result.project}/{result.stack} ({result.pack.name})",
     )
     counts = {"tests": 0, "failures": 0, "skipped": 0}
+    # The verdict line, and every rule the policy config lowered, where CI shows the suite's
+    # properties: a PASS with a rule disabled never reads as a plain PASS.
+    props = ET.SubElement(suite, "properties")
+    ET.SubElement(props, "property", name="hkmail.verdict", value=_verdict(result))
+    for rule, text in _lowered_rules(result):
+        ET.SubElement(props, "property", name=f"hkmail.lowered.{rule}", value=text)
     pairs = list(rule_pairs(result))
     seen = {(r.urn if r else stack_urn, rule) for r, rule in pairs}
     # violations reported against a resource/rule pair outside the matrix still show up
