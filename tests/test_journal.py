@@ -224,15 +224,24 @@ def test_store_outage_loses_nothing_duplicates_nothing_and_mail_flows(
     uploader = journal.start()
     try:
         mids = [deliver(mail_server, f"outage {i}") for i in range(12)]
-        for mid in mids:  # mail keeps flowing: delivered while the store is down
-            assert mail_server.fetch("alice", mid)
+        # Mail keeps flowing: delivered while the store is down. In a full run these queue
+        # behind the previous test's 252 messages (twice that many LMTP deliveries; Postfix
+        # logged 34 s in the active queue), hence a deadline for the whole batch, not 20 s each.
+        for mid in mids:
+            assert mail_server.fetch("alice", mid, timeout=120)
         journal.wait_spooled(12)
         deadline = time.monotonic() + 60
         while log.read_text().count("ALARM") == alarms_before:
             assert time.monotonic() < deadline, "no ALARM while the bucket was unreachable"
             time.sleep(0.2)
+        # The status file is the uploader's snapshot at its last pass: wait for a pass that has
+        # seen the whole batch (its backoff decides when), not for the first one.
+        deadline = time.monotonic() + 120
         status = journal.status()
-        assert status["alarm"] is True and status["spoolDepth"] >= 12, status
+        while not (status["alarm"] is True and status["spoolDepth"] >= 12):
+            assert time.monotonic() < deadline, status
+            time.sleep(0.5)
+            status = journal.status()
         journal.store.start()  # back, with everything it held
         deadline = time.monotonic() + 120
         while journal.pending():
@@ -274,7 +283,7 @@ def test_a_retried_upload_is_not_duplicated(mail_server: MailServer) -> None:
     versions = _versions_per_key(journal)
     ours = [k for k in versions if ident in k]
     assert len(ours) == 2 and all(versions[k] == 1 for k in ours), versions
-    assert mail_server.fetch("alice", mid)
+    assert mail_server.fetch("alice", mid, timeout=120)
 
 
 def test_a_journaled_object_under_retention_cannot_be_deleted(
