@@ -261,6 +261,7 @@ def test_the_schema_has_every_component_with_typed_described_inputs(plugin: Plug
     assert [e["value"] for e in types["hkmail:index:MailSuite"]["enum"]] == [
         "tencent-exmail",
         "alibaba-mail",
+        "alibaba-mail-hk",
         "custom",
         "private",
         "none",

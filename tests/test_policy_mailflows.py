@@ -258,7 +258,13 @@ def test_gate_blocks_undeclared_mail_flows_and_shows_attested_ones(tmp_path: Pat
                        "rua": ["agg@reports.example.net"]}  # fmt: skip
     domain.pop("autodiscovery")
     domain["mtaSts"]["mode"] = "none"
-    project = _project(tmp_path / "p", {"exmail": exmail, "foreign": foreign})
+    # Alibaba Mail's Hong Kong site: MX from the console, storage location not published
+    alihk = copy.deepcopy(exmail)
+    alihk["hkmail:domains"][0]["mail"] = {
+        "suite": "alibaba-mail-hk",
+        "mx": [{"host": "mx1.console-given.example", "priority": 5}],
+    }
+    project = _project(tmp_path / "p", {"exmail": exmail, "foreign": foreign, "alihk": alihk})
     # on file: only the foreign MX host, attested by its operator
     path = _write(tmp_path, [{**GOOD, "system": "mail.example.net", "confirmedBy": "Example Net"}])
     out = subprocess.run(
@@ -282,6 +288,12 @@ def test_gate_blocks_undeclared_mail_flows_and_shows_attested_ones(tmp_path: Pat
     ex = blocking("exmail")
     assert set(ex) == {"residency-mail-storage", "residency-mail-senders"}
     assert any("Tencent Exmail (mxbiz1.qq.com)" in m for m in ex["residency-mail-storage"])
+    hk = blocking("alihk")
+    assert list(hk) == ["residency-mail-storage"], hk
+    assert (
+        "mx1.console-given.example (storage location not published)"
+        in hk["residency-mail-storage"][0]
+    )
     fo = blocking("foreign")
     assert set(fo) == {"residency-mail-senders", "residency-mail-failure-reports"}
     assert any("_spf.sender.example" in m for m in fo["residency-mail-senders"])

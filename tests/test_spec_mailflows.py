@@ -27,6 +27,7 @@ ON_FILE = {
     "ATT-1": AttestationOnFile("ATT-1", "tencent-exmail", dt.date(2027, 11, 30)),
     "ATT-OLD": AttestationOnFile("ATT-OLD", "tencent-exmail", dt.date(2026, 11, 30)),
     "ATT-ALI": AttestationOnFile("ATT-ALI", "alibaba-mail", dt.date(2027, 11, 30)),
+    "ATT-HK": AttestationOnFile("ATT-HK", "mx?.console-given.example", dt.date(2027, 11, 30)),
 }
 EXEMPT = {
     "EX-2026-009": Exemption("EX-2026-009", dt.date(2027, 6, 30), "tencent-exmail"),
@@ -155,3 +156,47 @@ def test_a_bad_attestations_file_stops_the_program_before_any_resource(tmp_path:
     assert out.returncode == 2, (out.stdout[-2000:], out.stderr[-2000:])
     assert "attestations[0] (ATT-2026-001): document: '' is too short" in out.stderr
     assert "Traceback" not in out.stderr
+
+
+# --- Alibaba Mail's Hong Kong site (presets.py: MX hosts from its console) ------------------
+
+HK_MX = [{"host": "mx1.console-given.example", "priority": 5}]
+
+
+def alibaba_hk(mail: dict[str, Any], *flows: dict[str, Any]) -> dict[str, Any]:
+    cfg = exmail(*flows)
+    domain = cfg["hkmail:domains"][0]
+    domain["mail"] = mail
+    domain["autodiscovery"] = True
+    return cfg
+
+
+def test_the_alibaba_mail_hk_preset_takes_its_mx_from_the_stack_and_its_smtp_from_the_vendor() -> (
+    None
+):
+    domain = read(alibaba_hk({"suite": "alibaba-mail-hk", "mx": HK_MX})).domains[0]
+    assert [m.host for m in domain.mx] == ["mx1.console-given.example"]
+    assert domain.suite.spf_includes == ()  # not published: spf.include gives it
+    ad = domain.autodiscovery
+    assert ad is not None and ad.submissions is not None and ad.imaps is None
+    assert (ad.submissions.host, ad.submissions.port) == ("smtp.hk.aliyun.com", 465)
+    [missing] = errors(alibaba_hk({"suite": "alibaba-mail-hk"}))
+    assert "hkmail:domains[0].mail.mx" in missing and "the vendor publishes none" in missing
+    [flow] = read(
+        alibaba_hk(
+            {"suite": "alibaba-mail-hk", "mx": HK_MX},
+            {"domain": DOMAIN, "system": "mx1.console-given.example", "attestation": "ATT-HK"},
+        )
+    ).mail_flows
+    assert flow.system == "mx1.console-given.example"
+
+
+def test_a_declaration_for_the_alibaba_mail_hk_suite_itself_names_the_mx_hosts_instead() -> None:
+    [says] = errors(
+        alibaba_hk(
+            {"suite": "alibaba-mail-hk", "mx": HK_MX},
+            {"domain": DOMAIN, "system": "alibaba-mail-hk", "attestation": "ATT-HK"},
+        )
+    )
+    assert "hkmail:mailFlows[0].system" in says and "mx1.console-given.example" in says
+    assert "publishes no MX hosts" in says

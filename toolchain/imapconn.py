@@ -35,7 +35,15 @@ PRESETS: Mapping[str, tuple[str | None, int, str]] = {
     "tencent-exmail": ("imap.exmail.qq.com", 993, "ssl"),
     "tencent-exmail-overseas": ("hwimap.exmail.qq.com", 993, "ssl"),
     "alibaba-mail": ("imap.qiye.aliyun.com", 993, "ssl"),
+    # Alibaba Mail's Hong Kong (China) site publishes no IMAP host: the one its console shows
+    "alibaba-mail-hk": (None, 993, "ssl"),
     "hkmail": (None, 993, "ssl"),  # our private server's Dovecot (hkmail:privateServer hostname)
+}
+# Where the host of a preset without one comes from (the error when it is missing says so).
+HOST_FROM: Mapping[str, str] = {
+    "alibaba-mail-hk": "the IMAP host the Alibaba Mail console shows (the vendor publishes none "
+    "for its Hong Kong site)",
+    "hkmail": "hkmail:privateServer's hostname",
 }
 SECURITIES = ("ssl", "starttls", "none")
 # The ports whose security is not in doubt: IMAPS (RFC 8314 section 3.3) and IMAP (RFC 9051).
@@ -91,7 +99,8 @@ def parse_server(text: str, security: str | None = None, option: str = "--source
         if host is None:
             if not rest:
                 raise CopyError(
-                    f"{option}: preset {name} needs the server's host name: {name}:<host>"
+                    f"{option}: preset {name} needs the server's host name: {name}:<host>, "
+                    f"<host> being {HOST_FROM[name]}"
                 )
             host, _, port_text = rest.partition(":")
             port = _port(option, port_text) if port_text else port

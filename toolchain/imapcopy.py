@@ -697,7 +697,8 @@ def parser() -> argparse.ArgumentParser:
         "several accounts at once, then check every folder (presence, size, internal date, "
         "flags). Exit 0 all there, 1 something missing or different, 2 could not run (or an "
         "account failed).",
-        epilog="Servers: a preset (" + ", ".join(PRESETS) + "; hkmail:<host> is our Dovecot), "
+        epilog="Servers: a preset (" + ", ".join(PRESETS) + "; hkmail:<host> is our Dovecot, "
+        "alibaba-mail-hk:<host> the IMAP host the Alibaba Mail console shows), "
         "or host[:port]. The security is taken from the port only for 993 (implicit TLS) and "
         "143 (STARTTLS); any other port needs --source-security / --destination-security.",
     )

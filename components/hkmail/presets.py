@@ -9,10 +9,13 @@ suite's admin console, so they are stack input, not presets.
 The alibaba-mail preset is Alibaba Mail's China site: its MX values are those of Alibaba's
 "What is an MX record?" page on help.aliyun.com (document 446248). Alibaba Mail's international
 service (alibabacloud.com) has Singapore, Hong Kong, Germany and US sites (its "API access server
-address" page lists alimail-sg/-hk/-de/-us.aliyuncs.com), but no Alibaba page states that the
-Hong Kong site stores its mail in Hong Kong, and its MX hosts are not published (use mail.suite:
-custom with the values its console shows). Where each suite keeps mail is the policy pack's
-mail-systems table (policies/hkmail_policy/mail_systems.py).
+address" page lists alimail-sg/-hk/-de/-us.aliyuncs.com). The alibaba-mail-hk preset is its
+Hong Kong (China) site: the vendor publishes its SMTP host smtp.hk.aliyun.com (ports 25 and 465;
+"SMTP call example for Python 3.6 and later", alibabacloud.com/help/tc/alibaba-mail/latest/
+example-of-python3-6-and-later-using-smtp, updated 11 Dec 2025), but not its MX hosts, SPF include
+or IMAP/POP hosts, so the stack lists the MX hosts its console shows (mail.mx) and any SPF include
+(spf.include). No Alibaba page states that this site stores its mail in Hong Kong. Where each suite
+keeps mail is the policy pack's mail-systems table (policies/hkmail_policy/mail_systems.py).
 """
 
 from __future__ import annotations
@@ -20,6 +23,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Final
+
+# Alibaba Mail Hong Kong (China) site's SMTP host (see above); the pack's mail-systems table names
+# the same host (tests/test_policy_mailflows.py holds them equal).
+ALIBABA_MAIL_HK_SMTP: Final = "smtp.hk.aliyun.com"
 
 
 @dataclass(frozen=True)
@@ -49,6 +56,9 @@ class SuitePreset:
     site: str = ""  # which of the vendor's sites the MX and endpoints belong to
     spf_includes: tuple[str, ...] = ()
     autodiscovery: AutodiscoverySpec | None = None
+    # The stack lists the MX hosts (mail.mx): its own (custom), or a suite whose vendor publishes
+    # none (the values its console shows).
+    stack_mx: bool = False
 
 
 SUITES: Final[Mapping[str, SuitePreset]] = {
@@ -78,7 +88,15 @@ SUITES: Final[Mapping[str, SuitePreset]] = {
             imaps=SrvTarget("imap.qiye.aliyun.com", 993),
         ),
     ),
-    "custom": SuitePreset(name="custom", title="Custom MX"),
+    "alibaba-mail-hk": SuitePreset(
+        name="alibaba-mail-hk",
+        title="Alibaba Mail (Hong Kong (China) site)",
+        site="Alibaba Mail international service, Hong Kong (China) site (mail.hk.aliyun.com): "
+        "its MX hosts are not published, so mail.mx holds the values its console shows",
+        stack_mx=True,
+        autodiscovery=AutodiscoverySpec(submissions=SrvTarget(ALIBABA_MAIL_HK_SMTP, 465)),
+    ),
+    "custom": SuitePreset(name="custom", title="Custom MX", stack_mx=True),
     # MX, SRV and the MTA-STS host point at hkmail:privateServer's hostname.
     "private": SuitePreset(name="private", title="Private mail server in Hong Kong"),
     "none": SuitePreset(name="none", title="No mail (null MX, RFC 7505)"),

@@ -71,9 +71,14 @@ SYSTEMS: tuple[MailSystem, ...] = (
         "Alibaba Mail (Hong Kong site)",
         "not-published",
         "storage location not published: Alibaba Mail's international service has a Hong Kong "
-        "(China) site (webmail mail.hk.aliyun.com, alibabacloud.com/help/en/alibaba-mail/latest/"
-        "1000112; API alimail-hk.aliyuncs.com, .../api-access-server-address), but no page states "
-        f"that its mail is stored in Hong Kong, and its MX hosts are not published ({CHECKED})",
+        "(China) site (webmail mail.hk.aliyun.com: alibabacloud.com/help/en/alibaba-mail/latest/"
+        "1000112; API host alimail-hk.aliyuncs.com: .../alibaba-mail/latest/api-access-server-"
+        "address, updated 14 Feb 2026; SMTP smtp.hk.aliyun.com, ports 25 and 465: .../alibaba-mail/"
+        "latest/example-of-python3-6-and-later-using-smtp, updated 11 Dec 2025), but its 'email "
+        "data storage' page (.../alibaba-mail/latest/qiyyxyjsjcc1468291982127) says only that "
+        "mail is kept on Alibaba Cloud's mail servers, no page states that this site stores it in "
+        "Hong Kong, and its MX hosts, SPF include and IMAP/POP hosts are not published (the MX "
+        f"come from its console) ({CHECKED})",
     ),
     MailSystem(
         "alibaba-directmail",

@@ -55,6 +55,9 @@ class MailSuite(enum.StrEnum):
     """Tencent Exmail: MX mxbiz1/mxbiz2.qq.com, SPF include:spf.mail.qq.com."""
     ALIBABA_MAIL = "alibaba-mail"
     """Alibaba Mail: MX mx1/mx2/mx3.qiye.aliyun.com, SPF include:spf.qiye.aliyun.com."""
+    ALIBABA_MAIL_HK = "alibaba-mail-hk"
+    """Alibaba Mail's Hong Kong (China) site: MX hosts from its console (mx; not published),
+    submission at smtp.hk.aliyun.com:465."""
     CUSTOM = "custom"
     """Your own MX hosts (mail.mx)."""
     PRIVATE = "private"
@@ -145,7 +148,7 @@ class MailArgs(TypedDict):
     suite: MailSuite
     """The mail suite."""
     mx: NotRequired[list[MxHostArgs]]
-    """The MX hosts, with suite custom only."""
+    """The MX hosts, with suite custom or alibaba-mail-hk only."""
 
 
 class SpfArgs(TypedDict, total=False):

@@ -266,7 +266,7 @@ def exemptions_on_file(
 
 def _targets(domain: DomainSpec, path: str) -> Iterator[tuple[str, str, str]]:
     """(host, config path, what) for every in-zone-capable target the domain's records name."""
-    if domain.server is None and domain.suite.name == "custom":
+    if domain.server is None and domain.suite.stack_mx:
         for k, mx in enumerate(domain.mx):
             yield mx.host, f"{path}.mail.mx[{k}].host", "MX"
     ad = domain.autodiscovery

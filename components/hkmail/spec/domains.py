@@ -279,7 +279,7 @@ def _read_mail(
     if suite_name is None:
         return None, ()
     suite = SUITES[suite_name]
-    if suite_name == "custom":
+    if suite.stack_mx:
         before = len(r.errors)
         mx = r.each(f"{path}.mx", m.get("mx"), lambda p, v: _read_mx(r, p, v, dns_provider))
         if len(r.errors) > before:
@@ -289,14 +289,20 @@ def _read_mail(
                 f"{path}.mx",
                 m.get("mx"),
                 "a non-empty list of {host, priority}",
-                "suite custom needs its MX hosts",
+                f"suite {suite_name} needs its MX hosts"
+                + (
+                    ""
+                    if suite_name == "custom"
+                    else ": the vendor publishes none, so give the values its console shows"
+                ),
             )
+            return None, ()  # one cause, one error: nothing that follows from MX is judged
     else:
         if m.get("mx") is not None:
             r.fail(
                 f"{path}.mx",
                 m.get("mx"),
-                "no mx (the preset sets it) or suite: custom",
+                "no mx (the preset sets it), or suite custom or alibaba-mail-hk",
                 f"suite {suite_name} has fixed MX hosts",
             )
         mx = suite.mx

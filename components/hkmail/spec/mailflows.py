@@ -130,6 +130,17 @@ def read_mail_flows(
             )
             continue
         system = system.strip().lower().rstrip(".")
+        if domain is not None and system == domain.suite.name and domain.suite.stack_mx:
+            # No published MX host ties the console's MX to the suite, so the pack judges each
+            # MX host by name: declare (and attest) those hosts.
+            r.fail(
+                f"{item_path}.system",
+                system,
+                " | ".join(mx.host for mx in domain.mx) or "the domain's MX hosts",
+                f"suite {system} publishes no MX hosts: the pack judges the MX hosts {domain.name} "
+                "lists, so declare and attest those",
+            )
+            continue
         if domain is not None and not _uses(domain, system):
             r.fail(
                 f"{item_path}.system",

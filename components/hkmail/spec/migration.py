@@ -30,6 +30,7 @@ from hkmail.spec.reader import _Reader, normalize_hostname
 #     phase: prepare                  # prepare | sync | cutover | dual-run | done | rollback
 #     old:
 #       suite: tencent-exmail         # tencent-exmail | alibaba-mail: MX, SPF include and IMAP host
+#                                     # alibaba-mail-hk: none published (mx, imap from console)
 #       mx: [{host: mx.old.example, priority: 10}]   # or the old MX hosts listed (suite custom)
 #       mxTtl: 3600                   # the TTL the old MX records are published with now
 #       spf: {include: [...], ip4: [...], ip6: [...]}  # the old system's sending sources
@@ -53,10 +54,12 @@ MIGRATION_PHASES: Final[tuple[MigrationPhase, ...]] = (
     "done",
     "rollback",
 )
-# IMAP endpoints of the hosted suites (DESIGN.md, "Lifecycle facts").
-OLD_SUITE_IMAP: Final[Mapping[str, tuple[str, int]]] = {
+# IMAP endpoints of the hosted suites (DESIGN.md, "Lifecycle facts"). Alibaba Mail's Hong Kong
+# site publishes neither its IMAP host nor its MX hosts (presets.py): old.imap and old.mx give them.
+OLD_SUITE_IMAP: Final[Mapping[str, tuple[str, int] | None]] = {
     "tencent-exmail": ("imap.exmail.qq.com", 993),
     "alibaba-mail": ("imap.qiye.aliyun.com", 993),
+    "alibaba-mail-hk": None,
 }
 
 
@@ -161,7 +164,8 @@ def _read_old_system(
     if m.get("mx") is not None:
         mx = r.each(f"{path}.mx", m.get("mx"), lambda p, v: _read_mx(r, p, v, dns_provider))
     if not mx:
-        r.fail(f"{path}.mx", m.get("mx"), "the old MX hosts [{host, priority}], or old.suite")
+        why = "" if suite_name is None else f"suite {suite_name} publishes no MX hosts"
+        r.fail(f"{path}.mx", m.get("mx"), "the old MX hosts [{host, priority}], or old.suite", why)
     mx_ttl = r.integer(f"{path}.mxTtl", m.get("mxTtl"), 1, 7 * 86400)
     spf = _read_spf(r, f"{path}.spf", m.get("spf"))
     spf = dataclasses.replace(spf, include=tuple(dict.fromkeys(includes + spf.include)))
