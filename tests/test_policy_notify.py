@@ -23,6 +23,7 @@ from hkmail.mailserver.notify_config import (
     NotifyDeclaration,
     NotifyRule,
     NotifyTarget,
+    NotifyTodo,
     settings,
 )
 from tests.policy_fixtures import Diag, PackClient, Res
@@ -42,7 +43,11 @@ def pack() -> Iterator[PackClient]:
 
 
 def _user_data(*rules: NotifyRule) -> str:
-    cfg = NotifyConfig((NotifyTarget("sales", "dingtalk"), NotifyTarget("fin", "wecom")), rules)
+    cfg = NotifyConfig(
+        (NotifyTarget("sales", "dingtalk"), NotifyTarget("fin", "wecom")),
+        rules,
+        (("duty", "uDuty1"),),
+    )
     conf = settings(
         cfg,
         hostname="mail.example.hk",
@@ -130,8 +135,40 @@ def test_plans_and_reports_show_each_rule_with_its_fields_and_status(pack: PackC
     )
     assert orders.source == "mail.example.hk (Hong Kong)"
     assert orders.destination == "oapi.dingtalk.com (outside Hong Kong)"
-    assert orders.via == "notify rule 'orders', target 'sales'"
+    assert orders.via == "notify rule 'orders', DingTalk robot target 'sales'"
     assert orders.status.startswith("declared cross-border (EX-2026-023): Mainland China")
     assert not orders.needs_declaration
     assert alerts.destination == "qyapi.weixin.qq.com (outside Hong Kong)"
     assert alerts.status.startswith("BLOCKED") and alerts.needs_declaration
+
+
+def test_a_todo_is_a_second_flow_to_dingtalks_api_host_under_the_rules_declaration(
+    pack: PackClient,
+) -> None:
+    todo = NotifyTodo("duty", ("subject",))
+    ud = _user_data(NotifyRule("orders", "sales", DECL, fields=("subject", "link"), todo=todo))
+    robot, task = _of(pack.analyze(_instance(ud)))
+    assert robot.level == task.level == "advisory"
+    assert "-> oapi.dingtalk.com (outside Hong Kong)" in robot.message
+    assert "notification flow of DingTalk to-dos (mailbox and rule name, subject)" in task.message
+    assert "-> api.dingtalk.com (outside Hong Kong)" in task.message
+    assert "DingTalk to-do for 'duty'" in task.message and "EX-2026-023" in task.message
+    # undeclared: both flows block
+    ud = _user_data(NotifyRule("orders", "sales", None, fields=("subject",), todo=todo))
+    assert [d.level for d in _of(pack.analyze(_instance(ud)))] == ["mandatory", "mandatory"]
+
+
+def test_a_todo_is_blocked_with_content_or_under_another_platforms_declaration(
+    pack: PackClient,
+) -> None:
+    allowed = NotifyDeclaration("Mainland China", "processor-contract", "EX-1", allow_content=True)
+    todo = NotifyTodo("duty", ("body",))
+    body = NotifyRule("full", "sales", allowed, fields=("body",), todo=todo)
+    robot, task = _of(pack.analyze(_instance(_user_data(body))))
+    assert robot.level == "advisory"  # the robot message may carry it: declared
+    assert task.level == "mandatory" and "sends body" in task.message
+    # a WeCom rule's declaration is about WeCom: it does not cover a DingTalk to-do
+    wecom = NotifyRule("inv", "fin", DECL, fields=("subject",), todo=NotifyTodo("duty"))
+    robot, task = _of(pack.analyze(_instance(_user_data(wecom))))
+    assert robot.level == "advisory" and "qyapi.weixin.qq.com" in robot.message
+    assert task.level == "mandatory" and "api.dingtalk.com" in task.message

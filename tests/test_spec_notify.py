@@ -142,6 +142,50 @@ def test_webhooks_must_be_a_secret_on_the_platforms_own_host() -> None:
     assert "SECx" not in json.dumps(plain)
 
 
+def _todo_config(todo: Any, app: Any = None, users: Any = None) -> dict[str, Any]:
+    notify = copy.deepcopy(NOTIFY)
+    notify["rules"][0]["todo"] = todo
+    notify["dingtalkUsers"] = {"ops": "uOps0nDuty"} if users is None else users
+    hooks = copy.deepcopy(WEBHOOKS)
+    if app is not None:
+        hooks["dingtalkTodo"] = app
+    return _config(notify, hooks)
+
+
+def test_a_rule_with_a_todo_reads_with_its_assignee_and_the_app_only_in_the_secret() -> None:
+    app = {"appKey": "dingkey", "appSecret": "APPSECRET-x"}
+    spec = read_stack(_todo_config({"assignee": "ops", "fields": ["subject", "link"]}, app))
+    assert spec.private_server is not None and spec.private_server.notify is not None
+    notify = spec.private_server.notify
+    orders = notify.rules[0]
+    assert orders.todo is not None and orders.todo.fields == ("subject", "link")
+    assert dict(notify.dingtalk_users) == {"ops": "uOps0nDuty"}
+    lines = notify_statements(notify, spec.private_server.hostname)
+    assert "DingTalk to-dos of rule 'orders'" in lines[1] and "(api.dingtalk.com)" in lines[1]
+
+
+def test_bad_todo_input_names_each_key_and_the_allowed_values() -> None:
+    app = {"appKey": "dingkey", "appSecret": "APPSECRET-x"}
+    p = "hkmail:privateServer.notify"
+    errors = _errors(_todo_config({"assignee": "ops", "due": "tomorrow"}, app))
+    assert "assignee" in errors[f"{p}.rules[0].todo.due"]
+    errors = _errors(_todo_config({"assignee": "compliance", "fields": ["body"]}, app))
+    assert "['ops']" in errors[f"{p}.rules[0].todo.assignee"]
+    assert "never the body" in errors[f"{p}.rules[0].todo.fields"]
+    errors = _errors(_todo_config({"assignee": "ops"}, app, users=["ops"]))
+    assert "{mailbox: DingTalk unionId}" in errors[f"{p}.dingtalkUsers"]
+    # the app's credentials: missing, or a key missing, each named; never echoed
+    missing = _errors(_todo_config({"assignee": "ops"}))
+    assert "appKey" in missing["hkmail:notifyWebhooks.dingtalkTodo"]
+    half = _errors(_todo_config({"assignee": "ops"}, {"appKey": "dingkey", "extra": "x"}))
+    assert "appSecret" in half["hkmail:notifyWebhooks.dingtalkTodo.appSecret"]
+    assert "appKey | appSecret" in half["hkmail:notifyWebhooks.dingtalkTodo.extra"]
+    assert "dingkey" not in json.dumps(half)
+    # without a to-do rule the key is not a target
+    stray = _errors(_config(webhooks={**WEBHOOKS, "dingtalkTodo": app}))
+    assert "one of the targets" in stray["hkmail:notifyWebhooks.dingtalkTodo"]
+
+
 def _exemption_on_file(tmp: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """The repo's exemptions with the reviewed entry the declarations name, for this stack."""
     shutil.copy(REPO / "policies" / "approvers.yaml", tmp / "approvers.yaml")

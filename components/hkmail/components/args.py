@@ -336,6 +336,16 @@ class NotifyCrossBorderArgs(TypedDict):
     """The body and attachment names may leave (refused otherwise)."""
 
 
+class NotifyTodoArgs(TypedDict):
+    """A DingTalk to-do per matching message, through an enterprise app's to-do API (the rule's
+    target must be a DingTalk robot: its declaration covers the to-do)."""
+
+    assignee: str
+    """The mailbox whose person gets the to-do (listed in notify.dingtalkUsers)."""
+    fields: NotRequired[list[str]]
+    """What the to-do carries: some of the rule's fields, never body or attachments."""
+
+
 class NotifyRuleArgs(TypedDict):
     """Delivered mail that matches becomes a message to the target, with only the listed fields.
     Only mail that passes DMARC (or DKIM, with auth: dkim) as judged by this server matches."""
@@ -359,6 +369,8 @@ class NotifyRuleArgs(TypedDict):
     fields: NotRequired[list[str]]
     """What leaves besides the rule name and mailbox: subject, senderName, senderAddress, excerpt,
     link, body, attachments (body and attachments only with crossBorder.allowContent)."""
+    todo: NotRequired[NotifyTodoArgs]
+    """Also create a DingTalk to-do (app credentials: notifyWebhooks.dingtalkTodo)."""
 
 
 class NotifyArgs(TypedDict):
@@ -368,6 +380,8 @@ class NotifyArgs(TypedDict):
     """The chat robots."""
     rules: list[NotifyRuleArgs]
     """The rules, each with its declaration."""
+    dingtalk_users: NotRequired[dict[str, str]]
+    """Mailbox -> the person's DingTalk unionId: who a rule's to-do may be assigned to."""
 
 
 class PrivateServerArgs(TypedDict):
@@ -518,7 +532,8 @@ class MailDomainArgs(TypedDict):
     relay_password: NotRequired[pulumi.Input[str]]
     """With privateServer: the SES SMTP relay password (a secret)."""
     notify_webhooks: NotRequired[pulumi.Input[str]]
-    """With privateServer.notify: JSON {target: {url, secret}} of the robots (a secret)."""
+    """With privateServer.notify: JSON {target: {url, secret}} of the robots, and
+    "dingtalkTodo": {appKey, appSecret} where rules create to-dos (a secret)."""
 
 
 class MailServerArgs(TypedDict):
@@ -551,7 +566,8 @@ class MailServerArgs(TypedDict):
     relay_password: pulumi.Input[str]
     """The SES SMTP relay password (a secret)."""
     notify_webhooks: NotRequired[pulumi.Input[str]]
-    """With notify: JSON {target: {url, secret}} of the robots (a secret)."""
+    """With notify: JSON {target: {url, secret}} of the robots, and "dingtalkTodo": {appKey,
+    appSecret} where rules create to-dos (a secret)."""
     notify: NotRequired[NotifyArgs]
     """Mail-to-chat rules (DingTalk, WeCom, Lark); their webhooks are notifyWebhooks."""
     mta_sts_policy: str

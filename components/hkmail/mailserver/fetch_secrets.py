@@ -371,13 +371,25 @@ def build_outputs(settings: Mapping[str, Any], get: Getter) -> dict[str, str]:
     }
 
 
+# The DingTalk to-do app's {appKey, appSecret} in the notify secret (notify_config.TODO_SECRET_KEY;
+# this program runs on the instance with the standard library only, so the name is repeated).
+_TODO_APP = "dingtalkTodo"
+
+
 def _notify_targets(raw: str) -> str:
-    """The notify webhooks: {target: {"url": "https://...", "secret": "..."}}. The notifier checks
-    each URL's host against the platform's before every request; here only the shape."""
+    """The notify webhooks: {target: {"url": "https://...", "secret": "..."}}, and where rules
+    create to-dos {"dingtalkTodo": {"appKey", "appSecret"}}. The notifier checks each URL's host
+    against the platform's before every request; here only the shape."""
     try:
         targets = json.loads(raw)
     except ValueError:
         raise FetchError("the notify secret is not JSON {target: {url, secret}}") from None
+    app = targets.pop(_TODO_APP, None) if isinstance(targets, dict) else None
+    if app is not None and not (
+        isinstance(app, dict)
+        and all(isinstance(app.get(k), str) and app[k] for k in ("appKey", "appSecret"))
+    ):
+        raise FetchError("the notify secret's dingtalkTodo is not JSON {appKey, appSecret}")
     if not isinstance(targets, dict) or not all(
         isinstance(t, dict)
         and isinstance(t.get("url"), str)
@@ -386,7 +398,7 @@ def _notify_targets(raw: str) -> str:
         for t in targets.values()
     ):
         raise FetchError("the notify secret is not JSON {target: {url: https://..., secret}}")
-    return json.dumps(targets)
+    return json.dumps({**targets, **({_TODO_APP: app} if app is not None else {})})
 
 
 def write_outputs(settings: Mapping[str, Any], contents: Mapping[str, str]) -> None:

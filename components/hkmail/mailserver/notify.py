@@ -21,6 +21,11 @@ rule, target, counts and status only, never a subject, a sender, a webhook URL o
 Requests go only to the platform hosts the settings list, over HTTPS with the certificate and
 host name verified, without proxies or redirects; a webhook URL naming any other host, scheme,
 port or path is refused.
+
+A rule with a ``todo`` also gives one DingTalk to-do per message (never a digest: each is a task
+for a person), created through DingTalk's to-do API with an enterprise app's access token, which
+is fetched with the app's appKey/appSecret and kept in memory until shortly before it expires.
+Endpoints, headers and bodies: hkmail/facts.py (DINGTALK_TODO_*), with their sources.
 """
 
 from __future__ import annotations
@@ -59,6 +64,16 @@ BACKOFF_MAX = 300.0
 CONFIRM_WINDOW = 3600.0
 DONE_KEEP = 14 * 86400.0  # how long a sent Message-ID is remembered (deduplication)
 TIMEOUT = 15.0
+# DingTalk's to-do API (hkmail/facts.py DINGTALK_TODO_*, with the sources; repeated here because
+# this program runs on the instance with the standard library only).
+TODO_APP = "dingtalkTodo"  # the app's {appKey, appSecret} in the targets file
+TOKEN_PATH = "/v1.0/oauth2/accessToken"
+TODO_PATH = "/v1.0/todo/users/{union_id}/tasks"
+TODO_SUBJECT_MAX = 1024
+TODO_DESCRIPTION_MAX = 4096
+# Refresh the token this long before DingTalk says it expires (its documentation advises
+# caching for a little less than the 7,200 s it lives).
+TOKEN_MARGIN = 300.0
 
 
 class Refused(Exception):
@@ -84,7 +99,8 @@ def load(path: str) -> dict[str, Any]:
 
 
 def load_targets(settings: Mapping[str, Any]) -> dict[str, dict[str, str]]:
-    """Target name -> {"url", "secret"}: the webhook credentials hkmail-fetch-secrets wrote."""
+    """Target name -> {"url", "secret"}: the webhook credentials hkmail-fetch-secrets wrote (and
+    "dingtalkTodo" -> {"appKey", "appSecret"} where rules create to-dos)."""
     path = settings["targets_file"]
     try:
         with open(path, encoding="utf-8") as fh:
@@ -220,6 +236,21 @@ def match(settings: Mapping[str, Any], recipient: str, raw: bytes) -> list[dict[
                 "fields": fields,
             }
         )
+        todo = rule.get("todo")
+        if todo:
+            jobs.append(
+                {
+                    "id": job_id(rule["name"] + "\0todo", message_id),
+                    "kind": "todo",
+                    "rule": rule["name"],
+                    "target": rule["target"],
+                    "recipient": f"{local}@{settings['domain']}",
+                    "message_id": message_id,
+                    "assignee": todo["unionId"],
+                    # only the to-do's own fields, each one the rule already lets leave
+                    "fields": {k: v for k, v in fields.items() if k in todo["fields"]},
+                }
+            )
     return jobs
 
 
@@ -391,6 +422,7 @@ def post(
     body: bytes,
     ca_file: str,
     connect: Connect = _connect,
+    headers: Mapping[str, str] | None = None,
 ) -> tuple[int, dict[str, Any]]:
     """POST over verified TLS to the checked host; no proxy, no redirect is followed."""
     host = parts.hostname or ""
@@ -404,7 +436,11 @@ def post(
             "POST",
             path,
             body=body,
-            headers={"Content-Type": "application/json; charset=utf-8", "Host": host},
+            headers={
+                "Content-Type": "application/json; charset=utf-8",
+                "Host": host,
+                **(headers or {}),
+            },
         )
         resp = conn.getresponse()
         data = resp.read(65536)
@@ -426,6 +462,29 @@ def outcome(platform_id: str, status: int, reply: Mapping[str, Any]) -> None:
         return
     # DingTalk 130101 / Lark 11232 / WeCom 45009: too many messages (the platform throttles).
     raise SendFailed(f"platform error {code}", throttled=code in (130101, 11232, 45009))
+
+
+def todo_request(job: Mapping[str, Any]) -> tuple[str, bytes]:
+    """(path with query, JSON body) of DingTalk's CreateTodoTask for one job: the assignee as
+    user, operator and executor; sourceId the job id (no content); subject and description made
+    of the to-do's declared fields only."""
+    f = job["fields"]
+    subject = f"[{job['rule']}] " + (f.get("subject") or f"new mail for {job['recipient']}")
+    lines = [f"{label}: {f[k]}" for k, label in _LABELS.items() if k != "subject" and f.get(k)]
+    union_id = urllib.parse.quote(job["assignee"], safe="")
+    body: dict[str, Any] = {
+        "sourceId": job["id"],
+        "subject": subject[:TODO_SUBJECT_MAX],
+        "executorIds": [job["assignee"]],
+    }
+    if lines:
+        body["description"] = "\n".join(lines)[:TODO_DESCRIPTION_MAX]
+    path = (
+        TODO_PATH.format(union_id=union_id)
+        + "?"
+        + urllib.parse.urlencode({"operatorId": job["assignee"]})
+    )
+    return path, json.dumps(body).encode()
 
 
 # ------------------------------------------------------------------------------------------------
@@ -503,6 +562,8 @@ class Notifier:
         self.connect = connect
         self.pending, self.done = spool_dirs(settings)
         self.limiters: dict[str, Limiter] = {}
+        # The to-do app's access token and when to stop using it: memory only, never on disk.
+        self._token: tuple[str, float] | None = None
         self._load_state()
 
     # Limiter state survives a restart, so a restart cannot send a second minute's worth.
@@ -565,6 +626,7 @@ class Notifier:
         now = self.clock()
         targets = load_targets(self.settings)
         ready: dict[str, list[dict[str, Any]]] = {}
+        todos: list[dict[str, Any]] = []
         for job in self._jobs():
             if not job["confirmed"]:
                 if in_mailbox(self.settings, job):
@@ -582,10 +644,15 @@ class Notifier:
                 else:
                     continue
             if job["next_attempt"] <= now:
-                ready.setdefault(job["target"], []).append(job)
+                if job.get("kind") == "todo":
+                    todos.append(job)
+                else:
+                    ready.setdefault(job["target"], []).append(job)
         sent = 0
         for target, jobs in ready.items():
             sent += self._send(target, jobs, targets.get(target), now)
+        for job in todos:
+            sent += self._send_todo(job, targets.get(TODO_APP), now)
         if ready:
             self._save_state()
         return sent
@@ -661,6 +728,64 @@ class Notifier:
             mids=[mid_hash(j["message_id"]) for j in batch],
         )
         return len(batch)
+
+    def _todo_host(self) -> urllib.parse.SplitResult:
+        hosts = (self.settings.get("todo_api") or {}).get("hosts") or []
+        if not hosts:
+            raise Refused("no to-do API host in the settings")
+        return urllib.parse.urlsplit(f"https://{hosts[0]}")
+
+    def _access_token(self, app: Mapping[str, str] | None, now: float) -> str:
+        """The app's access token: cached until TOKEN_MARGIN before DingTalk's expireIn."""
+        if self._token is not None and now < self._token[1]:
+            return self._token[0]
+        if not app or not app.get("appKey") or not app.get("appSecret"):
+            raise SendFailed("no to-do app credentials")
+        body = json.dumps({"appKey": app["appKey"], "appSecret": app["appSecret"]}).encode()
+        status, reply = post(
+            self._todo_host(), TOKEN_PATH, body, self.settings["ca_file"], self.connect
+        )
+        token, life = reply.get("accessToken"), reply.get("expireIn")
+        if status != 200 or not isinstance(token, str) or not token:
+            raise SendFailed(f"token: HTTP {status}" + (f" {reply.get('code')}" if reply else ""))
+        lifetime = float(life) if isinstance(life, (int, float)) else 7200.0
+        self._token = (token, now + max(0.0, lifetime - TOKEN_MARGIN))
+        return token
+
+    def _send_todo(self, job: dict[str, Any], app: Mapping[str, str] | None, now: float) -> int:
+        try:
+            token = self._access_token(app, now)
+            path, body = todo_request(job)
+            status, reply = post(
+                self._todo_host(),
+                path,
+                body,
+                self.settings["ca_file"],
+                self.connect,
+                {"x-acs-dingtalk-access-token": token},
+            )
+            if status != 200:
+                # The error shape of an expired or revoked token is not published: any refusal
+                # fetches a fresh token on the next try.
+                self._token = None
+                raise SendFailed(f"HTTP {status}" + (f" {reply.get('code')}" if reply else ""))
+        except Refused as exc:
+            self._retry([job], now, BACKOFF_MAX)
+            log(self.settings, "todo-refused", rule=job["rule"], reason=str(exc))
+            return 0
+        except SendFailed as exc:
+            self._retry([job], now)
+            log(self.settings, "todo-failed", rule=job["rule"], status=exc.status,
+                mid=mid_hash(job["message_id"]))  # fmt: skip
+            return 0
+        except (OSError, http.client.HTTPException) as exc:
+            self._retry([job], now)
+            log(self.settings, "todo-failed", rule=job["rule"], status=type(exc).__name__,
+                mid=mid_hash(job["message_id"]))  # fmt: skip
+            return 0
+        self._finish(job, now)
+        log(self.settings, "todo-created", rule=job["rule"], mid=mid_hash(job["message_id"]))
+        return 1
 
     def _retry(self, batch: list[dict[str, Any]], now: float, delay: float | None = None) -> None:
         for job in batch:

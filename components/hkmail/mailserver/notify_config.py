@@ -6,16 +6,29 @@ fields that leave Hong Kong. Every target is outside Hong Kong (facts.CHAT_PLATF
 rule carries a cross-border declaration; the body and attachments may leave only where the
 declaration says so (``allowContent``). Webhook URLs and signing secrets are never part of this
 model: they are a Pulumi secret, stored in the Hong Kong secret store and fetched at boot.
+
+A rule may also create a DingTalk to-do (``todo``) for a person: an enterprise app's to-do API on
+DingTalk's own host, the same platform as the rule's DingTalk robot, so the rule's declaration
+covers it. The to-do carries a subset of the rule's fields, never the body or attachments; its
+assignee is a mailbox whose DingTalk unionId the stack lists (``dingtalkUsers``). The app's
+appKey/appSecret are in the same secret as the webhooks (key ``dingtalkTodo``).
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Final, Literal
 
 from hkmail.errors import SpecError
-from hkmail.facts import CHAT_PLATFORM_IDS, CHAT_PLATFORMS, ChatPlatformId
+from hkmail.facts import (
+    CHAT_PLATFORM_IDS,
+    CHAT_PLATFORMS,
+    DINGTALK_TODO_HOSTS,
+    DINGTALK_TODO_TITLE,
+    ChatPlatformId,
+)
 
 #: What a rule may send, and what each exposes (README "Mail to chat"). None is sent unless the
 #: rule lists it; "body" and "attachments" only with the declaration's allowContent.
@@ -35,6 +48,12 @@ _NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,39}$")
 _LOCAL = re.compile(r"^[a-z0-9][a-z0-9._+-]{0,63}$")
 _DOMAIN = re.compile(r"^(?!-)[a-z0-9-]{1,63}(\.(?!-)[a-z0-9-]{1,63})+$")
 _EXEMPTION = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{1,63}$")
+# DingTalk publishes no format for a unionId; every example is letters and digits (it goes in the
+# to-do URL's path, so nothing else is accepted).
+_UNION_ID = re.compile(r"^[A-Za-z0-9_-]{1,128}$")
+#: The key of the to-do app's credentials in the notify secret (never a target name: those are
+#: lower case).
+TODO_SECRET_KEY: Final = "dingtalkTodo"
 
 
 @dataclass(frozen=True)
@@ -56,6 +75,15 @@ class NotifyTarget:
 
 
 @dataclass(frozen=True)
+class NotifyTodo:
+    """A DingTalk to-do for ``assignee`` (a mailbox listed in NotifyConfig.dingtalk_users)."""
+
+    assignee: str
+    #: what the to-do carries: some of the rule's fields, never body or attachments
+    fields: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class NotifyRule:
     name: str
     target: str
@@ -66,12 +94,19 @@ class NotifyRule:
     has_attachment: bool | None = None
     auth: Literal["dmarc", "dkim"] = "dmarc"
     fields: tuple[str, ...] = ()
+    todo: NotifyTodo | None = None
 
 
 @dataclass(frozen=True)
 class NotifyConfig:
     targets: tuple[NotifyTarget, ...]
     rules: tuple[NotifyRule, ...]
+    #: (mailbox, DingTalk unionId): the people a rule's to-do may be assigned to
+    dingtalk_users: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def has_todo(self) -> bool:
+        return any(r.todo is not None for r in self.rules)
 
     def target(self, name: str) -> NotifyTarget:
         return next(t for t in self.targets if t.name == name)
@@ -94,6 +129,16 @@ def check(
             bad(f"targets[{i}].platform", t.platform, " | ".join(CHAT_PLATFORM_IDS))
     if len(set(names)) != len(names):
         bad("targets", names, "each target name once")
+    for mailbox, union_id in n.dingtalk_users:
+        if mailbox not in users:
+            bad(f"dingtalkUsers.{mailbox}", mailbox, f"a mailbox of this server: {list(users)}")
+        if not _UNION_ID.match(union_id):
+            bad(
+                f"dingtalkUsers.{mailbox}",
+                union_id,
+                "the person's DingTalk unionId (letters, digits, '_', '-')",
+            )
+    mapped = [m for m, _ in n.dingtalk_users]
     rule_names = [r.name for r in n.rules]
     if len(set(rule_names)) != len(rule_names):
         bad("rules", rule_names, "each rule name once")
@@ -127,6 +172,8 @@ def check(
                 bad(f"{p}.fields", f, " | ".join(NOTIFY_FIELDS))
         if len(set(r.fields)) != len(r.fields):
             bad(f"{p}.fields", list(r.fields), "each field once")
+        if r.todo is not None:
+            _check_todo(r, p, mapped, n, bad)
         d = r.cross_border
         if d is None:
             bad(
@@ -155,6 +202,43 @@ def check(
                 "the id of the reviewed exemption in policies/exemptions.yaml (e.g. EX-2026-001)",
             )
     return errors
+
+
+def _check_todo(
+    r: NotifyRule,
+    p: str,
+    mapped: list[str],
+    n: NotifyConfig,
+    bad: Callable[..., None],
+) -> None:
+    assert r.todo is not None
+    t = r.todo
+    if r.target in [x.name for x in n.targets] and n.target(r.target).platform != "dingtalk":
+        bad(
+            f"{p}.todo",
+            r.target,
+            "a rule whose target is a DingTalk robot",
+            "a to-do goes to DingTalk; the rule's declaration covers its own target's platform",
+        )
+    if t.assignee not in mapped:
+        bad(
+            f"{p}.todo.assignee",
+            t.assignee,
+            f"a mailbox listed in dingtalkUsers: {mapped}",
+            "the to-do is assigned to that person's DingTalk unionId",
+        )
+    allowed = [f for f in r.fields if f not in CONTENT_FIELDS]
+    for f in t.fields:
+        if f not in allowed:
+            bad(
+                f"{p}.todo.fields",
+                f,
+                " | ".join(allowed) or "none (the rule sends no field)",
+                "a to-do carries only fields the rule already lets leave, never the body or "
+                "attachments",
+            )
+    if len(set(t.fields)) != len(t.fields):
+        bad(f"{p}.todo.fields", list(t.fields), "each field once")
 
 
 def settings(
@@ -190,6 +274,7 @@ def settings(
             for pid, p in CHAT_PLATFORMS.items()
             if pid in used
         },
+        **({"todo_api": {"hosts": list(DINGTALK_TODO_HOSTS)}} if n.has_todo else {}),
         "targets": {t.name: {"platform": t.platform} for t in n.targets},
         "rules": [
             {
@@ -201,6 +286,7 @@ def settings(
                 "hasAttachment": r.has_attachment,
                 "auth": r.auth,
                 "fields": list(r.fields),
+                **({"todo": _todo_settings(n, r.todo)} if r.todo is not None else {}),
                 # Read by the policy pack (the flow it judges), not by the notifier.
                 "crossBorder": None
                 if r.cross_border is None
@@ -215,6 +301,14 @@ def settings(
             }
             for r in n.rules
         ],
+    }
+
+
+def _todo_settings(n: NotifyConfig, t: NotifyTodo) -> dict[str, Any]:
+    return {
+        "assignee": t.assignee,
+        "unionId": dict(n.dingtalk_users).get(t.assignee, ""),
+        "fields": list(t.fields),
     }
 
 
@@ -250,4 +344,12 @@ def statements(n: NotifyConfig, hostname: str) -> list[str]:
             f"({', '.join(platform.hosts)}), {d.destination_country if d else 'country not stated'}"
             f" ({declared})"
         )
+        if r.todo is not None:
+            fields = ", ".join(_FIELD_WORDS.get(f, f) for f in r.todo.fields)
+            out.append(
+                f"CROSS-BORDER: DingTalk to-dos of rule {r.name!r} (mailbox and rule name"
+                f"{', ' + fields if fields else ''}; assignee {r.todo.assignee!r}) leave "
+                f"{hostname} for {DINGTALK_TODO_TITLE} ({', '.join(DINGTALK_TODO_HOSTS)}), "
+                f"{d.destination_country if d else 'country not stated'} ({declared})"
+            )
     return out

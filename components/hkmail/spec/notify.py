@@ -16,10 +16,12 @@ from typing import Any, Final, cast
 
 from hkmail.facts import CHAT_PLATFORM_IDS, CHAT_PLATFORMS
 from hkmail.mailserver.notify_config import (
+    TODO_SECRET_KEY,
     NotifyConfig,
     NotifyDeclaration,
     NotifyRule,
     NotifyTarget,
+    NotifyTodo,
     check,
 )
 from hkmail.spec.cross_border import TRANSFER_SAFEGUARDS
@@ -37,7 +39,9 @@ _RULE_KEYS: Final = (
     "auth",
     "fields",
     "crossBorder",
+    "todo",
 )
+_TODO_KEYS: Final = ("assignee", "fields")
 _DECLARATION_KEYS: Final = (
     "destinationCountry",
     "transferSafeguard",
@@ -85,8 +89,36 @@ def _declaration(r: _Reader, path: str, raw: object) -> NotifyDeclaration | None
     return NotifyDeclaration(country, safeguard, str(m.get("exemption", "")), reference, allow)
 
 
+def _todo(r: _Reader, path: str, raw: object) -> NotifyTodo | None:
+    if raw is None:
+        return None
+    m = r.mapping(path, raw, _TODO_KEYS)
+    if m is None:
+        return None
+    assignee = m.get("assignee")
+    if not isinstance(assignee, str) or not assignee.strip():
+        r.fail(f"{path}.assignee", assignee, "a mailbox listed in dingtalkUsers")
+        return None
+    fields = m.get("fields") or []
+    if not isinstance(fields, list) or not all(isinstance(f, str) for f in fields):
+        r.fail(f"{path}.fields", fields, "a list of the rule's fields")
+        return None
+    return NotifyTodo(assignee.strip().lower(), tuple(fields))
+
+
+def _dingtalk_users(r: _Reader, path: str, raw: object) -> tuple[tuple[str, str], ...]:
+    if raw is None:
+        return ()
+    if not isinstance(raw, Mapping) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in raw.items()
+    ):
+        r.fail(path, raw, "a mapping {mailbox: DingTalk unionId}")
+        return ()
+    return tuple((str(k).strip().lower(), str(v).strip()) for k, v in raw.items())
+
+
 def read_notify(r: _Reader, raw: object, path: str, users: tuple[str, ...]) -> NotifyConfig | None:
-    m = r.mapping(path, raw, ("targets", "rules"))
+    m = r.mapping(path, raw, ("targets", "rules", "dingtalkUsers"))
     if m is None:
         return None
     before = len(r.errors)
@@ -136,11 +168,16 @@ def read_notify(r: _Reader, raw: object, path: str, users: tuple[str, ...]) -> N
                 has_attachment=has,
                 auth=auth,
                 fields=tuple(str(f) for f in cast(list[object], rm.get("fields") or [])),
+                todo=_todo(r, f"{rpath}.todo", rm.get("todo")),
             )
         )
     if not rules:
         r.fail(f"{path}.rules", m.get("rules"), "a non-empty list of notify rules")
-    config = NotifyConfig(tuple(targets), tuple(rules))
+    config = NotifyConfig(
+        tuple(targets),
+        tuple(rules),
+        _dingtalk_users(r, f"{path}.dingtalkUsers", m.get("dingtalkUsers")),
+    )
     for e in check(config, users, path):
         if not any(x.field == e.field for x in r.errors[before:]):
             r.errors.append(e)
@@ -190,10 +227,36 @@ def check_webhooks(r: _Reader, raw: object, notify: NotifyConfig) -> None:
                 "[secret]",
                 "the robot's signing secret" if t.platform != "wecom" else "empty (WeCom has none)",
             )
+    _check_todo_app(r, key, value, notify)
     for name in value:
+        if name == TODO_SECRET_KEY and notify.has_todo:
+            continue
         if name not in {t.name for t in notify.targets}:
             r.fail(
                 f"{key}.{name}",
                 "[secret]",
                 f"one of the targets {[t.name for t in notify.targets]}",
             )
+
+
+def _check_todo_app(r: _Reader, key: str, value: Mapping[str, Any], notify: NotifyConfig) -> None:
+    """The to-do app's credentials: {appKey, appSecret} under "dingtalkTodo", where a rule has a
+    to-do (an enterprise internal app's Client ID and Client Secret)."""
+    if not notify.has_todo:
+        return
+    app = value.get(TODO_SECRET_KEY)
+    path = f"{key}.{TODO_SECRET_KEY}"
+    if not isinstance(app, Mapping):
+        r.fail(
+            path,
+            "[secret]",
+            '{"appKey": ..., "appSecret": ...} of a DingTalk enterprise internal app',
+            "missing: a rule creates DingTalk to-dos",
+        )
+        return
+    for k in ("appKey", "appSecret"):
+        if not isinstance(app.get(k), str) or not app[k].strip():
+            r.fail(f"{path}.{k}", "[secret]", "the internal app's " + k + " (non-empty text)")
+    for k in app:
+        if k not in ("appKey", "appSecret"):
+            r.fail(f"{path}.{k}", "[secret]", "appKey | appSecret")

@@ -5,7 +5,9 @@ The pack sees the rules where the engine shows them: the server's user data (clo
 base64 or gzip+base64) writes the notifier's settings file (``.../etc/hkmail/notify.json``). Each
 rule there names its target platform, the fields that leave, and the stack's cross-border
 declaration. The pack keeps its own table of the platforms' hosts (below); it does not trust the
-settings file to say where a platform is.
+settings file to say where a platform is. A rule's DingTalk to-do is a second flow of the rule,
+to DingTalk's API host, covered by the rule's declaration only where the rule's own target is a
+DingTalk robot (the same platform).
 """
 
 from __future__ import annotations
@@ -32,6 +34,15 @@ PLATFORM_HOSTS: Mapping[str, tuple[str, ...]] = {
     "dingtalk": ("oapi.dingtalk.com",),
     "wecom": ("qyapi.weixin.qq.com",),
     "lark": ("open.feishu.cn", "open.larksuite.com"),
+    # A rule's to-do: DingTalk's to-do API (open.dingtalk.com, CreateTodoTask).
+    "dingtalk-todo": ("api.dingtalk.com",),
+}
+# What each destination is, as plans and the evidence picture name it.
+PLATFORM_TITLES: Mapping[str, str] = {
+    "dingtalk": "DingTalk robot",
+    "wecom": "WeCom robot",
+    "lark": "Lark/Feishu bot",
+    "dingtalk-todo": "DingTalk to-do",
 }
 CONTENT_FIELDS = ("body", "attachments")
 FIELD_WORDS = {
@@ -80,24 +91,43 @@ def rule_flows(settings: Mapping[str, Any]) -> Iterator[tuple[Mapping[str, Any],
     for rule in settings.get("rules") or []:
         target = targets.get(rule.get("target"), {})
         platform = str(target.get("platform", "unknown"))
-        hosts = PLATFORM_HOSTS.get(platform)
-        if hosts is None:
-            dest = Place(f"{platform} (unknown platform)", "unknown", "not a known chat platform")
-        else:
-            dest = Place(" | ".join(hosts), "outside", f"{platform}: {_WHERE}")
-        fields = [FIELD_WORDS.get(f, str(f)) for f in rule.get("fields") or []]
-        # No ": " or " -> " in data, no " (" in via: plans and reports parse Flow.describe().
-        data = (
-            "mail notifications (mailbox and rule name"
-            + (", " + ", ".join(fields) if fields else "")
-            + ") of each matching message"
-        )
-        via = f"notify rule {rule.get('name')!r}, target {rule.get('target')!r}"
-        yield rule, Flow(source, dest, data, via, "notification"), platform
+        title = PLATFORM_TITLES.get(platform, "unknown platform")
+        via = f"notify rule {rule.get('name')!r}, {title} target {rule.get('target')!r}"
+        fields = rule.get("fields") or []
+        flow = Flow(source, _place(platform), _data("mail notifications", fields), via,
+                    "notification")  # fmt: skip
+        yield rule, flow, platform
+        todo = rule.get("todo")
+        if isinstance(todo, Mapping):
+            via = f"notify rule {rule.get('name')!r}, DingTalk to-do for {todo.get('assignee')!r}"
+            flow = Flow(source, _place("dingtalk-todo"), _data("DingTalk to-dos", todo.get(
+                "fields") or []), via, "notification")  # fmt: skip
+            # The rule's declaration is for its target's platform: it covers a to-do only where
+            # that platform is DingTalk.
+            yield rule, flow, "dingtalk-todo" if platform == "dingtalk" else "unknown"
+
+
+def _place(platform: str) -> Place:
+    hosts = PLATFORM_HOSTS.get(platform)
+    if hosts is None:
+        return Place(f"{platform} (unknown platform)", "unknown", "not a known chat platform")
+    return Place(" | ".join(hosts), "outside", f"{platform}: {_WHERE}")
+
+
+def _data(what: str, fields: Iterable[Any]) -> str:
+    words = [FIELD_WORDS.get(f, str(f)) for f in fields]
+    # No ": " or " -> " in data, no " (" in via: plans and reports parse Flow.describe().
+    return (
+        f"{what} (mailbox and rule name"
+        + (", " + ", ".join(words) if words else "")
+        + ") of each matching message"
+    )
 
 
 def _declarations(rule: Mapping[str, Any], platform: str) -> Declarations:
     d = rule.get("crossBorder")
+    if platform not in PLATFORM_HOSTS:
+        return Declarations()
     if not isinstance(d, Mapping) or not d.get("exemption") or not d.get("transferSafeguard"):
         return Declarations()
     return Declarations(
@@ -117,9 +147,12 @@ def check_mail_notify(resource: Resource, ctx: Context) -> Iterable[Finding]:
     for leaf, settings in notify_settings(resource.props):
         for rule, flow, platform in rule_flows(settings):
             verdict = judge(flow, _declarations(rule, platform), ctx.today)
-            content = [f for f in rule.get("fields") or [] if f in CONTENT_FIELDS]
-            allow = isinstance(rule.get("crossBorder"), Mapping) and bool(
-                rule["crossBorder"].get("allowContent")
+            content = [f for f in _fields(rule, platform) if f in CONTENT_FIELDS]
+            # A to-do never carries content, whatever the declaration allows.
+            allow = (
+                platform != "dingtalk-todo"
+                and isinstance(rule.get("crossBorder"), Mapping)
+                and bool(rule["crossBorder"].get("allowContent"))
             )
             if content and not allow:
                 yield violation(
@@ -146,14 +179,22 @@ def check_mail_notify(resource: Resource, ctx: Context) -> Iterable[Finding]:
                 )
 
 
+def _fields(rule: Mapping[str, Any], platform: str) -> list[Any]:
+    if platform == "dingtalk-todo":
+        todo = rule.get("todo")
+        return list(todo.get("fields") or []) if isinstance(todo, Mapping) else []
+    return list(rule.get("fields") or [])
+
+
 RULES: tuple[Rule, ...] = (
     Rule(
         id="residency-mail-notify",
         title="Mail notifications to chat platforms are declared and minimal",
         description="A mail server's notify rules (mail turned into DingTalk, WeCom or Lark/Feishu "
-        "group messages) each send data to a platform outside Hong Kong. Each rule is a flow "
-        "(the server -> the platform's webhook host, carrying exactly the rule's fields) judged "
-        "with the flow model: blocked unless the rule carries a cross-border declaration "
+        "group messages, and DingTalk to-dos) each send data to a platform outside Hong Kong. "
+        "Each rule is a flow (the server -> the platform's webhook host, carrying exactly the "
+        "rule's fields; a to-do is a second flow, to DingTalk's API host) judged with the flow "
+        "model: blocked unless the rule carries a cross-border declaration "
         "(destination country, transfer safeguard, exemption id); a rule that sends the message "
         "body or attachment names is blocked unless its declaration allows content. Declared "
         "rules are reported as advisory, so the evidence lists them. Read from the server's "
