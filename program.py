@@ -112,7 +112,7 @@ def _attestations() -> dict[str, AttestationOnFile] | None:
         entries = pack_attestations.load_with_systems(path, today)
     except pack_attestations.AttestationsError as exc:
         raise HkMailError(f"attestations: {exc}") from None
-    return {a.id: AttestationOnFile(a.id, system, a.expires) for a, system in entries}
+    return {a.id: AttestationOnFile(a.id, system, a.expires, a.stacks) for a, system in entries}
 
 
 def domain_args(config: Mapping[str, object], spec: StackSpec) -> list[MailDomainArgs]:

@@ -167,6 +167,7 @@ def _write(tmp_path: Path, entries: list[dict[str, Any]]) -> Path:
 GOOD = {
     "id": "ATT-2026-009",
     "system": "tencent-exmail",
+    "stacks": ["tencent-exmail", "exmail-*"],
     "confirmedBy": "Ms Chan, Tencent Exmail account manager",
     "document": "letter of 2026-11-30, clause 2",
     "confirmedOn": "2026-11-30",
@@ -192,6 +193,10 @@ GOOD = {
         ({"approver": "someone@example.com.hk"}, "not in the approvers' list"),
         ({"id": "EX-1"}, "is not a record id"),
         ({"colour": "red"}, "colour: unknown field"),
+        ({"stacks": None}, "stacks"),
+        ({"stacks": []}, "stacks: [] is not a non-empty list"),
+        ({"stacks": "tencent-exmail"}, "is not a non-empty list"),
+        ({"stacks": ["ok", "bad name/x"]}, "stacks: 'bad name/x' is not a stack name or glob"),
     ],
 )
 def test_bad_attestations_stop_the_pack_naming_the_field(
@@ -207,6 +212,29 @@ def test_a_good_attestation_loads_with_its_approval(tmp_path: Path) -> None:
     [att] = attestations.load(_write(tmp_path, [GOOD]), today=date(2026, 12, 7))
     assert att.system == "Tencent Exmail (*)" and att.expires == date(2027, 11, 30)
     assert "approved by dpo@kowloonbazaar.hk on 2026-12-01" in att.document
+    assert att.stacks == ("tencent-exmail", "exmail-*")
+    assert "for stacks tencent-exmail, exmail-*" in att.document  # shown in every finding
+    gone = {k: v for k, v in GOOD.items() if k != "stacks"}
+    with pytest.raises(attestations.AttestationsError) as info:
+        attestations.load(_write(tmp_path, [gone]), today=date(2026, 12, 7))
+    assert "attestations[0]" in str(info.value) and "stacks" in str(info.value)
+
+
+def test_an_attestation_covers_only_the_stacks_it_names(monkeypatch: pytest.MonkeyPatch) -> None:
+    att = Attestation("ATT-1", "Tencent Exmail (*)", "Ms Chan, Tencent", "letter 2026-11",
+                      date(2026, 11, 1), date(2027, 11, 1), ("harbour-*",))  # fmt: skip
+    monkeypatch.setattr(attestations, "on_file", lambda: (att,))
+
+    def mx_in(stack: str) -> Resource:
+        urn = f"urn:pulumi:{stack}::hk-mail::{RECORD}::mx1"
+        return Resource(urn, RECORD, "mx1", record("mx1", "MX", "mxbiz1.qq.com.").props, False,
+                        HK, None)  # fmt: skip
+
+    ours, theirs = mx_in("harbour-prod"), mx_in("kowloon-prod")
+    [msg] = messages("residency-mail-storage", ours, ctx(ours))
+    assert msg.startswith(f"{DECLARED_PREFIX}attestation ATT-1]")
+    [blocked] = messages("residency-mail-storage", theirs, ctx(theirs))
+    assert not blocked.startswith(DECLARED_PREFIX) and "not published" in blocked
 
 
 def test_the_repo_attestations_file_loads_and_marks_its_examples() -> None:
@@ -266,7 +294,8 @@ def test_gate_blocks_undeclared_mail_flows_and_shows_attested_ones(tmp_path: Pat
     }
     project = _project(tmp_path / "p", {"exmail": exmail, "foreign": foreign, "alihk": alihk})
     # on file: only the foreign MX host, attested by its operator
-    path = _write(tmp_path, [{**GOOD, "system": "mail.example.net", "confirmedBy": "Example Net"}])
+    path = _write(tmp_path, [{**GOOD, "system": "mail.example.net", "confirmedBy": "Example Net",
+                              "stacks": ["foreign"]}])  # fmt: skip
     out = subprocess.run(
         [str(REPO / "scripts" / "gate"), "--project", str(project), "--all-stacks",
          "--pass-env", attestations.ENV_FILE, "--format", "json"],
@@ -300,6 +329,11 @@ def test_gate_blocks_undeclared_mail_flows_and_shows_attested_ones(tmp_path: Pat
     attested = [v for v in stacks["foreign"] if v["policyName"] == "residency-mail-storage"]
     assert attested and all(v["enforcementLevel"] == "advisory" for v in attested)
     assert "attestation ATT-2026-009" in attested[0]["message"]
+    # the JSON says which attestation admitted which flow
+    doc = {s["stack"]: s for s in json.loads(out.stdout)["stacks"]}
+    by = {f["via"]: f["declaredBy"] for f in doc["foreign"]["mailFlows"]}
+    assert by["MX harbourtrading.com.hk -> mail.example.net"] == "attestation ATT-2026-009", by
+    assert all(f["declaredBy"] is None for f in doc["exmail"]["mailFlows"])
     aggregate = [v for v in stacks["foreign"]
                  if v["policyName"] == "residency-mail-aggregate-reports"]  # fmt: skip
     assert aggregate and all(v["enforcementLevel"] == "advisory" for v in aggregate)
@@ -340,10 +374,15 @@ def test_report_rows_show_each_flow_with_its_status(monkeypatch: pytest.MonkeyPa
     [attested] = shown.rows([violation("residency-mail-storage", mx)])
     assert attested.status.startswith("attested (attestation ATT-1): Hong Kong storage by Ms Chan")
     assert not attested.needs_declaration
+    assert attested.declared_by == "attestation ATT-1"
+    md = "\n".join(shown.to_markdown([attested, *rows], lambda t: t.replace("|", "\\|")))
+    assert "#### Mail data flows" in md and "| attested (attestation ATT-1): Hong Kong" in md
+    assert "BLOCKED: not Hong Kong or not published" in md
     [declared] = shown.rows([violation("residency-mail-senders", spf, exempt="EX-2026-002")])
     assert declared.status == (
         "declared cross-border by exemption EX-2026-002 until 2027-06-30 (DPA-1; approved by dpo)"
     )
+    assert declared.declared_by == "exemption EX-2026-002"
 
 
 def test_the_readme_first_command_says_the_suite_storage_must_be_confirmed() -> None:

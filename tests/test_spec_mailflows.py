@@ -28,6 +28,9 @@ ON_FILE = {
     "ATT-OLD": AttestationOnFile("ATT-OLD", "tencent-exmail", dt.date(2026, 11, 30)),
     "ATT-ALI": AttestationOnFile("ATT-ALI", "alibaba-mail", dt.date(2027, 11, 30)),
     "ATT-HK": AttestationOnFile("ATT-HK", "mx?.console-given.example", dt.date(2027, 11, 30)),
+    "ATT-KLN": AttestationOnFile(
+        "ATT-KLN", "tencent-exmail", dt.date(2027, 11, 30), ("kowloon-*", "other")
+    ),
 }
 EXEMPT = {
     "EX-2026-009": Exemption("EX-2026-009", dt.date(2027, 6, 30), "tencent-exmail"),
@@ -79,6 +82,7 @@ ALLOWED = "pcpd-model-clauses-2022 | processor-contract"
         ({"attestation": "ATT-9"}, "attestation", "no such attestation on file"),
         ({"attestation": "ATT-OLD"}, "attestation", "it expired on 2026-11-30"),
         ({"attestation": "ATT-ALI"}, "attestation", "attests alibaba-mail, not tencent-exmail"),
+        ({"attestation": "ATT-KLN"}, "attestation", "covers stacks kowloon-*, other: the gate"),
         ({"system": "alibaba-mail", "attestation": "ATT-ALI"}, "system", "hands no mail to"),
         ({"attestation": "ATT-1", "crossBorder": {}}, "", "exactly one of attestation or"),
         (

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 import textwrap
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from toolchain.gate.core import Violation
@@ -37,23 +37,41 @@ class FlowRow:
     status: str  # "BLOCKED: ...", "attested: ...", "declared cross-border: ...", "advisory"
     blocking: bool
     needs_declaration: bool  # neither Hong Kong nor declared: the plan's "Action needed"
+    # what admitted the flow: "attestation ATT-...", "crossBorder EX-...", "exemption EX-..."
+    declared_by: str = ""
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "rule": self.rule,
+            "kind": self.kind,
+            "data": self.data,
+            "source": self.source,
+            "destination": self.destination,
+            "via": self.via,
+            "status": self.status,
+            "declaredBy": self.declared_by or None,
+            "blocking": self.blocking,
+            "needsDeclaration": self.needs_declaration,
+        }
 
 
-def _status(v: Violation) -> tuple[str, bool]:
+def _status(v: Violation) -> tuple[str, bool, str]:
     declared = _DECLARED.search(v.message)
     if declared:
-        return f"attested ({declared['by']}): {declared['what']}", False
+        return f"attested ({declared['by']}): {declared['what']}", False, declared["by"]
     crossed = _CROSS.search(v.message)
     if crossed:
-        return f"declared cross-border ({crossed['by']}): {crossed['what']}", False
+        by = f"crossBorder {crossed['by']}"
+        return f"declared cross-border ({crossed['by']}): {crossed['what']}", False, by
     if v.exempt:
         until = _EXEMPT.search(v.message)
         when = f" until {until['until']} ({until['ref']})" if until else ""
         exemption = v.exemption.split(" ", 1)[0]  # the id (the gate may add its expiry)
-        return f"declared cross-border by exemption {exemption}{when}", False
+        by = f"exemption {exemption}"
+        return f"declared cross-border by exemption {exemption}{when}", False, by
     if v.blocking:
-        return "BLOCKED: not Hong Kong or not published, and not declared", True
-    return "advisory: not Hong Kong or not published, and not declared", True
+        return "BLOCKED: not Hong Kong or not published, and not declared", True, ""
+    return "advisory: not Hong Kong or not published, and not declared", True, ""
 
 
 def rows(violations: Iterable[Violation]) -> list[FlowRow]:
@@ -64,7 +82,7 @@ def rows(violations: Iterable[Violation]) -> list[FlowRow]:
         m = _FLOW.search(v.message)
         if m is None:
             continue
-        status, undeclared = _status(v)
+        status, undeclared, by = _status(v)
         out.append(
             FlowRow(
                 v.policy_name,
@@ -76,6 +94,7 @@ def rows(violations: Iterable[Violation]) -> list[FlowRow]:
                 status,
                 v.blocking,
                 undeclared,
+                by,
             )
         )
     return out
@@ -123,6 +142,18 @@ def to_text(flow_rows: list[FlowRow]) -> str:
         for item in todo:
             lines += _wrap(item, "  - ", "    ")
     return "\n".join(lines) + "\n"
+
+
+def to_markdown(flow_rows: list[FlowRow], escape: Callable[[str], str]) -> list[str]:
+    """The gate's Markdown section: each flow and what admitted it (or that nothing did)."""
+    if not flow_rows:
+        return []
+    lines = ["", "#### Mail data flows", "", "| Data | Destination | Via | Status |",
+             "| --- | --- | --- | --- |"]  # fmt: skip
+    for r in flow_rows:
+        cells = (r.data, r.destination, r.via, r.status)
+        lines.append("| " + " | ".join(escape(c) for c in cells) + " |")
+    return lines
 
 
 def _wrap(text: str, first: str, rest: str) -> list[str]:

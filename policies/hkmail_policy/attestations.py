@@ -5,7 +5,9 @@ reference, expires at most maxLifetimeMonths later). Validated strictly when the
 bad file stops the pack.
 
 An attestation turns a "not published" (or outside) mail system into attested Hong Kong storage
-for as long as it is in date (flows.judge); an expired one blocks again.
+for as long as it is in date (flows.judge), and only for the stacks it names (`stacks:`, names or
+globs; required, so that no entry silently covers every company's stack: `["*"]` says so
+explicitly); an expired one blocks again.
 """
 
 from __future__ import annotations
@@ -36,10 +38,12 @@ ENV_FILE = "HKMAIL_ATTESTATIONS_FILE"  # tests point the pack at fixture files
 EXAMPLE_MARK = "EXAMPLE, replace with your vendor's own confirmation: "
 ID_PATTERN = r"ATT-[A-Za-z0-9-]+"
 
-_OWN = {"system", "confirmedBy", "document", "confirmedOn"}
+_OWN = {"system", "stacks", "confirmedBy", "document", "confirmedOn"}
 _FIELDS = {"id", *APPROVAL_FIELDS, *_OWN, "example"}
 _REQUIRED = {"id", *APPROVAL_FIELDS, *_OWN}
 _HOST_GLOB = re.compile(r"^[a-z0-9*?][a-z0-9*?.-]*\.[a-z0-9*?-]+$")
+# a stack name (letters, digits, _ . -) or a glob of them
+_STACK_GLOB = re.compile(r"^[A-Za-z0-9_.*?-]+$")
 
 AttestationsError = RecordError
 
@@ -51,6 +55,18 @@ def system_glob(system: str) -> str | None:
         return f"{BY_ID[system].title} (*)"
     host = system.lower().rstrip(".")
     return host if _HOST_GLOB.match(host) and host.strip("*?.") else None
+
+
+def _stacks(entry: Mapping[str, Any], file: str, where: str) -> tuple[str, ...]:
+    raw = entry.get("stacks")
+    allowed = "a non-empty list of stack names or globs, e.g. [tencent-exmail] (['*']: every stack)"
+    if not isinstance(raw, list) or not raw:
+        raise RecordError(file, where, "stacks", f"{raw!r} is not a non-empty list", allowed)
+    for name in raw:
+        if not isinstance(name, str) or not _STACK_GLOB.match(name):
+            why = f"{name!r} is not a stack name or glob"
+            raise RecordError(file, where, "stacks", why, allowed)
+    return tuple(raw)
 
 
 def _parse(
@@ -95,15 +111,17 @@ def _parse(
         raise RecordError(file, where, "example", f"{example!r}", "true or false")
     confirmed_by = text(entry, "confirmedBy", file, where, 3)
     document = text(entry, "document", file, where, 5)
+    stacks = _stacks(entry, file, where)
     return Attestation(
         id=str(entry["id"]),
         system=glob,
         confirmed_by=confirmed_by,
         document=(EXAMPLE_MARK if example else "")
         + f"{document}; approved by {approval.approver} on {approval.approved_on.isoformat()}, "
-        f"{approval.reference}",
+        f"{approval.reference}; for stacks {', '.join(stacks)}",
         confirmed_on=confirmed_on,
         expires=approval.expires,
+        stacks=stacks,
     ), system
 
 
@@ -132,3 +150,8 @@ def load(path: Path | None = None, today: date | None = None) -> tuple[Attestati
 def on_file() -> tuple[Attestation, ...]:
     """The file the pack process was started with (validated once, at start: pack.serve)."""
     return load()
+
+
+def for_stack(stack: str) -> tuple[Attestation, ...]:
+    """The attestations on file that cover this stack's flows."""
+    return tuple(a for a in on_file() if a.applies_to(stack))

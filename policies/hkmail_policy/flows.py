@@ -122,6 +122,12 @@ class Attestation:
     document: str  # document or contract clause
     confirmed_on: date
     expires: date
+    # the stacks (names or globs) whose flows it covers: a reviewer signs for one company's
+    # contract (the attestations file requires the list; "*" is every stack)
+    stacks: tuple[str, ...] = ("*",)
+
+    def applies_to(self, stack: str) -> bool:
+        return any(fnmatch.fnmatchcase(stack, g) for g in self.stacks)
 
     def covers(self, place: Place, today: date) -> bool:
         return today <= self.expires and fnmatch.fnmatchcase(

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from toolchain import mailflows
 from toolchain.gate.core import GateResult, StackFailure, Violation, rule_pairs
 
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
@@ -152,6 +153,8 @@ def to_json(result: GateResult) -> dict[str, Any]:
             }
             for v in result.violations
         ],
+        # each mail-data flow and what admitted it (attestation, cross-border, exemption)
+        "mailFlows": [row.to_json() for row in mailflows.rows(result.violations)],
         "updateOnlyResources": list(result.update_only),
         "updatePass": result.update_pass,
         "lowered": [
@@ -412,6 +415,7 @@ def to_markdown(result: GateResult) -> str:
             )
     else:
         lines.append("No policy violations.")
+    lines += mailflows.to_markdown(mailflows.rows(result.violations), _md_escape)
     if result.update_only:
         lines += [
             "",

@@ -70,6 +70,7 @@ class AttestationOnFile:
     id: str
     system: str  # the entry's system: a row of the pack's mail-systems table, or a host glob
     expires: dt.date
+    stacks: tuple[str, ...] = ("*",)  # the stacks (names or globs) the entry covers
 
 
 def systems_used(domain: DomainSpec) -> set[str]:
@@ -216,6 +217,7 @@ def attestations_on_file(
     declarations: Sequence[MailFlowDeclaration],
     attestations: Mapping[str, AttestationOnFile],
     today: dt.date,
+    stack: str | None = None,
 ) -> Iterator[SpecError]:
     for i, d in enumerate(declarations):
         if d.attestation is None:
@@ -229,6 +231,15 @@ def attestations_on_file(
                 d.attestation,
                 f"the id of an attestation in policies/attestations.yaml (on file: {on_file})",
                 "no such attestation on file: the gate would block the flow",
+            )
+            continue
+        if stack is not None and not any(fnmatch.fnmatchcase(stack, g) for g in att.stacks):
+            yield SpecError(
+                path,
+                d.attestation,
+                f"an attestation whose stacks cover this stack ({stack})",
+                f"{d.attestation} covers stacks {', '.join(att.stacks)}: the gate would not apply "
+                "it here (a reviewer signs for one company's contract)",
             )
             continue
         if att.expires < today:

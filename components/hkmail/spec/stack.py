@@ -138,7 +138,8 @@ def read_stack(
     policy pack's module validated it) and ``stack`` (the stack's name) let cross-border exemption
     ids be checked: on file, not expired, approved for this stack.
     ``attestations`` (policies/attestations.yaml as the pack's module validated it) lets the
-    hkmail:mailFlows attestation ids be checked: on file, in date, for the system declared.
+    hkmail:mailFlows attestation ids be checked: on file, in date, for the system declared and
+    scoped to this stack.
     ``migration_phase_rules=False`` checks the migration settings but not whether the phase is
     safe to apply now (scripts/migrate plan reports that itself).
     """
@@ -256,7 +257,7 @@ def read_stack(
         else ()
     )
     if attestations is not None:
-        r.errors += attestations_on_file(mail_flows, attestations, hk_now.date())
+        r.errors += attestations_on_file(mail_flows, attestations, hk_now.date(), stack)
     if exemptions is not None:
         r.errors += flow_exemptions_on_file(mail_flows, exemptions, hk_now.date(), stack)
     r.errors += stack_checks(

@@ -23,6 +23,7 @@ from typing import Any, TypeVar
 
 from .. import attestations, mail_systems, regions
 from ..controls import RESIDENCY
+from ..exemptions import stack_of
 from ..flows import DECLARED_PREFIX, Declarations, Flow, Place, judge
 from ..model import ALLOWED_REGIONS_SCHEMA, Context, Finding, Resource, Rule
 from ..values import first, leaves, texts
@@ -168,12 +169,13 @@ def _relays_through_ses_hong_kong(ctx: Context) -> str | None:
     return None
 
 
-def _declarations() -> Declarations:
-    return Declarations(attestations=attestations.on_file())
+def _declarations(resource: Resource) -> Declarations:
+    """The attestations scoped to the resource's stack (a reviewer signs for one company)."""
+    return Declarations(attestations=attestations.for_stack(stack_of(resource.urn)))
 
 
 def _findings(resource: Resource, ctx: Context, flows: Iterable[Flow]) -> Iterator[Finding]:
-    declared = _declarations()
+    declared = _declarations(resource)
     for flow in flows:
         j = judge(flow, declared, ctx.today)
         if j.verdict == "declared":
