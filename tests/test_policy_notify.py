@@ -172,3 +172,69 @@ def test_a_todo_is_blocked_with_content_or_under_another_platforms_declaration(
     robot, task = _of(pack.analyze(_instance(_user_data(wecom))))
     assert robot.level == "advisory" and "qyapi.weixin.qq.com" in robot.message
     assert task.level == "mandatory" and "api.dingtalk.com" in task.message
+
+
+def test_the_report_picture_has_a_box_per_notify_flow_with_platform_fields_and_destination(
+    pack: PackClient,
+) -> None:
+    import xml.etree.ElementTree as ET
+
+    from toolchain import mailflows, report
+    from toolchain.gate.core import Violation
+
+    ud = _user_data(
+        NotifyRule("orders", "sales", DECL, fields=("subject", "link"),
+                   todo=NotifyTodo("duty", ("subject",))),
+        NotifyRule("invoices", "fin", None, fields=("subject",)),
+    )  # fmt: skip
+    violations = [
+        Violation(d.policy, "hk-mail-residency", "1", d.level, "high", d.urn, "t", "mail",
+                  d.message)
+        for d in _of(pack.analyze(_instance(ud)))
+    ]  # fmt: skip
+    rows = mailflows.rows(violations)
+    # the undeclared rule is also a transfer row of the table: drawn once, as its box
+    move = report.Transfer("instance 'mail'", "qyapi…", "none declared", "none", "none",
+                           "BLOCKED", rule=RULE)  # fmt: skip
+    doc = ET.fromstring(report.svg([], [move], [], flows=rows))
+    ns = {"s": "http://www.w3.org/2000/svg"}
+    boxes = {}
+    for g in doc.iterfind(".//s:g", ns):
+        title = g.findtext("s:title", "", ns)
+        if title.startswith("notify rule"):
+            boxes[title.split("\n", 1)[0]] = (
+                title.split("\n")[1:],
+                [t.text for t in g.iterfind("s:text", ns)],
+                g.find("s:rect", ns),
+            )
+    assert set(boxes) == {
+        "notify rule 'orders', DingTalk robot target 'sales'",
+        "notify rule 'orders', DingTalk to-do for 'duty'",
+        "notify rule 'invoices', WeCom robot target 'fin'",
+    }
+    lines, texts, rect = boxes["notify rule 'orders', DingTalk robot target 'sales'"]
+    assert texts[0] == "'orders' → DingTalk robot target 'sales'"
+    assert lines[0] == texts[1] == "to oapi.dingtalk.com (outside Hong Kong)"
+    assert lines[1] == (
+        "mail notifications: mailbox and rule name, subject, IMAP link (host name, Message-ID)"
+    )
+    assert lines[2].startswith("declared cross-border (EX-2026-023)")
+    assert rect is not None and rect.get("stroke") == "#ef6c00"
+    lines, texts, _ = boxes["notify rule 'orders', DingTalk to-do for 'duty'"]
+    assert lines[:2] == [
+        "to api.dingtalk.com (outside Hong Kong)",
+        "DingTalk to-dos: mailbox and rule name, subject",
+    ]
+    lines, _, rect = boxes["notify rule 'invoices', WeCom robot target 'fin'"]
+    assert lines[0] == "to qyapi.weixin.qq.com (outside Hong Kong)" and lines[2].startswith(
+        "BLOCKED"
+    )
+    assert rect is not None and rect.get("stroke") == "#c62828"
+    labels = [t.text or "" for t in doc.iterfind(".//s:text", ns)]
+    assert not any(label.startswith("leaves HK: qyapi") for label in labels)
+    # every label that had to be cut is whole in its box's tooltip
+    for g in doc.iterfind(".//s:g", ns):
+        tip = g.findtext("s:title", "", ns)
+        for t in g.iterfind("s:text", ns):
+            if (t.text or "").endswith("…"):
+                assert (t.text or "")[:-1] in tip

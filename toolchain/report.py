@@ -291,6 +291,7 @@ class Transfer:
     exemption: str
     expires: str
     status: str
+    rule: str = ""  # the pack rule of an undeclared finding ("" for a component's statement)
 
 
 def load_exemptions(pack_dir: Path) -> dict[str, Mapping[str, Any]]:
@@ -303,6 +304,8 @@ def load_exemptions(pack_dir: Path) -> dict[str, Mapping[str, Any]]:
     return {str(e.get("id")): e for e in entries or [] if isinstance(e, Mapping)}
 
 
+#: the pack rule whose findings are the notify rules' flows (drawn one box each)
+NOTIFY_RULE = "residency-mail-notify"
 _REGION_IN_MESSAGE = re.compile(r"(?:region|in) (?:= )?'([a-z]{2}-[a-z0-9-]+)'")
 
 
@@ -369,6 +372,7 @@ def transfers(f: Facts, exemptions: Mapping[str, Mapping[str, Any]]) -> list[Tra
                 exemption=f"{ex_id} ({ex.get('reference', '')})" if ex_id else "none",
                 expires=str(ex.get("expires", "")) or "none",
                 status=_status([v], declared=False),
+                rule=v.policy_name,
             )
         )
     for v in f.result.violations:
@@ -661,23 +665,59 @@ def _wrap(text: str, width: int) -> list[str]:
     return lines
 
 
+_NOTIFY_VIA = re.compile(r"^notify rule '(?P<rule>[^']*)', (?P<to>.+)$")
+_NOTIFY_H = 66  # four lines: rule and platform, destination, what leaves, status
+
+
+def _notify_box(y: int, row: mailflows.FlowRow) -> str:
+    """One notify rule's flow (a chat message or a DingTalk to-do): its rule and target platform,
+    where it goes, the fields that leave and its status; the tooltip holds each line in full."""
+    m = _NOTIFY_VIA.match(row.via)
+    head = f"'{m['rule']}' → {m['to']}" if m else row.via
+    what, _, rest = row.data.partition(" (")
+    fields = rest.rsplit(") of ", 1)[0] if rest else ""
+    lines = [f"to {row.destination}", f"{what}: {fields}", row.status]
+    blocked = row.blocking
+    fill, stroke = ("#ffebee", "#c62828") if blocked else ("#fff3e0", "#ef6c00")
+    e = html.escape
+    return (
+        f"<g><title>{'&#10;'.join(e(t) for t in (row.via, *lines))}</title>"
+        f'<rect x="660" y="{y}" width="290" height="{_NOTIFY_H - 6}" rx="6" '
+        f'fill="{fill}" stroke="{stroke}"/>'
+        f'<text x="670" y="{y + 15}" font-size="11">{e(fit(head, 270, 11))}</text>'
+        + "".join(
+            f'<text x="670" y="{y + 28 + 12 * i}" font-size="10" fill="#555">'
+            f"{e(fit(line, 270, 10))}</text>"
+            for i, line in enumerate(lines)
+        )
+        + f'<line x1="620" y1="{y + 30}" x2="658" y2="{y + 30}" stroke="#c62828" '
+        'stroke-width="2" marker-end="url(#red)"/></g>'
+    )
+
+
 def svg(
     rows: Sequence[DataRow],
     moves: Sequence[Transfer],
     place: Sequence[tuple[str, str, str]],
     mx: Sequence[str] = (),
     mailbox_status: str | None = None,
+    flows: Sequence[mailflows.FlowRow] = (),
 ) -> str:
-    """Where mail is stored (inside the Hong Kong box) and where it may leave (red arrows)."""
+    """Where mail is stored (inside the Hong Kong box) and where it may leave (red arrows), with
+    a box per notify rule's flow (``flows`` of kind "notification": every chat message and to-do
+    the stack declares, or that the pack blocked)."""
     # mailboxes first, then the rest
     stores = sorted((r for r in rows if r.in_hk), key=lambda r: "mailboxes" not in r.kind)[:8]
     outside = [r for r in rows if not r.in_hk][:4]
     hosted = not stores and bool(mx)
     place_in = [p for p in place if p[2] == "Hong Kong"]
     place_out = [p for p in place if p[2] != "Hong Kong"]
+    notify = [f for f in flows if f.kind == "notification"]
+    # A notify rule's finding is drawn as its own box, not again as a transfer.
+    moves = [t for t in moves if not (notify and t.rule == NOTIFY_RULE)]
     inside_n = len(stores) + len(place_in) + (0 if stores else 1)
-    right_n = len(moves) + len(outside) + len(place_out)
-    height = max(240, 70 + 46 * max(inside_n, right_n, 3))
+    right_h = 46 * (len(moves) + len(outside) + len(place_out)) + _NOTIFY_H * len(notify)
+    height = max(240, 70 + max(46 * max(inside_n, 3), right_h))
     parts = [
         f'<svg xmlns="http://www.w3.org/2000/svg" width="960" height="{height}" '
         f'viewBox="0 0 960 {height}" role="img" aria-label="Data flows of the stack" '
@@ -737,6 +777,9 @@ def svg(
             'stroke-width="2" marker-end="url(#red)"/>'
         )  # fmt: skip
         y += 46
+    for f in notify:
+        parts.append(_notify_box(y, f))
+        y += _NOTIFY_H
     for r in outside:
         parts.append(
             _box(660, y, 290, f"stored outside HK: {r.where}", r.kind, "#ffebee", "#c62828", False)
@@ -749,7 +792,7 @@ def svg(
                  "#ffebee" if red else "#fff8e1", "#c62828" if red else "#ef6c00", not red)
         )  # fmt: skip
         y += 46
-    if not moves and not outside:
+    if not moves and not outside and not notify:
         parts.append(
             f'<text x="805" y="{y + 24}" text-anchor="middle" font-size="12" fill="#2e7d32">'
             "No mail flow out of Hong Kong</text>"
@@ -1008,7 +1051,14 @@ def to_html(rep: Report) -> str:
         f'<p id="verdict" class="{"pass" if ok else "fail"}">{e(_verdict_line(rep))}</p>',
         f'<p class="note">Generated {e(rep.generated)} by scripts/report.</p>',
         '<h2 id="flows">Data flows</h2>',
-        svg(rep.data, rep.moves, rep.placement, rep.mx, mailflows.mailbox_status(rep.flows)),
+        svg(
+            rep.data,
+            rep.moves,
+            rep.placement,
+            rep.mx,
+            mailflows.mailbox_status(rep.flows),
+            rep.flows,
+        ),
     ]
     for sid, title, header, rows in _tables(rep):
         body.append(f'<h2 id="{sid}">{e(title)}</h2>')
