@@ -603,6 +603,9 @@ def test_user_data_with_notify_rules_passes_cloud_init_schema(tmp_path: Path) ->
     assert "sieve_after" in files["/etc/dovecot/dovecot.conf"]["content"]
     settings_file = json.loads(files["/etc/hkmail/secrets.json"]["content"])
     assert settings_file["secrets"]["notify_targets"] == "hkmail-notify"  # a name, not a value
+    # its ALARM lines reach the journal tagged hkmail-notify (what a log shipper matches)
+    unit = files["/etc/systemd/system/hkmail-notify.service"]["content"]
+    assert "\nSyslogIdentifier=hkmail-notify\n" in unit
 
 
 def test_without_rules_nothing_of_notify_is_rendered() -> None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import socket
 import time
 from collections.abc import Callable, Iterator
@@ -178,13 +179,21 @@ def test_the_token_is_cached_until_shortly_before_it_expires(world: dict[str, An
 
 
 def test_the_api_down_then_back_gives_each_todo_once_and_logs_no_secret(
-    world: dict[str, Any],
+    world: dict[str, Any], capsys: pytest.CaptureFixture[str]
 ) -> None:
     w = world
     w["api"].down = True
     _deliver(w, "Order while down")
     _drain(w, 120)
     assert w["api"].todos == []
+    # each failure is also one ALARM line on stderr (the unit's journal): prefix, event, JSON
+    alarms = [ln for ln in capsys.readouterr().err.splitlines() if ln.startswith("hkmail-notify:")]
+    assert alarms, _why(w)
+    for line in alarms:
+        m = re.fullmatch(r"hkmail-notify: ALARM (?P<event>[a-z-]+) (?P<fields>\{.*\})", line)
+        assert m is not None, line
+        assert m["event"] == "todo-failed"
+        assert json.loads(m["fields"])["status"] == "token: HTTP 503 InvalidParameter", line
     w["api"].down = False
     _drain(w, 400)
     assert len(w["api"].todos) == 1, _why(w)
@@ -194,7 +203,7 @@ def test_the_api_down_then_back_gives_each_todo_once_and_logs_no_secret(
     assert "todo-failed" in events and events.count("todo-created") == 1, log
     token = next(iter(w["api"].tokens))
     for secret in (APP_KEY, APP_SECRET, token, DUTY_UNION_ID, "Order while down"):
-        assert secret not in log
+        assert secret not in log and secret not in "\n".join(alarms)
     _drain(w, 60)
     assert len(w["api"].todos) == 1  # deduplicated: sent once
 

@@ -300,8 +300,27 @@ def enqueue(settings: Mapping[str, Any], recipient: str, raw: bytes, now: float)
 
 
 # ------------------------------------------------------------------------------------------------
-# Logging: outcomes only, to a file on the instance (no log agent ships it to the log store yet)
+# Logging: outcomes only, to a file on the instance, and each failure also as one ALARM line on
+# stderr (the journal of hkmail-notify.service, SYSLOG_IDENTIFIER=hkmail-notify) for a log
+# shipper to match: "hkmail-notify: ALARM <event> <JSON of the same content-free fields>"
 # ------------------------------------------------------------------------------------------------
+
+#: The events that mean a notification or to-do did not (yet) reach its platform, or never will.
+ALARM_EVENTS = frozenset(
+    {
+        "failed",
+        "refused",
+        "todo-failed",
+        "todo-refused",
+        "not-delivered",
+        "error",
+        "enqueue-error",
+    }
+)
+
+
+def alarm_line(event: str, fields: Mapping[str, Any]) -> str:
+    return f"hkmail-notify: ALARM {event} {json.dumps(fields, sort_keys=True)}"
 
 
 def log(settings: Mapping[str, Any], event: str, **fields: Any) -> None:
@@ -311,6 +330,9 @@ def log(settings: Mapping[str, Any], event: str, **fields: Any) -> None:
             fh.write(json.dumps(record, sort_keys=True) + "\n")
     except OSError:
         pass  # a full or missing log never stops mail or notifications
+    if event in ALARM_EVENTS:
+        with contextlib.suppress(OSError, ValueError):
+            print(alarm_line(event, fields), file=sys.stderr, flush=True)
 
 
 # ------------------------------------------------------------------------------------------------

@@ -1028,6 +1028,8 @@ User=vmail
 Group=vmail
 UMask=0077
 ExecStart=/usr/bin/python3 {p(NOTIFY_SCRIPT)} run {p(NOTIFY_CONF)}
+# Its ALARM lines (stderr) are tagged hkmail-notify in the journal, not python3.
+SyslogIdentifier=hkmail-notify
 Restart=always
 RestartSec=5
 NoNewPrivileges=yes
