@@ -272,3 +272,12 @@ def test_boot_keeps_the_todo_app_beside_the_webhooks_and_refuses_a_broken_one() 
     with pytest.raises(FetchError, match=r"dingtalkTodo is not JSON \{appKey, appSecret\}") as info:
         _notify_targets(json.dumps({**hooks, "dingtalkTodo": {"appKey": APP_KEY}}))
     assert APP_KEY not in str(info.value)
+
+
+def test_typed_args_keep_the_assignees_mailbox_names_as_they_are() -> None:
+    from hkmail.components.inputs import to_config
+
+    args = {"notify": {"dingtalk_users": {"on_duty": "u1"}, "rules": [{"has_attachment": True}]}}
+    assert to_config(args) == {
+        "notify": {"dingtalkUsers": {"on_duty": "u1"}, "rules": [{"hasAttachment": True}]}
+    }

@@ -19,7 +19,7 @@ import types
 import typing
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any, Final, cast
 
 import pulumi
 from cryptography.hazmat.primitives import serialization
@@ -97,6 +97,10 @@ def snake(camel_name: str) -> str:
     return re.sub(r"(?<!^)([A-Z])", r"_\1", camel_name).lower()
 
 
+#: Args whose value is a mapping keyed by data (mailbox names may hold "_"), not by arg names.
+_DATA_KEYED: Final = frozenset({"dingtalk_users"})
+
+
 def to_config(value: object) -> object:
     """Typed args -> the stack config's shape: camelCase keys, enum members as their text."""
     if isinstance(value, enum.Enum):
@@ -106,7 +110,11 @@ def to_config(value: object) -> object:
         # as they came (pulumi.provider.experimental.component.map_input_properties).
         return int(value)
     if isinstance(value, Mapping):
-        return {camel(str(k)): to_config(v) for k, v in value.items()}
+        return {
+            camel(str(k)): dict(v) if str(k) in _DATA_KEYED and isinstance(v, Mapping)
+            else to_config(v)
+            for k, v in value.items()
+        }  # fmt: skip
     if isinstance(value, list | tuple):
         return [to_config(v) for v in value]
     return value
