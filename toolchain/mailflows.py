@@ -129,10 +129,12 @@ def actions(flow_rows: Iterable[FlowRow]) -> list[str]:
     return items
 
 
-def to_text(flow_rows: list[FlowRow]) -> str:
+def to_text(flow_rows: list[FlowRow], note: str = "") -> str:
     if not flow_rows:
         return ""
     lines = ["", "Mail data flows (where the mail itself goes):"]
+    if note:
+        lines += _wrap(f"({note})", "  ", "  ")
     for r in flow_rows:
         lines += _wrap(f"{r.data}: {r.source} -> {r.destination}", "  ", "      ")
         lines += _wrap(f"via {r.via}; {r.status}", "      ", "      ")

@@ -111,7 +111,9 @@ def _config_warnings(project: str, stack: str) -> tuple[str, ...]:
 def parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(
         prog="scripts/plan",
-        description="Run a stack's Pulumi program offline under mocks and show what it creates.",
+        description="Run a stack's Pulumi program offline under mocks and show what it creates, "
+        "and the mail-data flows its records set up (where each goes, and whether it is Hong "
+        "Kong, attested or declared; the verdict needs --gate).",
     )
     ap.add_argument(
         "--stack",
@@ -141,7 +143,8 @@ def parser() -> argparse.ArgumentParser:
     ap.add_argument(
         "--policy-pack",
         default=str(REPO_ROOT / "policies"),
-        help="policy pack directory: its exemptions file is checked; verdicts with --gate",
+        help="policy pack directory: its exemptions file is checked, its mail-flow rules list "
+        "the flows with their attestations and exemptions; verdicts with --gate",
     )
     ap.add_argument("--policy-config", help="policy config JSON, for --gate")
     ap.add_argument(
@@ -211,12 +214,18 @@ def main(argv: Sequence[str] | None = None) -> int:
             # the exemptions file, with the pack's own validation (the gate does the same)
             check_pack_records(args.policy_pack)
             plan = run_program(args.project, args.stack, timeout=args.timeout)
-            if args.format == "json":
-                text = json.dumps(to_json(plan), indent=2, ensure_ascii=False) + "\n"
-            elif args.format == "zone":
+            if args.format == "zone":
                 text = to_zone(plan, args.state)
             else:
-                text = to_text(plan, args.verbose)
+                # the mail flows come from the planned records: no pack run, no verdict
+                from toolchain import mailflows, planflows
+
+                listed = planflows.rows(plan, args.policy_pack)
+                if args.format == "json":
+                    doc = {**to_json(plan), "mailFlows": [dataclasses.asdict(f) for f in listed]}
+                    text = json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
+                else:
+                    text = to_text(plan, args.verbose) + mailflows.to_text(listed, planflows.NOTE)
     except EngineError as exc:
         print(format_error(exc), file=sys.stderr)
         tail = getattr(exc, "traceback_tail", "")

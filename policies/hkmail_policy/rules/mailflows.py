@@ -169,13 +169,13 @@ def _relays_through_ses_hong_kong(ctx: Context) -> str | None:
     return None
 
 
-def _declarations(resource: Resource) -> Declarations:
+def declarations_for(resource: Resource) -> Declarations:
     """The attestations scoped to the resource's stack (a reviewer signs for one company)."""
     return Declarations(attestations=attestations.for_stack(stack_of(resource.urn)))
 
 
 def _findings(resource: Resource, ctx: Context, flows: Iterable[Flow]) -> Iterator[Finding]:
-    declared = _declarations(resource)
+    declared = declarations_for(resource)
     for flow in flows:
         j = judge(flow, declared, ctx.today)
         if j.verdict == "declared":
@@ -342,6 +342,15 @@ def all_flows(resource: Resource, ctx: Context) -> list[Flow]:
         *failure_report_flows(resource, ctx),
         *aggregate_report_flows(resource, ctx),
     ]
+
+
+# Each rule and the flows it judges (plans list them without a pack run: toolchain/planflows.py).
+FLOWS_BY_RULE: dict[str, Callable[[Resource, Context], list[Flow]]] = {
+    "residency-mail-storage": mx_flows,
+    "residency-mail-senders": spf_flows,
+    "residency-mail-failure-reports": failure_report_flows,
+    "residency-mail-aggregate-reports": aggregate_report_flows,
+}
 
 
 _DECLARE = (
