@@ -54,3 +54,23 @@ def test_flow_program_is_judged_as_expected(
     program: str, flow_verdicts: dict[str, Verdict]
 ) -> None:
     check_verdict(program, load_expect(CORPUS, program, CLASSES), flow_verdicts[program])
+
+
+@pytest.mark.parametrize(
+    "program", ["ok-c2-get-beijing-bucket-read-only", "leak-c2-get-beijing-bucket-then-written"]
+)
+def test_resource_get_is_a_read_not_a_placement(
+    program: str, flow_verdicts: dict[str, Verdict]
+) -> None:
+    """Bucket.get() through a Beijing provider: as in Pulumi's engine, the read reaches no
+    analyzer (the gate keeps it apart), and its provider, which creates nothing, is advisory."""
+    result, _ = flow_verdicts[program]
+    assert not isinstance(result, BaseException), (program, result)
+    assert [r.name for r in result.reads] == ["geo-public"], (program, result.reads)
+    assert "geo-public" not in {r.name for r in result.resources}, program
+    assert not [v for v in result.violations if v.resource_name == "geo-public"], program
+    read_elsewhere = [v for v in result.violations if v.policy_name == "residency-read-elsewhere"]
+    assert [(v.resource_name, v.blocking) for v in read_elsewhere] == [("bj", False)], (
+        program,
+        [(v.policy_name, v.resource_name, v.message) for v in result.violations],
+    )

@@ -22,9 +22,9 @@ NOT_COVERED: dict[str, str] = {
     "content fetched at run time (#include URLs, scripts from a bucket), encodings beyond base64, "
     "gzip+base64 (three layers) and MIME multipart; data carried by a read (a GET whose URL "
     "holds data counts as a read).",
-    "residency-read-elsewhere": "Resource.get() through a provider elsewhere (judged like a "
-    "created resource, not yet told apart); what a read returns, which is judged where the "
-    "program uses it.",
+    "residency-read-elsewhere": "The read resources themselves: Pulumi's engine hands a "
+    "Resource.get() (a ReadResource) to no analyzer, so the pack sees only its provider; what "
+    "a read returns, which is judged where the program uses it.",
     "residency-data-sent": "Chat and vendor systems not in hkmail_policy/endpoints.py (see "
     "residency-unknown-recipient), hosts given as IP addresses, and the mail server's notifier "
     "settings (residency-mail-notify judges those).",

@@ -265,8 +265,12 @@ program hands the engine, and nothing else. Plainly, it cannot see:
   in the region of the provider the invoke went through (a zone shows as `<region>-offline`),
   other text unknown, numbers and flags None. A program whose logic depends on the real answer
   (how many zones, which image) runs on these values. A read through a provider elsewhere stores
-  nothing there and is advisory only (`residency-read-elsewhere`); `Resource.get()` through such
-  a provider is still judged like a created resource (not yet told apart).
+  nothing there and is advisory only (`residency-read-elsewhere`). `Resource.get()` is a read
+  too: Pulumi's engine sends a read resource to no analyzer (neither Analyze nor AnalyzeStack;
+  its step executor keeps reads apart from the resources it manages), and neither does the gate
+  (`GateResult.reads` lists them); its provider, if nothing is created through it, is advisory.
+  What a `Resource.get()` returns offline is only the id it was given; its other outputs are
+  unknown, so an input set from them fails closed where it places or sends data.
 - **Undocumented service defaults.** `residency-service-default` knows the defaults the SDKs
   document; a service that falls back to another region without saying so in its SDK docs is not
   known (a region-bearing input that is set is still judged, fail closed).

@@ -115,6 +115,10 @@ class GateResult:
     update_only: tuple[str, ...] = ()
     #: why the update-mode pass ran ("" when the preview showed it could find nothing more)
     update_pass: str = ""
+    #: resources the program only read (``Resource.get()``, a ReadResource): the engine hands
+    #: them to no analyzer (they go to its ``reads``, not to Analyze or AnalyzeStack), nor does
+    #: the gate; a provider used only for them is judged by what is created through it
+    reads: tuple[PlannedResource, ...] = ()
 
     @property
     def blocking(self) -> list[Violation]:
@@ -196,6 +200,7 @@ class _Analysis:
         self.root = root
         self.known: dict[str, PlannedResource] = {}
         self.order: list[PlannedResource] = []
+        self.reads: list[PlannedResource] = []
         self.pending: collections.deque[tuple[PlannedResource, Any]] = collections.deque()
         self.violations: list[Violation] = []
         self.not_applicable: dict[tuple[str, str], str] = {}
@@ -208,6 +213,13 @@ class _Analysis:
         self.remediated: list[tuple[str, str]] = []
 
     def submit(self, resource: PlannedResource) -> None:
+        if resource.external:
+            # a read creates and stores nothing: Pulumi's step generator analyzes only
+            # registrations (GenerateSteps), and its AnalyzeStack ranges over `news`, where the
+            # step executor never stores a read (step_executor.go keeps those in `reads`)
+            self.known[resource.urn] = resource
+            self.reads.append(resource)
+            return
         provider = self.known.get(resource.provider_urn or "")
         if self.remediate:
             resource = self._remediate(resource, provider)
@@ -520,6 +532,7 @@ def _judge_stack(
         plan=plan,
         remediated=tuple(analysis.remediated),
         update_only=tuple(update_only),
+        reads=tuple(analysis.reads),
         update_pass=(
             (run.update_needed or "forced") if update_run is not None and update_run.started else ""
         ),
@@ -700,11 +713,12 @@ def run_gate_on_state(
         project=project,
         stack=stack,
         pack=info,
-        resources=resources,
+        resources=tuple(analysis.order),
         violations=tuple(violations),
         not_applicable=not_applicable,
         remediated=tuple(analysis.remediated),
         mode="state",
+        reads=tuple(analysis.reads),
         project_root=None,
         config_file=Path(state_file).resolve(),
         timings={"total": time.perf_counter() - t0},
