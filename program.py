@@ -140,6 +140,7 @@ def domain_args(config: Mapping[str, object], spec: StackSpec) -> list[MailDomai
             args["dkim_private_key"] = str(secrets["dkim_private_key"])
             args["mailbox_password_hashes"] = _hashes(secrets["mailbox_password_hashes"])
             args["relay_password"] = str(secrets["relay_password"])
+            args["backup_password"] = str(secrets["backup_password"])
             webhooks = config.get("hkmail:notifyWebhooks")
             if webhooks is not None:
                 args["notify_webhooks"] = (

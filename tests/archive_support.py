@@ -47,6 +47,9 @@ from tests.support import FakeCloud, free_tcp_ports, serve
 
 ARCHIVE_BUCKET = "hkmail-archive-test"
 ARCHIVIST = "archivist"
+# The secret-store name and value of the backup's repository password (fetched at boot).
+BACKUP_SECRET = "hkmail-backup"
+BACKUP_PASSWORD = "restic-repo-Pa55-word-for-the-journal-tests"
 RETENTION_DAYS = 2557  # seven years: the bucket's default retention, as on OSS
 
 
@@ -172,11 +175,15 @@ def _journal(setup: Setup) -> Iterator[None]:
         # A login of the journal tests' own: submission is rate-limited per login and hour, and
         # the session's other tests send as alice, bob and carol.
         PASSWORDS[ARCHIVIST] = "archivist-Pa55-word"
+        # With an archive bucket the server backs up nightly: its repository password is one
+        # more secret the boot fetches from the store.
         setup.config = dataclasses.replace(
             setup.config,
             archive_bucket=ARCHIVE_BUCKET,
             users=(*setup.config.users, ARCHIVIST),
+            secrets=dataclasses.replace(setup.config.secrets, backup_password=BACKUP_SECRET),
         )
+        setup.cloud_secrets[BACKUP_SECRET] = BACKUP_PASSWORD
         with serve(fake) as base:
             setup.extras["journal"] = Journal(setup.root, setup.layout.p, store, base)
             yield

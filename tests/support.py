@@ -329,7 +329,14 @@ HASHES = {
     "bob": "{SHA512-CRYPT}$6$salt$bob-hash-bytes",
 }
 RELAY_PASSWORD = "relay-Pa55-secret-value"
-NEEDLES = ("test-dkim-key-bytes", "alice-hash-bytes", "bob-hash-bytes", RELAY_PASSWORD)
+BACKUP_PASSWORD = "restic-repo-Pa55-secret-value-9c1e"
+NEEDLES = (
+    "test-dkim-key-bytes",
+    "alice-hash-bytes",
+    "bob-hash-bytes",
+    RELAY_PASSWORD,
+    BACKUP_PASSWORD,
+)
 MTA_STS_POLICY = "version: STSv1\r\nmode: enforce\r\nmx: mail.example.com\r\nmax_age: 604800\r\n"
 SSH_KEY = (
     "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIKexampleexampleexampleexampleexampleexampleE admin@hk"
@@ -358,6 +365,7 @@ def private_args(cloud: str, **changes: Any) -> dict[str, Any]:
         "dkim_private_key": pulumi.Output.secret(DKIM_PEM),
         "mailbox_password_hashes": pulumi.Output.secret(HASHES),
         "relay_password": pulumi.Output.secret(RELAY_PASSWORD),
+        "backup_password": pulumi.Output.secret(BACKUP_PASSWORD),
     }
     if cloud == "tencentcloud":
         base["app_id"] = "1250000000"  # the COS bucket suffix, a Tencent-only field
@@ -663,6 +671,7 @@ def with_secrets(stack: str) -> tuple[dict[str, Any], str]:
     config["hkmail:dkimPrivateKey"] = pem
     config["hkmail:mailboxPasswordHashes"] = json.dumps(PRIVATE_STACK_HASHES)
     config["hkmail:relayPassword"] = "relay-Pa55word-for-tests"
+    config["hkmail:backupPassword"] = BACKUP_PASSWORD
     return config, pem
 
 

@@ -1,7 +1,9 @@
 """The nightly backup: the rendered hkmail-backup runs the real restic against moto's S3 server on
 loopback (the archive bucket, versioned with a COMPLIANCE lock as the journal's), with the role's
-temporary key from a fake metadata service. A Maildir is backed up twice (incremental), deleted,
-restored and compared byte for byte with its mtimes; the bucket holds only ciphertext."""
+temporary key from a fake metadata service and the repository password that the rendered boot
+fetch (hkmail-fetch-secrets) wrote from the fake secret store. A Maildir is backed up twice
+(incremental), deleted, restored and compared byte for byte with its mtimes; the bucket holds only
+ciphertext."""
 
 from __future__ import annotations
 
@@ -10,26 +12,44 @@ import json
 import os
 import re
 import shutil
+import stat
 import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
 
 import pytest
 
 from hkmail.mailserver import backup
+from hkmail.mailserver.backup import BACKUP_CONF, BACKUP_RUN
 from hkmail.mailserver.journal import JOURNAL_SPOOL
 from hkmail.mailserver.model import MailServerConfig, SecretRefs
-from hkmail.mailserver.render import Layout, render
+from hkmail.mailserver.render import FETCH_SCRIPT, SECRETS_CONF, Layout, render
 from tests.archive_support import LoopbackStore
-from tests.support import FakeCloud, free_tcp_ports, require_tool, serve
+from tests.support import (
+    HASHES,
+    RELAY_PASSWORD,
+    FakeCloud,
+    free_tcp_ports,
+    require_root,
+    require_tool,
+    serve,
+)
 
 pytestmark = pytest.mark.integration
 
 BUCKET = "hkmail-backup-test"
 PASSWORD = "restic-repo-Pa55-word-7f3a"
+BACKUP_SECRET = "hkmail-backup"
 MARKER = b"PLAINTEXT-MARKER-3b9d"
+# The fake secret store: every secret the rendered boot fetch reads.
+DKIM_PEM = "-----BEGIN PRIVATE KEY-----\nMIIBVAIBADANBgkqhkiG9w0B\n-----END PRIVATE KEY-----\n"
+BOOT_SECRETS = {
+    "hkmail-dkim": DKIM_PEM,
+    "hkmail-mailboxes": json.dumps({"alice": HASHES["alice"]}),
+    "hkmail-relay": json.dumps({"username": "noreply@example.com", "password": RELAY_PASSWORD}),
+    BACKUP_SECRET: PASSWORD,
+}
 
 
 def _config() -> MailServerConfig:
@@ -46,6 +66,7 @@ def _config() -> MailServerConfig:
             dkim_private_key="hkmail-dkim",
             mailbox_hashes="hkmail-mailboxes",
             relay_credentials="hkmail-relay",
+            backup_password=BACKUP_SECRET,
         ),
         archive_bucket=BUCKET,
     )
@@ -71,19 +92,31 @@ def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Env]:
     require_tool("restic", "restic")
     root = tmp_path_factory.mktemp("backup")
     lay = Layout(root=str(root))
-    for path, text, mode in backup.files(_config(), lay.p):
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
-        Path(path).write_text(text)
-        Path(path).chmod(mode)
-    fetch = Path(lay.p("/usr/local/sbin/hkmail-fetch-secrets"))
-    fetch.write_text(resources.files("hkmail.mailserver").joinpath("fetch_secrets.py").read_text())
-    password = Path(lay.p(backup.BACKUP_PASSWORD))
-    password.write_text(PASSWORD)
-    password.chmod(0o600)
+    require_root("the boot fetch chowns the secrets it writes")
+    root = tmp_path_factory.mktemp("backup")
+    lay = Layout(root=str(root))
+    # The backup's files and the boot fetch with its settings, as the user-data installs them.
+    wanted = {lay.p(x) for x in (BACKUP_RUN, BACKUP_CONF, SECRETS_CONF, FETCH_SCRIPT)}
+    for f in render(_config(), lay).files:
+        if f.path in wanted:
+            Path(f.path).parent.mkdir(parents=True, exist_ok=True)
+            Path(f.path).write_text(f.content)
+            Path(f.path).chmod(f.mode)
     store = LoopbackStore(free_tcp_ports(1)[0]).start()
     try:
         store.create_archive_bucket(BUCKET)
-        with serve(FakeCloud("tencentcloud", "hkmail-mail", {})) as base:
+        with serve(FakeCloud("tencentcloud", "hkmail-mail", BOOT_SECRETS)) as base:
+            # Boot: the rendered hkmail-fetch-secrets writes the password from the store.
+            fetched = subprocess.run(
+                ["/usr/bin/python3", lay.p(FETCH_SCRIPT), lay.p(SECRETS_CONF)],
+                env={**os.environ, "HKMAIL_METADATA_URL": base, "HKMAIL_API_URL": base},
+                capture_output=True,
+                text=True,
+                timeout=120,
+                check=False,
+            )
+            assert fetched.returncode == 0, fetched.stdout + fetched.stderr
+            assert PASSWORD not in fetched.stdout + fetched.stderr
             yield Env(root, lay, store, base)
     finally:
         store.stop()
@@ -109,6 +142,15 @@ def _tree(top: Path) -> dict[str, tuple[bytes, int]]:
         for p in sorted(top.rglob("*"))
         if p.is_file()
     }
+
+
+def test_the_boot_fetch_writes_the_repository_password_root_only(env: Env) -> None:
+    password = Path(env.lay.p(backup.BACKUP_PASSWORD))
+    assert password.read_text() == PASSWORD + "\n"
+    st = password.stat()
+    assert (stat.S_IMODE(st.st_mode), st.st_uid, st.st_gid) == (0o600, 0, 0)
+    settings = json.loads(Path(env.lay.p(BACKUP_CONF)).read_text())
+    assert settings["password_file"] == str(password)
 
 
 def test_a_maildir_is_backed_up_incrementally_deleted_and_restored(env: Env) -> None:

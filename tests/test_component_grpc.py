@@ -269,7 +269,7 @@ def test_the_schema_has_every_component_with_typed_described_inputs(plugin: Plug
     assert domain["inputProperties"]["dkim"]["items"]["$ref"] == "#/types/hkmail:index:DkimKeyArgs"
     assert domain["properties"]["records"]["additionalProperties"]["type"] == "string"
     server = schema["resources"]["hkmail:index:TencentMailServer"]
-    assert "relayPassword" in server["requiredInputs"]
+    assert {"relayPassword", "backupPassword"} <= set(server["requiredInputs"])
     assert server["inputProperties"]["users"]["items"]["type"] == "string"
 
 
@@ -397,6 +397,7 @@ def test_construct_of_a_private_domain_keeps_secrets_and_hong_kong(plugin: Plugi
     args["dkimPrivateKey"] = _secret(pem)
     args["mailboxPasswordHashes"] = _secret(PRIVATE_STACK_HASHES)
     args["relayPassword"] = _secret(config["hkmail:relayPassword"])
+    args["backupPassword"] = _secret(config["hkmail:backupPassword"])
     name = args["name"]
     provider_ref = (
         f"urn:pulumi:{STACK}::{PROJECT}::pulumi:providers:tencentcloud::tencentcloud-hk::"
@@ -413,12 +414,17 @@ def test_construct_of_a_private_domain_keeps_secrets_and_hong_kong(plugin: Plugi
     zones = {r.inputs["availabilityZone"] for r in registered if "availabilityZone" in r.inputs}
     assert zones == {server["zone"]} and server["zone"].startswith("ap-hongkong-")
     # The secrets arrived as secrets and left as secrets: never in plain text to the engine.
-    needles = (pem.splitlines()[1], config["hkmail:relayPassword"], *PRIVATE_STACK_HASHES.values())
+    needles = (
+        pem.splitlines()[1],
+        config["hkmail:relayPassword"],
+        config["hkmail:backupPassword"],
+        *PRIVATE_STACK_HASHES.values(),
+    )
     hits = [h for r in registered for h in plaintext_hits(r.raw, needles, r.name)]
     hits += [h for o in plugin.monitor.outputs for h in plaintext_hits(o, needles, "outputs")]
     assert hits == []
     versions = [r for r in registered if r.type == "tencentcloud:Ssm/secretVersion:SecretVersion"]
-    assert len(versions) == 3
+    assert len(versions) == 4
     assert all(secret_count(v.raw.get("secretString")) == 1 for v in versions)
 
 

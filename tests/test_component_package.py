@@ -208,6 +208,7 @@ def test_the_typed_args_mirror_the_stack_readers_keys() -> None:
         "dkimPrivateKey",
         "mailboxPasswordHashes",
         "relayPassword",
+        "backupPassword",
         "notifyWebhooks",
     }
     assert keys(a.MailDomainArgs) - stack_level == set(spec._DOMAIN_KEYS)

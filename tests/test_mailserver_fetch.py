@@ -200,6 +200,47 @@ def test_fetch_refuses_bad_secrets_and_writes_nothing(
     assert not out.exists()
 
 
+def _with_backup(settings: dict[str, Any], out: Path) -> dict[str, Any]:
+    settings["secrets"]["backup_password"] = "backup"
+    settings["outputs"]["backup_password"] = str(out / "backup-password")
+    return settings
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("short-pw", "the backup password is shorter than 20 characters"),
+        ("first-line-of-a-long-pw\nsecond-line", "the backup password contains a line break"),
+        (None, "backup"),  # not in the store: named, nothing written
+    ],
+)
+def test_fetch_refuses_a_bad_backup_password_and_writes_nothing(
+    value: str | None, message: str, tmp_path: Path
+) -> None:
+    secrets = {**GOOD_SECRETS, **({"backup": value} if value is not None else {})}
+    out = tmp_path / "out"
+    with serve(FakeCloud("alicloud", "hkmail-mail", secrets)) as base:
+        proc = run_script(_with_backup(settings_for("alicloud", out), out), base, tmp_path)
+    assert proc.returncode == 1, proc.stdout
+    assert message in proc.stderr
+    assert value is None or value not in proc.stdout + proc.stderr
+    assert not out.exists()
+
+
+def test_fetch_writes_the_backup_password_for_root_alone(tmp_path: Path) -> None:
+    require_root("the script chowns the files it writes")
+    password = "restic-repo-password-0123456789abcdef"
+    out = tmp_path / "out"
+    with serve(FakeCloud("tencentcloud", "hkmail-mail", {**GOOD_SECRETS, "backup": password})) as b:
+        proc = run_script(_with_backup(settings_for("tencentcloud", out), out), b, tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    written = out / "backup-password"
+    assert written.read_text() == password + "\n"
+    st = written.stat()
+    assert (stat.S_IMODE(st.st_mode), st.st_uid, st.st_gid) == (0o600, 0, 0)
+    assert password not in proc.stdout + proc.stderr
+
+
 def test_fetch_fails_for_a_role_the_metadata_does_not_know(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -23,6 +23,7 @@ def _config(cloud: str, bucket: str | None) -> MailServerConfig:
         dkim_private_key="d",
         mailbox_hashes="m",
         relay_credentials="r",
+        backup_password="b" if bucket else None,
     )
     return MailServerConfig(
         domain="example.hk",

@@ -10,6 +10,7 @@ import pytest
 
 from hkmail.errors import SpecErrors
 from tests.support import (
+    BACKUP_PASSWORD,
     DKIM_PEM,
     HASHES,
     NEEDLES,
@@ -169,6 +170,7 @@ def test_ali_instance_role_reads_only_its_secrets(ali: Run) -> None:
                 f"{SERVER_PREFIX}-dkim",
                 f"{SERVER_PREFIX}-mailboxes",
                 f"{SERVER_PREFIX}-relay",
+                f"{SERVER_PREFIX}-backup",
             )
         ],
         ("kms:Decrypt", "kms:GenerateDataKey"): ["acs:kms:cn-hongkong:100012345678:key/mx-cmk-id"],
@@ -187,9 +189,14 @@ def test_ali_instance_role_reads_only_its_secrets(ali: Run) -> None:
 
 def test_ali_secrets_are_stored_and_never_plain(ali: Run) -> None:
     stored = {r.inputs["secretName"]: r for r in ali.of("alicloud:kms/secret:Secret")}
-    assert sorted(stored) == [f"{SERVER_PREFIX}-{n}" for n in ("dkim", "mailboxes", "relay")]
+    names = ("backup", "dkim", "mailboxes", "relay")
+    assert sorted(stored) == [f"{SERVER_PREFIX}-{n}" for n in names]
     for r in stored.values():
         assert secret_count(r.raw.get("secretData")) == 1, r.name
+        # Losing the instance must not lose the key to the backup: the store keeps it.
+        assert (r.protect, r.retain_on_delete) == (True, True), r.name
+    backup = stored[f"{SERVER_PREFIX}-backup"].inputs["secretData"]
+    assert unwrap_secret(backup) == BACKUP_PASSWORD
     assert unwrap_secret(stored[f"{SERVER_PREFIX}-dkim"].inputs["secretData"]) == DKIM_PEM
     assert unwrap_secret(stored[f"{SERVER_PREFIX}-mailboxes"].inputs["secretData"]) == json.dumps(
         HASHES, sort_keys=True
@@ -197,7 +204,10 @@ def test_ali_secrets_are_stored_and_never_plain(ali: Run) -> None:
     hits = [h for r in ali.resources for h in plaintext_hits(r.raw, NEEDLES, r.name)]
     hits += [h for o in ali.outputs for h in plaintext_hits(o, NEEDLES, "outputs")]
     assert hits == []
-    assert RELAY_PASSWORD not in ali.one("alicloud:ecs/instance:Instance").inputs["userData"]
+    ud = ali.one("alicloud:ecs/instance:Instance").inputs["userData"]
+    assert RELAY_PASSWORD not in ud and BACKUP_PASSWORD not in ud
+    # The instance fetches the backup password at boot, by name, into the file restic reads.
+    assert f"{SERVER_PREFIX}-backup" in ud and "/etc/hkmail/backup-password" in ud
 
 
 def test_ali_outputs_ptr_and_user_data_hash(ali: Run) -> None:

@@ -17,6 +17,7 @@ import pytest
 
 from hkmail.errors import SpecErrors
 from tests.support import (
+    BACKUP_PASSWORD,
     DKIM_PEM,
     HASHES,
     NEEDLES,
@@ -171,6 +172,7 @@ def test_tc_instance_role_reads_only_its_secrets(tc: Run) -> None:
                 f"{SERVER_PREFIX}-dkim",
                 f"{SERVER_PREFIX}-mailboxes",
                 f"{SERVER_PREFIX}-relay",
+                f"{SERVER_PREFIX}-backup",
             )
         ],
         ("kms:Decrypt", "kms:GenerateDataKey"): [
@@ -197,7 +199,7 @@ def test_tc_instance_role_reads_only_its_secrets(tc: Run) -> None:
 
 def test_tc_secrets_are_stored_and_never_plain(tc: Run) -> None:
     versions = tc.of("tencentcloud:Ssm/secretVersion:SecretVersion")
-    assert sorted(v.inputs["versionId"] for v in versions) == ["v1", "v1", "v1"]
+    assert sorted(v.inputs["versionId"] for v in versions) == ["v1"] * 4
     for v in versions:
         assert secret_count(v.raw.get("secretString")) == 1, v.name
     hits = [h for r in tc.resources for h in plaintext_hits(r.raw, NEEDLES, r.name)]
@@ -217,6 +219,7 @@ def test_tc_secret_payloads_are_what_the_boot_script_reads(tc: Run) -> None:
         f"mx-{SERVER_PREFIX}-relay-v1": json.dumps(
             {"password": RELAY_PASSWORD, "username": "noreply@example.com"}, sort_keys=True
         ),
+        f"mx-{SERVER_PREFIX}-backup-v1": BACKUP_PASSWORD,
     }
 
 
@@ -225,6 +228,8 @@ def test_tc_instance_boots_the_mail_server(tc: Run) -> None:
     ud = cvm["userDataRaw"]
     assert ud.startswith("#cloud-config\n")
     assert f"{SERVER_PREFIX}-dkim" in ud and "/dev/vdb" in ud
+    # The backup's password is fetched at boot by name; its value is never in the user-data.
+    assert f"{SERVER_PREFIX}-backup" in ud and BACKUP_PASSWORD not in ud
     assert cvm["allocatePublicIp"] is True and cvm["disableApiTermination"] is True
 
 

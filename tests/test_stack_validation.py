@@ -251,6 +251,9 @@ def test_dkim_pair_checked_through_the_plan_on_a_passphrase_stack(
     ).replace(
         "  hkmail:relayPassword:\n    secure: v1:placeholder-set-with-pulumi-config-set-secret\n",
         f"  hkmail:relayPassword: {secure('relay-secret')}\n",
+    ).replace(
+        "  hkmail:backupPassword:\n    secure: v1:placeholder-set-with-pulumi-config-set-secret\n",
+        f"  hkmail:backupPassword: {secure('restic-repo-secret-0123456789')}\n",
     ).replace("{secure: v1:placeholder}", secure("{SHA512-CRYPT}$6$x$y"))
     monkeypatch.setenv("PULUMI_CONFIG_PASSPHRASE", "correct horse")
     out = plan(make_project(tmp_path, text))

@@ -531,6 +531,8 @@ class MailDomainArgs(TypedDict):
     """With privateServer: mailbox user -> `doveadm pw` hash (a secret)."""
     relay_password: NotRequired[pulumi.Input[str]]
     """With privateServer: the SES SMTP relay password (a secret)."""
+    backup_password: NotRequired[pulumi.Input[str]]
+    """With privateServer: the restic repository password of the nightly backup (a secret)."""
     notify_webhooks: NotRequired[pulumi.Input[str]]
     """With privateServer.notify: JSON {target: {url, secret}} of the robots, and
     "dingtalkTodo": {appKey, appSecret} where rules create to-dos (a secret)."""
@@ -565,6 +567,8 @@ class MailServerArgs(TypedDict):
     """Mailbox user -> `doveadm pw` hash (a secret)."""
     relay_password: pulumi.Input[str]
     """The SES SMTP relay password (a secret)."""
+    backup_password: pulumi.Input[str]
+    """The restic repository password of the nightly backup (a secret, 20+ characters)."""
     notify_webhooks: NotRequired[pulumi.Input[str]]
     """With notify: JSON {target: {url, secret}} of the robots, and "dingtalkTodo": {appKey,
     appSecret} where rules create to-dos (a secret)."""

@@ -41,7 +41,12 @@ from hkmail.spec import (
 )
 
 #: The secrets a domain on a private server needs, as the component's fields.
-SERVER_SECRETS = ("dkim_private_key", "mailbox_password_hashes", "relay_password")
+SERVER_SECRETS = (
+    "dkim_private_key",
+    "mailbox_password_hashes",
+    "relay_password",
+    "backup_password",
+)
 _DOMAIN_LEVEL = {
     "dns_provider",
     "dns_plan",
@@ -237,6 +242,7 @@ def server_args_of_domain(args: Mapping[str, Any], plan: DomainPlan) -> a.MailSe
             "dkim_private_key": args["dkim_private_key"],
             "mailbox_password_hashes": args["mailbox_password_hashes"],
             "relay_password": args["relay_password"],
+            "backup_password": args["backup_password"],
             **({"notify_webhooks": args["notify_webhooks"]} if "notify_webhooks" in args else {}),
             "mta_sts_policy": policy.to_text() if policy else "",
             "dkim_public_key": key.public_key,
@@ -291,6 +297,7 @@ def _deployment(server: PrivateServerSpec, args: Mapping[str, Any]) -> PrivateMa
         mailbox_hashes=f"{prefix}-mailboxes",
         relay_credentials=f"{prefix}-relay",
         notify_targets=f"{prefix}-notify" if server.notify else None,
+        backup_password=f"{prefix}-backup",
     )
     if server.notify is not None and args.get("notify_webhooks") is None:
         raise SpecErrors(
@@ -337,6 +344,7 @@ def _deployment(server: PrivateServerSpec, args: Mapping[str, Any]) -> PrivateMa
         mailbox_password_hashes=hashes,
         relay_username=server.relay_username,
         relay_password=pulumi.Output.secret(args["relay_password"]),
+        backup_password=pulumi.Output.secret(args["backup_password"]),
         archive_bucket=server.archive_bucket,
         app_id=server.app_id,
         retention_days=server.retention_days,

@@ -72,6 +72,11 @@ class Build:
             if refs.notify_targets and args.notify_webhooks is not None
             else {}
         )
+        backup = (
+            {refs.backup_password: pulumi.Output.secret(args.backup_password)}
+            if refs.backup_password
+            else {}
+        )
         return {
             **notify,
             refs.dkim_private_key: pulumi.Output.secret(args.dkim_private_key),
@@ -79,4 +84,5 @@ class Build:
             refs.relay_credentials: secret_json(
                 {"username": args.relay_username, "password": args.relay_password}
             ),
+            **backup,
         }

@@ -101,6 +101,9 @@ class PrivateMailServerArgs:
     mailbox_password_hashes: Mapping[str, pulumi.Input[str]]  # user -> `doveadm pw` output
     relay_username: str
     relay_password: pulumi.Input[str]
+    # The restic repository password of the nightly backup; kept in the secret store so that
+    # losing the instance does not lose the ability to restore.
+    backup_password: pulumi.Input[str]
     archive_bucket: str  # COS: the name without -APPID; OSS: the full name
     instance_type: str = ""  # default per cloud
     vpc_cidr: str = "10.80.0.0/16"

@@ -295,7 +295,12 @@ def alicloud_getter(settings: Mapping[str, Any], attempts: int = 10, delay: floa
             + "/?"
             + "&".join(f"{percent_encode(k)}={percent_encode(v)}" for k, v in params.items())
         )
-        raw = _retry(f"KMS GetSecretValue {name}", lambda: _http(url), attempts, delay)
+        try:
+            raw = _retry(f"KMS GetSecretValue {name}", lambda: _http(url), attempts, delay)
+        except FetchError as exc:  # a 4xx names no secret: say which one it was
+            if name in str(exc):
+                raise
+            raise FetchError(f"KMS GetSecretValue {name}: {exc}") from None
         resp = json.loads(raw)
         if "SecretData" not in resp:
             raise FetchError(
@@ -359,16 +364,35 @@ def build_outputs(settings: Mapping[str, Any], get: Getter) -> dict[str, str]:
     if any(ch in str(relay["username"]) + str(relay["password"]) for ch in "\n\r"):
         raise FetchError("the relay credentials contain a line break")
     domain = settings["domain"]
-    notify: dict[str, str] = {}
+    optional: dict[str, str] = {}
     if "notify_targets" in names:
-        notify["notify_targets"] = _notify_targets(get(names["notify_targets"]))
+        optional["notify_targets"] = _notify_targets(get(names["notify_targets"]))
+    if "backup_password" in names:
+        optional["backup_password"] = _backup_password(get(names["backup_password"]))
     return {
-        **notify,
+        **optional,
         "dkim_private_key": key.strip() + "\n",
         # passwd-file: user:password:uid:gid:gecos:home:shell:extra (uid/home from the userdb)
         "dovecot_users": "".join(f"{u}@{domain}:{hashes[u]}::::::\n" for u in users),
         "relay_password": f"{settings['relay']} {relay['username']}:{relay['password']}\n",
     }
+
+
+# The repository key is derived from it: a short password would make the backup easy to open.
+MIN_BACKUP_PASSWORD = 20
+
+
+def _backup_password(raw: str) -> str:
+    """The restic repository password, one line. Its length is checked, never its value shown."""
+    value = raw.strip()
+    if "\n" in value or "\r" in value:
+        raise FetchError("the backup password contains a line break")
+    if len(value) < MIN_BACKUP_PASSWORD:
+        raise FetchError(
+            f"the backup password is shorter than {MIN_BACKUP_PASSWORD} characters "
+            "(openssl rand -base64 32)"
+        )
+    return value + "\n"
 
 
 # The DingTalk to-do app's {appKey, appSecret} in the notify secret (notify_config.TODO_SECRET_KEY;
@@ -411,6 +435,8 @@ def write_outputs(settings: Mapping[str, Any], contents: Mapping[str, str]) -> N
         "relay_password": (0o600, "root", "root"),
         # hkmail-notify runs as vmail.
         "notify_targets": (0o640, "root", "vmail"),
+        # hkmail-backup runs as root.
+        "backup_password": (0o600, "root", "root"),
     }
     for item, (mode, owner, group) in owners.items():
         if item in contents:

@@ -1,8 +1,9 @@
 """The typed input of the private mail server: what to render, validated before anything renders.
 
 Nothing secret is part of this model. Secrets (the DKIM private key, the mailbox password hashes,
-the relay's SMTP password) are referred to by their name in the cloud's secret store and fetched
-by the instance at boot with its own role (see ``fetch_secrets.py``).
+the relay's SMTP password, the backup's repository password) are referred to by their name in the
+cloud's secret store and fetched by the instance at boot with its own role (see
+``fetch_secrets.py``).
 """
 
 from __future__ import annotations
@@ -77,13 +78,15 @@ class SecretRefs:
     relay_credentials: str
     #: a JSON object {target: {"url": webhook URL, "secret": signing secret}} (notify rules only)
     notify_targets: str | None = None
+    #: the restic repository password of the nightly backup (with an archive bucket)
+    backup_password: str | None = None
 
     @property
     def region(self) -> str:
         return SECRET_REGION[self.cloud]
 
     def names(self) -> tuple[str, ...]:
-        extra = (self.notify_targets,) if self.notify_targets else ()
+        extra = tuple(n for n in (self.notify_targets, self.backup_password) if n)
         return (self.dkim_private_key, self.mailbox_hashes, self.relay_credentials, *extra)
 
 
@@ -230,6 +233,13 @@ def validate(c: MailServerConfig) -> None:
             )
     if c.archive_bucket is not None and not _ARCHIVE_BUCKET.match(c.archive_bucket):
         bad("archiveBucket", c.archive_bucket, "3-63 of a-z, 0-9, '-' (COS: <name>-<appid>)")
+    if c.archive_bucket is not None and not c.secrets.backup_password:
+        bad(
+            "secrets.backupPassword",
+            None,
+            "the secret-store name of the backup's restic repository password",
+            "with an archive bucket the server backs up nightly, encrypted with that password",
+        )
     s = c.secrets
     if not _ROLE_NAME.match(s.role_name):
         bad("secrets.roleName", s.role_name, "a CAM/RAM role name")

@@ -814,6 +814,8 @@ WantedBy=timers.target
 def _boot(c: MailServerConfig, lay: Layout, prt: Ports) -> list[RenderedFile]:
     p = lay.p
     s = c.secrets
+    # The backup's repository password comes from the store, as the other secrets do.
+    backup_on = bool(c.archive_bucket and s.backup_password)
     settings = {
         "cloud": s.cloud,
         "region": s.region,
@@ -825,12 +827,14 @@ def _boot(c: MailServerConfig, lay: Layout, prt: Ports) -> list[RenderedFile]:
             "mailbox_hashes": s.mailbox_hashes,
             "relay_credentials": s.relay_credentials,
             **({"notify_targets": s.notify_targets} if c.notify and s.notify_targets else {}),
+            **({"backup_password": s.backup_password} if backup_on else {}),
         },
         "outputs": {
             "dkim_private_key": p(dkim_key_path(c.dkim_selector)),
             "dovecot_users": p(DOVECOT_USERS),
             "relay_password": p(RELAY_PASSWORD),
             **({"notify_targets": p(NOTIFY_TARGETS)} if c.notify else {}),
+            **({"backup_password": p(backup.BACKUP_PASSWORD)} if backup_on else {}),
         },
         "relay": f"[{c.relay.host}]:{c.relay.port}",
     }

@@ -71,6 +71,8 @@ def _secret_command(name: str) -> str:
         )
     if name == "dkimPrivateKey":
         return "pulumi config set --secret hkmail:dkimPrivateKey < dkim.pem"
+    if name == "backupPassword":
+        return "openssl rand -base64 32 | pulumi config set --secret hkmail:backupPassword"
     return f"pulumi config set --secret hkmail:{name}"
 
 

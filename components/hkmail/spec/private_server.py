@@ -22,7 +22,8 @@ from hkmail.sshkeys import ssh_key_problem
 class PrivateServerSpec:
     """A self-hosted mail server on Hong Kong nodes (hkmail:privateServer). Its secrets are the
     stack's secret config hkmail:dkimPrivateKey, hkmail:mailboxPasswordHashes (a JSON object of
-    `doveadm pw` hashes per user) and hkmail:relayPassword; the spec only checks they are set."""
+    `doveadm pw` hashes per user), hkmail:relayPassword and hkmail:backupPassword (the nightly
+    backup's repository password); the spec only checks they are set."""
 
     cloud: Cloud
     domain: str
@@ -48,7 +49,12 @@ class PrivateServerSpec:
     messages_per_hour: int | None = None
 
 
-PRIVATE_SECRETS: Final = ("dkimPrivateKey", "mailboxPasswordHashes", "relayPassword")
+PRIVATE_SECRETS: Final = (
+    "dkimPrivateKey",
+    "mailboxPasswordHashes",
+    "relayPassword",
+    "backupPassword",
+)
 
 
 _PRIVATE_KEYS = (

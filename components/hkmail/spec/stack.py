@@ -53,7 +53,7 @@ KNOWN_KEYS: Final = (
     "privateServer",
     "migration",
     "mailFlows",
-    *("dkimPrivateKey", "mailboxPasswordHashes", "relayPassword"),  # secrets of privateServer
+    *PRIVATE_SECRETS,  # secrets of privateServer
     NOTIFY_SECRET,  # secret of privateServer.notify
 )
 
