@@ -1015,10 +1015,12 @@ if envelope :matches "to" "*" {
 }
 pipe :copy :try "hkmail-notify-enqueue" ["${recipient}"];
 """
+    # -I: nothing from PYTHON* variables or a user site; -S: no site start-up (the script is
+    # standard library only). Delivery waits for this program on every recipient.
     pipe = f"""\
 #!/bin/sh
 # Rendered by hk-mail: Sieve's pipe program. Spools the notify jobs of one message; always exits 0.
-exec /usr/bin/python3 {p(NOTIFY_SCRIPT)} enqueue {p(NOTIFY_CONF)} "$1"
+exec /usr/bin/python3 -I -S {p(NOTIFY_SCRIPT)} enqueue {p(NOTIFY_CONF)} "$1"
 """
     unit = f"""\
 # Rendered by hk-mail: sends the spooled mail notifications (rate-limited, retried, logged).
