@@ -10,8 +10,7 @@ message that matches a rule, as two variants that alternate run by run so the ma
 on both alike:
 
 - baseline: ``/usr/bin/python3 notify.py enqueue ...`` with notify.py as of ``--baseline`` (git);
-- current: the command line and notify.py this checkout renders (``python3 -I -S``, and the
-  TLS/HTTP imports only in the sending half).
+- current: the command line and notify.py this checkout renders (``python3 -I -S``).
 
 A third row, ``python3 -I -S -c pass``, is the interpreter's own floor. It prints the medians and
 the ratio baseline/current (above 1: the current one is faster), and the load average before and

@@ -37,10 +37,12 @@ import email.policy
 import email.utils
 import hashlib
 import hmac
+import http.client
 import json
 import os
 import re
 import socket
+import ssl
 import sys
 import tempfile
 import time
@@ -49,9 +51,6 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 from typing import Any
-
-# Sieve starts ``enqueue`` once per delivered recipient, and delivery waits for it: the imports
-# only ``run`` needs (TLS, HTTP) are made where it uses them.
 
 # Allowed field names a rule may send (the stack reader owns the same list and its meaning).
 FIELDS = ("subject", "senderName", "senderAddress", "excerpt", "link", "body", "attachments")
@@ -448,9 +447,6 @@ def post(
     headers: Mapping[str, str] | None = None,
 ) -> tuple[int, dict[str, Any]]:
     """POST over verified TLS to the checked host; no proxy, no redirect is followed."""
-    import http.client
-    import ssl
-
     host = parts.hostname or ""
     ctx = ssl.create_default_context(cafile=ca_file)
     ctx.minimum_version = ssl.TLSVersion.TLSv1_2
@@ -690,8 +686,6 @@ class Notifier:
         creds: Mapping[str, str] | None,
         now: float,
     ) -> int:
-        import http.client  # the run half only (see the imports)
-
         lim = self._limiter(target)
         if not lim.ready(now):
             return 0
