@@ -177,6 +177,77 @@ def test_a_locked_retention_policy_is_shown_as_locked(tmp_path: Path) -> None:
     assert f"| Git commit | not a git checkout ({project}) |" in md
 
 
+def _archive_rows(md: str) -> dict[str, str]:
+    """What -> Configuration of the Journal and backups table (one server)."""
+    section = md.split("## Journal and backups", 1)[1].split("\n## ", 1)[0]
+    cells = [line.split(" | ") for line in section.splitlines() if line.startswith("| ")]
+    return {c[1]: c[2].rstrip(" |") for c in cells[1:]}
+
+
+def test_journal_and_backups_are_shown_as_configured_health_not_observed(reports: Path) -> None:
+    md = (reports / "report-hk-mail-private-alicloud.md").read_text(encoding="utf-8")
+    rows = _archive_rows(md)
+    bucket = "wanchaifunds-com-hk-mail-archive"
+    assert rows["Journal"].startswith("on: ") and f"{bucket}/journal/" in rows["Journal"]
+    assert rows["Journal bucket"] == f"{bucket} in cn-hongkong, versioned"
+    assert rows["Journal retention"] == "WORM 2555 days, unlocked: lapses after 24 h unless locked"
+    assert rows["Journal health"].startswith("not observed by a plan (give --archive-health")
+    assert f"to {bucket}/backup/" in rows["Backup"]
+    assert "OnCalendar=*-*-* 02:30:00 Asia/Hong_Kong" in rows["Backup"]
+    assert rows["Backup retention"] == (
+        "restic forget --prune keeps 14 daily, 12 monthly, 8 weekly snapshots"
+    )
+    assert (
+        "'hkmail-wanchaifunds-com-hk-backup' in the cloud's Hong Kong secret store"
+        in (rows["Backup password"])
+    )
+    assert rows["Backup health"].startswith("not observed by a plan")
+    hosted = (reports / "report-hk-mail-alibaba-directmail.md").read_text(encoding="utf-8")
+    assert "No private mail server in this stack" in hosted
+
+
+def test_journal_health_from_the_archive_health_file(tmp_path: Path) -> None:
+    health = tmp_path / "health.json"
+    health.write_text(
+        '{"bucket": "centralclinic-hk-mail-archive-1250000000", "newestObject": '
+        '"journal/2026/12/07/m1.eml", "newestReceivedAt": "2026-12-07T09:30:00+00:00", '
+        '"messagesPerDay": {"2026-12-07": 4, "2026-12-06": 0}}'
+    )
+    proc, out = report(
+        tmp_path / "out", "--stack", "private-tencent", "--archive-health", str(health)
+    )
+    assert proc.returncode == 0, proc.stderr
+    rows = _archive_rows((out / "report-hk-mail-private-tencent.md").read_text(encoding="utf-8"))
+    assert rows["Journal health"].startswith(
+        "newest journaled message received 2026-12-07T09:30:00+00:00 "
+        "(journal/2026/12/07/m1.eml); messages per day: 2026-12-07 4, 2026-12-06 0 — from "
+        "health.json sha256:"
+    ), rows
+    assert rows["Journal retention"].startswith("no object lock (tencentcloud-iac-pulumi")
+    assert rows["Backup health"].startswith("not observed by a plan")
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ("not json", "is not JSON"),
+        ('{"bucket": "b"}', "is not valid; allowed: the JSON that `scripts/archive health`"),
+        (None, "cannot be read"),
+    ],
+)
+def test_a_bad_archive_health_file_is_refused_before_the_run(
+    tmp_path: Path, content: str | None, message: str
+) -> None:
+    health = tmp_path / "health.json"
+    if content is not None:
+        health.write_text(content)
+    proc, _ = report(tmp_path / "x", "--stack", "private-alicloud", "--archive-health", str(health))
+    assert proc.returncode == 2
+    assert f"error: --archive-health: {health}: {message}" in proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert not (tmp_path / "x").exists()
+
+
 def test_bad_input_writes_nothing(tmp_path: Path) -> None:
     proc, _ = report(tmp_path / "x", "--stack", "no-such-stack")
     assert proc.returncode == 2

@@ -30,6 +30,7 @@ import yaml
 
 from toolchain import evidence_governance as governance_mod
 from toolchain import mailflows, signature
+from toolchain import report_archive as archive_mod
 from toolchain.engine.model import EngineError, PlannedResource
 from toolchain.gate import placement as placement_mod
 from toolchain.gate.core import GateResult, Violation, run_gate, run_gate_on_state
@@ -877,6 +878,8 @@ class Report:
     #: lowered rules, exemption register, limitations (toolchain/evidence_governance.py)
     governance: list[governance_mod.Section] = field(default_factory=list)
     flows: list[mailflows.FlowRow] = field(default_factory=list)
+    #: a private server's journal and backup (toolchain/report_archive.py)
+    archive: list[tuple[str, str, str]] = field(default_factory=list)
 
 
 def build(
@@ -884,9 +887,11 @@ def build(
     pack_dir: Path,
     state_file: Path | None = None,
     policy_config: str | None = None,
+    archive_health: archive_mod.Health | None = None,
 ) -> Report:
     f = Facts(result)
     data = data_rows(f)
+    facts = archive_mod.ArchiveFacts(f.resources, f.props, f.region, lambda r: worm_retention(f, r))
     generated = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     return Report(
         result=result,
@@ -899,6 +904,7 @@ def build(
         mail=mail_auth(f),
         mx=mx_hosts(f),
         flows=mailflows.rows(result.violations),
+        archive=archive_mod.rows(facts, archive_health),
         generated=generated,
         provenance=provenance(result, pack_dir, generated, policy_config)
         + governance_mod.ci_rows(),
@@ -940,6 +946,12 @@ def _tables(rep: Report) -> list[tuple[str, str, list[str], list[Sequence[str]]]
             "Data-bearing resources",
             ["Resource", "What", "Where", "Key", "Protection", "Retention"],
             [(d.resource, d.kind, d.where, d.key, d.protection, d.retention) for d in rep.data],
+        ),
+        (
+            "archive",
+            "Journal and backups",
+            ["Server", "What", "Configuration"],
+            [list(a) for a in rep.archive],
         ),
         (
             "transfers",
@@ -1018,6 +1030,14 @@ def _note(rep: Report, sid: str) -> str:
             else "Records as planned, not yet deployed: this report is made from the plan. "
             "Use --state with a pulumi stack export for what is deployed, and scripts/verify "
             "for what the name servers serve."
+        )
+    if sid == "archive":
+        return (
+            "What protects a private server's mail, as the instance's user-data and this stack's "
+            "buckets configure it. Health is not in a plan: it is shown only from "
+            "--archive-health (the JSON `scripts/archive health` prints)."
+            if rep.archive
+            else "No private mail server in this stack: the hosted suite keeps the mail."
         )
     if sid == "provenance":
         return (
@@ -1119,6 +1139,12 @@ def parser() -> argparse.ArgumentParser:
     ap.add_argument("--output-dir", default="artifacts/report", help="where to write the files")
     ap.add_argument("--timeout", type=float, default=600.0, help="seconds the program may run")
     ap.add_argument(
+        "--archive-health",
+        metavar="FILE",
+        help="the JSON `scripts/archive health` printed: the journal's newest message and "
+        "messages per day, shown in Journal and backups (without it: not observed by a plan)",
+    )
+    ap.add_argument(
         "--sign-key",
         help="also write a detached signature FILE.sig of each report with this ECDSA P-256 PEM "
         "key (python -m toolchain.signature verify checks it; CI signs with Sigstore instead)",
@@ -1156,6 +1182,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except signature.SignatureError as exc:
         print(f"error: --sign-key: {exc}", file=sys.stderr)
         return 2
+    try:  # and so is a health file that is not what scripts/archive health prints
+        health = archive_mod.load_health(Path(args.archive_health)) if args.archive_health else None
+    except archive_mod.HealthFileError as exc:
+        print(f"error: --archive-health: {exc}", file=sys.stderr)
+        print("report: not run, nothing written", file=sys.stderr)
+        return 2
     try:
         if args.state:
             result = run_gate_on_state(args.state, pack, policy_config=args.policy_config)
@@ -1171,7 +1203,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 2
-    rep = build(result, pack, Path(args.state) if args.state else None, args.policy_config)
+    rep = build(result, pack, Path(args.state) if args.state else None, args.policy_config, health)
     out.mkdir(parents=True, exist_ok=True)
     stem = f"report-{result.project}-{result.stack}"
     (out / f"{stem}.html").write_text(to_html(rep), encoding="utf-8")

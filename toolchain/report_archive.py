@@ -1,0 +1,284 @@
+"""The evidence report's "Journal and backups" section: what protects a private server's mail.
+
+Read from what the instance will run (its cloud-init user-data: the journal's and the backup's
+settings files and the backup timer) and from the stack's buckets and retention resources, so a
+reviewer sees the configuration as planned. Health (the newest journaled message) is not in a plan:
+it is shown only from the JSON that ``scripts/archive health`` printed, given with
+``--archive-health FILE``; the last backup and the last restore drill are on the instance and are
+never claimed here.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import re
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Final
+
+import yaml
+
+from toolchain.engine.model import PlannedResource
+
+#: instance type -> the input holding its cloud-init user-data
+USER_DATA: Final[Mapping[str, str]] = {
+    "alicloud:ecs/instance:Instance": "userData",
+    "tencentcloud:Instance/instance:Instance": "userDataRaw",
+}
+BUCKETS: Final = ("alicloud:oss/bucket:Bucket", "tencentcloud:Cos/bucket:Bucket")
+#: the COS bucket policy resource (a JSON document in ``policy``)
+COS_POLICY: Final = "tencentcloud:Cos/bucketPolicy:BucketPolicy"
+# The rendered files' paths on the server (hkmail.mailserver.journal / backup).
+JOURNAL_SETTINGS: Final = "/etc/hkmail/journal.json"
+JOURNAL_MILTER_UNIT: Final = "/etc/systemd/system/hkmail-journal-milter.service"
+BACKUP_SETTINGS: Final = "/etc/hkmail/backup.json"
+BACKUP_TIMER: Final = "/etc/systemd/system/hkmail-backup.timer"
+SECRETS_SETTINGS: Final = "/etc/hkmail/secrets.json"
+#: the keys of what ``scripts/archive health`` prints (toolchain.archive.health)
+HEALTH_KEYS: Final = ("bucket", "newestObject", "newestReceivedAt", "messagesPerDay")
+NOT_OBSERVED: Final = "not observed by a plan"
+
+
+class HealthFileError(ValueError):
+    """--archive-health names a file that is not what ``scripts/archive health`` prints."""
+
+
+@dataclass(frozen=True)
+class Health:
+    path: Path
+    sha256: str
+    doc: Mapping[str, Any]
+
+
+def load_health(path: Path) -> Health:
+    """The health JSON, checked before anything runs (a bad file is exit 2, nothing written)."""
+    allowed = "the JSON that `scripts/archive health` prints (keys " + ", ".join(HEALTH_KEYS) + ")"
+    try:
+        data = path.read_bytes()
+        doc = json.loads(data)
+    except OSError as exc:
+        raise HealthFileError(
+            f"{path}: cannot be read ({exc.strerror}); allowed: {allowed}"
+        ) from None
+    except ValueError:
+        raise HealthFileError(f"{path}: is not JSON; allowed: {allowed}") from None
+    if not isinstance(doc, dict) or any(k not in doc for k in HEALTH_KEYS):
+        raise HealthFileError(f"{path}: is not valid; allowed: {allowed}")
+    per_day = doc["messagesPerDay"]
+    if not isinstance(doc["bucket"], str) or not isinstance(per_day, dict):
+        raise HealthFileError(f"{path}: bucket or messagesPerDay is not valid; allowed: {allowed}")
+    received = doc["newestReceivedAt"]
+    try:
+        if received is not None:
+            dt.datetime.fromisoformat(str(received))
+    except ValueError:
+        raise HealthFileError(f"{path}: newestReceivedAt {received!r} is not a time") from None
+    return Health(path, hashlib.sha256(data).hexdigest(), doc)
+
+
+def _user_data_files(value: object) -> dict[str, str] | None:
+    """Path -> content of the user-data's write_files; None when it cannot be read (unknown
+    during preview, a secret, or not a cloud-config)."""
+    if not isinstance(value, str) or not value.lstrip().startswith("#cloud-config"):
+        return None
+    try:
+        doc = yaml.safe_load(value)
+    except yaml.YAMLError:
+        return None
+    files = doc.get("write_files", []) if isinstance(doc, Mapping) else []
+    return {
+        str(f.get("path", "")): str(f.get("content", "")) for f in files if isinstance(f, Mapping)
+    }
+
+
+def _file(files: Mapping[str, str], suffix: str) -> str | None:
+    return next((c for p, c in files.items() if p.endswith(suffix)), None)
+
+
+def _json(text: str | None) -> Mapping[str, Any] | None:
+    try:
+        doc = json.loads(text) if text is not None else None
+    except ValueError:
+        return None
+    return doc if isinstance(doc, Mapping) else None
+
+
+def _denies_delete(policy: object, prefix: str) -> bool:
+    """A COS bucket policy that denies DeleteObject on ``prefix`` to everyone."""
+    doc = _json(policy) if isinstance(policy, str) else None
+    for s in (doc or {}).get("Statement", []):
+        if not isinstance(s, Mapping) or s.get("Effect") != "Deny":
+            continue
+        actions = s.get("Action", [])
+        actions = [actions] if isinstance(actions, str) else actions
+        resources = s.get("Resource", [])
+        resources = [resources] if isinstance(resources, str) else resources
+        principal = json.dumps(s.get("Principal"))
+        if (
+            any(str(a).endswith(":DeleteObject") or str(a).endswith(":*") for a in actions)
+            and any(str(r).endswith(f"/{prefix}*") for r in resources)
+            and '"*"' in principal
+        ):
+            return True
+    return False
+
+
+class ArchiveFacts:
+    """What the section needs from the report's facts, without importing the report."""
+
+    def __init__(
+        self,
+        resources: Sequence[PlannedResource],
+        props: Callable[[PlannedResource], Mapping[str, Any]],
+        region: Callable[[PlannedResource], str],
+        retention: Callable[[PlannedResource], list[str]],
+    ) -> None:
+        self.resources, self.props, self.region, self.retention = (
+            resources,
+            props,
+            region,
+            retention,
+        )
+
+    def bucket(self, name: str) -> PlannedResource | None:
+        return next(
+            (
+                r
+                for r in self.resources
+                if r.type in BUCKETS and str(self.props(r).get("bucket")) == name
+            ),
+            None,
+        )
+
+
+def _bucket_text(f: ArchiveFacts, name: str) -> str:
+    b = f.bucket(name)
+    if b is None:
+        return f"{name}: not created by this stack (its region and protection are not shown)"
+    props = f.props(b)
+    oss = props.get("versioning")
+    versioned = props.get("versioningEnable") is True or (
+        isinstance(oss, Mapping) and oss.get("status") == "Enabled"
+    )
+    return f"{name} in {f.region(b)}, {'versioned' if versioned else 'not versioned'}"
+
+
+def _retention_text(f: ArchiveFacts, name: str, prefix: str) -> str:
+    b = f.bucket(name)
+    if b is None:
+        return "unknown: the bucket is not in this stack"
+    worm = f.retention(b)
+    if worm:
+        return "; ".join(worm)
+    if b.type.startswith("tencentcloud:"):
+        denied = any(
+            _denies_delete(f.props(r).get("policy"), prefix)
+            for r in f.resources
+            if r.type == COS_POLICY and str(f.props(r).get("bucket")) == name
+        )
+        return "no object lock (tencentcloud-iac-pulumi has no COS object-lock resource); " + (
+            f"a bucket policy denies DeleteObject on {prefix}* to everyone"
+            if denied
+            else f"no bucket policy denies deletes on {prefix}*"
+        )
+    return "no retention policy (WORM): objects can be deleted by anyone with delete rights"
+
+
+def _health_text(health: Health | None, bucket: str) -> str:
+    if health is None:
+        return f"{NOT_OBSERVED} (give --archive-health FILE from `scripts/archive health`)"
+    doc = health.doc
+    source = f"{health.path.name} sha256:{health.sha256[:16]}"
+    if doc["bucket"] != bucket:
+        return f"{NOT_OBSERVED}: {source} is for bucket {doc['bucket']!r}, not {bucket!r}"
+    days = doc["messagesPerDay"]
+    counts = ", ".join(f"{d} {n}" for d, n in sorted(days.items(), reverse=True))
+    newest = doc["newestReceivedAt"] or f"none in {len(days)} days"
+    return (
+        f"newest journaled message received {newest} ({doc['newestObject'] or 'no object'}); "
+        f"messages per day: {counts} — from {source}"
+    )
+
+
+def _password_text(files: Mapping[str, str], backup: Mapping[str, Any]) -> str:
+    secrets = _json(_file(files, SECRETS_SETTINGS)) or {}
+    name = (secrets.get("secrets") or {}).get("backup_password")
+    where = backup.get("password_file")
+    if not name:
+        return f"not fetched from the secret store: nothing writes {where}"
+    return (
+        f"the repository password is the secret {name!r} in the cloud's Hong Kong secret store, "
+        f"fetched at boot into {where} (root only); readable again from the store or the "
+        "stack's secret config if the instance is lost"
+    )
+
+
+def _schedule(timer: str | None) -> str:
+    m = re.search(r"^OnCalendar=(.+)$", timer or "", re.M)
+    if m is None:
+        return "no backup timer in the user-data"
+    persistent = re.search(r"^Persistent=true$", timer or "", re.M) is not None
+    return f"systemd timer OnCalendar={m.group(1)}" + (
+        " (Persistent: a run missed while off runs at boot)" if persistent else ""
+    )
+
+
+def rows(f: ArchiveFacts, health: Health | None) -> list[tuple[str, str, str]]:
+    """(server, what, configuration) of every private mail server's journal and backup."""
+    out: list[tuple[str, str, str]] = []
+    for r in f.resources:
+        if r.type not in USER_DATA:
+            continue
+        server = f"{r.type.split(':')[-1]} '{r.name}'"
+        files = _user_data_files(f.props(r).get(USER_DATA[r.type]))
+        if files is None:
+            out.append((server, "Journal", "user-data not readable in this plan: not shown"))
+            continue
+        if not any(p.endswith("/etc/postfix/main.cf") for p in files):
+            continue  # not a mail server
+        journal = _json(_file(files, JOURNAL_SETTINGS))
+        milter = _file(files, JOURNAL_MILTER_UNIT) is not None
+        if journal is None or not milter:
+            state = "spooled on the data disk only, no upload" if milter else "off"
+            out.append((server, "Journal", f"{state}: no archive bucket receives the mail"))
+        else:
+            bucket, prefix = str(journal.get("bucket")), str(journal.get("prefix", "journal/"))
+            out += [
+                (
+                    server,
+                    "Journal",
+                    "on: an exact copy of every accepted message is spooled on the data disk "
+                    f"before Postfix accepts it, then uploaded to {bucket}/{prefix}",
+                ),
+                (server, "Journal bucket", _bucket_text(f, bucket)),
+                (server, "Journal retention", _retention_text(f, bucket, prefix)),
+                (server, "Journal health", _health_text(health, bucket)),
+            ]
+        backup = _json(_file(files, BACKUP_SETTINGS))
+        if backup is None:
+            out.append((server, "Backup", "off: no nightly backup in the user-data"))
+            continue
+        keep = backup.get("keep", {})
+        kept = ", ".join(f"{n} {k}" for k, n in sorted(keep.items())) if keep else "all"
+        target = f"{backup.get('bucket')}/{backup.get('prefix', 'backup/')}"
+        out += [
+            (
+                server,
+                "Backup",
+                f"restic, encrypted, of {', '.join(backup.get('paths', []))} to {target}; "
+                f"{_schedule(_file(files, BACKUP_TIMER))}",
+            ),
+            (server, "Backup retention", f"restic forget --prune keeps {kept} snapshots"),
+            (server, "Backup password", _password_text(files, backup)),
+            (server, "Backup bucket", _bucket_text(f, str(backup.get("bucket")))),
+            (
+                server,
+                "Backup health",
+                f"{NOT_OBSERVED}: the last backup and the last restore drill are recorded on "
+                "the instance (hkmail-backup's systemd journal), not in a plan",
+            ),
+        ]
+    return out
