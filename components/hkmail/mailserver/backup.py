@@ -14,7 +14,7 @@ from collections.abc import Callable, Mapping
 from importlib import resources
 from typing import Final
 
-from hkmail.mailserver.journal import ARCHIVE_S3, JOURNAL_SPOOL, SYSTEMD_DIR
+from hkmail.mailserver.journal import JOURNAL_SPOOL, SYSTEMD_DIR, bucket_access
 from hkmail.mailserver.model import MailServerConfig
 
 BACKUP_RUN: Final = "/usr/local/sbin/hkmail-backup"
@@ -32,13 +32,8 @@ BACKUP_ON_CALENDAR: Final = "*-*-* 02:30:00 Asia/Hong_Kong"
 
 
 def settings(c: MailServerConfig, p: Callable[[str], str]) -> dict[str, object]:
-    endpoint, sign_region = ARCHIVE_S3[c.secrets.cloud]
     return {
-        "cloud": c.secrets.cloud,
-        "role_name": c.secrets.role_name,
-        "bucket": c.archive_bucket,
-        "endpoint": endpoint,
-        "sign_region": sign_region,
+        **bucket_access(c, c.archive_bucket),
         "prefix": BACKUP_PREFIX,
         "paths": [p(x) for x in BACKUP_PATHS],
         "exclude": [p(x) for x in BACKUP_EXCLUDE],

@@ -48,15 +48,23 @@ ARCHIVE_S3: Final[dict[Cloud, tuple[str, str]]] = {
 }
 
 
-def settings(c: MailServerConfig, p: Callable[[str], str]) -> dict[str, object]:
-    """What hkmail-journal-upload reads (no secret: the role's key comes from the metadata)."""
+def bucket_access(c: MailServerConfig, bucket: str | None) -> dict[str, object]:
+    """How a daemon on the server reaches a Hong Kong bucket: the cloud's S3 endpoint and
+    Signature V4 region, as the instance role (no secret: its key comes from the metadata)."""
     endpoint, sign_region = ARCHIVE_S3[c.secrets.cloud]
     return {
         "cloud": c.secrets.cloud,
         "role_name": c.secrets.role_name,
-        "bucket": c.archive_bucket,
+        "bucket": bucket,
         "endpoint": endpoint,
         "sign_region": sign_region,
+    }
+
+
+def settings(c: MailServerConfig, p: Callable[[str], str]) -> dict[str, object]:
+    """What hkmail-journal-upload reads (no secret: the role's key comes from the metadata)."""
+    return {
+        **bucket_access(c, c.archive_bucket),
         "prefix": JOURNAL_PREFIX,
         "spool": p(JOURNAL_SPOOL),
         "status": p(JOURNAL_STATUS),

@@ -17,6 +17,7 @@ from hkmail.facts import Cloud
 from hkmail.mailserver import backup, journal
 from hkmail.mailserver.model import MailServerConfig, Ports
 from hkmail.mailserver.notify_config import settings as notify_settings
+from hkmail.mailserver.units import daemon_unit
 
 VMAIL_UID: Final = 5000  # owner of all mailboxes; fixed so restored disks keep working
 LISTEN_ALL: Final = "all"
@@ -844,71 +845,34 @@ def _boot(c: MailServerConfig, lay: Layout, prt: Ports) -> list[RenderedFile]:
     ratelimit = package.joinpath("ratelimit.py").read_text()
     authpolicy = package.joinpath("authpolicy.py").read_text()
     policy_args = f"{prt.auth_policy} {p(AUTHPOLICY_KEY)} {c.auth_failure_limit}"
-    authpolicy_unit = f"""\
-# Rendered by hk-mail: Dovecot's authentication policy server (failed logins per client).
-[Unit]
-Description=hk-mail: refuse client addresses with too many failed logins
-Before=dovecot.service
-
-[Service]
-User={RATELIMIT_USER}
-Group={RATELIMIT_USER}
-UMask=0077
-ExecStart=/usr/bin/python3 {p(AUTHPOLICY)} {policy_args}
-Restart=on-failure
-NoNewPrivileges=yes
-ProtectSystem=strict
-ProtectHome=yes
-PrivateTmp=yes
-
-[Install]
-WantedBy=multi-user.target
-"""
+    authpolicy_unit = daemon_unit(
+        "Dovecot's authentication policy server (failed logins per client).",
+        "refuse client addresses with too many failed logins",
+        before="dovecot.service",
+        user=RATELIMIT_USER,
+        umask="0077",
+        exec_start=f"/usr/bin/python3 {p(AUTHPOLICY)} {policy_args}",
+    )
     limits = f"{p(RATELIMIT_SOCKET)} {c.domain} {c.recipients_per_hour} {c.messages_per_hour}"
-    ratelimit_unit = f"""\
-# Rendered by hk-mail: per-login sending limits on submission (a Postfix policy service).
-[Unit]
-Description=hk-mail: per-login recipient and message limits on submission
-Before=postfix.service
-
-[Service]
-User={RATELIMIT_USER}
-Group={RATELIMIT_USER}
-UMask=0007
-ExecStart=/usr/bin/python3 {p(RATELIMIT)} {limits}
-Restart=on-failure
-NoNewPrivileges=yes
-ProtectSystem=strict
-ProtectHome=yes
-PrivateTmp=yes
-ReadWritePaths={p(RATELIMIT_SOCKET.rsplit("/", 1)[0])}
-
-[Install]
-WantedBy=multi-user.target
-"""
-    milter_dir = p(FROM_MILTER_SOCKET.rsplit("/", 1)[0])
+    ratelimit_unit = daemon_unit(
+        "per-login sending limits on submission (a Postfix policy service).",
+        "per-login recipient and message limits on submission",
+        before="postfix.service",
+        user=RATELIMIT_USER,
+        umask="0007",
+        exec_start=f"/usr/bin/python3 {p(RATELIMIT)} {limits}",
+        read_write=p(RATELIMIT_SOCKET.rsplit("/", 1)[0]),
+    )
     sender_login = p(POSTFIX_DIR + "/sender_login")
-    milter_unit = f"""\
-# Rendered by hk-mail: the submission milter binding the header From to the login.
-[Unit]
-Description=hk-mail: header From must belong to the SMTP AUTH login
-Before=postfix.service
-
-[Service]
-User={FROM_MILTER_USER}
-Group={FROM_MILTER_USER}
-UMask=0007
-ExecStart=/usr/bin/python3 {p(FROM_MILTER)} unix:{p(FROM_MILTER_SOCKET)} {sender_login}
-Restart=on-failure
-NoNewPrivileges=yes
-ProtectSystem=strict
-ProtectHome=yes
-PrivateTmp=yes
-ReadWritePaths={milter_dir}
-
-[Install]
-WantedBy=multi-user.target
-"""
+    milter_unit = daemon_unit(
+        "the submission milter binding the header From to the login.",
+        "header From must belong to the SMTP AUTH login",
+        before="postfix.service",
+        user=FROM_MILTER_USER,
+        umask="0007",
+        exec_start=f"/usr/bin/python3 {p(FROM_MILTER)} unix:{p(FROM_MILTER_SOCKET)} {sender_login}",
+        read_write=p(FROM_MILTER_SOCKET.rsplit("/", 1)[0]),
+    )
     # Debian's unattended-upgrades applies the security archive daily (its default origins).
     apt_periodic = (
         'APT::Periodic::Update-Package-Lists "1";\nAPT::Periodic::Unattended-Upgrade "1";\n'
