@@ -50,6 +50,8 @@ def test_each_status_hong_kong_attested_exempted_and_what_the_gate_would_block(
 ) -> None:
     private = flows("--stack", "private-tencent")
     assert private and all(f["status"] == "Hong Kong" and not f["blocking"] for f in private)
+    relay = [f for f in private if f["rule"] == "residency-mail-relay"]
+    assert [f["destination"] for f in relay] == ["Tencent SES (smtp.qcloudmail.com) (Hong Kong)"]
     alibaba = {f["via"]: f for f in flows("--stack", "alibaba-mail")}
     mx = alibaba["MX pedderlaw.com.hk -> mx1.qiye.aliyun.com"]
     assert mx["declared_by"] == "exemption EX-2026-002"

@@ -25,7 +25,12 @@ from hkmail_policy.model import ALLOWED_REGIONS_SCHEMA, Context, ProviderRef, Re
 from hkmail_policy.rules import RULES_BY_ID
 
 from hkmail.facts import HONG_KONG_RELAYS, TENCENT_SES_HK_SMTP
-from hkmail.presets import DIRECTMAIL_SPF_INCLUDES, SUITES, TENCENT_SES_SPF_INCLUDE
+from hkmail.presets import (
+    ALIBABA_MAIL_HK_SMTP,
+    DIRECTMAIL_SPF_INCLUDES,
+    SUITES,
+    TENCENT_SES_SPF_INCLUDE,
+)
 from tests.conftest import stack_config
 
 REPO = Path(__file__).resolve().parent.parent
@@ -135,6 +140,33 @@ def test_report_flows_failure_mandatory_aggregate_advisory_own_domain_ignored() 
     assert "TLS-RPT aggregate reports" in tlsrpt and "tls.example.org" in tlsrpt
     assert RULES_BY_ID["residency-mail-failure-reports"].enforcement == "mandatory"
     assert RULES_BY_ID["residency-mail-aggregate-reports"].enforcement == "advisory"
+
+
+def _server(relay: str) -> Resource:
+    import base64
+
+    conf = f"#cloud-config\nwrite_files:\n  - content: |\n      relayhost = [{relay}]:465\n"
+    data = {"userData": base64.b64encode(conf.encode()).decode()}
+    return Resource("urn:r::ecs", "alicloud:ecs/instance:Instance", "ecs", data, False, HK, None)
+
+
+def test_the_private_servers_smarthost_is_a_mail_relay_flow_judged_by_the_table() -> None:
+    def relay(host: str) -> list[str]:
+        server = _server(host)
+        return messages("residency-mail-relay", server, ctx(server))
+
+    assert relay("smtp.qcloudmail.com") == []  # Tencent SES's Hong Kong endpoint
+    [gz] = relay("gz-smtp.qcloudmail.com")
+    assert "Tencent SES outside Hong Kong (gz-smtp.qcloudmail.com) (outside Hong Kong)" in gz
+    assert "outgoing mail the server relays (message content and recipients)" in gz
+    [hk_site] = relay(ALIBABA_MAIL_HK_SMTP)  # the preset's SMTP host is the table's
+    site = "Alibaba Mail (Hong Kong site) (smtp.hk.aliyun.com) (storage location not published)"
+    assert site in hk_site
+    [dm] = relay("smtpdm-ap-southeast-1.aliyuncs.com")
+    assert "Alibaba DirectMail" in dm and "(outside Hong Kong)" in dm
+    [other] = relay("203.0.113.5")
+    assert "SMTP relay 203.0.113.5 is not in the pack's mail-systems table" in other
+    assert "relayhost 203.0.113.5:465 of alicloud:ecs/instance:Instance 'ecs'" in other
 
 
 # --- declarations -----------------------------------------------------------------------------
@@ -337,6 +369,35 @@ def test_gate_blocks_undeclared_mail_flows_and_shows_attested_ones(tmp_path: Pat
     aggregate = [v for v in stacks["foreign"]
                  if v["policyName"] == "residency-mail-aggregate-reports"]  # fmt: skip
     assert aggregate and all(v["enforcementLevel"] == "advisory" for v in aggregate)
+
+
+def test_gate_blocks_a_smarthost_of_unknown_location_unless_attested_for_the_stack(
+    tmp_path: Path,
+) -> None:
+    entry = {**GOOD, "system": "smtp.relay.example.net", "confirmedBy": "Relay Example Ltd"}
+    path = _write(tmp_path, [{**entry, "stacks": ["attested"]}])
+    out = subprocess.run(
+        [str(REPO / "scripts" / "gate"), "--project", str(REPO / "tests/projects/relay_smarthost"),
+         "--all-stacks", "--pass-env", attestations.ENV_FILE, "--format", "json"],
+        capture_output=True, text=True, timeout=900,
+        env={**os.environ, attestations.ENV_FILE: str(path)},
+    )  # fmt: skip
+    assert out.returncode in (0, 1), out.stderr[-3000:]
+    relay = {
+        s["stack"]: [v for v in s["violations"] if v["policyName"] == "residency-mail-relay"]
+        for s in json.loads(out.stdout)["stacks"]
+    }
+    [foreign] = relay["foreign"]
+    assert foreign["enforcementLevel"] == "mandatory", foreign
+    assert (
+        "relayhost smtp.relay.example.net:465 of alicloud:ecs/instance:Instance 'mail'"
+        in (foreign["message"])
+    )
+    assert "storage location not published" in foreign["message"]
+    [attested] = relay["attested"]  # the same relay, attested for this stack only
+    assert attested["enforcementLevel"] == "advisory"
+    assert "attestation ATT-2026-009" in attested["message"]
+    assert relay["hongkong"] == []  # smtp.qcloudmail.com: Tencent SES Hong Kong
 
 
 # --- plans and reports read the flows from the pack's findings ------------------------------

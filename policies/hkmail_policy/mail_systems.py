@@ -28,6 +28,7 @@ class MailSystem:
     fact: str  # what the vendor publishes about where the data is, with its source
     mx: tuple[str, ...] = ()  # MX host globs (lower case, no trailing dot)
     spf: tuple[str, ...] = ()  # SPF include domains
+    relay: tuple[str, ...] = ()  # SMTP hosts a mail server relays outbound mail through
 
     def place(self, host: str) -> Place:
         return Place(f"{self.title} ({host})", self.jurisdiction, self.fact)
@@ -44,6 +45,7 @@ SYSTEMS: tuple[MailSystem, ...] = (
         f"not as separate storage ({CHECKED})",
         mx=("mxbiz1.qq.com", "mxbiz2.qq.com"),
         spf=("spf.mail.qq.com",),
+        relay=("smtp.exmail.qq.com",),
     ),
     MailSystem(
         "alibaba-mail",
@@ -54,6 +56,8 @@ SYSTEMS: tuple[MailSystem, ...] = (
         f"hosts are those of help.aliyun.com document 446248 ({CHECKED})",
         mx=("mx1.qiye.aliyun.com", "mx2.qiye.aliyun.com", "mx3.qiye.aliyun.com"),
         spf=("spf.qiye.aliyun.com",),
+        # SMTP host: help.aliyun.com document 36687 ("Send emails from Alibaba Mail using SMTP")
+        relay=("smtp.qiye.aliyun.com",),
     ),
     MailSystem(
         "alibaba-mail-sg",
@@ -65,6 +69,9 @@ SYSTEMS: tuple[MailSystem, ...] = (
         f"include:spf.sg.aliyun.com, but no page states where its mail is stored ({CHECKED})",
         mx=("mx1.sg.aliyun.com", "mx2.sg.aliyun.com"),
         spf=("spf.sg.aliyun.com",),
+        # SMTP host: alibabacloud.com/help/.../alibaba-mail/latest/example-of-python3-6-and-later-
+        # using-smtp (its Singapore site, all language versions)
+        relay=("smtp.sg.aliyun.com",),
     ),
     MailSystem(
         "alibaba-mail-hk",
@@ -79,6 +86,7 @@ SYSTEMS: tuple[MailSystem, ...] = (
         "mail is kept on Alibaba Cloud's mail servers, no page states that this site stores it in "
         "Hong Kong, and its MX hosts, SPF include and IMAP/POP hosts are not published (the MX "
         f"come from its console) ({CHECKED})",
+        relay=("smtp.hk.aliyun.com",),
     ),
     MailSystem(
         "alibaba-directmail",
@@ -87,8 +95,11 @@ SYSTEMS: tuple[MailSystem, ...] = (
         "no Hong Kong region: DirectMail runs in cn-hangzhou, ap-southeast-1, ap-southeast-2 "
         "(now 'United States (formerly Sydney)'), us-east-1 and eu-central-1 "
         f"(alibabacloud.com/help/en/direct-mail/api-endpoints, {CHECKED}); SPF include as its "
-        "Hangzhou documentation gives it",
+        "Hangzhou documentation gives it; SMTP endpoints smtpdm.aliyun.com (Hangzhou), "
+        "smtpdm-ap-southeast-1/-us-east-1/-eu-central-1.aliyuncs.com and the legacy "
+        "smtpdm-ap-southeast-1/-2.aliyun.com (alibabacloud.com/help/en/direct-mail/smtp-endpoints)",
         spf=("spf1.dm.aliyun.com",),
+        relay=("smtpdm.aliyun.com", "smtpdm-*.aliyuncs.com", "smtpdm-*.aliyun.com"),
     ),
     MailSystem(
         "tencent-ses",
@@ -98,6 +109,15 @@ SYSTEMS: tuple[MailSystem, ...] = (
         "ap-singapore); the SPF include qcloudmail.com (CreateEmailIdentity) is the same for "
         "every region, so it shows no location by itself",
         spf=("qcloudmail.com",),
+    ),
+    MailSystem(
+        "tencent-ses-outside",
+        "Tencent SES outside Hong Kong",
+        "outside",
+        "Tencent SES 'SMTP Service Address' (tencentcloud.com/document/product/1084/44457): "
+        "gz-smtp.qcloudmail.com is Guangzhou (Mainland China), sg-smtp.qcloudmail.com Singapore; "
+        f"only smtp.qcloudmail.com is Hong Kong ({CHECKED})",
+        relay=("gz-smtp.qcloudmail.com", "sg-smtp.qcloudmail.com"),
     ),
 )
 BY_ID = {s.id: s for s in SYSTEMS}
@@ -125,6 +145,11 @@ TENCENT_SES_RELAY_FACT = (
 def by_mx(host: str) -> MailSystem | None:
     host = host.lower().rstrip(".")
     return next((s for s in SYSTEMS if any(fnmatch.fnmatchcase(host, g) for g in s.mx)), None)
+
+
+def by_relay(host: str) -> MailSystem | None:
+    host = host.lower().rstrip(".")
+    return next((s for s in SYSTEMS if any(fnmatch.fnmatchcase(host, g) for g in s.relay)), None)
 
 
 def by_spf_include(domain: str) -> MailSystem | None:

@@ -40,6 +40,9 @@ NOT_COVERED: dict[str, str] = {
     "residency-mail-senders": "Services that send as the domain without an SPF include (an ip4/ip6 "
     "range of a third party, a relay configured outside Pulumi), and where the sending service "
     "keeps copies of sent mail.",
+    "residency-mail-relay": "Relays named anywhere but Postfix's relayhost line in the "
+    "instance's user data (a transport map, a relay set by hand after boot, a sender-dependent "
+    "relay), and where a relay host it does not know answers (not published: it blocks).",
     "residency-mail-failure-reports": "Reports receivers request without a ruf address of the "
     "stack (forensic reports some receivers send anyway), and what the receiver does with them.",
     "residency-mail-aggregate-reports": "Where report-processing services the stack's own "

@@ -318,6 +318,49 @@ def aggregate_report_flows(resource: Resource, ctx: Context) -> list[Flow]:
     ]  # fmt: skip
 
 
+# Postfix's relayhost line as the mail server's user data renders it ("relayhost = [host]:port";
+# the brackets turn off MX lookups, RFC 5321 5.1): the smarthost all outgoing mail goes through.
+_RELAYHOST = re.compile(
+    r"^\s*relayhost\s*=\s*\[?(?P<host>[A-Za-z0-9.:-]+?)\]?(?::(?P<port>\d+))?\s*$", re.M
+)
+SERVER = Place("the stack's mail server", "hong-kong", "the private server, in a Hong Kong zone")
+RELAY_TYPES = ("tencentcloud:Instance/instance:Instance", "alicloud:ecs/instance:Instance")
+
+
+def relay_flows(resource: Resource, ctx: Context) -> list[Flow]:
+    """The smarthost the private server relays outbound mail through (relay.host of the spec)."""
+    out: list[Flow] = []
+    for leaf in leaves(resource.props):
+        if not isinstance(leaf.value, str):
+            continue
+        for _, text in texts(leaf.value):
+            for m in _RELAYHOST.finditer(text):
+                host = m["host"].lower().rstrip(".")
+                system = mail_systems.by_relay(host)
+                if host == mail_systems.TENCENT_SES_HK_RELAY:
+                    dest = Place(f"Tencent SES ({host})", "hong-kong",
+                                 mail_systems.TENCENT_SES_RELAY_FACT)  # fmt: skip
+                elif system is not None:
+                    dest = system.place(host)
+                else:
+                    dest = mail_systems.unlisted(host, "SMTP relay")
+                port = f":{m['port']}" if m["port"] else ""
+                out.append(
+                    Flow(
+                        SERVER,
+                        dest,
+                        "outgoing mail the server relays (message content and recipients)",
+                        f"relayhost {host}{port} of {resource.describe()}",
+                        "mail-relay",
+                    )
+                )
+    return out
+
+
+def check_mail_relay(resource: Resource, ctx: Context) -> Iterable[Finding]:
+    return _findings(resource, ctx, relay_flows(resource, ctx))
+
+
 def check_mail_storage(resource: Resource, ctx: Context) -> Iterable[Finding]:
     return _findings(resource, ctx, mx_flows(resource, ctx))
 
@@ -350,6 +393,7 @@ FLOWS_BY_RULE: dict[str, Callable[[Resource, Context], list[Flow]]] = {
     "residency-mail-senders": spf_flows,
     "residency-mail-failure-reports": failure_report_flows,
     "residency-mail-aggregate-reports": aggregate_report_flows,
+    "residency-mail-relay": relay_flows,
 }
 
 
@@ -398,6 +442,24 @@ RULES = (
         check=check_mail_senders,
         scope="stack",
         types=_RECORD_TYPES,
+        config_schema=ALLOWED_REGIONS_SCHEMA,
+    ),
+    Rule(
+        id="residency-mail-relay",
+        title="The mail server relays outgoing mail through Hong Kong",
+        description="The private mail server hands all outgoing mail (content and recipients) "
+        "to the SMTP relay its Postfix relayhost names (the spec's relay.host, rendered into the "
+        "instance's user data), so that relay is a flow of mail data: Tencent SES's Hong Kong "
+        "endpoint smtp.qcloudmail.com is Hong Kong; its Guangzhou and Singapore endpoints and "
+        "Alibaba DirectMail's are outside; a hosted suite's SMTP host publishes no location; any "
+        "other host or address is not published until attested or declared.",
+        severity="critical",
+        enforcement="mandatory",
+        remediation="Relay through Tencent SES's Hong Kong endpoint (smtp.qcloudmail.com), or "
+        "file " + _DECLARE,
+        controls=RESIDENCY,
+        check=check_mail_relay,
+        types=RELAY_TYPES,
         config_schema=ALLOWED_REGIONS_SCHEMA,
     ),
     Rule(
