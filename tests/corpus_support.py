@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml
 
 from tests.support import REPO
@@ -153,3 +154,22 @@ def check_verdict(program: str, expect: Expect, verdict: Verdict) -> None:
                 f"{rule} did not name resource {expect.resource!r}",
                 shown,
             )
+
+
+def judge_selected(
+    request: pytest.FixtureRequest, corpus: Path, module: str, classes: Iterable[int]
+) -> dict[str, Verdict]:
+    """Judge, up front, the programs of ``corpus`` this session selected (pytest -k) among the
+    tests of ``module`` (its name's last part), and print how long that took."""
+    selected = {
+        item.callspec.params["program"]
+        for item in request.session.items
+        if hasattr(item, "callspec")
+        and "program" in item.callspec.params
+        and item.module is not None
+        and item.module.__name__.endswith(module)
+    }
+    t0 = time.perf_counter()
+    results = judge_all(corpus, [p for p in programs(corpus) if p in selected], classes)
+    print(f"\n{module}: {len(results)} programs judged in {time.perf_counter() - t0:.1f} s")
+    return results

@@ -4,12 +4,9 @@ flow in, a read, a routing label or a host only read from is not."""
 
 from __future__ import annotations
 
-import time
-from collections.abc import Iterator
-
 import pytest
 
-from tests.corpus_support import Verdict, check_verdict, judge_all, load_expect, programs
+from tests.corpus_support import Verdict, check_verdict, judge_selected, load_expect, programs
 from tests.support import REPO
 
 CORPUS = REPO / "tests" / "flow_corpus"
@@ -20,19 +17,8 @@ CLASSES = {1, 2, 3, 4, 5, 6, 7}
 
 
 @pytest.fixture(scope="session")
-def flow_verdicts(request: pytest.FixtureRequest) -> Iterator[dict[str, Verdict]]:
-    selected = {
-        item.callspec.params["program"]
-        for item in request.session.items
-        if hasattr(item, "callspec")
-        and "program" in item.callspec.params
-        and item.module is not None
-        and item.module.__name__.endswith("test_flow_corpus")
-    }
-    t0 = time.perf_counter()
-    results = judge_all(CORPUS, [p for p in PROGRAMS if p in selected], CLASSES)
-    print(f"\nflow corpus: {len(results)} programs judged in {time.perf_counter() - t0:.1f} s")
-    yield results
+def flow_verdicts(request: pytest.FixtureRequest) -> dict[str, Verdict]:
+    return judge_selected(request, CORPUS, "test_flow_corpus", CLASSES)
 
 
 def test_every_class_has_a_leak_and_its_compliant_twin() -> None:

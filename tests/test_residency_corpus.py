@@ -3,12 +3,9 @@ gate, each judged as its expect.yaml says."""
 
 from __future__ import annotations
 
-import time
-from collections.abc import Iterator
-
 import pytest
 
-from tests.corpus_support import Verdict, check_verdict, judge_all, load_expect, programs
+from tests.corpus_support import Verdict, check_verdict, judge_selected, load_expect, programs
 from tests.support import REPO
 
 CORPUS = REPO / "tests" / "corpus"
@@ -17,21 +14,8 @@ CLASSES = {1, 2, 3, 4, 5, 6, 7}
 
 
 @pytest.fixture(scope="session")
-def verdicts(request: pytest.FixtureRequest) -> Iterator[dict[str, Verdict]]:
-    # only the programs this session selected (pytest -k), all of them judged up front
-    selected = {
-        item.callspec.params["program"]
-        for item in request.session.items
-        if hasattr(item, "callspec")
-        and "program" in item.callspec.params
-        and item.module is not None
-        and item.module.__name__.endswith("test_residency_corpus")
-    }
-    t0 = time.perf_counter()
-    results = judge_all(CORPUS, [p for p in PROGRAMS if p in selected], CLASSES)
-    total = time.perf_counter() - t0
-    print(f"\nresidency corpus: {len(results)} programs judged in {total:.1f} s")
-    yield results
+def verdicts(request: pytest.FixtureRequest) -> dict[str, Verdict]:
+    return judge_selected(request, CORPUS, "test_residency_corpus", CLASSES)
 
 
 def test_the_corpus_layout_holds() -> None:
