@@ -60,6 +60,9 @@ def system_glob(system: str) -> str | None:
 def _stacks(entry: Mapping[str, Any], file: str, where: str) -> tuple[str, ...]:
     raw = entry.get("stacks")
     allowed = "a non-empty list of stack names or globs, e.g. [tencent-exmail] (['*']: every stack)"
+    if "stacks" not in entry:
+        why = "missing: every attestation names the stacks it covers (a vendor confirms one tenant)"
+        raise RecordError(file, where, "stacks", why, allowed)
     if not isinstance(raw, list) or not raw:
         raise RecordError(file, where, "stacks", f"{raw!r} is not a non-empty list", allowed)
     for name in raw:
@@ -72,7 +75,8 @@ def _stacks(entry: Mapping[str, Any], file: str, where: str) -> tuple[str, ...]:
 def _parse(
     entry: Mapping[str, Any], file: str, where: str, today: date, gov: Any
 ) -> tuple[Attestation, str]:
-    check_fields(entry, _FIELDS, _REQUIRED, file, where)
+    check_fields(entry, _FIELDS, _REQUIRED - {"stacks"}, file, where)
+    stacks = _stacks(entry, file, where)
     approval = parse_approval(entry, gov, file, where, today)
     system = text(entry, "system", file, where)
     glob = system_glob(system)
@@ -111,7 +115,6 @@ def _parse(
         raise RecordError(file, where, "example", f"{example!r}", "true or false")
     confirmed_by = text(entry, "confirmedBy", file, where, 3)
     document = text(entry, "document", file, where, 5)
-    stacks = _stacks(entry, file, where)
     return Attestation(
         id=str(entry["id"]),
         system=glob,
