@@ -103,7 +103,7 @@ ALLOWED = "pcpd-model-clauses-2022 | processor-contract"
         (
             cross("Mainland China", "processor-contract", "EX-2026-010"),
             "crossBorder.exemption",
-            "approved for stack alibaba-mail",
+            "covers stack 'alibaba-mail' only",
         ),
     ],
 )

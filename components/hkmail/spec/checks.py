@@ -230,6 +230,45 @@ def _declared_exemptions(config: Mapping[str, object]) -> Iterator[tuple[str, st
                 yield f"hkmail:privateServer.notify.rules[{k}].crossBorder.exemption", ref
 
 
+def exemption_on_file(
+    path: str,
+    ref: str,
+    exemptions: Mapping[str, Exemption],
+    today: dt.date,
+    stack: str | None,
+    blocked: str,
+) -> SpecError | None:
+    """Why the exemption ``ref`` at ``path`` would not cover its cross-border declaration (none
+    on file, another stack's, expired), or None; ``blocked``: what the gate would then block."""
+    known = exemptions.get(ref)
+    new = NEW_EXEMPTION.replace("<stack>", stack or "<stack>")
+    if known is None:
+        on_file = ", ".join(sorted(exemptions)) or "none"
+        return SpecError(
+            path,
+            ref,
+            f"the id of an exemption in policies/exemptions.yaml (on file: {on_file})",
+            f"no such exemption on file: the gate would block {blocked}; to request "
+            f"one, {new} (format: policies/README.md#exemptions)",
+        )
+    if stack is not None and known.stack is not None and known.stack != stack:
+        return SpecError(
+            path,
+            ref,
+            f"an exemption whose resources.stack is this stack ({stack})",
+            f"{ref} covers stack '{known.stack}' only, so the gate would block {blocked} "
+            f"here; an exemption is approved for one stack: {new}",
+        )
+    if known.expires is not None and known.expires < today:
+        return SpecError(
+            path,
+            ref,
+            "an exemption that has not expired (renew it in policies/exemptions.yaml)",
+            f"it expired on {known.expires.isoformat()}; an expired exemption is a violation again",
+        )
+    return None
+
+
 def exemptions_on_file(
     config: Mapping[str, object],
     exemptions: Mapping[str, Exemption],
@@ -237,33 +276,9 @@ def exemptions_on_file(
     stack: str | None = None,
 ) -> Iterator[SpecError]:
     for path, ref in _declared_exemptions(config):
-        known = exemptions.get(ref)
-        new = NEW_EXEMPTION.replace("<stack>", stack or "<stack>")
-        if known is None:
-            on_file = ", ".join(sorted(exemptions)) or "none"
-            yield SpecError(
-                path,
-                ref,
-                f"the id of an exemption in policies/exemptions.yaml (on file: {on_file})",
-                "no such exemption on file: the gate would block the transfer; to request "
-                f"one, {new} (format: policies/README.md#exemptions)",
-            )
-        elif stack is not None and known.stack is not None and known.stack != stack:
-            yield SpecError(
-                path,
-                ref,
-                f"an exemption whose resources.stack is this stack ({stack})",
-                f"{ref} covers stack '{known.stack}' only, so the gate would block the "
-                f"transfer here; an exemption is approved for one stack: {new}",
-            )
-        elif known.expires is not None and known.expires < today:
-            yield SpecError(
-                path,
-                ref,
-                "an exemption that has not expired (renew it in policies/exemptions.yaml)",
-                f"it expired on {known.expires.isoformat()}; an expired exemption is a "
-                "violation again",
-            )
+        error = exemption_on_file(path, ref, exemptions, today, stack, "the transfer")
+        if error is not None:
+            yield error
 
 
 def _targets(domain: DomainSpec, path: str) -> Iterator[tuple[str, str, str]]:

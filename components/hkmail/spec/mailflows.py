@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from typing import Final
 
 from hkmail.errors import SpecError
-from hkmail.spec.checks import NEW_EXEMPTION, Exemption
+from hkmail.spec.checks import Exemption, exemption_on_file
 from hkmail.spec.cross_border import TRANSFER_SAFEGUARDS
 from hkmail.spec.domains import DomainSpec
 from hkmail.spec.reader import _Reader
@@ -273,26 +273,6 @@ def exemptions_on_file(
             continue
         path = f"hkmail:mailFlows[{i}].crossBorder.exemption"
         ref = d.cross_border.exemption
-        known = exemptions.get(ref)
-        if known is None:
-            on_file = ", ".join(sorted(exemptions)) or "none"
-            yield SpecError(
-                path,
-                ref,
-                f"the id of an exemption in policies/exemptions.yaml (on file: {on_file})",
-                f"no such exemption on file: the gate would block the flow; {NEW_EXEMPTION}",
-            )
-        elif stack is not None and known.stack is not None and known.stack != stack:
-            yield SpecError(
-                path,
-                ref,
-                f"an exemption whose resources.stack is this stack ({stack})",
-                f"{ref} is approved for stack {known.stack}",
-            )
-        elif known.expires is not None and known.expires < today:
-            yield SpecError(
-                path,
-                ref,
-                "an exemption that has not expired",
-                f"it expired on {known.expires.isoformat()}; the flow is blocked again",
-            )
+        error = exemption_on_file(path, ref, exemptions, today, stack, "the flow")
+        if error is not None:
+            yield error
