@@ -72,3 +72,15 @@ def test_each_status_hong_kong_attested_exempted_and_what_the_gate_would_block(
         "BLOCK it" in text  # fmt: skip
     assert "Attest or declare: mailboxes of harbourtrading.com.hk" in text
     assert "ATT-2026-001" not in text
+
+
+def test_a_pack_without_the_flow_table_lists_the_blueprints_own_flows(tmp_path: Path) -> None:
+    from toolchain import planflows
+    from toolchain.governance import DEFAULT_PACK
+
+    older = tmp_path / "hkmail_policy" / "rules"
+    older.mkdir(parents=True)
+    (older / "mailflows.py").write_text("RULES = ()\n")  # a base branch's pack from before
+    assert planflows._pack_dir(tmp_path) == DEFAULT_PACK
+    assert planflows._pack_dir(tmp_path / "elsewhere") == DEFAULT_PACK
+    assert planflows._pack_dir(DEFAULT_PACK) == DEFAULT_PACK

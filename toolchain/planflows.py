@@ -27,9 +27,12 @@ NOTE = "listed from the planned records; --gate gives the verdict under the poli
 
 
 def _pack_dir(pack_dir: str | os.PathLike[str]) -> Path:
-    """A pack without the mail-flow rules (another team's) lists the blueprint's own flows."""
+    """A pack without the mail-flow rules (another team's, or an older copy of this one, such as
+    a base branch's in CI) lists the blueprint's own flows."""
     own = Path(pack_dir) / PACKAGE / "rules" / "mailflows.py"
-    return Path(pack_dir) if own.is_file() else DEFAULT_PACK
+    if own.is_file() and "FLOWS_BY_RULE" in own.read_text(encoding="utf-8"):
+        return Path(pack_dir)
+    return DEFAULT_PACK
 
 
 def rows(plan: Plan, pack_dir: str | os.PathLike[str]) -> list[FlowRow]:
@@ -40,7 +43,8 @@ def rows(plan: Plan, pack_dir: str | os.PathLike[str]) -> list[FlowRow]:
     flows = pack_module(pack, "flows")
     approvals = pack_module(pack, "approvals")
     today = hong_kong_today()
-    exemptions = load_exemptions(pack) if has_records(pack) else ()
+    # the exemptions of the pack the user named (check_pack_records validated them)
+    exemptions = load_exemptions(pack_dir) if has_records(pack_dir) else ()
 
     def provider(r: PlannedResource) -> Any:
         p = plan.provider_of(r)
