@@ -40,6 +40,7 @@ class FakeDingTalkApi:
     key: Path
     clock: Callable[[], float] = time.time
     port: int = 0
+    address: str = "127.0.0.1"  # the end-to-end test gives it its own, on port 443
     tokens: dict[str, float] = field(default_factory=dict)  # token -> expiry
     token_requests: int = 0
     todos: list[dict[str, Any]] = field(default_factory=list)  # {"user", "operator", "body"}
@@ -67,7 +68,7 @@ class FakeDingTalkApi:
 
         ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         ctx.load_cert_chain(self.cert, self.key)
-        server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
+        server = ThreadingHTTPServer((self.address, self.port), Handler)
         self.port = server.server_address[1]
         server.socket = ctx.wrap_socket(server.socket, server_side=True)
         self._server = server

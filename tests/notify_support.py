@@ -179,8 +179,11 @@ class FakePlatform:
 
 
 def platform_ca(tmp: Path) -> tuple[Path, Path, Path]:
-    """(ca.pem, cert.pem, key.pem): one certificate for every platform host."""
-    return make_test_ca(tmp, dns_names=[*PLATFORM_HOSTS.values(), "open.larksuite.com"])
+    """(ca.pem, cert.pem, key.pem): one certificate for every platform host (and DingTalk's API
+    host, for to-dos)."""
+    return make_test_ca(
+        tmp, dns_names=[*PLATFORM_HOSTS.values(), "open.larksuite.com", "api.dingtalk.com"]
+    )
 
 
 def loopback_connect(fakes: dict[str, FakePlatform]) -> Callable[[str, int, float], socket.socket]:

@@ -33,10 +33,12 @@ from hkmail.mailserver.notify_config import (
     NotifyDeclaration,
     NotifyRule,
     NotifyTarget,
+    NotifyTodo,
     check,
     settings,
 )
 from hkmail.mailserver.render import CA_BUNDLE, NOTIFY_CONF, NOTIFY_LOG_DIR, NOTIFY_SIEVE
+from tests.dingtalk_support import API_HOST, FakeDingTalkApi
 from tests.mailserver_support import (
     ATTACKER_IP,
     PARTNER,
@@ -333,6 +335,8 @@ def test_notify_config_errors_name_the_key_and_the_allowed_values() -> None:
 
 SPOOFABLE = "spoofable.example"  # p=none and SPF ~all: a forged From is delivered, dmarc=fail
 E2E_TARGETS = {"sales": "dingtalk", "finance": "wecom", "ops": "lark"}
+E2E_TODO_APP = {"appKey": "dingtodo-e2e", "appSecret": f"APP{secrets_module.token_hex(16)}"}
+E2E_UNION_ID = "uBob0nDuty"
 
 
 @extend("notify")
@@ -359,6 +363,11 @@ def _notify_extension(setup: Setup) -> Iterator[None]:
     for f in fakes.values():
         f.start()
         setup.zone.append(f"{f.host}. A {f.address}")
+    # DingTalk's API host, for the to-dos of the "tasks" rule
+    app_key, app_secret = E2E_TODO_APP["appKey"], E2E_TODO_APP["appSecret"]
+    api = FakeDingTalkApi(app_key, app_secret, {E2E_UNION_ID}, cert, key, port=443,
+                          address=f"{net}.{len(fakes) + 1}").start()  # fmt: skip
+    setup.zone.append(f"{API_HOST}. A {api.address}")
     setup.zone += [
         f'{SPOOFABLE}. TXT "v=spf1 ip4:192.0.2.1 ~all"',
         f'_dmarc.{SPOOFABLE}. TXT "v=DMARC1; p=none"',
@@ -379,15 +388,28 @@ def _notify_extension(setup: Setup) -> Iterator[None]:
         NotifyRule(
             "alerts", "ops", DECL, recipients=("alice",), subject=r"^ALERT", fields=("excerpt",)
         ),
+        NotifyRule(
+            "tasks",
+            "sales",
+            DECL,
+            recipients=("bob",),
+            senders=(PARTNER,),
+            subject=r"^TASK-",
+            fields=("subject", "link"),
+            todo=NotifyTodo("bob", ("subject", "link")),
+        ),
     )
     targets = tuple(NotifyTarget(t, p) for t, p in E2E_TARGETS.items())  # type: ignore[arg-type]
     setup.config = dataclasses.replace(
         setup.config,
-        notify=NotifyConfig(targets, rules),
+        notify=NotifyConfig(targets, rules, (("bob", E2E_UNION_ID),)),
         secrets=dataclasses.replace(setup.config.secrets, notify_targets="hkmail-notify"),
     )
     setup.cloud_secrets["hkmail-notify"] = json.dumps(
-        {t: {"url": f.url, "secret": f.secret} for t, f in fakes.items()}
+        {
+            **{t: {"url": f.url, "secret": f.secret} for t, f in fakes.items()},
+            "dingtalkTodo": E2E_TODO_APP,
+        }
     )
 
     def start(ns: list[str], rendered: Any, log: Path) -> subprocess.Popen[bytes]:
@@ -413,11 +435,13 @@ def _notify_extension(setup: Setup) -> Iterator[None]:
 
     setup.services["hkmail-notify"] = start
     setup.extras["notify"] = fakes
+    setup.extras["dingtalk-api"] = api
     try:
         yield
     finally:
         for f in fakes.values():
             f.stop()
+        api.stop()
 
 
 def _inbound(
@@ -443,9 +467,12 @@ def _inbound(
     if client is not None:
         client.sendmail(envelope, [f"{to}@{DOMAIN}"], bytes(msg))
         return mid
-    with smtplib.SMTP("127.0.0.1", server.ports.smtp, timeout=30,
-                      source_address=(source, 0)) as c:  # fmt: skip
-        c.sendmail(envelope, [f"{to}@{DOMAIN}"], bytes(msg))
+    try:
+        with smtplib.SMTP("127.0.0.1", server.ports.smtp, timeout=30,
+                          source_address=(source, 0)) as c:  # fmt: skip
+            c.sendmail(envelope, [f"{to}@{DOMAIN}"], bytes(msg))
+    except smtplib.SMTPException as exc:
+        raise AssertionError(f"{subject!r} to {to} refused: {exc}\n{server.log()}") from exc
     return mid
 
 
@@ -491,6 +518,29 @@ def test_delivered_partner_mail_reaches_each_platform_signed(
     assert "buyer@" not in text
     assert wc.texts[-1].endswith("new mail for bob@hkmail.test")  # no field declared
     assert "Excerpt: Disk 91% full on db1" in lk.texts[-1] and "second" not in lk.texts[-1]
+
+
+def test_delivered_task_mail_gives_one_dingtalk_todo_through_the_apps_token(
+    mail_server: MailServer, platforms: dict[str, FakePlatform]
+) -> None:
+    api: FakeDingTalkApi = mail_server.extras["dingtalk-api"]
+    before = len(api.todos)
+    mid = _inbound(mail_server, "bob", "TASK-31 call the supplier", body="Secret plan\n")
+    mail_server.fetch("bob", mid)
+    _wait(
+        f"the to-do was created (the API refused: {api.refused})",
+        lambda: len(api.todos) == before + 1,
+        mail_server,
+    )
+    todo = api.todos[-1]
+    assert todo["user"] == todo["operator"] == E2E_UNION_ID and api.refused == []
+    assert todo["body"]["subject"] == "[tasks] TASK-31 call the supplier"
+    assert todo["body"]["description"].startswith(f"Open: imap://{HOST}/INBOX?")
+    assert "Secret plan" not in json.dumps(todo["body"]) and "buyer@" not in json.dumps(todo)
+    assert api.token_requests >= 1
+    for f in (f for f in mail_server.p("/var/log").rglob("*") if f.is_file()):
+        text = f.read_text(errors="replace")
+        assert E2E_TODO_APP["appSecret"] not in text and not any(t in text for t in api.tokens), f
 
 
 def test_spoofed_and_unmatched_mail_is_delivered_but_never_notified(
