@@ -12,7 +12,7 @@ from typing import Any, Final
 
 import yaml
 
-from hkmail.mailserver import journal
+from hkmail.mailserver import journal, logship_files
 from hkmail.mailserver.model import MailServerConfig
 from hkmail.mailserver.render import (
     ACME_WEBROOT,
@@ -151,6 +151,7 @@ def _runcmd(config: MailServerConfig, rendered: Rendered) -> list[str | list[str
         ),
         ["install", "-d", "-o", "vmail", "-g", "vmail", "-m", "0750", p(VMAIL_DIR)],
         *_journal_dirs(config, rendered),
+        *logship_files.runcmd(config, p),
         [
             "install",
             "-d",
@@ -206,6 +207,11 @@ def _runcmd(config: MailServerConfig, rendered: Rendered) -> list[str | list[str
                 ["systemctl", "enable", "--now", "hkmail-backup.timer"],
             ]
             if config.archive_bucket
+            else []
+        ),
+        *(
+            [["systemctl", "enable", "--now", "hkmail-logship"]]
+            if logship_files.enabled(config)
             else []
         ),
         # The first issuance; if DNS does not point here yet, the timer retries every 10 minutes.

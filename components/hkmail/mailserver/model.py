@@ -26,6 +26,12 @@ _LOCAL_PART = re.compile(r"^[a-z0-9][a-z0-9._+-]{0,63}$")
 # Secret names of both stores: letters, digits, '-', '_' (SSM also allows '.'; KMS '/').
 _SECRET_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,127}$")
 _ARCHIVE_BUCKET = re.compile(r"^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$")
+# SLS project names: 3-63 of a-z, 0-9, '-'; logstore names 2-63 of a-z, 0-9, '_', '-' (Alibaba
+# Cloud, *Manage a project* / *Manage a Logstore*); a CLS topic id is a UUID.
+_SERVER_LOG: Final[dict[str, re.Pattern[str]]] = {
+    "alicloud": re.compile(r"[a-z0-9][a-z0-9-]{1,61}[a-z0-9]/[a-z0-9][a-z0-9_-]{0,61}[a-z0-9]"),
+    "tencentcloud": re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"),
+}
 _ROLE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+=,@-]{0,63}$")
 
 LETS_ENCRYPT: Final = "https://acme-v02.api.letsencrypt.org/directory"
@@ -131,6 +137,9 @@ class MailServerConfig:
     # The Hong Kong archive bucket (full name; COS: <name>-<appid>) the journal is uploaded to.
     # None: the journal is still spooled on the data disk, nothing uploads it (tests).
     archive_bucket: str | None = None
+    # The server-log store in Hong Kong hkmail-logship writes to: Alibaba "<project>/<logstore>"
+    # (SLS), Tencent the CLS topic id. None: nothing ships the server's logs (tests).
+    server_log: str | None = None
 
     def __post_init__(self) -> None:
         validate(self)
@@ -239,6 +248,12 @@ def validate(c: MailServerConfig) -> None:
             None,
             "the secret-store name of the backup's restic repository password",
             "with an archive bucket the server backs up nightly, encrypted with that password",
+        )
+    if c.server_log is not None and not _SERVER_LOG[c.secrets.cloud].fullmatch(c.server_log):
+        bad(
+            "serverLog",
+            c.server_log,
+            "alicloud: <SLS project>/<logstore>; tencentcloud: a CLS topic id (a UUID)",
         )
     s = c.secrets
     if not _ROLE_NAME.match(s.role_name):

@@ -14,7 +14,7 @@ from importlib import resources
 from typing import Final
 
 from hkmail.facts import Cloud
-from hkmail.mailserver import backup, journal
+from hkmail.mailserver import backup, journal, logship_files
 from hkmail.mailserver.model import MailServerConfig, Ports
 from hkmail.mailserver.notify_config import settings as notify_settings
 from hkmail.mailserver.units import daemon_unit
@@ -177,6 +177,10 @@ def render(
         *_notify(config, lay),
         *(RenderedFile(path, text, mode) for path, text, mode in journal.files(config, lay.p)),
         *(RenderedFile(path, text, mode) for path, text, mode in backup.files(config, lay.p)),
+        *(
+            RenderedFile(path, text, mode)
+            for path, text, mode in logship_files.files(config, lay.p)
+        ),
     )
     return Rendered(files=files, layout=lay, ports=prt)
 
@@ -878,6 +882,8 @@ def _boot(c: MailServerConfig, lay: Layout, prt: Ports) -> list[RenderedFile]:
         'APT::Periodic::Update-Package-Lists "1";\nAPT::Periodic::Unattended-Upgrade "1";\n'
     )
     metadata = METADATA_ADDRESS[s.cloud]
+    # root, and hkmail-logship when it ships (it signs with the role's key; logship_files.py).
+    allowed = f"{{ 0, {logship_files.LOGSHIP_UID} }}" if logship_files.enabled(c) else "0"
     new_login = f"tcp dport {{ {prt.submission}, {prt.submissions}, {prt.imaps} }} ct state new"
     per_minute = c.connection_rate_limit
     rate = f"limit rate over {per_minute}/minute burst {per_minute} packets"
@@ -907,9 +913,10 @@ table inet hkmail {{
     }}
     chain output {{
         type filter hook output priority filter; policy accept;
-        # The metadata service (the instance role's temporary keys) is root's alone.
-        ip daddr {metadata} meta skuid != 0 meta l4proto tcp counter reject with tcp reset
-        ip daddr {metadata} meta skuid != 0 counter reject
+        # The metadata service (the instance role's temporary keys) is root's alone (and the
+        # log shipper's, when there is one).
+        ip daddr {metadata} meta skuid != {allowed} meta l4proto tcp counter reject with tcp reset
+        ip daddr {metadata} meta skuid != {allowed} counter reject
     }}
 }}
 """

@@ -1,0 +1,163 @@
+"""hkmail-logship on the server: which logs ship, and the files that make it run.
+
+``SOURCES`` is the one table of what ships: each row is a systemd unit of hk-mail whose output
+(stdout and stderr) a drop-in sends to a file of its own under ``ALARM_LOG_DIR`` instead of the
+journal, and the pattern that marks a line as an alarm. To ship another unit's lines (e.g. the
+notifier's failures), add a row. Why files and not ``journalctl -f``: reading the system journal
+needs the ``systemd-journal`` group, which reads every unit's logs (Postfix's and Dovecot's name
+senders and recipients); a directory of only these files (root:hkmail-logship 0750, each file
+0640) gives the shipper exactly what it ships, and its cursor is an inode and an offset.
+
+The shipper runs as ``hkmail-logship`` (no login, no home) with a fixed uid (``LOGSHIP_UID``):
+the nftables rule that keeps the metadata service root's alone lets this uid through too, because
+the shipper signs with the instance role's temporary key. That key also reads the server's
+secrets, so a compromise of the shipper is a compromise of the role (as for the root journal
+uploader); its input is only these files and its output one HTTPS endpoint in Hong Kong.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from importlib import resources
+from typing import Final
+
+from hkmail.facts import Cloud
+from hkmail.mailserver.model import MailServerConfig
+
+LOGSHIP_USER: Final = "hkmail-logship"
+LOGSHIP_UID: Final = 5001  # fixed: the nftables rule names it (VMAIL_UID is 5000)
+LOGSHIP: Final = "/usr/local/sbin/hkmail-logship"
+LOGSHIP_CONF: Final = "/etc/hkmail/logship.json"
+ALARM_LOG_DIR: Final = "/var/log/hkmail-alarm"
+# The cursor on the encrypted data disk (a name no domain directory can have).
+LOGSHIP_STATE: Final = "/var/vmail/.hkmail-logship"
+SYSTEMD_DIR: Final = "/etc/systemd/system"
+DROP_IN: Final = "hkmail-logship.conf"
+
+
+@dataclass(frozen=True)
+class Source:
+    unit: str  # the systemd service whose output ships
+    alarm: str  # a regular expression: a matching line has severity "alarm"
+
+    @property
+    def log(self) -> str:
+        return f"{ALARM_LOG_DIR}/{self.unit.removeprefix('hkmail-')}.log"
+
+
+SOURCES: Final[tuple[Source, ...]] = (
+    Source("hkmail-authpolicy", r"hkmail-authpolicy: BLOCK "),
+    Source("hkmail-ratelimit", r"hkmail-ratelimit: LIMIT "),
+    Source("hkmail-journal-upload", r"\bALARM\b"),
+    Source("hkmail-backup", r"\bALARM\b"),
+)
+
+# cloud -> the log service's Hong Kong API host (SLS: the project is a sub-domain of it).
+# Alibaba Cloud, *Endpoints* (Simple Log Service): cn-hongkong.log.aliyuncs.com; Tencent Cloud
+# API 3.0: cls.ap-hongkong.tencentcloudapi.com (the regional domain of the cls service).
+LOG_API_HOST: Final[dict[Cloud, str]] = {
+    "alicloud": "cn-hongkong.log.aliyuncs.com",
+    "tencentcloud": "cls.ap-hongkong.tencentcloudapi.com",
+}
+# The query that finds an alarm line, in both stores' syntax (SLS and CLS Lucene-like search).
+ALARM_QUERY: Final = "severity: alarm"
+
+
+def enabled(c: MailServerConfig) -> bool:
+    return c.server_log is not None
+
+
+def settings(c: MailServerConfig, p: Callable[[str], str]) -> dict[str, object]:
+    """What hkmail-logship reads (no secret: the role's key comes from the metadata service)."""
+    assert c.server_log is not None
+    cloud = c.secrets.cloud
+    store: dict[str, object] = {"hostname": c.hostname, "host": LOG_API_HOST[cloud]}
+    if cloud == "alicloud":
+        project, logstore = c.server_log.split("/", 1)
+        store |= {"kind": "sls", "project": project, "logstore": logstore}
+    else:
+        store |= {"kind": "cls", "region": c.secrets.region, "topic_id": c.server_log}
+    return {
+        "cloud": cloud,
+        "role_name": c.secrets.role_name,
+        "fetch_script": p("/usr/local/sbin/hkmail-fetch-secrets"),
+        "cursor": p(LOGSHIP_STATE + "/cursor.json"),
+        "interval": 5,
+        "store": store,
+        "sources": [
+            {"name": s.unit.removeprefix("hkmail-"), "path": p(s.log), "alarm": s.alarm}
+            for s in SOURCES
+        ],
+    }
+
+
+def files(c: MailServerConfig, p: Callable[[str], str]) -> list[tuple[str, str, int]]:
+    """(path, content, mode) of the shipper and of each source's drop-in; none without a store."""
+    if not enabled(c):
+        return []
+    unit = f"""\
+# Rendered by hk-mail: ships hk-mail's alarm-bearing logs to the Hong Kong log store.
+[Unit]
+Description=hk-mail: ship alarm-bearing logs to the Hong Kong log store
+Wants=network-online.target
+After=network-online.target
+RequiresMountsFor=/var/vmail
+
+[Service]
+User={LOGSHIP_USER}
+Group={LOGSHIP_USER}
+# vmail's group may enter the data disk's root (0750), where the cursor lives.
+SupplementaryGroups=vmail
+UMask=0077
+ExecStart=/usr/bin/python3 {p(LOGSHIP)} {p(LOGSHIP_CONF)}
+Restart=always
+RestartSec=10
+NoNewPrivileges=yes
+ProtectSystem=strict
+ProtectHome=yes
+PrivateTmp=yes
+PrivateDevices=yes
+ReadWritePaths={p(LOGSHIP_STATE)}
+RestrictAddressFamilies=AF_INET AF_INET6 AF_UNIX
+
+[Install]
+WantedBy=multi-user.target
+"""
+    out = [
+        (
+            p(LOGSHIP),
+            resources.files("hkmail.mailserver").joinpath("logship.py").read_text(),
+            0o755,
+        ),
+        (p(LOGSHIP_CONF), json.dumps(settings(c, p), indent=2, sort_keys=True) + "\n", 0o644),
+        (p(SYSTEMD_DIR + "/hkmail-logship.service"), unit, 0o644),
+    ]
+    for s in SOURCES:
+        drop_in = f"""\
+# Rendered by hk-mail: this unit's output goes to a file hkmail-logship ships (not the journal).
+[Service]
+StandardOutput=append:{p(s.log)}
+StandardError=append:{p(s.log)}
+"""
+        out.append((p(f"{SYSTEMD_DIR}/{s.unit}.service.d/{DROP_IN}"), drop_in, 0o644))
+    return out
+
+
+def runcmd(c: MailServerConfig, p: Callable[[str], str]) -> list[str | list[str]]:
+    """The shipper's user, its cursor directory and the source files (before the units start):
+    each file root:hkmail-logship 0640 even where the unit's umask would make it 0600."""
+    if not enabled(c):
+        return []
+    user = LOGSHIP_USER
+    logs = " ".join(p(s.log) for s in SOURCES)
+    return [
+        (
+            f"id {user} || useradd --system --uid {LOGSHIP_UID} --user-group --no-create-home "
+            f"--home-dir /nonexistent --shell /usr/sbin/nologin {user}"
+        ),
+        ["install", "-d", "-o", "root", "-g", user, "-m", "0750", p(ALARM_LOG_DIR)],
+        ["install", "-d", "-o", user, "-g", user, "-m", "0700", p(LOGSHIP_STATE)],
+        f"for f in {logs}; do touch $f && chown root:{user} $f && chmod 0640 $f; done",
+    ]
