@@ -30,13 +30,16 @@ from typing import Any
 from imapclient import IMAPClient, SocketTimeout  # type: ignore[import-untyped]
 from imapclient.exceptions import IMAPClientError  # type: ignore[import-untyped]
 
+from hkmail.presets import SUITE_IMAP
+
 # name -> (host, port, security); host None: given after the preset name, "hkmail:mail.x.hk".
+# The hosted suites' endpoints are hkmail.presets' (implicit TLS, 993 where none is published).
 PRESETS: Mapping[str, tuple[str | None, int, str]] = {
-    "tencent-exmail": ("imap.exmail.qq.com", 993, "ssl"),
+    **{
+        name: (None, 993, "ssl") if imap is None else (*imap, "ssl")
+        for name, imap in SUITE_IMAP.items()
+    },
     "tencent-exmail-overseas": ("hwimap.exmail.qq.com", 993, "ssl"),
-    "alibaba-mail": ("imap.qiye.aliyun.com", 993, "ssl"),
-    # Alibaba Mail's Hong Kong (China) site publishes no IMAP host: the one its console shows
-    "alibaba-mail-hk": (None, 993, "ssl"),
     "hkmail": (None, 993, "ssl"),  # our private server's Dovecot (hkmail:privateServer hostname)
 }
 # Where the host of a preset without one comes from (the error when it is missing says so).

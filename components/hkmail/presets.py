@@ -102,6 +102,17 @@ SUITES: Final[Mapping[str, SuitePreset]] = {
     "none": SuitePreset(name="none", title="No mail (null MX, RFC 7505)"),
 }
 
+# The hosted suites (those with client endpoints) -> the IMAP host and port their vendor
+# publishes, None where it publishes none (the stack or the command line gives it). Migration
+# (old.suite) and the IMAP tools read this, not tables of their own.
+SUITE_IMAP: Final[Mapping[str, tuple[str, int] | None]] = {
+    name: None
+    if s.autodiscovery.imaps is None
+    else (s.autodiscovery.imaps.host, s.autodiscovery.imaps.port)
+    for name, s in SUITES.items()
+    if s.autodiscovery is not None
+}
+
 # Tencent SES publishes this include for its sending identities (CreateEmailIdentity API,
 # the expected SPF value "v=spf1 include:qcloudmail.com ~all"), and signs with selector qcloud.
 TENCENT_SES_SPF_INCLUDE: Final = "qcloudmail.com"

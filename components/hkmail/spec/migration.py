@@ -9,7 +9,7 @@ import dataclasses
 import datetime as dt
 import ipaddress
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Final, Literal
 
@@ -20,7 +20,7 @@ from hkmail.facts import (
     TTL_MAX,
     DnsProvider,
 )
-from hkmail.presets import SUITES, MxHost
+from hkmail.presets import SUITE_IMAP, SUITES, MxHost
 from hkmail.spec.domains import DomainSpec, _read_mx
 from hkmail.spec.mailauth import SpfSpec, _read_spf
 from hkmail.spec.reader import _Reader, normalize_hostname
@@ -56,11 +56,7 @@ MIGRATION_PHASES: Final[tuple[MigrationPhase, ...]] = (
 )
 # IMAP endpoints of the hosted suites (DESIGN.md, "Lifecycle facts"). Alibaba Mail's Hong Kong
 # site publishes neither its IMAP host nor its MX hosts (presets.py): old.imap and old.mx give them.
-OLD_SUITE_IMAP: Final[Mapping[str, tuple[str, int] | None]] = {
-    "tencent-exmail": ("imap.exmail.qq.com", 993),
-    "alibaba-mail": ("imap.qiye.aliyun.com", 993),
-    "alibaba-mail-hk": None,
-}
+OLD_SUITE_IMAP: Final = SUITE_IMAP
 
 
 @dataclass(frozen=True)
