@@ -181,6 +181,16 @@ def test_bad_todo_input_names_each_key_and_the_allowed_values() -> None:
     assert "appSecret" in half["hkmail:notifyWebhooks.dingtalkTodo.appSecret"]
     assert "appKey | appSecret" in half["hkmail:notifyWebhooks.dingtalkTodo.extra"]
     assert "dingkey" not in json.dumps(half)
+    # the app's credentials in plain config: named, pointed at the secret, never echoed
+    plain = _todo_config({"assignee": "ops", "appSecret": "PLAIN-1"}, app)
+    plain["hkmail:privateServer"]["notify"]["dingtalkTodo"] = {
+        "appKey": "k",
+        "appSecret": "PLAIN-2",
+    }
+    errors = _errors(plain)
+    assert "--secret hkmail:notifyWebhooks" in errors[f"{p}.rules[0].todo.appSecret"]
+    assert "credentials, never plain config" in errors[f"{p}.dingtalkTodo"]
+    assert "PLAIN-" not in json.dumps(errors)
     # without a to-do rule the key is not a target
     stray = _errors(_config(webhooks={**WEBHOOKS, "dingtalkTodo": app}))
     assert "one of the targets" in stray["hkmail:notifyWebhooks.dingtalkTodo"]

@@ -53,6 +53,21 @@ _DECLARATION_KEYS: Final = (
 # any chat platform's endpoint there, so it cannot be this transfer's safeguard.
 NOTIFY_SAFEGUARDS: Final = tuple(k for k in TRANSFER_SAFEGUARDS if k != "gba-standard-contract")
 _SECRET_IN_CONFIG: Final = ("url", "webhook", "webhookUrl", "secret", "signingSecret", "token")
+# The to-do app's credentials, were they put in plain config (they belong in the secret).
+_APP_IN_CONFIG: Final = ("appKey", "appSecret", "accessToken", TODO_SECRET_KEY)
+
+
+def _no_app_credentials(r: _Reader, path: str, m: Mapping[str, Any]) -> None:
+    for key in _APP_IN_CONFIG:
+        if key in m:
+            r.fail(
+                f"{path}.{key}",
+                "[not shown]",
+                f"the app's credentials in the secret hkmail:{NOTIFY_SECRET} (pulumi config set "
+                f'--secret hkmail:{NOTIFY_SECRET} \'{{..., "{TODO_SECRET_KEY}": {{"appKey": ..., '
+                '"appSecret": ...}}\')',
+                "a DingTalk app's key and secret are credentials, never plain config",
+            )
 
 
 def _strings(r: _Reader, path: str, raw: object) -> tuple[str, ...]:
@@ -92,7 +107,9 @@ def _declaration(r: _Reader, path: str, raw: object) -> NotifyDeclaration | None
 def _todo(r: _Reader, path: str, raw: object) -> NotifyTodo | None:
     if raw is None:
         return None
-    m = r.mapping(path, raw, _TODO_KEYS)
+    if isinstance(raw, Mapping):
+        _no_app_credentials(r, path, raw)
+    m = r.mapping(path, raw, (*_TODO_KEYS, *_APP_IN_CONFIG))
     if m is None:
         return None
     assignee = m.get("assignee")
@@ -118,7 +135,9 @@ def _dingtalk_users(r: _Reader, path: str, raw: object) -> tuple[tuple[str, str]
 
 
 def read_notify(r: _Reader, raw: object, path: str, users: tuple[str, ...]) -> NotifyConfig | None:
-    m = r.mapping(path, raw, ("targets", "rules", "dingtalkUsers"))
+    if isinstance(raw, Mapping):
+        _no_app_credentials(r, path, raw)
+    m = r.mapping(path, raw, ("targets", "rules", "dingtalkUsers", *_APP_IN_CONFIG))
     if m is None:
         return None
     before = len(r.errors)
