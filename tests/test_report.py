@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from tests.support import require_tool
+from tests.svg_support import measure_labels
 
 REPO = Path(__file__).resolve().parent.parent
 ARTIFACTS = REPO / "artifacts" / "report-screenshots"
@@ -347,46 +348,11 @@ def test_html_renders_in_headless_chromium(reports: Path, tmp_path: Path) -> Non
     assert red > 100, red
 
 
-# Runs in the page: every label of a box against its box's right edge, as chromium lays it out.
-_MEASURE = """<script>
-const overflow = [], cut = [];
-for (const g of document.querySelectorAll("svg g")) {
-  const rect = g.querySelector("rect");
-  if (!rect) continue;
-  const right = rect.x.baseVal.value + rect.width.baseVal.value;
-  const tip = (g.querySelector("title") || {}).textContent || "";
-  for (const t of g.querySelectorAll("text")) {
-    const box = t.getBBox();
-    const end = box.x + box.width;
-    if (end > right - 4) overflow.push(`${t.textContent} ends at ${end} > ${right}`);
-    if (t.textContent.endsWith("\u2026")) cut.push([t.textContent, tip]);
-  }
-}
-document.body.setAttribute("data-overflow", JSON.stringify(overflow));
-document.body.setAttribute("data-cut", JSON.stringify(cut));
-</script>"""
-
-
 @pytest.mark.parametrize("stack", ["private-alicloud", "alibaba-directmail"])
 def test_svg_labels_fit_their_boxes_in_chromium(reports: Path, tmp_path: Path, stack: str) -> None:
-    import html as html_mod
-    import json
-
-    chromium = require_tool("chromium", "chromium")
-    page = tmp_path / "measure.html"
     text = (reports / f"report-hk-mail-{stack}.html").read_text(encoding="utf-8")
-    page.write_text(text.replace("</body>", _MEASURE + "</body>"), encoding="utf-8")
-    dom = subprocess.run(
-        [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync",
-         f"--user-data-dir={tmp_path / 'profile'}", "--dump-dom", page.as_uri()],
-        capture_output=True, text=True, timeout=180,
-    )  # fmt: skip
-    assert dom.returncode == 0, dom.stderr[-2000:]
-    attrs = dict(re.findall(r'data-(overflow|cut)="([^"]*)"', dom.stdout))
-    assert set(attrs) == {"overflow", "cut"}, "the measuring script did not run"
-    assert json.loads(html_mod.unescape(attrs["overflow"])) == []
-    cut = json.loads(html_mod.unescape(attrs["cut"]))
+    overflow, cut = measure_labels(text, tmp_path)
+    assert overflow == []
     assert cut, "these example stacks have labels too long for their boxes"
     for label, tooltip in cut:
         # the full text is in the box's tooltip
