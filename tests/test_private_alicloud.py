@@ -7,6 +7,7 @@ from typing import Any
 
 import pulumi
 import pytest
+import yaml
 
 from hkmail.errors import SpecErrors
 from tests.support import (
@@ -89,12 +90,17 @@ def test_ali_disks_bucket_logs_and_secrets_are_encrypted(ali: Run) -> None:
     disk = ali.one("alicloud:ecs/ecsDisk:EcsDisk").inputs
     assert disk["encrypted"] is True and disk["kmsKeyId"] == key_id
     assert disk["deleteWithInstance"] is False
-    bucket = ali.one("alicloud:oss/bucket:Bucket").inputs
-    assert bucket["serverSideEncryptionRule"] == {"sseAlgorithm": "KMS", "kmsMasterKeyId": key_id}
-    assert bucket["versioning"] == {"status": "Enabled"}
-    assert ali.one("alicloud:oss/bucketPublicAccessBlock:BucketPublicAccessBlock").inputs[
-        "blockPublicAccess"
-    ]
+    # The archive and, under WORM, the backup's own bucket: both encrypted, versioned, private.
+    buckets = {r.inputs["bucket"]: r.inputs for r in ali.of("alicloud:oss/bucket:Bucket")}
+    assert sorted(buckets) == ["hkmail-archive", "hkmail-archive-backup"]
+    for bucket in buckets.values():
+        want = {"sseAlgorithm": "KMS", "kmsMasterKeyId": key_id}
+        assert bucket["serverSideEncryptionRule"] == want
+        assert bucket["versioning"] == {"status": "Enabled"}
+    blocks = ali.of("alicloud:oss/bucketPublicAccessBlock:BucketPublicAccessBlock")
+    assert sorted(r.inputs["bucket"] for r in blocks if r.inputs["blockPublicAccess"]) == sorted(
+        buckets
+    )
     assert ali.one("alicloud:log/store:Store").inputs["encryptConf"]["enable"] is True
     for secret in ali.of("alicloud:kms/secret:Secret"):
         assert secret.inputs["encryptionKeyId"] == key_id
@@ -112,6 +118,29 @@ def test_ali_worm_retention(ali: Run) -> None:
     locked = alicloud_run(retention_days=365, retention_locked=True)
     assert locked.one("alicloud:oss/bucketWorm:BucketWorm").inputs["status"] == "Locked"
     assert not alicloud_run().of("alicloud:oss/bucketWorm:BucketWorm")
+
+
+def test_ali_backup_lives_outside_the_worm_bucket_and_the_role_only_there(ali: Run) -> None:
+    """OSS's WORM is bucket-wide and refuses restic's deletes: under it the backup has its own
+    bucket (Hong Kong, protected), the role may delete only there, never in the archive."""
+    [backup] = [r for r in ali.of("alicloud:oss/bucket:Bucket") if r.name == "mx-backup"]
+    assert (backup.protect, backup.retain_on_delete) == (True, True)
+    ud = ali.one("alicloud:ecs/instance:Instance").inputs["userData"]
+    conf = _written(ud, "/etc/hkmail/backup.json")
+    assert json.loads(conf)["bucket"] == "hkmail-archive-backup"
+    doc = json.loads(ali.one("alicloud:ram/policy:Policy").inputs["policyDocument"])
+    deletes = [s["Resource"] for s in doc["Statement"] if "oss:DeleteObject" in s["Action"]]
+    assert deletes == [["acs:oss:*:100012345678:hkmail-archive-backup/backup/*"]]
+    # Without WORM the archive takes deletes under backup/ and the backup stays there.
+    plain = alicloud_run()
+    assert [r.name for r in plain.of("alicloud:oss/bucket:Bucket")] == ["mx-archive"]
+    conf = _written(plain.one("alicloud:ecs/instance:Instance").inputs["userData"], "backup.json")
+    assert json.loads(conf)["bucket"] == "hkmail-archive"
+
+
+def _written(user_data: str, suffix: str) -> str:
+    doc = yaml.safe_load(user_data)
+    return next(f["content"] for f in doc["write_files"] if f["path"].endswith(suffix))
 
 
 def test_ali_data_bearing_resources_are_protected_and_retained(ali: Run) -> None:
@@ -176,11 +205,12 @@ def test_ali_instance_role_reads_only_its_secrets(ali: Run) -> None:
         ("kms:Decrypt", "kms:GenerateDataKey"): ["acs:kms:cn-hongkong:100012345678:key/mx-cmk-id"],
         # The journal: written and read back, never deleted or listed.
         ("oss:PutObject", "oss:GetObject"): ["acs:oss:*:100012345678:hkmail-archive/journal/*"],
-        # The restic backup: its own prefix only, where it also prunes.
+        # The restic backup: its own bucket (the archive is under WORM), its own prefix only,
+        # where it also prunes.
         ("oss:PutObject", "oss:GetObject", "oss:DeleteObject"): [
-            "acs:oss:*:100012345678:hkmail-archive/backup/*"
+            "acs:oss:*:100012345678:hkmail-archive-backup/backup/*"
         ],
-        ("oss:ListObjects",): ["acs:oss:*:100012345678:hkmail-archive"],
+        ("oss:ListObjects",): ["acs:oss:*:100012345678:hkmail-archive-backup"],
     }
     [listing] = [s for s in doc["Statement"] if s["Action"] == ["oss:ListObjects"]]
     assert listing["Condition"] == {"StringLike": {"oss:Prefix": ["backup/*"]}}

@@ -112,6 +112,27 @@ def test_tc_disks_bucket_and_secrets_use_the_customer_key(tc: Run) -> None:
     assert tc.one("tencentcloud:Kms/key:Key").inputs["keyRotationEnabled"] is True
 
 
+def test_tc_bucket_policy_denies_deleting_the_journal_to_everyone(tc: Run) -> None:
+    """No object lock on COS here: a bucket policy denies every principal (the instance role, a
+    stolen key) deleting journal objects; restic's backup/ prefix is left to the role."""
+    policy = tc.one("tencentcloud:Cos/bucketPolicy:BucketPolicy")
+    assert (policy.protect, policy.retain_on_delete) == (True, True)
+    assert policy.inputs["bucket"] == "hkmail-archive-1250000000"
+    assert json.loads(policy.inputs["policy"]) == {
+        "version": "2.0",
+        "statement": [
+            {
+                "principal": {"qcs": ["qcs::cam::anyone:anyone"]},
+                "effect": "deny",
+                "action": ["name/cos:DeleteObject", "name/cos:DeleteMultipleObjects"],
+                "resource": [
+                    "qcs::cos:ap-hongkong:uid/1250000000:hkmail-archive-1250000000/journal/*"
+                ],
+            }
+        ],
+    }
+
+
 def test_tc_data_bearing_resources_are_protected_and_retained(tc: Run) -> None:
     seen = set()
     for r in tc.resources:

@@ -193,7 +193,9 @@ def test_journal_and_backups_are_shown_as_configured_health_not_observed(reports
     assert rows["Journal bucket"] == f"{bucket} in cn-hongkong, versioned"
     assert rows["Journal retention"] == "WORM 2555 days, unlocked: lapses after 24 h unless locked"
     assert rows["Journal health"].startswith("not observed by a plan (give --archive-health")
-    assert f"to {bucket}/backup/" in rows["Backup"]
+    # Under WORM the backup has a bucket of its own (the WORM would refuse restic's deletes).
+    assert f"to {bucket}-backup/backup/" in rows["Backup"]
+    assert rows["Backup bucket"] == f"{bucket}-backup in cn-hongkong, versioned"
     assert "OnCalendar=*-*-* 02:30:00 Asia/Hong_Kong" in rows["Backup"]
     assert rows["Backup retention"] == (
         "restic forget --prune keeps 14 daily, 12 monthly, 8 weekly snapshots"
@@ -224,7 +226,10 @@ def test_journal_health_from_the_archive_health_file(tmp_path: Path) -> None:
         "(journal/2026/12/07/m1.eml); messages per day: 2026-12-07 4, 2026-12-06 0 — from "
         "health.json sha256:"
     ), rows
-    assert rows["Journal retention"].startswith("no object lock (tencentcloud-iac-pulumi")
+    assert rows["Journal retention"] == (
+        "no object lock (tencentcloud-iac-pulumi has no COS object-lock resource); a bucket "
+        "policy denies DeleteObject on journal/* to everyone"
+    )
     assert rows["Backup health"].startswith("not observed by a plan")
 
 
@@ -371,3 +376,25 @@ def test_mail_data_flows_show_where_the_mailboxes_go_and_who_declared_it(reports
     html = (reports / "report-hk-mail-alibaba-directmail.html").read_text(encoding="utf-8")
     box = html.split("Mailboxes: hosted suite", 1)[1][:900]
     assert "declared cross-border" in box  # the data-flow picture shows the mailboxes' status
+
+
+@pytest.mark.parametrize(
+    ("statement", "denied"),
+    [
+        ({"effect": "deny", "principal": {"qcs": ["qcs::cam::anyone:anyone"]}}, True),
+        ({"Effect": "Deny", "Principal": "*"}, True),
+        ({"effect": "allow", "principal": {"qcs": ["qcs::cam::anyone:anyone"]}}, False),
+        ({"effect": "deny", "principal": {"qcs": ["qcs::cam::uin/1:uin/2"]}}, False),
+    ],
+)
+def test_a_delete_denial_counts_only_for_everyone_on_the_journal(
+    statement: dict[str, object], denied: bool
+) -> None:
+    import json
+
+    from toolchain.report_archive import _denies_delete
+
+    action = {"action": ["name/cos:DeleteObject"], "resource": ["qcs::cos:r:uid/1:b-1/journal/*"]}
+    policy = json.dumps({"statement": [{**action, **statement}]})
+    assert _denies_delete(policy, "journal/") is denied
+    assert _denies_delete(policy, "backup/") is False

@@ -106,21 +106,26 @@ def _json(text: str | None) -> Mapping[str, Any] | None:
     return doc if isinstance(doc, Mapping) else None
 
 
+def _field(statement: Mapping[str, Any], key: str) -> Any:
+    """A policy element, whichever case it is written in (COS accepts both)."""
+    return statement.get(key, statement.get(key.capitalize()))
+
+
+def _listed(value: Any) -> list[str]:
+    return [value] if isinstance(value, str) else [str(v) for v in value or []]
+
+
 def _denies_delete(policy: object, prefix: str) -> bool:
     """A COS bucket policy that denies DeleteObject on ``prefix`` to everyone."""
     doc = _json(policy) if isinstance(policy, str) else None
-    for s in (doc or {}).get("Statement", []):
-        if not isinstance(s, Mapping) or s.get("Effect") != "Deny":
+    for s in _field(doc or {}, "statement") or []:
+        if not isinstance(s, Mapping) or str(_field(s, "effect")).lower() != "deny":
             continue
-        actions = s.get("Action", [])
-        actions = [actions] if isinstance(actions, str) else actions
-        resources = s.get("Resource", [])
-        resources = [resources] if isinstance(resources, str) else resources
-        principal = json.dumps(s.get("Principal"))
+        principal = json.dumps(_field(s, "principal"))
         if (
-            any(str(a).endswith(":DeleteObject") or str(a).endswith(":*") for a in actions)
-            and any(str(r).endswith(f"/{prefix}*") for r in resources)
-            and '"*"' in principal
+            any(a.endswith((":DeleteObject", ":*")) for a in _listed(_field(s, "action")))
+            and any(r.endswith(f"/{prefix}*") for r in _listed(_field(s, "resource")))
+            and ('"*"' in principal or "qcs::cam::anyone:anyone" in principal)
         ):
             return True
     return False

@@ -197,6 +197,7 @@ def _instance_role(b: Build, key: kms.Key) -> ram.Role:
     """The instance role may read these three secrets, use this key, and write (never delete)
     the journal in the archive bucket; nothing else."""
     refs, account = b.server.secrets, b.args.account_id
+    backup_bucket = b.server.backup_bucket or b.server.archive_bucket
     role = ram.Role(
         f"{b.name}-role",
         role_name=refs.role_name,
@@ -250,14 +251,12 @@ def _instance_role(b: Build, key: kms.Key) -> ram.Role:
                             # under backup/: it reads, writes and prunes only there.
                             "Effect": "Allow",
                             "Action": ["oss:PutObject", "oss:GetObject", "oss:DeleteObject"],
-                            "Resource": [
-                                f"acs:oss:*:{account}:{b.server.archive_bucket}/{BACKUP_PREFIX}*"
-                            ],
+                            "Resource": [f"acs:oss:*:{account}:{backup_bucket}/{BACKUP_PREFIX}*"],
                         },
                         {
                             "Effect": "Allow",
                             "Action": ["oss:ListObjects"],
-                            "Resource": [f"acs:oss:*:{account}:{b.server.archive_bucket}"],
+                            "Resource": [f"acs:oss:*:{account}:{backup_bucket}"],
                             "Condition": {"StringLike": {"oss:Prefix": [f"{BACKUP_PREFIX}*"]}},
                         },
                     ],
@@ -392,6 +391,30 @@ def _storage(b: Build, key: kms.Key) -> oss.Bucket:
             status="Locked" if args.retention_locked else "InProgress",
             opts=b.keep,
         )
+    if b.server.backup_bucket:
+        _backup_bucket(b, key, b.server.backup_bucket)
+    return bucket
+
+
+def _backup_bucket(b: Build, key: kms.Key, name: str) -> oss.Bucket:
+    """The restic repository's own bucket: the archive's WORM policy would refuse the deletes
+    restic needs (lock files, prune). Same key, versioned, private; no retention policy."""
+    bucket = oss.Bucket(
+        f"{b.name}-backup",
+        bucket=name,
+        server_side_encryption_rule=BucketServerSideEncryptionRuleArgs(
+            sse_algorithm="KMS", kms_master_key_id=key.id
+        ),
+        versioning=BucketVersioningArgs(status="Enabled"),
+        force_destroy=False,
+        opts=b.keep,
+    )
+    oss.BucketPublicAccessBlock(
+        f"{b.name}-backup-no-public",
+        bucket=bucket.bucket,
+        block_public_access=True,
+        opts=b.child,
+    )
     return bucket
 
 

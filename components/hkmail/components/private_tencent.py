@@ -376,8 +376,12 @@ def _compute(b: Build, key: kms.Key, net: Network, secrets: Secrets) -> Compute:
 # --------------------------------------------------------------------------------------------
 
 
+# Deleting a journal object, one or many at a time (COS API authorization policy action names).
+JOURNAL_DELETES: Final = ("name/cos:DeleteObject", "name/cos:DeleteMultipleObjects")
+
+
 def _storage(b: Build, key: kms.Key) -> cos.Bucket:
-    return cos.Bucket(
+    bucket = cos.Bucket(
         f"{b.name}-archive",
         bucket=f"{b.args.archive_bucket}-{b.args.app_id}",
         acl="private",
@@ -387,6 +391,30 @@ def _storage(b: Build, key: kms.Key) -> cos.Bucket:
         force_clean=False,
         opts=b.keep,
     )
+    # COS has no object lock in this provider: a bucket policy denies deleting the journal to
+    # everyone (the instance role and a stolen key included); backup/ stays prunable by restic.
+    cos.BucketPolicy(
+        f"{b.name}-archive-no-delete",
+        bucket=bucket.bucket,
+        policy=json.dumps(journal_delete_denial(b.args.app_id, str(b.server.archive_bucket))),
+        opts=b.keep,
+    )
+    return bucket
+
+
+def journal_delete_denial(app_id: str, bucket: str) -> dict[str, object]:
+    """The archive bucket's policy (lower-case keys, as COS's policy examples write them)."""
+    return {
+        "version": "2.0",
+        "statement": [
+            {
+                "principal": {"qcs": ["qcs::cam::anyone:anyone"]},
+                "effect": "deny",
+                "action": list(JOURNAL_DELETES),
+                "resource": [f"qcs::cos:{REGION}:uid/{app_id}:{bucket}/{JOURNAL_PREFIX}*"],
+            }
+        ],
+    }
 
 
 # --------------------------------------------------------------------------------------------

@@ -5,11 +5,15 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
+from typing import Final
 
 import pulumi
 
 from hkmail.mailserver.deploy import PrivateMailServerArgs, secret_json
 from hkmail.mailserver.model import MailServerConfig
+
+#: The backup bucket's name: the archive bucket's and this (OSS under WORM only).
+BACKUP_BUCKET_SUFFIX: Final = "-backup"
 
 
 @dataclass(frozen=True)
@@ -38,7 +42,14 @@ class Build:
         bucket = args.archive_bucket
         if server.secrets.cloud == "tencentcloud":
             bucket = f"{bucket}-{args.app_id}"
-        server = dataclasses.replace(server, archive_bucket=bucket)
+        # OSS's retention policy (WORM) is bucket-wide and refuses every delete, restic's lock
+        # files and prunes too: under WORM the backup gets a bucket of its own.
+        backup = (
+            f"{bucket}{BACKUP_BUCKET_SUFFIX}"
+            if server.secrets.cloud == "alicloud" and args.retention_days is not None
+            else None
+        )
+        server = dataclasses.replace(server, archive_bucket=bucket, backup_bucket=backup)
         return cls(component, name, args, server)
 
     @property

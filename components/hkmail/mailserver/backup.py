@@ -1,4 +1,5 @@
-"""The mail store's nightly backup: restic into the Hong Kong archive bucket under ``backup/``.
+"""The mail store's nightly backup: restic into the Hong Kong archive bucket under ``backup/``
+(or into a backup bucket of its own, ``MailServerConfig.backup_bucket``).
 
 Rendered beside the journal whenever the server has an archive bucket: ``hkmail-backup`` (the
 program, components/hkmail/mailserver/backup_run.py), its settings, and a systemd service and
@@ -33,7 +34,7 @@ BACKUP_ON_CALENDAR: Final = "*-*-* 02:30:00 Asia/Hong_Kong"
 
 def settings(c: MailServerConfig, p: Callable[[str], str]) -> dict[str, object]:
     return {
-        **bucket_access(c, c.archive_bucket),
+        **bucket_access(c, c.backup_bucket or c.archive_bucket),
         "prefix": BACKUP_PREFIX,
         "paths": [p(x) for x in BACKUP_PATHS],
         "exclude": [p(x) for x in BACKUP_EXCLUDE],

@@ -140,6 +140,9 @@ class MailServerConfig:
     # The server-log store in Hong Kong hkmail-logship writes to: Alibaba "<project>/<logstore>"
     # (SLS), Tencent the CLS topic id. None: nothing ships the server's logs (tests).
     server_log: str | None = None
+    # The bucket of the nightly backup (restic, under backup/); None: the archive bucket. Alibaba
+    # gives it its own when the archive is under WORM, which would refuse restic's deletes.
+    backup_bucket: str | None = None
 
     def __post_init__(self) -> None:
         validate(self)
@@ -242,6 +245,10 @@ def validate(c: MailServerConfig) -> None:
             )
     if c.archive_bucket is not None and not _ARCHIVE_BUCKET.match(c.archive_bucket):
         bad("archiveBucket", c.archive_bucket, "3-63 of a-z, 0-9, '-' (COS: <name>-<appid>)")
+    if c.backup_bucket is not None and (
+        c.archive_bucket is None or not _ARCHIVE_BUCKET.match(c.backup_bucket)
+    ):
+        bad("backupBucket", c.backup_bucket, "3-63 of a-z, 0-9, '-', with an archiveBucket")
     if c.archive_bucket is not None and not c.secrets.backup_password:
         bad(
             "secrets.backupPassword",
