@@ -101,7 +101,11 @@ def test_ali_disks_bucket_logs_and_secrets_are_encrypted(ali: Run) -> None:
     assert sorted(r.inputs["bucket"] for r in blocks if r.inputs["blockPublicAccess"]) == sorted(
         buckets
     )
-    assert ali.one("alicloud:log/store:Store").inputs["encryptConf"]["enable"] is True
+    stores = ali.of("alicloud:log/store:Store")
+    assert sorted(s.inputs["logstoreName"] for s in stores) == ["actiontrail", "server"]
+    for store in stores:
+        assert store.inputs["encryptConf"]["enable"] is True, store.name
+        assert store.inputs["encryptConf"]["userCmkInfo"]["cmkKeyId"] == key_id, store.name
     for secret in ali.of("alicloud:kms/secret:Secret"):
         assert secret.inputs["encryptionKeyId"] == key_id
     key = ali.one("alicloud:kms/key:Key").inputs
@@ -211,6 +215,11 @@ def test_ali_instance_role_reads_only_its_secrets(ali: Run) -> None:
             "acs:oss:*:100012345678:hkmail-archive-backup/backup/*"
         ],
         ("oss:ListObjects",): ["acs:oss:*:100012345678:hkmail-archive-backup"],
+        # hkmail-logship: writes to the server logstore only.
+        ("log:Post*",): [
+            "acs:log:cn-hongkong:100012345678:project/"
+            f"{SERVER_PREFIX}-mail-audit-100012345678/logstore/server"
+        ],
     }
     [listing] = [s for s in doc["Statement"] if s["Action"] == ["oss:ListObjects"]]
     assert listing["Condition"] == {"StringLike": {"oss:Prefix": ["backup/*"]}}
@@ -283,3 +292,48 @@ def test_ali_metadata_needs_a_token_and_ssh_needs_the_key_pair() -> None:
 def test_ali_metadata_tokens_are_required_without_a_key_too(ali: Run) -> None:
     assert ali.one("alicloud:ecs/instance:Instance").inputs["httpTokens"] == "required"
     assert ali.of("alicloud:ecs/ecsKeyPair:EcsKeyPair") == []
+
+
+def test_ali_server_log_store_role_write_and_alarm(ali: Run) -> None:
+    """hkmail-logship's logstore in the stack's Hong Kong project, written by the instance role
+    (only that logstore), and an alert on any alarm line in 5 minutes."""
+    import json as _json
+
+    (server,) = [
+        s for s in ali.of("alicloud:log/store:Store") if s.inputs["logstoreName"] == "server"
+    ]
+    project = ali.one("alicloud:log/project:Project").inputs["projectName"]
+    assert server.inputs["projectName"] == project
+    (audit,) = [
+        s for s in ali.of("alicloud:log/store:Store") if s.inputs["logstoreName"] == "actiontrail"
+    ]
+    assert server.inputs["retentionPeriod"] == audit.inputs["retentionPeriod"]
+    index = ali.one("alicloud:log/storeIndex:StoreIndex").inputs
+    assert index["logstore"] == "server"
+    assert {f["name"] for f in index["fieldSearches"]} >= {"severity", "message", "source"}
+    alert = ali.one("alicloud:log/alert:Alert").inputs
+    (query,) = alert["queryLists"]
+    assert query["store"] == "server" and query["region"] == "cn-hongkong"
+    assert query["start"] == "-300s" and query["query"].startswith("severity: alarm |")
+    assert alert["severityConfigurations"][0]["evalCondition"]["condition"] == "alarms > 0"
+    policy = _json.loads(
+        next(
+            r.inputs["policyDocument"]
+            for r in ali.of("alicloud:ram/policy:Policy")
+            if "Statement" in r.inputs["policyDocument"]
+        )
+    )
+    log_grants = [s for s in policy["Statement"] if any(a.startswith("log:") for a in s["Action"])]
+    assert log_grants == [
+        {
+            "Effect": "Allow",
+            "Action": ["log:Post*"],
+            "Resource": [
+                f"acs:log:cn-hongkong:{project.rsplit('-', 1)[1]}:project/{project}/logstore/server"
+            ],
+        }
+    ]
+    # The server ships there: its user data carries the shipper's settings naming them.
+    ud = ali.one("alicloud:ecs/instance:Instance").inputs["userData"]
+    assert "/etc/hkmail/logship.json" in ud
+    assert f'"project": "{project}"' in ud and '"logstore": "server"' in ud

@@ -14,12 +14,21 @@ from dataclasses import dataclass
 
 import pulumi
 from pulumi_alicloud import actiontrail, ecs, kms, log, oss, ram, vpc
-from pulumi_alicloud.log import StoreEncryptConfArgs, StoreEncryptConfUserCmkInfoArgs
+from pulumi_alicloud.log import (
+    AlertGroupConfigurationArgs,
+    AlertPolicyConfigurationArgs,
+    AlertQueryListArgs,
+    AlertScheduleArgs,
+    AlertSeverityConfigurationArgs,
+    StoreEncryptConfArgs,
+    StoreEncryptConfUserCmkInfoArgs,
+    StoreIndexFieldSearchArgs,
+)
 from pulumi_alicloud.oss import BucketServerSideEncryptionRuleArgs, BucketVersioningArgs
 
 from hkmail.components.args import MailServerArgs
 from hkmail.components.inputs import server_args
-from hkmail.components.server_parts import Build
+from hkmail.components.server_parts import SERVER_LOGSTORE, Build, sls_project
 from hkmail.components.tokens import renamed, token
 from hkmail.facts import HK_REGION
 from hkmail.mailserver import user_data, user_data_hash
@@ -27,6 +36,7 @@ from hkmail.mailserver.backup import BACKUP_PREFIX
 from hkmail.mailserver.deploy import Rule, firewall_rules, ptr_record, validate
 from hkmail.mailserver.fetch_secrets import SSM_VERSION_ID
 from hkmail.mailserver.journal import JOURNAL_PREFIX
+from hkmail.mailserver.logship_files import ALARM_QUERY
 
 REGION = HK_REGION["alicloud"]
 DEFAULT_INSTANCE_TYPE = "ecs.g7.large"
@@ -254,6 +264,17 @@ def _instance_role(b: Build, key: kms.Key) -> ram.Role:
                             "Resource": [f"acs:oss:*:{account}:{backup_bucket}/{BACKUP_PREFIX}*"],
                         },
                         {
+                            # hkmail-logship: write (PutLogs) to the server logstore only
+                            # (Alibaba Cloud, SLS *RAM policies*, "Upload data to a specified
+                            # Logstore": log:Post* on the logstore's ARN).
+                            "Effect": "Allow",
+                            "Action": ["log:Post*"],
+                            "Resource": [
+                                f"acs:log:{REGION}:{account}:project/"
+                                f"{sls_project(b.prefix, account)}/logstore/{SERVER_LOGSTORE}"
+                            ],
+                        },
+                        {
                             "Effect": "Allow",
                             "Action": ["oss:ListObjects"],
                             "Resource": [f"acs:oss:*:{account}:{backup_bucket}"],
@@ -433,7 +454,7 @@ def _audit(b: Build, key: kms.Key) -> Audit:
     account = b.args.account_id
     project = log.Project(
         f"{b.name}-log",
-        project_name=f"{b.prefix}-mail-audit-{account}",
+        project_name=sls_project(b.prefix, account),
         description="hk-mail audit log (Hong Kong)",
         opts=b.keep,
     )
@@ -455,6 +476,7 @@ def _audit(b: Build, key: kms.Key) -> Audit:
         ),
         opts=b.keep,
     )
+    _server_log(b, project, key)
     actiontrail.Trail(
         f"{b.name}-trail",
         trail_name=f"{b.prefix}-mail-audit",
@@ -467,3 +489,74 @@ def _audit(b: Build, key: kms.Key) -> Audit:
         opts=pulumi.ResourceOptions(parent=b.component, depends_on=[store]),
     )
     return Audit(project, store)
+
+
+def _server_log(b: Build, project: log.Project, key: kms.Key) -> log.Store:
+    """The server's own logs (hkmail-logship), encrypted like the audit store, and an alert when
+    an alarm line (BLOCK, LIMIT, ALARM) arrives: any in 5 minutes, checked every minute."""
+    account = b.args.account_id
+    store = log.Store(
+        f"{b.name}-server-log",
+        project_name=project.project_name,
+        logstore_name=SERVER_LOGSTORE,
+        retention_period=b.args.log_retention_days,
+        encrypt_conf=StoreEncryptConfArgs(
+            enable=True,
+            encrypt_type="default",
+            user_cmk_info=StoreEncryptConfUserCmkInfoArgs(
+                cmk_key_id=key.id,
+                arn=f"acs:ram::{account}:role/aliyunlogdefaultrole",
+                region_id=REGION,
+            ),
+        ),
+        opts=b.keep,
+    )
+    # An alert queries an index: the shipper's fields, searchable and (severity) analysable.
+    index = log.StoreIndex(
+        f"{b.name}-server-log-index",
+        project=project.project_name,
+        logstore=store.logstore_name,
+        field_searches=[
+            StoreIndexFieldSearchArgs(name=name, type="text", enable_analytics=True)
+            for name in ("source", "host", "severity", "message")
+        ],
+        opts=b.child,
+    )
+    log.Alert(
+        f"{b.name}-server-alarm",
+        project_name=project.project_name,
+        alert_name=f"{b.prefix}-mail-server-alarm",
+        alert_displayname="hk-mail: server alarm (blocked client, sending limit, journal, backup)",
+        alert_description=(
+            "hkmail-authpolicy BLOCK, hkmail-ratelimit LIMIT or an ALARM line of the journal "
+            "uploader or the backup arrived from the mail server"
+        ),
+        version="2.0",
+        type="default",
+        schedule=AlertScheduleArgs(type="FixedRate", interval="1m"),
+        query_lists=[
+            AlertQueryListArgs(
+                store=store.logstore_name,
+                store_type="log",
+                project=project.project_name,
+                region=REGION,
+                start="-300s",
+                end="now",
+                query=f"{ALARM_QUERY} | select count(1) as alarms",
+                power_sql_mode="auto",
+            )
+        ],
+        group_configuration=AlertGroupConfigurationArgs(type="no_group"),
+        severity_configurations=[
+            AlertSeverityConfigurationArgs(
+                severity=8, eval_condition={"condition": "alarms > 0", "count_condition": ""}
+            )
+        ],
+        # The built-in alert policy; who is notified is the account's action policy, chosen in
+        # the SLS console (the stack has no alert contact yet).
+        policy_configuration=AlertPolicyConfigurationArgs(
+            alert_policy_id="sls.builtin.dynamic", repeat_interval="1h"
+        ),
+        opts=pulumi.ResourceOptions(parent=b.component, depends_on=[index]),
+    )
+    return store

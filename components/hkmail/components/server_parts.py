@@ -15,6 +15,14 @@ from hkmail.mailserver.model import MailServerConfig
 #: The backup bucket's name: the archive bucket's and this (OSS under WORM only).
 BACKUP_BUCKET_SUFFIX: Final = "-backup"
 
+#: The server-log store (SLS logstore, CLS topic) hkmail-logship writes to.
+SERVER_LOGSTORE = "server"
+
+
+def sls_project(prefix: str, account_id: str) -> str:
+    """The stack's SLS project in Hong Kong (audit trail and server logs)."""
+    return f"{prefix}-mail-audit-{account_id}"
+
 
 @dataclass(frozen=True)
 class Build:
@@ -50,6 +58,14 @@ class Build:
             else None
         )
         server = dataclasses.replace(server, archive_bucket=bucket, backup_bucket=backup)
+
+        server = dataclasses.replace(server, archive_bucket=bucket)
+        if server.secrets.cloud == "alicloud":
+            # hkmail-logship writes to the "server" logstore of the stack's SLS project (names
+            # known before apply); a CLS topic id is known only after apply, so Tencent servers
+            # do not ship yet.
+            log = f"{sls_project(args.name, args.account_id)}/{SERVER_LOGSTORE}"
+            server = dataclasses.replace(server, server_log=log)
         return cls(component, name, args, server)
 
     @property
