@@ -428,6 +428,7 @@ def test_rendered_shipper(cloud: str, server_log: str) -> None:
         "ratelimit",
         "journal-upload",
         "backup",
+        "notify",
     ]
     unit = rendered.by_path("/etc/systemd/system/hkmail-logship.service").content
     assert "User=hkmail-logship" in unit and "ReadWritePaths=/var/vmail/.hkmail-logship" in unit

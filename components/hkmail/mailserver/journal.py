@@ -7,8 +7,8 @@ Two parts, each a small program rendered into the user-data:
 - ``hkmail-journal-upload`` (a service) moves the spool into the archive bucket under
   ``journal/`` with a manifest entry per message, deleting a spooled copy only once the store
   confirms its checksum; it retries with backoff and writes an ALARM line to its log on the
-  instance when the bucket cannot be reached (no log agent ships it to the log store yet), while
-  mail keeps flowing.
+  instance when the bucket cannot be reached (hkmail-logship ships its output to the log
+  store), while mail keeps flowing.
 
 The S3 endpoint and Signature V4 region of each cloud's Hong Kong archive live in
 ``ARCHIVE_S3``. Alibaba: *Use Amazon S3 SDKs to access OSS* (endpoint ``oss-<region>``,

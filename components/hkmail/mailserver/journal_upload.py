@@ -11,8 +11,8 @@ not sent again (idempotent: a retry after a lost answer never duplicates, and ne
 overwrite an object under the bucket's retention).
 
 When the store cannot be reached it keeps the spool, retries with exponential backoff, and writes
-an ``ALARM`` line to its log in /var/log/hkmail (on the instance: no log agent ships it to the
-log store yet) and to its status file (/var/lib/hkmail/journal-status.json). Mail flow never
+an ``ALARM`` line to its log in /var/log/hkmail (and to stderr, which hkmail-logship ships to
+the log store) and to its status file (/var/lib/hkmail/journal-status.json). Mail flow never
 waits for it.
 
 Credentials: the instance role's temporary key from the metadata service (the same code as

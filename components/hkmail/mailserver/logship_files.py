@@ -52,6 +52,8 @@ SOURCES: Final[tuple[Source, ...]] = (
     Source("hkmail-ratelimit", r"hkmail-ratelimit: LIMIT "),
     Source("hkmail-journal-upload", r"\bALARM\b"),
     Source("hkmail-backup", r"\bALARM\b"),
+    # The notifier's failures (notify.py's ALARM lines; the unit exists only with notify rules).
+    Source("hkmail-notify", r"hkmail-notify: ALARM "),
 )
 
 # cloud -> the log service's Hong Kong API host (SLS: the project is a sub-domain of it).

@@ -4,8 +4,8 @@
 A stolen login must not turn the server into a spam cannon: per SASL login, at most N recipients
 outside our domain and M messages in any sliding hour. Over a limit Postfix answers 450 (the
 client may retry later) and this service logs one ``hkmail-ratelimit: LIMIT`` line naming the
-login, the limit and the client address: the pattern for an alarm, once a log agent ships
-the server's logs to the log store (none does yet).
+login, the limit and the client address: hkmail-logship ships it to the log store, where it
+raises an alarm (logship_files.py).
 
 Postfix asks at RCPT (recipients) and at the end of DATA (messages), on the submission services
 only (master.cf). State is in memory: a restart forgets the last hour, which only errs towards
