@@ -402,9 +402,11 @@ def test_a_password_sprayer_is_cut_off_and_a_real_login_elsewhere_still_works(
     assert results == [False] * 50
     assert real_login_seconds < 20, real_login_seconds
     # The sprayer's address is refused before any password is checked: even the right one.
-    assert not _imap_login(mail_server, user, PASSWORDS["alice"], SPRAYER_IP)
+    refused_login = not _imap_login(mail_server, user, PASSWORDS["alice"], SPRAYER_IP)
     # ... by the policy service, which logged the block once, naming the address.
     log = mail_server.p("/var/log/daemon.log").read_text()
+    dovecot = mail_server.p("/var/log/hkmail/dovecot.log").read_text().splitlines()
+    assert refused_login, "\n".join(line for line in dovecot if "policy" in line)[-4000:]
     assert log.count(f"hkmail-authpolicy: BLOCK remote={SPRAYER_IP} ") == 1, log[-2000:]
     # Everyone else still logs in.
     assert _imap_login(mail_server, user, PASSWORDS["alice"], "127.0.0.22")

@@ -67,6 +67,9 @@ class Failures:
 
 def handler(key: str, failures: Failures) -> type[http.server.BaseHTTPRequestHandler]:
     class Handler(http.server.BaseHTTPRequestHandler):
+        # Keep-alive: Dovecot reuses its connections instead of opening one per login.
+        protocol_version = "HTTP/1.1"
+
         def log_message(self, format: str, *args: object) -> None:
             pass  # one line per login would flood the journal
 
@@ -106,6 +109,14 @@ def handler(key: str, failures: Failures) -> type[http.server.BaseHTTPRequestHan
     return Handler
 
 
+class Server(http.server.ThreadingHTTPServer):
+    # A sprayer's 50 parallel logins are 50 policy requests at once. socketserver's default
+    # backlog of 5 drops the rest of the SYNs; their retries outlast Dovecot's 2 s policy timeout,
+    # the requests fail open (auth_policy_reject_on_fail = no) and the failures go uncounted.
+    request_queue_size = 1024
+    daemon_threads = True
+
+
 def main(argv: list[str]) -> int:
     if len(argv) not in (4, 5) or not all(a.isdigit() for a in (argv[1], argv[3], *argv[4:])):
         print(__doc__, file=sys.stderr)
@@ -114,8 +125,7 @@ def main(argv: list[str]) -> int:
         key = f.read().strip()
     window = float(argv[4]) if len(argv) == 5 else 600.0
     failures = Failures(int(argv[3]), window)
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", int(argv[1])), handler(key, failures))
-    server.daemon_threads = True
+    server = Server(("127.0.0.1", int(argv[1])), handler(key, failures))
     server.serve_forever()
     return 0
 

@@ -481,6 +481,9 @@ auth_policy_server_url = http://127.0.0.1:{prt.auth_policy}/
 auth_policy_request_attributes = login=%{{requested_username}} remote=%{{rip}} protocol=%s
 auth_policy_hash_nonce = hkmail-no-password-hash-is-sent
 auth_policy_reject_on_fail = no
+# The service answers from memory in milliseconds; Dovecot's 2 s default fails open (a login
+# unjudged, a failure uncounted) when a loaded machine is slow to schedule it.
+auth_policy_server_timeout_msecs = 10000
 !include_try {p(AUTHPOLICY_DOVECOT_KEY)}
 
 # Users and password hashes are written at boot from the secret store (hkmail-fetch-secrets,
