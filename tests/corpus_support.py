@@ -34,6 +34,8 @@ class Expect:
     resource: str | None
     why: str
     env: Mapping[str, str]
+    #: when given, exactly the advisory residency rules reported (reported, never blocking)
+    advisory: tuple[str, ...] | None = None
 
 
 def programs(corpus: Path) -> list[str]:
@@ -45,7 +47,7 @@ def load_expect(corpus: Path, program: str, classes: Iterable[int]) -> Expect:
     look-alikes carry the class they mirror, `verdict` alone says leak or look-alike."""
     doc: Any = yaml.safe_load((corpus / program / "expect.yaml").read_text())
     assert isinstance(doc, dict), program
-    unknown = set(doc) - {"class", "verdict", "rules", "resource", "why", "env"}
+    unknown = set(doc) - {"class", "verdict", "rules", "resource", "why", "env", "advisory"}
     assert not unknown, (program, unknown)
     cls = doc["class"]
     assert cls == "compliant" or cls in set(classes), (program, cls)
@@ -56,8 +58,15 @@ def load_expect(corpus: Path, program: str, classes: Iterable[int]) -> Expect:
         assert doc["verdict"] == "passes", program
     assert all(r.startswith("residency-") for r in rules), program
     assert str(doc.get("why", "")).strip(), (program, "say why")
+    advisory = doc.get("advisory")
     return Expect(
-        cls, doc["verdict"], rules, doc.get("resource"), doc["why"], dict(doc.get("env") or {})
+        cls,
+        doc["verdict"],
+        rules,
+        doc.get("resource"),
+        doc["why"],
+        dict(doc.get("env") or {}),
+        None if advisory is None else tuple(advisory),
     )
 
 
@@ -140,6 +149,20 @@ def check_verdict(program: str, expect: Expect, verdict: Verdict) -> None:
         raise AssertionError(f"{program}: the gate could not judge it: {result}") from result
     blocking = result.blocking
     shown = [f"{v.policy_name} {v.resource_name}: {v.message.splitlines()[-1]}" for v in blocking]
+    if expect.advisory is not None:
+        pack_rules = {r.name for r in result.pack.rules}  # not the gate's own state checks
+        reported = sorted(
+            {
+                v.policy_name
+                for v in result.violations
+                if not v.blocking and v.policy_name in pack_rules
+            }
+        )
+        assert reported == sorted(expect.advisory), (
+            program,
+            "advisory findings",
+            [(v.policy_name, v.resource_name, v.message) for v in result.violations],
+        )
     if expect.verdict == "passes":
         assert result.exit_code == 0, (program, shown)
         assert result.resources, program

@@ -7,6 +7,8 @@ import sys
 from datetime import date
 from pathlib import Path
 
+import pytest
+
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "policies"))
 
 from hkmail_policy import flows
@@ -144,3 +146,55 @@ def test_region_field_flows_for_plans_and_reports() -> None:
     assert verdicts == ["blocked", "inbound"]  # a two-way flow is two flows
     out = next(f for f in both if f.leaves_hong_kong)
     assert out.destination.name == "cn-shanghai" and "Mainland China" in out.destination.fact
+
+
+def test_residency_rules_honour_attestations_like_the_mail_flow_rules(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Issue 18 / 25: one judge() for every flow. An attestation on file for the stack shows a
+    flow out as declared (advisory, never blocking); without it the same flow blocks."""
+    from hkmail_policy import attestations
+    from hkmail_policy.model import ALLOWED_REGIONS_SCHEMA, Context, ProviderRef, Resource
+    from hkmail_policy.rules import RULES_BY_ID
+
+    hk = ProviderRef("urn:pulumi:dev::p::pulumi:providers:alicloud::hk",
+                     "pulumi:providers:alicloud", "hk", {"region": "cn-hongkong"})  # fmt: skip
+    fn = Resource(
+        "urn:pulumi:dev::p::alicloud:fc/v3Function:V3Function::notify",
+        "alicloud:fc/v3Function:V3Function",
+        "notify",
+        {"handler": "i.h", "environmentVariables": {
+            "ALERTS": "https://oapi.dingtalk.com/robot/send?access_token=x",
+            "ARCHIVE": "https://ingest.partner.example/v1",
+        }},
+        False,
+        hk,
+    )  # fmt: skip
+    config = {k: v["default"] for k, v in ALLOWED_REGIONS_SCHEMA.items()}
+    ctx = Context(config=config, today=TODAY, stack=(fn,))
+
+    def found(rule: str) -> list[str]:
+        return [f.message for f in RULES_BY_ID[rule].check(fn, ctx)]
+
+    monkeypatch.setattr(attestations, "on_file", lambda: ())
+    [blocked] = found("residency-data-sent")
+    assert not blocked.startswith(flows.DECLARED_PREFIX) and "oapi.dingtalk.com" in blocked
+    [unknown] = found("residency-unknown-recipient")
+    assert "ingest.partner.example" in unknown and not unknown.startswith(flows.DECLARED_PREFIX)
+
+    ding = Attestation("ATT-7", "oapi.dingtalk.com", "DingTalk HK", "letter 2026-11",
+                       date(2026, 11, 1), date(2027, 11, 1), stacks=("dev",))  # fmt: skip
+    partner = Attestation("ATT-8", "*.partner.example", "Partner Ltd", "DPA s.4",
+                          date(2026, 11, 1), date(2027, 11, 1), stacks=("dev",))  # fmt: skip
+    other = Attestation("ATT-9", "oapi.dingtalk.com", "DingTalk HK", "letter 2026-11",
+                        date(2026, 11, 1), date(2027, 11, 1), stacks=("prod",))  # fmt: skip
+    monkeypatch.setattr(attestations, "on_file", lambda: (ding, partner, other))
+    [declared] = found("residency-data-sent")
+    assert declared.startswith(f"{flows.DECLARED_PREFIX}attestation ATT-7]"), declared
+    assert "attested Hong Kong storage by DingTalk HK" in declared
+    [located] = found("residency-unknown-recipient")
+    assert located.startswith(f"{flows.DECLARED_PREFIX}attestation ATT-8]"), located
+    # an attestation for another stack declares nothing here
+    monkeypatch.setattr(attestations, "on_file", lambda: (other,))
+    [again] = found("residency-data-sent")
+    assert not again.startswith(flows.DECLARED_PREFIX)

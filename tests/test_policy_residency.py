@@ -366,3 +366,38 @@ def test_hosts_that_receive_data_are_located_or_reported(pack: PackClient) -> No
     beijing = found({"API_BASE_URL": "https://dashscope.aliyuncs.com/api/v1"})
     assert list(beijing) == ["residency-embedded-region/mandatory"], beijing
     assert "cn-beijing" in beijing["residency-embedded-region/mandatory"][0]
+
+
+def test_unknown_hosts_in_every_environment_and_script_are_reported(pack: PackClient) -> None:
+    """Issue 18 class 3: an environment variable of any name (the schema's environment inputs:
+    maps and key/value lists) and a sending command in user data are destinations; a variable
+    named for a read, a download and a located host are not reported."""
+
+    def advisory(res: Res) -> list[str]:
+        diags = pack.analyze(res)
+        assert residency(diags) == {}, diags  # nothing mandatory in these
+        return [d.message for d in diags if d.policy == "residency-unknown-recipient"]
+
+    eci = "alicloud:eci/containerGroup:ContainerGroup"
+
+    def container(env: list[dict[str, str]]) -> Res:
+        return ali(eci, {"containers": [{"name": "app", "image": "app:1", "environmentVars": env}]})
+
+    # a key/value list: the variable's name is its sibling `key`, and the name need not say
+    # "webhook": any URL in the environment is where the code may send
+    msgs = advisory(container([{"key": "ARCHIVE", "value": "https://ingest.partner.example/v1"}]))
+    assert len(msgs) == 1 and "ingest.partner.example" in msgs[0], msgs
+    assert "environment variable ARCHIVE" in msgs[0], msgs
+    assert advisory(container([{"key": "MIRROR", "value": "https://pkgs.partner.example/"}])) == []
+    hk = "https://oss-cn-hongkong.aliyuncs.com"
+    assert advisory(container([{"key": "ARCHIVE", "value": hk}])) == []
+    scf = tc("tencentcloud:Scf/function:Function", {"environment": {"OUT": "https://x.example/i"}})
+    assert ["x.example" in m for m in advisory(scf)] == [True]
+    # user data (base64): a POST to an unknown host is reported, a download from one is not
+    vm = "alicloud:ecs/instance:Instance"
+    post = "#!/bin/sh\ncurl -X POST -d @/var/log/mail.log https://logs.partner.example/in\n"
+    msgs = advisory(ali(vm, {"instanceType": "ecs.g7.large", "userData": b64(post)}))
+    assert len(msgs) == 1 and "logs.partner.example" in msgs[0], msgs
+    assert "base64-decoded" in msgs[0], msgs
+    get = "#!/bin/sh\ncurl -fsSL https://logs.partner.example/agent.sh -o /opt/agent.sh\n"
+    assert advisory(ali(vm, {"instanceType": "ecs.g7.large", "userData": b64(get)})) == []

@@ -77,3 +77,23 @@ def reads_only(line: str) -> bool:
         # ossutil cp oss://bucket/key /local/path: the source is remote, the destination local
         return len(args) >= 2 and bool(_REMOTE.match(args[0])) and not _REMOTE.match(args[1])
     return False
+
+
+# commands that can carry data to the host a URL names (when the line does not only read)
+_SENDERS = frozenset(
+    {"curl", "wget", "ossutil", "ossutil64", "coscli", "coscmd", "aws", "rclone", "restic",
+     "rsync", "scp", "sftp", "swaks", "sendmail", "nc", "ncat", "http", "https", "xh"}
+)  # fmt: skip
+
+
+def sends(line: str) -> bool:
+    """True if the line is a command that can carry data to a host (a copy, an upload, a POST)
+    and does not only read. Configuration lines and unknown commands are not counted: they are
+    judged by the host table and region ids like any other value."""
+    text = line.strip().lstrip("-").strip().strip("'\"")
+    words = _words(text)
+    if words and words[0].rsplit("/", 1)[-1] == "sudo":
+        words = words[1:]
+    if not words or words[0].rsplit("/", 1)[-1] not in _SENDERS:
+        return False
+    return not reads_only(line)

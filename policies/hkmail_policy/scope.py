@@ -29,8 +29,10 @@ NOT_COVERED: dict[str, str] = {
     "residency-unknown-recipient), hosts given as IP addresses, and the mail server's notifier "
     "settings (residency-mail-notify judges those).",
     "residency-unknown-recipient": "Hosts that receive data through inputs not named for it (a "
-    "URL inside a script or a free-form config file), and where a located host's operator keeps "
-    "the data behind its API.",
+    "configuration line of cloud-config or a free-form config file, a command the pack does not "
+    "list as one that sends, a host built at run time), an environment given as a JSON string "
+    "(SAE / EDAS `envs`), a variable named for a read that is in fact written to, and where a "
+    "located host's operator keeps the data behind its API.",
     "residency-no-hk-service": "Services not listed in hkmail_policy/endpoints.py; where a hosted "
     "suite (Alibaba Mail, Tencent Exmail) keeps mailboxes (residency-mail-storage judges the MX "
     "that hands mail to it).",

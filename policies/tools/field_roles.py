@@ -19,6 +19,12 @@ destination or source (camel-case words), the copy/replication words of coverage
 placement. Roles that depend on another input's value (DTS `syncArchitecture: bidirectional`)
 are written with their condition. A test regenerates the file and fails if it is stale.
 
+It also lists the environment-variable inputs of functions and containers (`environments`): where
+code reads the addresses it sends data to. From the schema: an input named for the environment
+(ENV_INPUT) that is a map of names to values (`map`: FC `environmentVariables`, SCF
+`environment`), or a list of objects with a name and a value (`pairs`: ECI
+`containers[].environmentVars[]` with `key`/`value`, TSF `envs[]` with `name`/`value`).
+
     python policies/tools/field_roles.py            # rewrite hkmail_policy/field_roles.json
     python policies/tools/field_roles.py --check    # exit 1 if the data file is stale
 """
@@ -91,6 +97,11 @@ SEND_CONTEXT = frozenset({"target", "destination", "subscription", "notice", "pu
 READ_OBJECTS = re.compile(r"^(originPullRules|mirrorRules|mirror\w*)$")
 ENDPOINT_LAST = re.compile(r"(?i)^.*(host|url|uri|domain|address|endpoint)s?$")
 DNS_MODULES = re.compile(r"(?i)^(dns|alidns|dnspod|privatedns|pvtz)/")
+# Inputs holding environment variables, by their last segment (a map or a list of name/value
+# objects: a plain string of that name is a deployment stage, e.g. API Gateway `environment`).
+ENV_INPUT = re.compile(
+    r"^(env|envs|envVars|envConfs|environment|environmentVars|environmentVariables)$"
+)
 
 
 def _words(segment: str) -> list[str]:
@@ -131,6 +142,21 @@ def endpoint_role(type_token: str, path: str) -> str | None:
     return None
 
 
+def environments(every: dict[str, set[str]]) -> dict[str, dict[str, dict[str, str]]]:
+    """type -> env input path -> {"form": "map"} or {"form": "pairs", "name": .., "value": ..}."""
+    out: dict[str, dict[str, dict[str, str]]] = {}
+    for token, paths in every.items():
+        for p in sorted(paths):
+            last = p.rsplit(".", 1)[-1]
+            if p.endswith("{}") and ENV_INPUT.match(last[:-2]):
+                out.setdefault(token, {})[p[:-2]] = {"form": "map"}
+            elif p.endswith("[]") and ENV_INPUT.match(last[:-2]) and f"{p}.value" in paths:
+                name = next((n for n in ("key", "name") if f"{p}.{n}" in paths), None)
+                if name is not None:
+                    out.setdefault(token, {})[p] = {"form": "pairs", "name": name, "value": "value"}
+    return out
+
+
 def generate() -> dict[str, object]:
     region_data, _, every, docs = generate_with_docs()
     types = region_data["types"]
@@ -162,6 +188,7 @@ def generate() -> dict[str, object]:
         "counts": dict(sorted(counts.items())),
         "roles": {t: dict(sorted(p.items())) for t, p in sorted(roles.items())},
         "conditional": conditional,
+        "environments": dict(sorted(environments(every).items())),
     }
 
 

@@ -243,8 +243,10 @@ program hands the engine, and nothing else. Plainly, it cannot see:
   and NTP servers). An SMTP relay, webhook or backup target given as an IP address or a third
   party's host name (`relayhost = [203.0.113.5]`, `backup.example.net`) is not located: nothing
   offline says in which country it answers: where such a host receives data (a webhook,
-  callback or sink input, or an environment variable named for one) it is reported as advisory
-  (`residency-unknown-recipient`) with the way to declare it; elsewhere it is not. An input that
+  callback or sink input, any environment variable of a function or container not named for a
+  read, or a command line of a script that can send and does not only read) it is reported as
+  advisory (`residency-unknown-recipient`) with the way to declare it; elsewhere (configuration
+  lines, free text) it is not. An input that
   receives data (webhook, callback, sink endpoint; `field_roles.json`) whose value is not known
   before apply fails closed, as a region-bearing input does.
 - **Which way data goes, beyond the table.** Direction comes from `hkmail_policy/field_roles.json`

@@ -59,8 +59,8 @@ from hkmail_policy.coverage import is_copy_target  # noqa: E402
 @dataclass
 class ArgsClass:
     # engine name -> (nested Args class name or None, is_list, scalar kind: str/int/bool/other,
-    # the property's docstring)
-    props: dict[str, tuple[str | None, bool, str, str]] = field(default_factory=dict)
+    # is a map, the property's docstring)
+    props: dict[str, tuple[str | None, bool, str, bool, str]] = field(default_factory=dict)
 
 
 def _getter_name(func: ast.FunctionDef) -> str | None:
@@ -76,14 +76,16 @@ def _getter_name(func: ast.FunctionDef) -> str | None:
     return None
 
 
-def _nested(annotation: ast.expr | None) -> tuple[str | None, bool, str]:
+def _nested(annotation: ast.expr | None) -> tuple[str | None, bool, str, bool]:
+    """(nested Args class, is a list, scalar kind, is a map of names to values)."""
     if annotation is None:
-        return None, False, "other"
+        return None, False, "other", False
     text = ast.unparse(annotation)
     names = re.findall(r"'(\w+Args)'", text)
     is_list = "Sequence[" in text or "List[" in text
     kind = next((k for k in ("bool", "int", "str") if f"_builtins.{k}" in text), "other")
-    return (names[0] if names else None), is_list, kind
+    is_map = not is_list and re.search(r"\bMapping\[", text) is not None
+    return (names[0] if names else None), is_list, kind, is_map
 
 
 def _read_args_classes(tree: ast.Module) -> dict[str, ArgsClass]:
@@ -148,10 +150,11 @@ def _walk(
     if cls is None or depth > MAX_DEPTH or cls_name in seen:
         return 0
     visited = 0
-    for name, (nested, is_list, kind, doc) in cls.props.items():
+    for name, (nested, is_list, kind, is_map, doc) in cls.props.items():
         path = f"{prefix}{name}{'[]' if is_list else ''}"
         visited += 1
-        every.append(path)
+        # a map of names to values (environment variables, tags) is listed as `name{}`
+        every.append(f"{path}{{}}" if is_map else path)
         # Booleans never hold a region; integers do as numeric zone ids (300002) and numeric
         # region ids (Cwp LicenseOrder.regionId: 1 Guangzhou, 9 Singapore).
         scalar_ok = kind in ("str", "int")

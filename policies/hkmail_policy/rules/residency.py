@@ -6,12 +6,13 @@ import re
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
-from .. import endpoints, flows, regions
+from .. import commands, endpoints, flows, regions
 from ..controls import RESIDENCY
 from ..coverage import (
     conditional_roles,
     copy_target_paths,
     endpoint_destination_paths,
+    environment_inputs,
     placement_paths,
     region_paths,
     roled_types,
@@ -21,6 +22,7 @@ from ..coverage import (
 from ..model import ALLOWED_REGIONS_SCHEMA, Context, Finding, Resource, Rule, violation
 from ..placement import Mention, is_free_text, mentions, region_value_problems
 from ..values import Leaf, find, first, leaves, texts, under
+from .mailflows import declarations_for
 from .notify import SETTINGS_PATH as NOTIFY_SETTINGS_PATH
 
 CLOUD_PACKAGES = {
@@ -238,11 +240,23 @@ def resource_flows(resource: Resource, ctx: Context) -> list[flows.Flow]:
     return [flow for _, flow in _copy_flows(resource, ctx)] + list(_inbound_flows(resource, ctx))
 
 
+def _judged(resource: Resource, leaf: Leaf, flow: flows.Flow, ctx: Context) -> Iterator[Finding]:
+    """A flow out through an input, judged as the mail-flow rules judge theirs (flows.judge with
+    the attestations scoped to the stack): declared is shown (advisory), blocked or unknown is
+    a violation."""
+    j = flows.judge(flow, declarations_for(resource), ctx.today)
+    if j.verdict == "declared":
+        yield Finding(
+            f"{flows.DECLARED_PREFIX}{j.declared_by}] {resource.describe()}: input {leaf.path}: "
+            f"{flow.describe()}: {j.reason}"
+        )
+    elif j.blocking:
+        yield violation(resource, leaf, j.message(), _allowed_text(ctx))
+
+
 def check_cross_region_copy(resource: Resource, ctx: Context) -> Iterable[Finding]:
     for leaf, flow in _copy_flows(resource, ctx):
-        verdict = flows.judge(flow, flows.NO_DECLARATIONS, ctx.today)
-        if verdict.reported:
-            yield violation(resource, leaf, verdict.message(), _allowed_text(ctx))
+        yield from _judged(resource, leaf, flow, ctx)
 
 
 def check_embedded_region(resource: Resource, ctx: Context) -> Iterable[Finding]:
@@ -354,29 +368,63 @@ def check_data_sent(resource: Resource, ctx: Context) -> Iterable[Finding]:
         )
         via = f"{resource.describe()} input {m.leaf.path}{m.where()}"
         data = "what the resource sends there (messages, notifications)"
-        flow = flows.Flow(here, dest, data, via, "notification")
-        verdict = flows.judge(flow, flows.NO_DECLARATIONS, ctx.today)
-        if verdict.reported:
-            yield violation(resource, m.leaf, verdict.message(), _allowed_text(ctx))
+        yield from _judged(resource, m.leaf, flows.Flow(here, dest, data, via, "notification"), ctx)
 
 
 _URL_HOST = re.compile(r"(?i)\b(?:https?|smtps?|wss?)://(?:[^@/\s]*@)?([a-z0-9.-]+\.[a-z]{2,})")
-# environment variables (functions, containers) whose value is where the code sends data
-_RECEIVING_KEY = re.compile(
-    r"(?i)webhook|callback|notif|alert|sink|endpoint|api_?base|base_?url|push|report_?url|hook"
+# An environment variable is where code finds addresses; one whose name says it is only read
+# from (a mirror, a registry, a download source) is not where data is sent. Any other URL in an
+# environment is a destination (fail closed: the name alone cannot prove a read).
+_READ_VAR = re.compile(
+    r"(?i)mirror|registry|download|source|origin|index|repo|pypi|npm|apt|ntp|image|pull|fetch"
 )
-_ENV_SEGMENT = re.compile(r"(?i)^(environment\w*|env\w*|variables)$")
 
 
-def _receiving(resource: Resource, leaf: Leaf) -> bool:
+def _env_var(resource: Resource, leaf: Leaf) -> str | None:
+    """The variable's name when `leaf` is the value of an environment variable of a function or
+    container (field_roles.json `environments`, from the SDK schemas), else None."""
+    for path, env in environment_inputs(resource.type).items():
+        if env["form"] == "map":
+            if leaf.shape.startswith(path + "."):
+                return leaf.shape[len(path) + 1 :]
+        elif leaf.shape == f"{path}.{env['value']}":
+            sibling = leaf.path[: -len(env["value"])] + env["name"]
+            named = first_at(resource.props, sibling)
+            return named if isinstance(named, str) else ""
+    return None
+
+
+def first_at(props: Mapping[str, Any], path: str) -> object:
+    """The value at a concrete path (`containers[0].environmentVars[1].key`), or None."""
+    node: object = props
+    for seg in path.split("."):
+        name, _, rest = seg.partition("[")
+        if not isinstance(node, Mapping):
+            return None
+        node = node.get(name)
+        for index in re.findall(r"(\d+)\]", "[" + rest) if rest else ():
+            if not isinstance(node, list) or int(index) >= len(node):
+                return None
+            node = node[int(index)]
+    return node
+
+
+def _receiving_text(resource: Resource, leaf: Leaf) -> Iterator[tuple[str, str]]:
+    """(where, text) of what in `leaf` names a receiver of data: an endpoint input that receives
+    (field_roles.json), an environment variable not named for a read, or the command lines of a
+    script (user data, command content, decoded) that can send and do not only read."""
     if leaf.shape in endpoint_destination_paths(resource.type):
-        return True
-    segments = leaf.path.split(".")
-    return (
-        len(segments) >= 2
-        and bool(_ENV_SEGMENT.match(segments[-2].split("[", 1)[0]))
-        and bool(_RECEIVING_KEY.search(segments[-1]))
-    )
+        yield "", leaf.value
+        return
+    var = _env_var(resource, leaf)
+    if var is not None:
+        if not _READ_VAR.search(var):
+            yield f" (environment variable {var})" if var else "", leaf.value
+        return
+    for how, text in texts(leaf.value):
+        sending = [line for line in text.splitlines() if "://" in line and commands.sends(line)]
+        if sending:
+            yield (f" (in its {how}-decoded content)" if how else ""), "\n".join(sending)
 
 
 def _located(host: str) -> bool:
@@ -385,20 +433,36 @@ def _located(host: str) -> bool:
 
 
 def check_unknown_recipient(resource: Resource, ctx: Context) -> Iterable[Finding]:
-    """A webhook, callback, sink endpoint or environment variable naming where code sends data,
-    whose host no table locates: reported (advisory), with the way to declare it."""
+    """A webhook, callback or sink endpoint, an environment variable of a function or container,
+    or a sending line of a script (user data, commands) naming a host that no table locates:
+    reported (advisory), with the way to declare it."""
     for leaf in leaves(resource.props):
-        if leaf.unknown or not isinstance(leaf.value, str) or not _receiving(resource, leaf):
+        if leaf.unknown or not isinstance(leaf.value, str):
             continue
-        for host in sorted({h.lower() for h in _URL_HOST.findall(leaf.value)}):
-            if _located(host):
-                continue
-            yield violation(
-                resource, leaf,
-                f"sends data to {host}, whose location the pack cannot establish (not in the "
-                "host table, no region id in the name): an unlocated flow out of Hong Kong",
-                f"a Hong Kong receiver; or declare the flow ({flows.HOW_TO_DECLARE})",
-            )  # fmt: skip
+        if "://" not in leaf.value and len(leaf.value) < 40:
+            continue  # short text without a URL (longer text may be an encoded script)
+        seen: set[str] = set()
+        for where, text in _receiving_text(resource, leaf):
+            for host in sorted({h.lower() for h in _URL_HOST.findall(text)} - seen):
+                seen.add(host)
+                if _located(host):
+                    continue
+                dest = flows.Place(host, "not-published", f"{host}: not located offline")
+                flow = flows.Flow(
+                    resource_place(resource, ctx), dest, "what the code sends there",
+                    f"{resource.describe()} input {leaf.path}{where}", "api-call",
+                )  # fmt: skip
+                j = flows.judge(flow, declarations_for(resource), ctx.today)
+                if j.verdict == "declared":  # an attestation on file locates it in Hong Kong
+                    yield from _judged(resource, leaf, flow, ctx)
+                    continue
+                yield violation(
+                    resource, leaf,
+                    f"sends data to {host}{where}, whose location the pack cannot establish (not "
+                    "in the host table, no region id in the name): an unlocated flow out of Hong "
+                    "Kong",
+                    f"a Hong Kong receiver; or declare the flow ({flows.HOW_TO_DECLARE})",
+                )  # fmt: skip
 
 
 def _omitted(props: Mapping[str, Any], path: str) -> Iterator[tuple[str, Mapping[str, Any]]]:
@@ -525,7 +589,9 @@ RULES = (
         description="Cross-region copies, replication, backups and log delivery (snapshot "
         "targetCopyRegions, OSS replication destination location, COS replicaRules, DTS "
         "destinations, ...) target an allowed region only; a target not known before apply "
-        "fails closed.",
+        "fails closed. Judged by the one flow verdict (flows.judge) the mail-flow rules use: a "
+        "destination that an attestation on file for the stack covers is shown as declared "
+        "(advisory), not blocked.",
         severity="critical",
         enforcement="mandatory",
         remediation="Replicate within Hong Kong (another zone or bucket in cn-hongkong / "
@@ -604,8 +670,9 @@ RULES = (
         description="Data a resource sends to a system whose storage location is not published "
         "(chat robot webhooks of DingTalk, WeCom, Feishu / Lark named in function or container "
         "environments, event targets, alarm webhooks or decoded user data) is a flow out of "
-        "Hong Kong unless declared: an attestation of Hong Kong storage on file or a reviewed "
-        "exemption. Hosts only read from (package mirrors, NTP) are not flows out.",
+        "Hong Kong unless declared: an attestation of Hong Kong storage on file for the "
+        "stack (shown as declared, advisory) or a reviewed exemption. Hosts only read from "
+        "(package mirrors, NTP) are not flows out.",
         severity="high",
         enforcement="mandatory",
         remediation="Send notifications to a receiver in Hong Kong (your own service, or mail "
@@ -618,11 +685,13 @@ RULES = (
     Rule(
         id="residency-unknown-recipient",
         title="Data sent to hosts of unknown location",
-        description="A webhook, callback or sink endpoint input, or a function / container "
-        "environment variable named for where code sends data (webhook, callback, alert, "
-        "endpoint, base URL, ...), whose URL names a host that neither the host table nor a "
-        "region id in its name locates, is reported as advisory: the pack cannot say where the "
-        "data goes. Hosts only read from (mirrors, NTP) are in the table and not reported.",
+        description="A host that neither the host table nor a region id in its name locates, "
+        "named where data is sent: a webhook, callback or sink endpoint input; any environment "
+        "variable of a function or container (the schemas' environment inputs, maps and "
+        "key/value lists; a variable named for a read, such as a mirror or registry, excepted); "
+        "a command line of a script (user data, command content, decoded) that can send (curl, "
+        "wget, ossutil, rclone, restic, ...) and does not only read. Reported as advisory: the "
+        "pack cannot say where the data goes. Hosts only read from are not reported.",
         severity="medium",
         enforcement="advisory",
         remediation="Send to a receiver in Hong Kong; or declare the flow: an attestation of "

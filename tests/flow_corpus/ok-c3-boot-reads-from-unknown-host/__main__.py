@@ -1,0 +1,23 @@
+"""Look-alike: user data that only downloads from the same unknown host."""
+
+import base64
+
+import pulumi
+import pulumi_alicloud as alicloud
+
+hk = alicloud.Provider("hk", region="cn-hongkong")
+opts = pulumi.ResourceOptions(provider=hk)
+
+SCRIPT = """#!/bin/sh
+curl -fsSL https://logs.partner.example/agent.tar.gz -o /opt/agent.tar.gz
+"""
+alicloud.ecs.Instance(
+    "mail",
+    instance_type="ecs.g7.large",
+    image_id="ubuntu_22_04_x64_20G_alibase_20240130.vhd",
+    vswitch_id="vsw-hk0000000000000001",
+    system_disk_encrypted=True,
+    system_disk_kms_key_id="key-hk-0000000000000001",
+    user_data=base64.b64encode(SCRIPT.encode()).decode(),
+    opts=opts,
+)
