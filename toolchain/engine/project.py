@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
+import hashlib
 import json
 import os
 import re
@@ -316,8 +318,39 @@ def _not_utf8(what: str, path: Path, data: bytes, exc: UnicodeDecodeError) -> Pr
     )
 
 
+# (what, path, digest of the bytes) -> (document, octal notes): the gate reads a stack's file for
+# the preview and again for the update pass (a stack of 1,000 domains is a megabyte of YAML and
+# seconds of pure-Python parsing); the same bytes are parsed once.
+_PARSED: dict[tuple[str, str, bytes], tuple[Any, tuple[tuple[int, str, int], ...]]] = {}
+_PARSED_MAX = 8
+
+
 def _load_yaml(path: Path, what: str, notes: YamlNotes | None = None) -> Any:
     """``path`` read as the CLI reads it (a UTF-8 BOM stripped, yaml.v3 scalar resolution)."""
+    try:
+        data = path.read_bytes()
+    except OSError:
+        data = None  # reported by _parse_yaml, which reads it again
+    key = None
+    if data is not None:
+        key = (what, str(path), hashlib.blake2b(data, digest_size=20).digest())
+        hit = _PARSED.get(key)
+        if hit is not None:
+            if notes is not None:
+                notes.octal.extend(hit[1])
+            return copy.deepcopy(hit[0])  # callers may change what they get
+    own = YamlNotes()
+    doc = _parse_yaml(path, what, own)
+    if notes is not None:
+        notes.octal.extend(own.octal)
+    if key is not None:
+        if len(_PARSED) >= _PARSED_MAX:
+            _PARSED.pop(next(iter(_PARSED)))
+        _PARSED[key] = (copy.deepcopy(doc), tuple(own.octal))
+    return doc
+
+
+def _parse_yaml(path: Path, what: str, notes: YamlNotes) -> Any:
     try:
         data = path.read_bytes().removeprefix(b"\xef\xbb\xbf")
         text = data.decode("utf-8")
@@ -342,7 +375,7 @@ def _load_yaml(path: Path, what: str, notes: YamlNotes | None = None) -> Any:
         raise ProjectError(f"{what} {path} is not valid YAML: {problem}", where) from exc
     if node is None:
         return None
-    return _construct(node, what, path, notes if notes is not None else YamlNotes())
+    return _construct(node, what, path, notes)
 
 
 def _full_key(key: str, project: str) -> str:

@@ -277,9 +277,14 @@ def secrets_where(provider: str, env: Mapping[str, str] | None = None) -> Where:
 # --- reading the project -----------------------------------------------------------------------
 
 
+# libyaml's loader where PyYAML has it: the same safe documents, parsed ~3x faster (a stack of
+# 1,000 domains is a megabyte of YAML)
+_SAFE_LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
 def _yaml(path: Path) -> Mapping[str, Any]:
     try:
-        doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+        doc = yaml.load(path.read_text(encoding="utf-8"), Loader=_SAFE_LOADER)
     except (OSError, yaml.YAMLError):
         return {}  # the engine reports unreadable project/stack files itself
     return doc if isinstance(doc, Mapping) else {}
