@@ -8,6 +8,7 @@ ciphertext."""
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import json
 import os
 import re
@@ -25,6 +26,7 @@ from hkmail.mailserver.backup import BACKUP_CONF, BACKUP_RUN
 from hkmail.mailserver.journal import JOURNAL_SPOOL
 from hkmail.mailserver.model import MailServerConfig, SecretRefs
 from hkmail.mailserver.render import FETCH_SCRIPT, SECRETS_CONF, Layout, render
+from hkmail.mailserver.s3 import S3
 from tests.archive_support import LoopbackStore
 from tests.support import (
     HASHES,
@@ -35,6 +37,7 @@ from tests.support import (
     require_tool,
     serve,
 )
+from toolchain import archive
 
 pytestmark = pytest.mark.integration
 
@@ -171,6 +174,19 @@ def test_a_maildir_is_backed_up_incrementally_deleted_and_restored(env: Env) -> 
     assert re.search(r"Files:\s+1 new,\s+0 changed,\s+60 unmodified", second.stdout), second.stdout
     keys = env.store.keys(BUCKET, backup.BACKUP_PREFIX)
     assert len([k for k in keys if k.startswith("backup/snapshots/")]) == 1
+    # What scripts/archive health --backup-bucket reports (for the evidence report): the
+    # snapshot count and the newest snapshot's time, from the bucket, with no password.
+    store = S3(
+        endpoint=env.store.url,
+        region="ap-hongkong",
+        bucket=BUCKET,
+        credentials=lambda: ("AKIDadmin", "admin-secret", None),
+        path_style=True,
+    )
+    seen = archive.backup_health(store)
+    assert (seen["bucket"], seen["snapshots"]) == (BUCKET, 1), seen
+    newest = dt.datetime.fromisoformat(seen["newestSnapshotAt"])
+    assert abs((dt.datetime.now(dt.UTC) - newest).total_seconds()) < 600, seen
     assert all(k.startswith("backup/") for k in keys)
     s3 = env.store.client()
     for k in keys:  # encrypted: no message text in any object

@@ -214,7 +214,9 @@ def test_journal_health_from_the_archive_health_file(tmp_path: Path) -> None:
     health.write_text(
         '{"bucket": "centralclinic-hk-mail-archive-1250000000", "newestObject": '
         '"journal/2026/12/07/m1.eml", "newestReceivedAt": "2026-12-07T09:30:00+00:00", '
-        '"messagesPerDay": {"2026-12-07": 4, "2026-12-06": 0}}'
+        '"messagesPerDay": {"2026-12-07": 4, "2026-12-06": 0}, "backup": {"bucket": '
+        '"centralclinic-hk-mail-archive-1250000000", "snapshots": 3, '
+        '"newestSnapshotAt": "2026-12-07T02:41:10+00:00"}}'
     )
     proc, out = report(
         tmp_path / "out", "--stack", "private-tencent", "--archive-health", str(health)
@@ -230,7 +232,13 @@ def test_journal_health_from_the_archive_health_file(tmp_path: Path) -> None:
         "no object lock (tencentcloud-iac-pulumi has no COS object-lock resource); a bucket "
         "policy denies DeleteObject on journal/* to everyone"
     )
-    assert rows["Backup health"].startswith("not observed by a plan")
+    assert rows["Backup health"].startswith(
+        "newest restic snapshot written 2026-12-07T02:41:10+00:00 (3 snapshots in the bucket) "
+        "— from health.json sha256:"
+    ), rows
+    assert rows["Backup health"].endswith(
+        "the last restore drill is not recorded anywhere the report can read"
+    )
 
 
 @pytest.mark.parametrize(
@@ -239,6 +247,11 @@ def test_journal_health_from_the_archive_health_file(tmp_path: Path) -> None:
         ("not json", "is not JSON"),
         ('{"bucket": "b"}', "is not valid; allowed: the JSON that `scripts/archive health`"),
         (None, "cannot be read"),
+        (
+            '{"bucket": "b", "newestObject": null, "newestReceivedAt": null, '
+            '"messagesPerDay": {}, "backup": {"bucket": "b", "snapshots": "3"}}',
+            "backup is not valid",
+        ),
     ],
 )
 def test_a_bad_archive_health_file_is_refused_before_the_run(

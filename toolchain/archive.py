@@ -5,6 +5,7 @@ a manifest that proves they are the journal's (chain of custody).
     scripts/archive export --cloud alicloud --bucket NAME [filters] --format mbox|eml --output DIR
     scripts/archive verify DIR
     scripts/archive health --cloud alicloud --bucket NAME [--days 7] [--max-age-hours 24]
+                           [--backup-bucket NAME]
     scripts/archive restore --source HOST --server hkmail:HOST --user NAME [--folder F] [--since D]
 
 Filters (all given must match): ``--address`` (From, To, Cc, the envelope sender or a
@@ -33,6 +34,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import email.utils
 import hashlib
 import json
 import os
@@ -215,6 +217,25 @@ def health(store: S3, today: dt.date, days: int) -> dict[str, Any]:
             "messagesPerDay": per_day}  # fmt: skip
 
 
+# restic writes one object per snapshot under <repository>/snapshots/ (restic's repository
+# format); its content is encrypted, its time is the object's Last-Modified.
+BACKUP_SNAPSHOTS = "backup/snapshots/"
+
+
+def backup_health(store: S3) -> dict[str, Any]:
+    """The nightly backup as its bucket shows it: how many restic snapshots, and when the newest
+    was written (nothing decrypted: no repository password needed)."""
+    times = []
+    keys = list(store.list(BACKUP_SNAPSHOTS))
+    for key in keys:
+        status, headers, _ = store.request("HEAD", key)
+        modified = {k.lower(): v for k, v in headers.items()}.get("last-modified")
+        if status == 200 and modified:
+            times.append(email.utils.parsedate_to_datetime(modified).astimezone(dt.UTC))
+    newest = max(times).isoformat() if times else None
+    return {"bucket": store.bucket, "snapshots": len(keys), "newestSnapshotAt": newest}
+
+
 def verify(directory: Path) -> list[str]:
     """Problems found re-hashing an export against its manifest (empty: intact)."""
     try:
@@ -289,13 +310,18 @@ def parser() -> argparse.ArgumentParser:
         default=24.0,
         help="exit 1 when the newest journaled message is older (default 24)",
     )
+    h.add_argument(
+        "--backup-bucket",
+        help="also report the nightly backup: its restic snapshots under backup/ and the "
+        "newest one's time (the archive bucket, or on Alibaba under WORM <bucket>-backup)",
+    )
     archive_restore.add_parser(sub)
     v = sub.add_parser("verify", help="re-hash an export against its manifest")
     v.add_argument("directory", type=Path, help="the export directory (with manifest.json)")
     return p
 
 
-def _store(args: argparse.Namespace) -> S3:
+def _store(args: argparse.Namespace, bucket: str | None = None) -> S3:
     endpoint, region = ARCHIVE_S3[args.cloud]
     custom = args.endpoint
     if custom and not re.fullmatch(r"https?://[A-Za-z0-9.:-]+", custom):
@@ -304,7 +330,7 @@ def _store(args: argparse.Namespace) -> S3:
     return S3(
         endpoint=custom or endpoint,
         region=region,
-        bucket=args.bucket,
+        bucket=bucket or args.bucket,
         credentials=lambda: creds,
         # A custom endpoint (a test store on loopback) is addressed by path; OSS refuses that.
         path_style=bool(custom),
@@ -345,6 +371,8 @@ def run(argv: Sequence[str] | None = None) -> int:
         if not 1 <= args.days <= 90:
             raise UsageError(f"--days: {args.days} is not valid; allowed: 1-90")
         report = health(_store(args), dt.datetime.now(dt.UTC).date(), args.days)
+        if args.backup_bucket:
+            report["backup"] = backup_health(_store(args, args.backup_bucket))
         print(json.dumps(report, indent=2))
         newest = report["newestReceivedAt"]
         age = (

@@ -1142,7 +1142,8 @@ def parser() -> argparse.ArgumentParser:
         "--archive-health",
         metavar="FILE",
         help="the JSON `scripts/archive health` printed: the journal's newest message and "
-        "messages per day, shown in Journal and backups (without it: not observed by a plan)",
+        "messages per day (and with --backup-bucket the newest backup snapshot), shown in "
+        "Journal and backups (without it: not observed by a plan)",
     )
     ap.add_argument(
         "--sign-key",

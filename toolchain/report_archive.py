@@ -2,10 +2,10 @@
 
 Read from what the instance will run (its cloud-init user-data: the journal's and the backup's
 settings files and the backup timer) and from the stack's buckets and retention resources, so a
-reviewer sees the configuration as planned. Health (the newest journaled message) is not in a plan:
-it is shown only from the JSON that ``scripts/archive health`` printed, given with
-``--archive-health FILE``; the last backup and the last restore drill are on the instance and are
-never claimed here.
+reviewer sees the configuration as planned. Health (the newest journaled message, and with
+``--backup-bucket`` the newest restic snapshot) is not in a plan: it is shown only from the JSON
+that ``scripts/archive health`` printed, given with ``--archive-health FILE``; the spool depth and
+the last restore drill are never claimed here.
 """
 
 from __future__ import annotations
@@ -70,12 +70,21 @@ def load_health(path: Path) -> Health:
     per_day = doc["messagesPerDay"]
     if not isinstance(doc["bucket"], str) or not isinstance(per_day, dict):
         raise HealthFileError(f"{path}: bucket or messagesPerDay is not valid; allowed: {allowed}")
-    received = doc["newestReceivedAt"]
-    try:
-        if received is not None:
-            dt.datetime.fromisoformat(str(received))
-    except ValueError:
-        raise HealthFileError(f"{path}: newestReceivedAt {received!r} is not a time") from None
+    backup = doc.get("backup")
+    if backup is not None and (
+        not isinstance(backup, dict)
+        or not isinstance(backup.get("bucket"), str)
+        or not isinstance(backup.get("snapshots"), int)
+    ):
+        raise HealthFileError(f"{path}: backup is not valid; allowed: {allowed}")
+    times = [("newestReceivedAt", doc["newestReceivedAt"])]
+    times += [("backup.newestSnapshotAt", backup.get("newestSnapshotAt"))] if backup else []
+    for name, value in times:
+        try:
+            if value is not None:
+                dt.datetime.fromisoformat(str(value))
+        except ValueError:
+            raise HealthFileError(f"{path}: {name} {value!r} is not a time") from None
     return Health(path, hashlib.sha256(data).hexdigest(), doc)
 
 
@@ -221,6 +230,24 @@ def _password_text(files: Mapping[str, str], backup: Mapping[str, Any]) -> str:
     )
 
 
+def _backup_health_text(health: Health | None, bucket: str) -> str:
+    drill = "the last restore drill is not recorded anywhere the report can read"
+    backup = health.doc.get("backup") if health is not None else None
+    if health is None or backup is None:
+        return (
+            f"{NOT_OBSERVED} (--archive-health from `scripts/archive health --backup-bucket`); "
+            f"{drill}"
+        )
+    source = f"{health.path.name} sha256:{health.sha256[:16]}"
+    if backup["bucket"] != bucket:
+        return f"{NOT_OBSERVED}: {source} is for bucket {backup['bucket']!r}, not {bucket!r}"
+    newest = backup.get("newestSnapshotAt") or "never"
+    return (
+        f"newest restic snapshot written {newest} ({backup['snapshots']} snapshots in the "
+        f"bucket) — from {source}; {drill}"
+    )
+
+
 def _schedule(timer: str | None) -> str:
     m = re.search(r"^OnCalendar=(.+)$", timer or "", re.M)
     if m is None:
@@ -279,11 +306,6 @@ def rows(f: ArchiveFacts, health: Health | None) -> list[tuple[str, str, str]]:
             (server, "Backup retention", f"restic forget --prune keeps {kept} snapshots"),
             (server, "Backup password", _password_text(files, backup)),
             (server, "Backup bucket", _bucket_text(f, str(backup.get("bucket")))),
-            (
-                server,
-                "Backup health",
-                f"{NOT_OBSERVED}: the last backup and the last restore drill are recorded on "
-                "the instance (hkmail-backup's systemd journal), not in a plan",
-            ),
+            (server, "Backup health", _backup_health_text(health, str(backup.get("bucket")))),
         ]
     return out
