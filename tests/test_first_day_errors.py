@@ -32,7 +32,7 @@ def test_an_unknown_suite_is_one_error_without_follow_ons() -> None:
     cfg["hkmail:domains"][0]["mail"]["suite"] = "alibaba"
     assert errors(cfg) == [
         "hkmail:domains[0].mail.suite: 'alibaba' is not valid; allowed: tencent-exmail | "
-        "alibaba-mail | custom | private | none"
+        "alibaba-mail | alibaba-mail-hk | custom | private | none"
     ]
 
 
