@@ -566,6 +566,26 @@ def test_spoofed_and_unmatched_mail_is_delivered_but_never_notified(
     assert len(dt.requests) >= before + 1
 
 
+def test_only_the_mailboxes_a_rule_names_are_piped_to_the_notifier(
+    mail_server: MailServer,
+) -> None:
+    """Delivery waits for Sieve's pipe (a Python process per recipient): a mailbox no rule
+    names (carol) is delivered without it; alice's delivery is still piped."""
+    to_carol = _inbound(mail_server, "carol", "PO-7777 for carol")
+    to_alice = _inbound(mail_server, "alice", "PO-7778 for alice")
+    mail_server.fetch("carol", to_carol)
+    mail_server.fetch("alice", to_alice)
+    log = mail_server.p("/var/log/hkmail/dovecot.log").read_text()
+
+    def sieve_lines(mid: str) -> list[str]:
+        return [ln for ln in log.splitlines() if f"msgid={mid}" in ln]
+
+    carol, alice = sieve_lines(to_carol), sieve_lines(to_alice)
+    assert any("stored mail into mailbox 'INBOX'" in ln for ln in carol), log[-3000:]
+    assert not any("pipe action" in ln for ln in carol), carol
+    assert any("pipe action: piped message to program" in ln for ln in alice), log[-3000:]
+
+
 def test_a_burst_of_100_arrives_as_digests_within_the_limit_with_none_lost(
     mail_server: MailServer, platforms: dict[str, FakePlatform]
 ) -> None:
@@ -656,6 +676,18 @@ def test_user_data_with_notify_rules_passes_cloud_init_schema(tmp_path: Path) ->
     # its ALARM lines reach the journal tagged hkmail-notify (what a log shipper matches)
     unit = files["/etc/systemd/system/hkmail-notify.service"]["content"]
     assert "\nSyslogIdentifier=hkmail-notify\n" in unit
+
+
+def test_the_sieve_pipe_is_limited_to_the_named_mailboxes_unless_a_rule_names_none() -> None:
+    def sieve(cfg: NotifyConfig) -> str:
+        doc = yaml.safe_load(user_data(_server_config(cfg)))
+        return next(f["content"] for f in doc["write_files"] if f["path"] == NOTIFY_SIEVE)
+
+    named = sieve(_config())
+    assert 'if envelope :localpart :is "to" ["finance", "ops", "orders"] {\n  pipe ' in named
+    every = sieve(_config(recipients=()))  # the orders rule: every mailbox
+    assert "envelope :localpart" not in every
+    assert '\npipe :copy :try "hkmail-notify-enqueue" ["${recipient}"];\n' in every
 
 
 def test_without_rules_nothing_of_notify_is_rendered() -> None:

@@ -5,7 +5,8 @@ the fields a rule declares. Standard library only (it runs on the Debian instanc
 Two halves, so that delivery never waits for, or depends on, a chat platform:
 
 ``hkmail-notify enqueue SETTINGS RECIPIENT`` is what Dovecot's Sieve pipes each delivered message
-to (``pipe :copy :try``: the message is kept whatever this program does). It matches the rules
+to, for the mailboxes the rules name (every mailbox if a rule names none; ``pipe :copy :try``: the
+message is kept whatever this program does). It matches the rules
 (recipient mailbox, sender address or domain, subject pattern, has-attachment, and our own
 DMARC/DKIM verdict from the Authentication-Results header of this host), extracts the declared
 fields and nothing else, and writes one job per rule into the spool on the encrypted data disk.

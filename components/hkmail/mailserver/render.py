@@ -981,13 +981,21 @@ def _notify(c: MailServerConfig, lay: Layout) -> list[RenderedFile]:
         ca_file=p(CA_BUNDLE),
     )
     script = resources.files("hkmail.mailserver").joinpath("notify.py").read_text()
-    sieve = """\
+    # Delivery waits for the pipe, a Python process per recipient: only the mailboxes a rule
+    # names are piped (hkmail-notify matches exactly these local parts; Sieve's :is ignores
+    # case, so it pipes a superset), every mailbox when a rule names none.
+    pipe_action = 'pipe :copy :try "hkmail-notify-enqueue" ["${recipient}"];'
+    if all(rule.recipients for rule in c.notify.rules):
+        names = sorted({u for rule in c.notify.rules for u in rule.recipients})
+        listed = ", ".join(f'"{u}"' for u in names)  # local parts: [a-z0-9._+-] (model.py)
+        pipe_action = f'if envelope :localpart :is "to" [{listed}] {{\n  {pipe_action}\n}}'
+    sieve = f"""\
 # Rendered by hk-mail: runs after every other script, on every delivered message.
 require ["vnd.dovecot.pipe", "copy", "envelope", "variables"];
-if envelope :matches "to" "*" {
-  set "recipient" "${1}";
-}
-pipe :copy :try "hkmail-notify-enqueue" ["${recipient}"];
+if envelope :matches "to" "*" {{
+  set "recipient" "${{1}}";
+}}
+{pipe_action}
 """
     # -I: nothing from PYTHON* variables or a user site; -S: no site start-up (the script is
     # standard library only). Delivery waits for this program on every recipient.
