@@ -63,7 +63,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import pytest
 import yaml
@@ -83,6 +83,7 @@ from hkmail.mailserver import (
     user_data,
 )
 from hkmail.mailserver.journal import JOURNAL_SOCKET
+from hkmail.mailserver.logship_files import DROP_IN as LOGSHIP_DROP_IN
 from hkmail.mailserver.render import (
     FROM_MILTER_SOCKET,
     OPENDKIM_SOCKET,
@@ -797,21 +798,23 @@ def _start_early(
                 else "--clear-groups",
             ]
             out = log.open("ab")
-            procs.append(
-                subprocess.Popen(
-                    [
-                        *ns,
-                        "sh",
-                        "-c",
-                        f'umask {umask} && exec "$@"',
-                        "sh",
-                        *cmd,
-                        *unit["ExecStart"].split(),
-                    ],
-                    stdout=out,
-                    stderr=subprocess.STDOUT,
-                )
+            shipped = _shipped_log(rendered, service)
+            proc = subprocess.Popen(
+                [
+                    *ns,
+                    "sh",
+                    "-c",
+                    f'umask {umask} && exec "$@"',
+                    "sh",
+                    *cmd,
+                    *unit["ExecStart"].split(),
+                ],
+                stdout=out if shipped is None else subprocess.PIPE,
+                stderr=subprocess.STDOUT,
             )
+            if shipped is not None:
+                _tee(proc, out, shipped)
+            procs.append(proc)
             ready = _OWN_SERVICES[service]
             if ready is None:
                 wait_for_tcp(rendered.ports.auth_policy, timeout=15.0)
@@ -821,12 +824,37 @@ def _start_early(
             _start([*ns, "nginx", "-c", str(root / "nginx-test.conf")], log)
             wait_for_tcp(rendered.ports.http, timeout=15.0)
         elif service in setup.services:
-            proc = setup.services[service](ns, rendered, log)
-            if proc is not None:
-                procs.append(proc)
+            other = setup.services[service](ns, rendered, log)
+            if other is not None:
+                procs.append(other)
         else:
             raise AssertionError(f"runcmd restarts an unknown service {service}")
         started.append(service)
+
+
+def _shipped_log(rendered: Rendered, service: str) -> Path | None:
+    """The file hkmail-logship's drop-in sends ``service``'s output to, if it has one."""
+    try:
+        drop_in = rendered.by_path(f"/etc/systemd/system/{service}.service.d/{LOGSHIP_DROP_IN}")
+    except KeyError:
+        return None
+    unit = dict(line.split("=", 1) for line in drop_in.content.splitlines() if "=" in line)
+    return Path(unit["StandardError"].removeprefix("append:"))
+
+
+def _tee(proc: subprocess.Popen[bytes], log: BinaryIO, shipped: Path) -> None:
+    """What the drop-in does (the unit's output into the shipped file), and a copy in the tests'
+    daemon log, which other tests read."""
+
+    def copy() -> None:
+        assert proc.stdout is not None
+        with shipped.open("ab") as f:
+            for line in proc.stdout:
+                for out in (f, log):
+                    out.write(line)
+                    out.flush()
+
+    threading.Thread(target=copy, daemon=True).start()
 
 
 def _stop(

@@ -10,23 +10,24 @@ classes built from the cls.proto of Tencent's UploadLog documentation.
 from __future__ import annotations
 
 import email.utils
-import hashlib
-import importlib
 import json
 import os
-import threading
 import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
 
 import pytest
-from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
 
 from hkmail.errors import SpecErrors
 from hkmail.mailserver import logship, logship_files
 from hkmail.mailserver.model import MailServerConfig, SecretRefs
+from tests.logship_support import (
+    FakeSLS,
+    decode_cls,
+    fields_of,
+    sdk_cls_headers,
+    sdk_sls_authorization,
+)
 
 CREDS = ("STS.key-id", "role-secret-7", "sts-token-abc")
 TOPIC = "0f1e2d3c-4b5a-6978-8a9b-0c1d2e3f4a5b"
@@ -44,15 +45,6 @@ ENTRIES: list[logship.Entry] = [
 ]
 
 
-def _fields(log: Any, key: str = "Contents") -> list[tuple[str, str]]:
-    out = []
-    for c in getattr(log, key):
-        k = c.Key if hasattr(c, "Key") else c.key
-        v = c.Value if hasattr(c, "Value") else c.value
-        out.append((k, v.decode() if isinstance(v, bytes) else v))
-    return out
-
-
 # -- SLS ----------------------------------------------------------------------------------------
 
 
@@ -62,30 +54,7 @@ def test_sls_body_is_a_log_group_aliyun_sdk_decodes() -> None:
     group = LogGroupRaw()
     group.ParseFromString(logship.sls_log_group(ENTRIES, "hkmail", "mail.example.hk"))
     assert group.Topic == "hkmail" and group.Source == "mail.example.hk"
-    assert [(log.Time, _fields(log)) for log in group.Logs] == ENTRIES
-
-
-def _sdk_sls_authorization(
-    headers: dict[str, str], resource: str, body: bytes, creds: tuple[str, str, str]
-) -> str:
-    """The Authorization aliyun-log-python-sdk's AuthV1 computes for the same request."""
-    from aliyun.log.auth import AuthV1
-    from aliyun.log.credentials import StaticCredentialsProvider
-
-    auth = AuthV1(StaticCredentialsProvider(*creds))
-    theirs = {
-        k: v
-        for k, v in headers.items()
-        if k in ("Content-Type", "x-log-bodyrawsize", "x-log-apiversion", "Host")
-    }
-    date = headers["Date"]
-    original = AuthV1._getGMT
-    AuthV1._getGMT = staticmethod(lambda: date)  # type: ignore[method-assign]
-    try:
-        auth.sign_request("POST", resource, {}, theirs, body)
-    finally:
-        AuthV1._getGMT = original  # type: ignore[method-assign]
-    return str(theirs["Authorization"])
+    assert [(log.Time, fields_of(log)) for log in group.Logs] == ENTRIES
 
 
 def test_sls_signature_matches_aliyun_sdk() -> None:
@@ -95,7 +64,7 @@ def test_sls_signature_matches_aliyun_sdk() -> None:
     h = logship.sls_headers(CREDS, "p-mail", "cn-hongkong.log.aliyuncs.com", resource, body, date)
     assert h["x-acs-security-token"] == CREDS[2]
     assert h["Authorization"].startswith("LOG STS.key-id:")
-    assert h["Authorization"] == _sdk_sls_authorization(h, resource, body, CREDS)
+    assert h["Authorization"] == sdk_sls_authorization(h, resource, body, CREDS)
     # The signature covers the body: another body, another signature.
     other = logship.sls_headers(
         CREDS, "p-mail", "cn-hongkong.log.aliyuncs.com", resource, body + b"x", date
@@ -105,96 +74,10 @@ def test_sls_signature_matches_aliyun_sdk() -> None:
 
 # -- CLS ----------------------------------------------------------------------------------------
 
-CLS_PROTO = """
-package cls;
-message Log { message Content { required string key = 1; required string value = 2; }
-              required int64 time = 1; repeated Content contents = 2; }
-message LogTag { required string key = 1; required string value = 2; }
-message LogGroup { repeated Log logs = 1; optional string contextFlow = 2;
-                   optional string filename = 3; optional string source = 4;
-                   repeated LogTag logTags = 5; }
-message LogGroupList { repeated LogGroup logGroupList = 1; }
-"""  # from Tencent's UploadLog documentation (in tencentcloud-sdk-python's cls_client.py)
-
-
-def _cls_classes() -> Any:
-    """LogGroupList from the documented cls.proto (built without protoc)."""
-    f = descriptor_pb2.FileDescriptorProto(name="hkmail_test_cls.proto", package="hkmailtestcls")
-    req = descriptor_pb2.FieldDescriptorProto.LABEL_REQUIRED
-    opt = descriptor_pb2.FieldDescriptorProto.LABEL_OPTIONAL
-    rep = descriptor_pb2.FieldDescriptorProto.LABEL_REPEATED
-    string = descriptor_pb2.FieldDescriptorProto.TYPE_STRING
-    int64 = descriptor_pb2.FieldDescriptorProto.TYPE_INT64
-    msg = descriptor_pb2.FieldDescriptorProto.TYPE_MESSAGE
-
-    def add(parent: Any, name: str, fields: list[tuple[str, int, int, int, str]]) -> Any:
-        m = parent.add(name=name)
-        for fname, number, label, ftype, type_name in fields:
-            fld = m.field.add(name=fname, number=number, label=label, type=ftype)
-            if type_name:
-                fld.type_name = type_name
-        return m
-
-    log = add(f.message_type, "Log", [("time", 1, req, int64, "")])
-    add(log.nested_type, "Content", [("key", 1, req, string, ""), ("value", 2, req, string, "")])
-    log.field.add(
-        name="contents", number=2, label=rep, type=msg, type_name=".hkmailtestcls.Log.Content"
-    )
-    add(
-        f.message_type,
-        "LogGroup",
-        [
-            ("logs", 1, rep, msg, ".hkmailtestcls.Log"),
-            ("contextFlow", 2, opt, string, ""),
-            ("filename", 3, opt, string, ""),
-            ("source", 4, opt, string, ""),
-        ],
-    )
-    add(
-        f.message_type,
-        "LogGroupList",
-        [("logGroupList", 1, rep, msg, ".hkmailtestcls.LogGroup")],
-    )
-    pool = descriptor_pool.DescriptorPool()
-    pool.Add(f)
-    return message_factory.GetMessageClass(pool.FindMessageTypeByName("hkmailtestcls.LogGroupList"))
-
-
-def _decode_cls(body: bytes) -> list[tuple[int, list[tuple[str, str]]]]:
-    lst = _cls_classes()()
-    lst.ParseFromString(body)
-    (group,) = lst.logGroupList
-    assert group.filename == "hkmail"
-    return [(log.time, [(c.key, c.value) for c in log.contents]) for log in group.logs]
-
 
 def test_cls_body_is_the_documented_log_group_list() -> None:
     body = logship.cls_log_group_list(ENTRIES, "hkmail", "mail.example.hk")
-    assert _decode_cls(body) == [(t * 1000, f) for t, f in ENTRIES]  # milliseconds
-
-
-def _sdk_cls_headers(body: bytes, topic: str, timestamp: int) -> dict[str, str]:
-    """The headers tencentcloud-sdk-python's CLS client builds for UploadLog."""
-    from tencentcloud.cls.v20201016.cls_client import ClsClient
-    from tencentcloud.common.credential import Credential
-    from tencentcloud.common.http.request import RequestInternal
-    from tencentcloud.common.profile.client_profile import ClientProfile
-    from tencentcloud.common.profile.http_profile import HttpProfile
-
-    ac = importlib.import_module("tencentcloud.common.abstract_client")
-    profile = ClientProfile(
-        httpProfile=HttpProfile(endpoint=logship_files.LOG_API_HOST["tencentcloud"])
-    )
-    client = ClsClient(Credential(*CREDS), "ap-hongkong", profile)
-    req = RequestInternal(client._get_endpoint(), "POST", "/", header={"X-CLS-TopicId": topic})
-    req.data = body
-    real_time = ac.time.time
-    ac.time.time = lambda: timestamp
-    try:
-        client._build_req_inter("UploadLog", None, req, {"IsOctetStream": True})
-    finally:
-        ac.time.time = real_time
-    return dict(req.header)
+    assert decode_cls(body) == [(t * 1000, f) for t, f in ENTRIES]  # milliseconds
 
 
 def test_cls_signature_matches_tencent_sdk() -> None:
@@ -202,7 +85,7 @@ def test_cls_signature_matches_tencent_sdk() -> None:
     ts = int(time.time())
     host = logship_files.LOG_API_HOST["tencentcloud"]
     ours = logship.cls_headers(CREDS, host, "ap-hongkong", TOPIC, body, ts)
-    theirs = _sdk_cls_headers(body, TOPIC, ts)
+    theirs = sdk_cls_headers(body, TOPIC, ts, CREDS)
     for name in (
         "Authorization",
         "Content-Type",
@@ -220,68 +103,9 @@ def test_cls_signature_matches_tencent_sdk() -> None:
 # -- the shipper against a fake store -----------------------------------------------------------
 
 
-class FakeSLS:
-    """An SLS PutLogs endpoint on loopback: refuses a bad signature or MD5, decodes each batch;
-    ``down`` makes it answer 503."""
-
-    def __init__(self) -> None:
-        self.batches: list[list[tuple[int, list[tuple[str, str]]]]] = []
-        self.refused: list[str] = []
-        self.down = False
-        store = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, format: str, *args: object) -> None:
-                pass
-
-            def do_POST(self) -> None:
-                from aliyun.log.log_logs_raw_pb2 import LogGroupRaw
-
-                body = self.rfile.read(int(self.headers["Content-Length"]))
-                if store.down:
-                    self.send_response(503)
-                    self.end_headers()
-                    return
-                # HTTP header names are case-insensitive (urllib sends "X-log-..."); SLS
-                # canonicalises the x-log-*/x-acs-* names in lower case.
-                h = {k.lower(): v for k, v in self.headers.items()}
-                h |= {
-                    "Content-Type": h.get("content-type", ""),
-                    "Content-MD5": h.get("content-md5", ""),
-                    "Date": h.get("date", ""),
-                }
-                ok = (
-                    h.get("Content-MD5") == hashlib.md5(body).hexdigest().upper()
-                    and h.get("x-acs-security-token") == CREDS[2]
-                    and h.get("authorization") == _sdk_sls_authorization(h, self.path, body, CREDS)
-                )
-                if not ok:
-                    store.refused.append(self.path)
-                    self.send_response(401)
-                    self.end_headers()
-                    return
-                group = LogGroupRaw()
-                group.ParseFromString(body)
-                store.batches.append([(log.Time, _fields(log)) for log in group.Logs])
-                self.send_response(200)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-
-    def messages(self) -> list[str]:
-        return [dict(f)["message"] for batch in self.batches for _, f in batch]
-
-    def stop(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-
-
 @pytest.fixture(scope="module")
 def sls() -> Iterator[FakeSLS]:
-    store = FakeSLS()
+    store = FakeSLS(CREDS)
     yield store
     store.stop()
 
