@@ -739,3 +739,36 @@ def pack_with(tmp: Path, entries: list[dict[str, Any]]) -> Path:
             (pack / name).symlink_to(REPO / "policies" / name)
     (pack / "exemptions.yaml").write_text(yaml.safe_dump({"exemptions": entries}))
     return pack
+
+
+# The instance metadata service on $ADDR in a network namespace of its own, behind the
+# rendered nftables.conf ($CONF); prints what root, nobody, www-data and uid 5001 (hkmail-logship)
+# each get from it.
+METADATA_PROBE = r"""
+set -eu
+ip link set lo up
+ip addr add "$ADDR/32" dev lo
+nft -f "$CONF"
+python3 -c '
+import socket, sys
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind((sys.argv[1], 80)); s.listen(8)
+while True:
+    c, _ = s.accept(); c.sendall(b"role keys\n"); c.close()
+' "$ADDR" >/dev/null 2>&1 &
+server=$!
+sleep 0.5
+probe='
+import socket, sys
+try:
+    print(socket.create_connection((sys.argv[1], 80), timeout=3).recv(100).decode().strip())
+except OSError as exc:
+    print(type(exc).__name__)
+'
+echo "root: $(python3 -c "$probe" "$ADDR")"
+as_user() { setpriv --reuid="$1" --regid="$2" --clear-groups python3 -c "$probe" "$ADDR"; }
+echo "nobody: $(as_user nobody nogroup)"
+echo "www-data: $(as_user www-data www-data)"
+echo "uid 5001: $(as_user 5001 5001)"
+kill "$server"
+"""

@@ -12,6 +12,7 @@ from __future__ import annotations
 import email.utils
 import json
 import os
+import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -28,6 +29,7 @@ from tests.logship_support import (
     sdk_cls_headers,
     sdk_sls_authorization,
 )
+from tests.support import METADATA_PROBE, require_root, require_tool
 
 CREDS = ("STS.key-id", "role-secret-7", "sts-token-abc")
 TOPIC = "0f1e2d3c-4b5a-6978-8a9b-0c1d2e3f4a5b"
@@ -268,3 +270,35 @@ def test_rendered_shipper(cloud: str, server_log: str) -> None:
     plain = render(_config(cloud, None))
     assert not any("logship" in f.path for f in plain.files)
     assert "meta skuid != 0 " in plain.by_path("/etc/nftables.conf").content
+
+
+def test_the_shipper_reaches_the_metadata_service_and_other_users_still_do_not(
+    tmp_path: Path,
+) -> None:
+    """The rendered nftables.conf with a log store, loaded by Debian's nft in a network namespace
+    of its own: root and hkmail-logship's uid reach the metadata address, nobody else."""
+    require_root("nft and network namespaces")
+    require_tool("nft", "nftables")
+    require_tool("unshare", "util-linux")
+    from hkmail.mailserver.render import render
+
+    conf = tmp_path / "nftables.conf"
+    conf.write_text(
+        render(_config("alicloud", "p-mail/server")).by_path("/etc/nftables.conf").content
+    )
+    conf.chmod(0o644)
+    tmp_path.chmod(0o755)
+    out = subprocess.run(
+        ["unshare", "--net", "sh", "-c", METADATA_PROBE],
+        env={"ADDR": "100.100.100.200", "CONF": str(conf), "PATH": "/usr/sbin:/usr/bin:/sbin:/bin"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert logship_files.LOGSHIP_UID == 5001  # the probe's uid
+    assert "root: role keys" in out.stdout, out.stdout
+    assert "uid 5001: role keys" in out.stdout, out.stdout
+    assert "nobody: ConnectionRefusedError" in out.stdout, out.stdout
+    assert "www-data: ConnectionRefusedError" in out.stdout, out.stdout
