@@ -65,10 +65,14 @@ class Failures:
             self._recent(remote, now).append(now)
 
 
+MAX_BODY = 64 * 1024  # Dovecot's requests are a few hundred bytes
+
+
 def handler(key: str, failures: Failures) -> type[http.server.BaseHTTPRequestHandler]:
     class Handler(http.server.BaseHTTPRequestHandler):
         # Keep-alive: Dovecot reuses its connections instead of opening one per login.
         protocol_version = "HTTP/1.1"
+        timeout = 30  # an idle kept-alive connection gives its thread back
 
         def log_message(self, format: str, *args: object) -> None:
             pass  # one line per login would flood the journal
@@ -78,18 +82,33 @@ def handler(key: str, failures: Failures) -> type[http.server.BaseHTTPRequestHan
             self.send_response(code)
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(data)))
+            if self.close_connection:
+                self.send_header("Connection", "close")
             self.end_headers()
             self.wfile.write(data)
 
         def do_POST(self) -> None:
+            # The body is read before any answer: on a kept-alive connection an unread body
+            # would be parsed as the next request.
+            try:
+                length = int(self.headers.get("Content-Length") or 0)
+            except ValueError:
+                length = -1
+            if not 0 <= length <= MAX_BODY:
+                self.close_connection = True
+                self._answer(400, {"status": 0, "msg": "bad request"})
+                return
+            body = self.rfile.read(length)
             given = self.headers.get("X-API-Key", "").strip()
             if not hmac.compare_digest(given.encode(), key.encode()):
                 self._answer(403, {"status": 0, "msg": "forbidden"})
                 return
-            length = int(self.headers.get("Content-Length") or 0)
             try:
-                request = json.loads(self.rfile.read(length) or b"{}")
+                request = json.loads(body or b"{}")
             except ValueError:
+                self._answer(400, {"status": 0, "msg": "bad request"})
+                return
+            if not isinstance(request, dict):
                 self._answer(400, {"status": 0, "msg": "bad request"})
                 return
             command = urllib.parse.parse_qs(urllib.parse.urlsplit(self.path).query).get(
