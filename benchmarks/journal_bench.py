@@ -38,7 +38,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from hkmail.mailserver.journal import JOURNAL_SOCKET  # noqa: E402
-from tests.archive_support import Journal, deliver_inbound, sign_as_partner  # noqa: E402
+from tests.archive_support import ARCHIVIST, Journal, deliver_inbound, sign_as_partner  # noqa: E402
 from tests.mailserver_support import (  # noqa: E402
     DOMAIN,
     PARTNER,
@@ -58,7 +58,7 @@ def _messages(server: MailServer, n: int, tag: str) -> list[bytes]:
     out = []
     for i in range(n):
         raw = (
-            f"From: news@{PARTNER}\r\nTo: alice@{DOMAIN}\r\nSubject: bench {tag} {i}\r\n"
+            f"From: news@{PARTNER}\r\nTo: {ARCHIVIST}@{DOMAIN}\r\nSubject: bench {tag} {i}\r\n"
             f"Date: Mon, 07 Dec 2026 12:00:00 +0800\r\nMessage-ID: <{uuid.uuid4()}@{PARTNER}>\r\n"
             "MIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n"
             + "Hong Kong resident mail, a typical short business message.\r\n"
@@ -69,10 +69,10 @@ def _messages(server: MailServer, n: int, tag: str) -> list[bytes]:
 
 
 def _timed(server: MailServer, messages: list[bytes]) -> float:
-    before = _delivered(server, "alice")
+    before = _delivered(server, ARCHIVIST)
     t0 = time.monotonic()
     deliver_inbound(server, messages, [[] for _ in messages])
-    while _delivered(server, "alice") < before + len(messages):
+    while _delivered(server, ARCHIVIST) < before + len(messages):
         if time.monotonic() - t0 > 600:
             raise SystemExit("messages were not delivered within 10 minutes")
         time.sleep(0.02)

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.archive_support import ARCHIVE_BUCKET, Journal, deliver
+from tests.archive_support import ARCHIVE_BUCKET, ARCHIVIST, Journal, deliver
 from tests.mailserver_support import MailServer
 from toolchain import archive
 
@@ -31,7 +31,7 @@ def exported(mail_server: MailServer) -> Iterator[dict[str, object]]:
     tag = f"discovery-{uuid.uuid4().hex[:8]}"
     mids = [deliver(mail_server, f"{tag} {i} 合規") for i in range(3)]
     for mid in mids:
-        mail_server.fetch("alice", mid)
+        mail_server.fetch(ARCHIVIST, mid)
     journal.wait_spooled(3)
     out = journal.upload_once()
     assert out.returncode == 0, out.stderr

@@ -26,6 +26,7 @@ from hkmail.mailserver.journal import JOURNAL_LOG
 from tests.archive_support import (
     ARCHIVE_BUCKET,
     ARCHIVIST,
+    JOURNAL_MAILBOXES,
     Journal,
     deliver,
     deliver_inbound,
@@ -109,7 +110,7 @@ def _submit(server: MailServer, messages: list[bytes], options: list[list[str]])
         c.starttls(context=server.tls)
         c.login(sender, PASSWORDS[ARCHIVIST])
         for raw, opts in zip(messages, options, strict=True):
-            c.sendmail(sender, [f"bob@{DOMAIN}", f"alice@{DOMAIN}"], raw, opts)
+            c.sendmail(sender, [f"{u}@{DOMAIN}" for u in JOURNAL_MAILBOXES], raw, opts)
 
 
 def _message_id(raw: bytes) -> bytes:
@@ -228,7 +229,7 @@ def test_store_outage_loses_nothing_duplicates_nothing_and_mail_flows(
         # behind the previous test's 252 messages (twice that many LMTP deliveries; Postfix
         # logged 34 s in the active queue), hence a deadline for the whole batch, not 20 s each.
         for mid in mids:
-            assert mail_server.fetch("alice", mid, timeout=120)
+            assert mail_server.fetch(ARCHIVIST, mid, timeout=120)
         journal.wait_spooled(12)
         deadline = time.monotonic() + 60
         while log.read_text().count("ALARM") == alarms_before:
@@ -283,7 +284,7 @@ def test_a_retried_upload_is_not_duplicated(mail_server: MailServer) -> None:
     versions = _versions_per_key(journal)
     ours = [k for k in versions if ident in k]
     assert len(ours) == 2 and all(versions[k] == 1 for k in ours), versions
-    assert mail_server.fetch("alice", mid, timeout=120)
+    assert mail_server.fetch(ARCHIVIST, mid, timeout=120)
 
 
 def test_a_journaled_object_under_retention_cannot_be_deleted(
