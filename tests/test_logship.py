@@ -194,6 +194,68 @@ def test_outage_restart_and_rotation_lose_and_duplicate_nothing(
     assert not sls.refused
 
 
+def _logrotate(*args: str) -> str:
+    out = subprocess.run(
+        ["logrotate", *args], capture_output=True, text=True, timeout=120, check=False
+    )
+    assert out.returncode == 0 and "error" not in out.stderr.lower(), out.stdout + out.stderr
+    return out.stdout + out.stderr
+
+
+def test_rendered_logrotate_rotates_and_the_shipper_loses_and_duplicates_nothing(
+    tmp_path: Path, sls: FakeSLS
+) -> None:
+    """Debian's logrotate runs the rendered file (-d, then forced rotations) in a temp root; the
+    shipper finishes each copytruncate copy, then the truncated file, even when that file has
+    grown past the cursor again before the shipper's next pass."""
+    require_tool("logrotate", "logrotate")
+
+    def p(path: str) -> str:
+        return str(tmp_path) + path
+
+    logs = Path(p(logship_files.ALARM_LOG_DIR))
+    logs.mkdir(parents=True)
+    conf, state = tmp_path / "hkmail-alarm", str(tmp_path / "logrotate.state")
+    conf.write_text(logship_files.logrotate(p))
+    dry = _logrotate("-d", "-s", state, str(conf))
+    assert "(14 rotations)" in dry and "does not exist -- skipping" in dry, dry  # missingok
+    auth = logs / "authpolicy.log"
+    auth.write_text("")
+    auth.chmod(0o640)
+    dry = _logrotate("-d", "-f", "-s", state, str(conf))
+    assert "empty log files are not rotated" in dry and "log files >= 52428800" in dry, dry
+    lines = [f"hkmail-authpolicy: BLOCK remote=192.0.2.{i} failures=20" for i in range(40)]
+
+    def write(part: list[str]) -> None:
+        with auth.open("a") as f:
+            f.writelines(line + "\n" for line in part)
+
+    sls.batches.clear()
+    shipper = _shipper(logs, sls.url)
+    write(lines[:3])
+    assert shipper.run_pass()
+    write(lines[3:5])  # not shipped yet when the rotation comes
+    _logrotate("-f", "-s", state, str(conf))
+    assert auth.stat().st_size == 0 and (logs / "authpolicy.log.1").read_text().count("\n") == 5
+    assert (logs / "authpolicy.log.1").stat().st_mode & 0o777 == 0o640
+    write(lines[5:6])
+    assert shipper.run_pass()
+    assert sls.messages() == lines[:6], sls.messages()
+
+    # Rotated again; the truncated file then grows past the cursor before the next pass.
+    write(lines[6:8])
+    _logrotate("-f", "-s", state, str(conf))
+    assert (logs / "authpolicy.log.2.gz").exists() and (logs / "authpolicy.log.1").exists()
+    write(lines[8:])
+    assert (
+        auth.stat().st_size > json.loads((logs / "cursor.json").read_text())["authpolicy"]["offset"]
+    )
+    shipper = _shipper(logs, sls.url)  # a restart in between, too
+    assert shipper.run_pass()
+    assert sls.messages() == lines, sls.messages()
+    assert not sls.refused, sls.refused
+
+
 def test_shipper_never_raises_when_the_role_key_is_unreachable(tmp_path: Path) -> None:
     """No metadata service: the pass fails (retried later), lines stay, nothing is raised."""
     (tmp_path / "authpolicy.log").write_text("hkmail-authpolicy: BLOCK remote=x\n")

@@ -63,6 +63,8 @@ PACKAGES: Final = (
     "unattended-upgrades",
     # Keeps the metadata service (the role's keys) root's alone (/etc/nftables.conf).
     "nftables",
+    # Rotates the files hkmail-logship ships (/etc/logrotate.d/hkmail-alarm).
+    "logrotate",
     "python3",
     "ca-certificates",
     "openssl",

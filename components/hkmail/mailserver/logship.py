@@ -9,8 +9,11 @@ advances a cursor (inode and offset per file, fsynced, on the encrypted data dis
 the store has accepted the batch. So a restart or a store outage neither loses nor resends a line
 (only a crash between the store's answer and the cursor's fsync resends that one batch); lines
 wait in their files while the store is unreachable, retried with exponential backoff (at most 5
-minutes). A log file rotated away is finished before the new one is read; a truncated file is
-read again from its start. Mail never waits for it: it only reads files.
+minutes). A log file rotated away is finished before the new one is read. A file truncated in
+place (logrotate's ``copytruncate``: systemd keeps each file open) is noticed by its size or by
+the bytes just before the cursor no longer being those it read (``tail``); logrotate's copy
+(``<file>.1``, uncompressed thanks to ``delaycompress``) is finished from the cursor first, then
+the file is read again from its start. Mail never waits for it: it only reads files.
 
 Stores (the instance role's temporary key from the metadata service, the same code as
 hkmail-fetch-secrets; no static key):
@@ -58,6 +61,7 @@ CREDENTIALS_TTL = 300.0
 BATCH_LINES = 1000  # per request; SLS allows 4,096 entries and 5 MB, CLS 10,000 and 5 MB
 BATCH_BYTES = 1_000_000
 MAX_LINE = 16_384  # a longer line is cut (hk-mail's own lines are short)
+TAIL_BYTES = 256  # the cursor's fingerprint of what precedes it (a truncation's detector)
 SLS_API_VERSION = "0.6.0"  # aliyun-log-python-sdk's API_VERSION
 CLS_VERSION = "2020-10-16"
 
@@ -241,6 +245,25 @@ class Store:
 # -- the files and the cursor ---------------------------------------------------------------------
 
 
+def _tail(fh: Any, offset: int) -> str:
+    """A digest of the bytes just before ``offset``."""
+    n = min(offset, TAIL_BYTES)
+    fh.seek(offset - n)
+    return hashlib.sha256(fh.read(n)).hexdigest()
+
+
+def _position(fh: Any, inode: int, offset: int) -> dict[str, Any]:
+    return {"inode": inode, "offset": offset, "tail": _tail(fh, offset)}
+
+
+def _continues(fh: Any, at: Mapping[str, Any], size: int) -> bool:
+    """Whether the file still holds what the cursor read (not truncated, nor truncated and
+    written past the cursor again since the last pass)."""
+    if at["offset"] > size:
+        return False
+    return "tail" not in at or _tail(fh, at["offset"]) == at["tail"]
+
+
 def _load(name: str, path: str) -> ModuleType:
     spec = importlib.util.spec_from_loader(name, importlib.machinery.SourceFileLoader(name, path))
     assert spec is not None and spec.loader is not None
@@ -257,7 +280,7 @@ class Shipper:
             (src["name"], src["path"], re.compile(src["alarm"])) for src in settings["sources"]
         ]
         self.cursor_path = settings["cursor"]
-        self.cursor: dict[str, dict[str, int]] = self._read_cursor()
+        self.cursor: dict[str, dict[str, Any]] = self._read_cursor()
         self._creds: Credentials | None = None
         self._creds_at = 0.0
         self.store = store or Store(settings["store"], self._credentials)
@@ -271,10 +294,10 @@ class Shipper:
         assert self._creds is not None
         return self._creds
 
-    def _read_cursor(self) -> dict[str, dict[str, int]]:
+    def _read_cursor(self) -> dict[str, dict[str, Any]]:
         try:
             with open(self.cursor_path) as fh:
-                data: dict[str, dict[str, int]] = json.load(fh)
+                data: dict[str, dict[str, Any]] = json.load(fh)
                 return data
         except (OSError, ValueError):
             return {}
@@ -308,12 +331,23 @@ class Shipper:
                 except FileNotFoundError:
                     continue
             return open(path, "rb"), st.st_ino, 0
-        offset = at["offset"] if at else 0
-        if offset > st.st_size:  # truncated in place
-            offset = 0
-        return open(path, "rb"), st.st_ino, offset
+        fh = open(path, "rb")  # noqa: SIM115 (the caller closes it)
+        if not at or _continues(fh, at, st.st_size):
+            return fh, st.st_ino, at["offset"] if at else 0
+        # Truncated in place (copytruncate): finish logrotate's copy of it first.
+        try:
+            copy = open(path + ".1", "rb")  # noqa: SIM115 (the caller closes it)
+        except FileNotFoundError:
+            return fh, st.st_ino, 0
+        cst = os.fstat(copy.fileno())
+        unread = cst.st_size > at["offset"]
+        if cst.st_ino != st.st_ino and unread and _continues(copy, at, cst.st_size):
+            fh.close()
+            return copy, cst.st_ino, at["offset"]
+        copy.close()
+        return fh, st.st_ino, 0
 
-    def collect(self) -> tuple[list[Entry], dict[str, dict[str, int]]]:
+    def collect(self) -> tuple[list[Entry], dict[str, dict[str, Any]]]:
         """Up to one batch of new complete lines, and the cursor once they are stored."""
         entries: list[Entry] = []
         cursor = {k: dict(v) for k, v in self.cursor.items()}
@@ -341,9 +375,9 @@ class Shipper:
                     entries.append((int(time.time()), fields))
                     size += len(line) + 64
                     if len(entries) >= BATCH_LINES or size >= BATCH_BYTES:
-                        cursor[name] = {"inode": inode, "offset": offset}
+                        cursor[name] = _position(fh, inode, offset)
                         return entries, cursor
-            cursor[name] = {"inode": inode, "offset": offset}
+                cursor[name] = _position(fh, inode, offset)
         return entries, cursor
 
     def run_pass(self) -> bool:

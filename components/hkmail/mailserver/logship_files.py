@@ -35,6 +35,11 @@ ALARM_LOG_DIR: Final = "/var/log/hkmail-alarm"
 LOGSHIP_STATE: Final = "/var/vmail/.hkmail-logship"
 SYSTEMD_DIR: Final = "/etc/systemd/system"
 DROP_IN: Final = "hkmail-logship.conf"
+LOGROTATE: Final = "/etc/logrotate.d/hkmail-alarm"
+# Rotated copies kept on the server (the store keeps the stack's log retention); Debian's
+# logrotate.timer runs daily, so maxsize is judged once a day too.
+ROTATE_KEEP: Final = 14
+ROTATE_MAXSIZE: Final = "50M"
 
 
 @dataclass(frozen=True)
@@ -135,6 +140,7 @@ WantedBy=multi-user.target
         ),
         (p(LOGSHIP_CONF), json.dumps(settings(c, p), indent=2, sort_keys=True) + "\n", 0o644),
         (p(SYSTEMD_DIR + "/hkmail-logship.service"), unit, 0o644),
+        (p(LOGROTATE), logrotate(p), 0o644),
     ]
     for s in SOURCES:
         drop_in = f"""\
@@ -145,6 +151,29 @@ StandardError=append:{p(s.log)}
 """
         out.append((p(f"{SYSTEMD_DIR}/{s.unit}.service.d/{DROP_IN}"), drop_in, 0o644))
     return out
+
+
+def logrotate(p: Callable[[str], str]) -> str:
+    """Debian's logrotate for the source files. copytruncate because systemd holds each file open
+    (StandardOutput=append:) and a renamed file would keep receiving the unit's output until a
+    restart; hkmail-logship finishes the copy (<file>.1, left uncompressed by delaycompress) from
+    its cursor before it reads the truncated file again. logrotate's own caveat stands: a line
+    written between the copy and the truncation is in neither."""
+    return f"""\
+# Rendered by hk-mail: rotates the files hkmail-logship ships (logrotate.timer, daily).
+{p(ALARM_LOG_DIR)}/*.log {{
+    daily
+    maxsize {ROTATE_MAXSIZE}
+    rotate {ROTATE_KEEP}
+    copytruncate
+    # hkmail-logship finds the copy as <file>.1, whatever /etc/logrotate.conf says.
+    nodateext
+    compress
+    delaycompress
+    missingok
+    notifempty
+}}
+"""
 
 
 def runcmd(c: MailServerConfig, p: Callable[[str], str]) -> list[str | list[str]]:

@@ -302,8 +302,9 @@ def enqueue(settings: Mapping[str, Any], recipient: str, raw: bytes, now: float)
 
 # ------------------------------------------------------------------------------------------------
 # Logging: outcomes only, to a file on the instance, and each failure also as one ALARM line on
-# stderr (the journal of hkmail-notify.service, SYSLOG_IDENTIFIER=hkmail-notify) for a log
-# shipper to match: "hkmail-notify: ALARM <event> <JSON of the same content-free fields>"
+# stderr for hkmail-logship to match: "hkmail-notify: ALARM <event> <JSON of the same
+# content-free fields>" (in /var/log/hkmail-alarm/notify.log with a log store, else in the
+# journal of hkmail-notify.service, SYSLOG_IDENTIFIER=hkmail-notify)
 # ------------------------------------------------------------------------------------------------
 
 #: The events that mean a notification or to-do did not (yet) reach its platform, or never will.

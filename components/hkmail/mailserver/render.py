@@ -1016,7 +1016,8 @@ User=vmail
 Group=vmail
 UMask=0077
 ExecStart=/usr/bin/python3 {p(NOTIFY_SCRIPT)} run {p(NOTIFY_CONF)}
-# Its ALARM lines (stderr) are tagged hkmail-notify in the journal, not python3.
+# Without a log store its ALARM lines (stderr) are in the journal, tagged hkmail-notify (not
+# python3); with one, hkmail-logship's drop-in sends them to /var/log/hkmail-alarm/notify.log.
 SyslogIdentifier=hkmail-notify
 Restart=always
 RestartSec=5
