@@ -209,22 +209,32 @@ def _with_backup(settings: dict[str, Any], out: Path) -> dict[str, Any]:
 @pytest.mark.parametrize(
     ("value", "message"),
     [
-        ("short-pw", "the backup password is shorter than 20 characters"),
+        ("short-pw-19-chars-x", "the backup password is shorter than 20 characters"),
         ("first-line-of-a-long-pw\nsecond-line", "the backup password contains a line break"),
-        (None, "backup"),  # not in the store: named, nothing written
+        (None, "backup"),  # not in the store: named, the rest written
     ],
 )
-def test_fetch_refuses_a_bad_backup_password_and_writes_nothing(
+def test_a_bad_backup_password_costs_the_backup_only(
     value: str | None, message: str, tmp_path: Path
 ) -> None:
+    """The mail server still boots with its key, users and relay password; the backup's password
+    file is left out and an ALARM line names the secret, never its value."""
+    require_root("the script chowns the files it writes")
     secrets = {**GOOD_SECRETS, **({"backup": value} if value is not None else {})}
     out = tmp_path / "out"
     with serve(FakeCloud("alicloud", "hkmail-mail", secrets)) as base:
         proc = run_script(_with_backup(settings_for("alicloud", out), out), base, tmp_path)
-    assert proc.returncode == 1, proc.stdout
-    assert message in proc.stderr
+    log = f"stdout: {proc.stdout!r} stderr: {proc.stderr!r}"
+    assert proc.returncode == 1, log
+    [alarm] = [line for line in proc.stderr.splitlines() if "ALARM" in line]
+    assert "backup password secret backup (hkmail:backupPassword) refused" in alarm, log
+    assert message in alarm, log
     assert value is None or value not in proc.stdout + proc.stderr
-    assert not out.exists()
+    assert (out / "keys" / "hk1.private").read_text() == DKIM_PEM, log
+    assert (out / "users").read_text().startswith("alice@hkmail.test:{SHA512-CRYPT}"), log
+    assert (out / "relay_password").read_text().startswith("[smtp.qcloudmail.com]:465 "), log
+    assert not (out / "backup-password").exists(), log
+    assert "wrote ['dkim_private_key', 'dovecot_users', 'relay_password']" in proc.stdout, log
 
 
 def test_fetch_writes_the_backup_password_for_root_alone(tmp_path: Path) -> None:

@@ -13,6 +13,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 from hkmail import checks
 from hkmail.errors import SpecErrors
+from hkmail.mailserver.fetch_secrets import MIN_BACKUP_PASSWORD
 from hkmail.spec import read_stack
 from tests.conftest import public_key_b64
 from tests.support import REPO
@@ -88,6 +89,32 @@ def test_dkim_pair_checked_when_the_private_key_is_present() -> None:
         serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
     )
     config["hkmail:domains"][0]["dkim"][0]["publicKey"] = base64.b64encode(der).decode()
+    assert read_stack(config, secret_keys=set(config)).private_server is not None
+
+
+@pytest.mark.parametrize(
+    ("value", "reason"),
+    [
+        ("x" * (MIN_BACKUP_PASSWORD - 1), "too short"),
+        ("first-line-of-a-long-pw\nsecond-line-0123456789", "line break"),
+    ],
+)
+def test_a_bad_backup_password_is_refused_before_any_resource(value: str, reason: str) -> None:
+    """The instance would refuse it at boot (same constant, fetch_secrets.MIN_BACKUP_PASSWORD):
+    refused at preview instead, without showing it."""
+    config = _private_config()
+    config["hkmail:backupPassword"] = value
+    with pytest.raises(SpecErrors) as info:
+        read_stack(config, secret_keys=set(config))
+    [error] = [str(e) for e in info.value.errors]
+    assert error.startswith("hkmail:backupPassword: '[not shown]' is not valid"), error
+    assert reason in error, error
+    assert error.endswith(
+        f"allowed: {MIN_BACKUP_PASSWORD}+ characters, one line (e.g. openssl rand -base64 32)"
+    ), error
+    assert value.split("\n")[0] not in str(info.value)
+    # the minimum itself passes, with the newline `openssl rand | pulumi config set` may keep
+    config["hkmail:backupPassword"] = "y" * MIN_BACKUP_PASSWORD + "\n"
     assert read_stack(config, secret_keys=set(config)).private_server is not None
 
 

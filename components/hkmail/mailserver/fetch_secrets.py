@@ -337,7 +337,8 @@ def _write(path: str, content: str, mode: int, owner: str, group: str) -> None:
 
 
 def build_outputs(settings: Mapping[str, Any], get: Getter) -> dict[str, str]:
-    """Fetch and validate everything first; nothing is written unless all of it is good."""
+    """Fetch and validate everything mail needs first; nothing is written unless all of it is
+    good. The backup password is not among it (backup_output): mail runs without a backup."""
     names = settings["secrets"]
     key = get(names["dkim_private_key"]).replace("\r\n", "\n")
     if not _PEM_KEY.match(key.strip() + "\n"):
@@ -367,8 +368,6 @@ def build_outputs(settings: Mapping[str, Any], get: Getter) -> dict[str, str]:
     optional: dict[str, str] = {}
     if "notify_targets" in names:
         optional["notify_targets"] = _notify_targets(get(names["notify_targets"]))
-    if "backup_password" in names:
-        optional["backup_password"] = _backup_password(get(names["backup_password"]))
     return {
         **optional,
         "dkim_private_key": key.strip() + "\n",
@@ -379,7 +378,23 @@ def build_outputs(settings: Mapping[str, Any], get: Getter) -> dict[str, str]:
 
 
 # The repository key is derived from it: a short password would make the backup easy to open.
+# The stack check (hkmail.spec.checks) imports this same constant for the plan-time refusal.
 MIN_BACKUP_PASSWORD = 20
+
+
+def backup_output(settings: Mapping[str, Any], get: Getter) -> tuple[dict[str, str], str | None]:
+    """The backup's password file, or an ALARM line naming its secret (never its value): a bad
+    backup password costs the backup only, never the mail server's other secrets."""
+    name = settings["secrets"].get("backup_password")
+    if name is None:
+        return {}, None
+    try:
+        return {"backup_password": _backup_password(get(name))}, None
+    except FetchError as exc:
+        return {}, (
+            f"ALARM backup password secret {name} (hkmail:backupPassword) refused: {exc}; "
+            "nothing backed up until it is fixed and hkmail-fetch-secrets runs again"
+        )
 
 
 def _backup_password(raw: str) -> str:
@@ -451,11 +466,17 @@ def main(argv: list[str] | None = None) -> int:
     getters = {"tencentcloud": tencent_getter, "alicloud": alicloud_getter}
     try:
         get = getters[settings["cloud"]](settings)
-        write_outputs(settings, build_outputs(settings, get))
+        contents = build_outputs(settings, get)
+        backup, alarm = backup_output(settings, get)
+        write_outputs(settings, {**contents, **backup})
     except (FetchError, KeyError, ValueError, OSError) as exc:
         print(f"hkmail-fetch-secrets: {type(exc).__name__}: {exc}", file=sys.stderr)
         return 1
-    print(f"hkmail-fetch-secrets: wrote {sorted(settings['outputs'])} from {settings['cloud']}")
+    written = sorted(k for k in settings["outputs"] if k in contents or k in backup)
+    print(f"hkmail-fetch-secrets: wrote {written} from {settings['cloud']}")
+    if alarm is not None:
+        print(f"hkmail-fetch-secrets: {alarm}", file=sys.stderr, flush=True)
+        return 1  # loud in the boot log; the mail server's own secrets are written
     return 0
 
 

@@ -20,6 +20,7 @@ from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
 from hkmail.errors import SpecError
+from hkmail.mailserver.fetch_secrets import MIN_BACKUP_PASSWORD
 from hkmail.presets import TENCENT_SES_DKIM_SELECTOR
 from hkmail.spec.domains import DomainSpec
 from hkmail.spec.private_server import PRIVATE_SECRETS, PrivateServerSpec
@@ -132,6 +133,30 @@ def mailbox_hashes(
                 f"a user of hkmail:privateServer.users ({', '.join(server.users)})",
                 "a hash for a mailbox that does not exist",
             )
+
+
+BACKUP_PASSWORD_ALLOWED = (
+    f"{MIN_BACKUP_PASSWORD}+ characters, one line (e.g. openssl rand -base64 32)"
+)
+
+
+def backup_password(
+    config: Mapping[str, object], server: PrivateServerSpec | None
+) -> Iterator[SpecError]:
+    """The server's fetch refuses a short or multi-line restic password at boot; refuse it here,
+    before any resource, with the same minimum (its value is never shown)."""
+    raw = config.get("hkmail:backupPassword")
+    if server is None or raw is None or isinstance(raw, (Mapping, list)):
+        return  # missing: reported by the spec
+    value = str(raw).strip()
+    if "\n" in value or "\r" in value:
+        reason = "it contains a line break"
+    elif len(value) < MIN_BACKUP_PASSWORD:
+        # the length is not shown either: it narrows a guess
+        reason = "too short: the backup repository's key is derived from it"
+    else:
+        return
+    yield SpecError("hkmail:backupPassword", "[not shown]", BACKUP_PASSWORD_ALLOWED, reason)
 
 
 def dkim_pair(
@@ -404,6 +429,7 @@ def stack_checks(
     if secret_keys is not None:
         errors += plain_text_secrets(config, secret_keys)
     errors += mailbox_hashes(config, server)
+    errors += backup_password(config, server)
     errors += dkim_pair(config, server, domains, paths)
     errors += name_lengths(domains, paths)
     if exemptions is not None:
