@@ -169,6 +169,37 @@ def test_the_private_servers_smarthost_is_a_mail_relay_flow_judged_by_the_table(
     assert "relayhost 203.0.113.5:465 of alicloud:ecs/instance:Instance 'ecs'" in other
 
 
+def _server_with(relayhost: str) -> Resource:
+    import base64
+
+    conf = f"#cloud-config\nwrite_files:\n  - content: |\n      {relayhost}\n      myhostname = m\n"
+    data = {"userData": base64.b64encode(conf.encode()).decode()}
+    return Resource("urn:r::ecs", "alicloud:ecs/instance:Instance", "ecs", data, False, HK, None)
+
+
+def test_a_relayhost_list_judges_every_destination_and_an_unreadable_one_fails_closed() -> None:
+    def relay(line: str) -> list[str]:
+        server = _server_with(line)
+        return messages("residency-mail-relay", server, ctx(server))
+
+    # Postfix 3.5+ takes a list (postconf(5)): the Guangzhou host is judged, not hidden
+    [gz] = relay("relayhost = [gz-smtp.qcloudmail.com]:465, [smtp.qcloudmail.com]:465")
+    assert "relayhost gz-smtp.qcloudmail.com:465" in gz and "(outside Hong Kong)" in gz, gz
+    [gz] = relay("relayhost = [smtp.qcloudmail.com]:465 gz-smtp.qcloudmail.com")
+    assert "relayhost gz-smtp.qcloudmail.com of" in gz, gz
+    # a continuation line (indented deeper) belongs to the value
+    [gz] = relay("relayhost = [smtp.qcloudmail.com]:465,\n        [gz-smtp.qcloudmail.com]:465")
+    assert "gz-smtp.qcloudmail.com" in gz, gz
+    assert relay("relayhost = [smtp.qcloudmail.com]:465, smtp.qcloudmail.com:smtps") == []
+    # what is not a destination cannot be placed: not published, blocking
+    [param] = relay("relayhost = $smarthost")
+    assert "'$smarthost' is not a host this pack can read" in param, param
+    assert "not published" in param, param
+    [ipv6] = relay("relayhost = [ipv6:2001:db8::25]:465")
+    assert "SMTP relay 2001:db8::25 is not in the pack's mail-systems table" in ipv6, ipv6
+    assert relay("relayhost =") == []  # Postfix's default: direct delivery, no smarthost
+
+
 # --- declarations -----------------------------------------------------------------------------
 
 

@@ -320,40 +320,74 @@ def aggregate_report_flows(resource: Resource, ctx: Context) -> list[Flow]:
 
 # Postfix's relayhost line as the mail server's user data renders it ("relayhost = [host]:port";
 # the brackets turn off MX lookups, RFC 5321 5.1): the smarthost all outgoing mail goes through.
-_RELAYHOST = re.compile(
-    r"^\s*relayhost\s*=\s*\[?(?P<host>[A-Za-z0-9.:-]+?)\]?(?::(?P<port>\d+))?\s*$", re.M
+# postconf(5): the value is one or more destinations (Postfix 3.5+; Debian ships 3.7), "domain
+# name, hostname, hostname:port, [hostname]:port, [hostaddress] or [hostaddress]:port, separated
+# by comma or whitespace"; a line indented deeper than it continues it (main.cf's rule, kept
+# relative because the file sits indented inside cloud-init YAML).
+_RELAYHOST = re.compile(r"(?P<indent>[ \t]*)relayhost[ \t]*=(?P<value>.*)")
+_DESTINATION = re.compile(
+    r"^(?:\[(?:ipv6:)?(?P<bracketed>[A-Za-z0-9.:-]+)\]|(?P<host>[A-Za-z0-9.-]+))"
+    r"(?::(?P<port>[A-Za-z0-9-]+))?$",
+    re.IGNORECASE,
 )
 SERVER = Place("the stack's mail server", "hong-kong", "the private server, in a Hong Kong zone")
 RELAY_TYPES = ("tencentcloud:Instance/instance:Instance", "alicloud:ecs/instance:Instance")
+_RELAY_DATA = "outgoing mail the server relays (message content and recipients)"
+
+
+def relayhost_values(text: str) -> list[str]:
+    """Each relayhost setting's whole value, continuation lines joined (empty: direct delivery)."""
+    out = []
+    lines = text.splitlines()
+    for i, line in enumerate(lines):
+        m = _RELAYHOST.match(line)
+        if m is None:
+            continue
+        value = [m["value"]]
+        for more in lines[i + 1 :]:
+            if not more.strip() or len(more) - len(more.lstrip()) <= len(m["indent"]):
+                break
+            value.append(more)
+        out.append(" ".join(v.strip() for v in value).strip())
+    return out
+
+
+def _relay_place(host: str) -> Place:
+    system = mail_systems.by_relay(host)
+    if host == mail_systems.TENCENT_SES_HK_RELAY:
+        return Place(f"Tencent SES ({host})", "hong-kong", mail_systems.TENCENT_SES_RELAY_FACT)
+    if system is not None:
+        return system.place(host)
+    return mail_systems.unlisted(host, "SMTP relay")
 
 
 def relay_flows(resource: Resource, ctx: Context) -> list[Flow]:
-    """The smarthost the private server relays outbound mail through (relay.host of the spec)."""
+    """The smarthosts the private server relays outbound mail through (relay.host of the spec):
+    one flow per destination of each relayhost list; a value that is not destinations (a
+    $parameter, a template) is a relay whose place is not published (fail closed)."""
     out: list[Flow] = []
     for leaf in leaves(resource.props):
         if not isinstance(leaf.value, str):
             continue
         for _, text in texts(leaf.value):
-            for m in _RELAYHOST.finditer(text):
-                host = m["host"].lower().rstrip(".")
-                system = mail_systems.by_relay(host)
-                if host == mail_systems.TENCENT_SES_HK_RELAY:
-                    dest = Place(f"Tencent SES ({host})", "hong-kong",
-                                 mail_systems.TENCENT_SES_RELAY_FACT)  # fmt: skip
-                elif system is not None:
-                    dest = system.place(host)
-                else:
-                    dest = mail_systems.unlisted(host, "SMTP relay")
-                port = f":{m['port']}" if m["port"] else ""
-                out.append(
-                    Flow(
-                        SERVER,
-                        dest,
-                        "outgoing mail the server relays (message content and recipients)",
-                        f"relayhost {host}{port} of {resource.describe()}",
-                        "mail-relay",
-                    )
-                )
+            for value in relayhost_values(text):
+                for token in (t for t in re.split(r"[\s,]+", value) if t):
+                    m = _DESTINATION.match(token)
+                    if m is None:
+                        dest = Place(
+                            token,
+                            "not-published",
+                            f"relayhost destination {token!r} is not a host this pack can "
+                            "read (postconf(5): host, host:port, [host] or [host]:port), so "
+                            "where it relays to is not known",
+                        )
+                        where = f"relayhost {token} of {resource.describe()}"
+                    else:
+                        host = (m["bracketed"] or m["host"]).lower().rstrip(".")
+                        dest = _relay_place(host)
+                        port = f":{m['port']}" if m["port"] else ""
+                        where = f"relayhost {host}{port} of {resource.describe()}"
+                    out.append(Flow(SERVER, dest, _RELAY_DATA, where, "mail-relay"))
     return out
 
 
@@ -448,8 +482,10 @@ RULES = (
         id="residency-mail-relay",
         title="The mail server relays outgoing mail through Hong Kong",
         description="The private mail server hands all outgoing mail (content and recipients) "
-        "to the SMTP relay its Postfix relayhost names (the spec's relay.host, rendered into the "
-        "instance's user data), so that relay is a flow of mail data: Tencent SES's Hong Kong "
+        "to the SMTP relays its Postfix relayhost names (the spec's relay.host, rendered into the "
+        "instance's user data; a list, Postfix 3.5+, is judged host by host, and a value that is "
+        "not host, host:port, [host] or [host]:port is not published), so each relay is a flow "
+        "of mail data: Tencent SES's Hong Kong "
         "endpoint smtp.qcloudmail.com is Hong Kong; its Guangzhou and Singapore endpoints and "
         "Alibaba DirectMail's are outside; a hosted suite's SMTP host publishes no location; any "
         "other host or address is not published until attested or declared.",
