@@ -5,7 +5,7 @@ a manifest that proves they are the journal's (chain of custody).
     scripts/archive export --cloud alicloud --bucket NAME [filters] --format mbox|eml --output DIR
     scripts/archive verify DIR
     scripts/archive health --cloud alicloud --bucket NAME [--days 7] [--max-age-hours 24]
-                           [--backup-bucket NAME]
+                           [--backup-bucket NAME [--max-backup-age-hours 36]]
     scripts/archive restore --source HOST --server hkmail:HOST --user NAME [--folder F] [--since D]
 
 Filters (all given must match): ``--address`` (From, To, Cc, the envelope sender or a
@@ -217,6 +217,10 @@ def health(store: S3, today: dt.date, days: int) -> dict[str, Any]:
             "messagesPerDay": per_day}  # fmt: skip
 
 
+# The backup runs nightly (backup.BACKUP_ON_CALENDAR): a day and a half tolerates a slow run,
+# not a missed night.
+MAX_BACKUP_AGE_HOURS = 36.0
+
 # restic writes one object per snapshot under <repository>/snapshots/ (restic's repository
 # format); its content is encrypted, its time is the object's Last-Modified.
 BACKUP_SNAPSHOTS = "backup/snapshots/"
@@ -231,7 +235,14 @@ def backup_health(store: S3) -> dict[str, Any]:
         status, headers, _ = store.request("HEAD", key)
         modified = {k.lower(): v for k, v in headers.items()}.get("last-modified")
         if status == 200 and modified:
-            times.append(email.utils.parsedate_to_datetime(modified).astimezone(dt.UTC))
+            try:
+                when = email.utils.parsedate_to_datetime(modified)
+            except (TypeError, ValueError):
+                raise UsageError(
+                    f"{store.bucket}/{key}: Last-Modified {modified[:60]!r} is not valid; "
+                    "allowed: an HTTP date (RFC 9110, e.g. 'Mon, 07 Dec 2026 02:31:05 GMT')"
+                ) from None
+            times.append(when.astimezone(dt.UTC))
     newest = max(times).isoformat() if times else None
     return {"bucket": store.bucket, "snapshots": len(keys), "newestSnapshotAt": newest}
 
@@ -315,6 +326,13 @@ def parser() -> argparse.ArgumentParser:
         help="also report the nightly backup: its restic snapshots under backup/ and the "
         "newest one's time (the archive bucket, or on Alibaba under WORM <bucket>-backup)",
     )
+    h.add_argument(
+        "--max-backup-age-hours",
+        type=float,
+        default=MAX_BACKUP_AGE_HOURS,
+        help="with --backup-bucket: exit 1 when the newest restic snapshot is older, or there is "
+        f"none (default {MAX_BACKUP_AGE_HOURS:g}: the backup runs nightly)",
+    )
     archive_restore.add_parser(sub)
     v = sub.add_parser("verify", help="re-hash an export against its manifest")
     v.add_argument("directory", type=Path, help="the export directory (with manifest.json)")
@@ -350,6 +368,47 @@ def _query(args: argparse.Namespace) -> Query:
     return q
 
 
+def _hours_since(iso: str | None) -> float | None:
+    if iso is None:
+        return None
+    return (dt.datetime.now(dt.UTC) - dt.datetime.fromisoformat(iso)).total_seconds() / 3600
+
+
+def _health(args: argparse.Namespace) -> int:
+    """Exit 1 with an ALARM line per stale part (journal, and the backup when asked for)."""
+    if not 1 <= args.days <= 90:
+        raise UsageError(f"--days: {args.days} is not valid; allowed: 1-90")
+    for flag, hours in (
+        ("--max-age-hours", args.max_age_hours),
+        ("--max-backup-age-hours", args.max_backup_age_hours),
+    ):
+        if not hours >= 0:  # also NaN
+            raise UsageError(f"{flag}: {hours:g} is not valid; allowed: a number of hours >= 0")
+    report = health(_store(args), dt.datetime.now(dt.UTC).date(), args.days)
+    if args.backup_bucket:
+        report["backup"] = backup_health(_store(args, args.backup_bucket))
+    print(json.dumps(report, indent=2))
+    alarms = []
+    newest = report["newestReceivedAt"]
+    age = _hours_since(newest)
+    if age is None or age > args.max_age_hours:
+        alarms.append(
+            f"no journaled message in the last {args.max_age_hours:g} h"
+            f" (newest: {newest or 'none in ' + str(args.days) + ' days'})"
+        )
+    if args.backup_bucket:
+        snapshot = report["backup"]["newestSnapshotAt"]
+        age = _hours_since(snapshot)
+        if age is None or age > args.max_backup_age_hours:
+            alarms.append(
+                f"no backup snapshot in {args.backup_bucket} in the last "
+                f"{args.max_backup_age_hours:g} h (newest: {snapshot or 'none'})"
+            )
+    for line in alarms:
+        print(f"archive health: ALARM {line}", file=sys.stderr)
+    return 1 if alarms else 0
+
+
 def run(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
     if args.command == "restore":
@@ -368,26 +427,7 @@ def run(argv: Sequence[str] | None = None) -> int:
         print(f"archive verify: {'intact' if not problems else 'NOT intact'}: {args.directory}")
         return 1 if problems else 0
     if args.command == "health":
-        if not 1 <= args.days <= 90:
-            raise UsageError(f"--days: {args.days} is not valid; allowed: 1-90")
-        report = health(_store(args), dt.datetime.now(dt.UTC).date(), args.days)
-        if args.backup_bucket:
-            report["backup"] = backup_health(_store(args, args.backup_bucket))
-        print(json.dumps(report, indent=2))
-        newest = report["newestReceivedAt"]
-        age = (
-            (dt.datetime.now(dt.UTC) - dt.datetime.fromisoformat(newest)).total_seconds() / 3600
-            if newest
-            else None
-        )
-        if age is None or age > args.max_age_hours:
-            print(
-                f"archive health: ALARM no journaled message in the last {args.max_age_hours:g} h"
-                f" (newest: {newest or 'none in ' + str(args.days) + ' days'})",
-                file=sys.stderr,
-            )
-            return 1
-        return 0
+        return _health(args)
     q = _query(args)
     if args.command == "export":
         out: Path = args.output
