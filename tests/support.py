@@ -617,8 +617,13 @@ def migration_config(phase: str, **migration: Any) -> dict[str, Any]:
     return cfg
 
 
+# The migration stack is the tencent-exmail example's company moving in: the example's Exmail
+# attestation (ATT-2026-001) is scoped to that stack name, as a reviewer signs for one company.
+MIGRATION_STACK = "tencent-exmail"
+
+
 def write_migration_project(tmp: Path, cfg: dict[str, Any]) -> Path:
-    """A project around this repo's program, with one migration stack."""
+    """A project around this repo's program, with one migration stack (MIGRATION_STACK)."""
     (tmp / "stacks").mkdir(parents=True)
     import yaml
 
@@ -633,7 +638,7 @@ def write_migration_project(tmp: Path, cfg: dict[str, Any]) -> Path:
     text += "  hkmail:migration:\n" + "".join(
         f"    {k}: {json.dumps(v)}  # {k}\n" for k, v in m.items()
     )
-    (tmp / "stacks" / "Pulumi.mig.yaml").write_text(text)
+    (tmp / "stacks" / f"Pulumi.{MIGRATION_STACK}.yaml").write_text(text)
     return tmp
 
 

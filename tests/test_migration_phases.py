@@ -17,7 +17,7 @@ from hkmail.records import stack_records
 from hkmail.records.migration import records_digest
 from hkmail.spec import read_stack
 from tests.support import MIGRATION_DOMAIN as DOMAIN
-from tests.support import REPO, pack_with
+from tests.support import MIGRATION_STACK, REPO, pack_with
 from tests.support import migration_config as config
 from tests.support import write_migration_project as write_project
 from toolchain.governance import hong_kong_today
@@ -176,7 +176,14 @@ def test_scripts_migrate_plan_shows_the_changes_and_refuses_an_early_cutover(
     cfg = config("cutover", ttlLoweredAt=lowered.isoformat())
     project = write_project(tmp_path, cfg)
     done = subprocess.run(
-        [str(REPO / "scripts" / "migrate"), "plan", "--stack", "mig", "--project", str(project)],
+        [
+            str(REPO / "scripts" / "migrate"),
+            "plan",
+            "--stack",
+            MIGRATION_STACK,
+            "--project",
+            str(project),
+        ],
         capture_output=True,
         text=True,
         timeout=900,
@@ -191,7 +198,7 @@ def test_scripts_migrate_plan_shows_the_changes_and_refuses_an_early_cutover(
     # done restores the TTL and drops the old senders from SPF
     as_json = subprocess.run(
         [
-            *(str(REPO / "scripts" / "migrate"), "plan", "--stack", "mig"),
+            *(str(REPO / "scripts" / "migrate"), "plan", "--stack", MIGRATION_STACK),
             *("--project", str(project), "--format", "json"),
         ],
         capture_output=True,
@@ -242,7 +249,7 @@ def test_migration_phases_pass_the_policy_pack(phase: str, tmp_path: Path) -> No
         "id": f"EX-{today.year}-901",
         "rule": ["residency-mail-storage", "residency-mail-senders"],
         "resources": {
-            "stack": "mig",
+            "stack": MIGRATION_STACK,
             "types": ["tencentcloud:Dnspod/record:Record"],
             "name": f"{DOMAIN}/@/*",
         },
@@ -256,7 +263,13 @@ def test_migration_phases_pass_the_policy_pack(phase: str, tmp_path: Path) -> No
     pack = pack_with(tmp_path, [declared])
     done = subprocess.run(
         [
-            *(str(REPO / "scripts" / "gate"), "--project", str(project), "--stack", "mig"),
+            *(
+                str(REPO / "scripts" / "gate"),
+                "--project",
+                str(project),
+                "--stack",
+                MIGRATION_STACK,
+            ),
             *("--policy-pack", str(pack)),
         ],
         capture_output=True,
@@ -308,7 +321,7 @@ def test_migrate_plan_refuses_bad_settings_exactly_as_the_spec(
         read_stack(cfg, now=T0 + dt.timedelta(hours=2))
     project = write_project(tmp_path, cfg)
     now = (T0 + dt.timedelta(hours=2)).isoformat()
-    code = main(["plan", "--stack", "mig", "--project", str(project), "--now", now])
+    code = main(["plan", "--stack", MIGRATION_STACK, "--project", str(project), "--now", now])
     out, err = capsys.readouterr()
     assert code == 2 and out == ""
     assert f"hkmail:migration.{key}: '{value}'" in err and needle in err

@@ -24,7 +24,15 @@ from hkmail.records import Record, mta_sts_policy
 from hkmail.spec import read_stack
 from program import run
 from tests.conftest import stack_config
-from tests.support import REPO, free_port, free_tcp_ports, knot, make_test_ca, run_in_process
+from tests.support import (
+    MIGRATION_STACK,
+    REPO,
+    free_port,
+    free_tcp_ports,
+    knot,
+    make_test_ca,
+    run_in_process,
+)
 from toolchain.zone import planned_records, zone_text
 
 STACK = "tencent-exmail"
@@ -192,7 +200,7 @@ def verify(world: World, root: str, *extra: str) -> subprocess.CompletedProcess[
 
 
 def verify_project(
-    world: World, root: str, project: Path, *extra: str, stack: str = "mig"
+    world: World, root: str, project: Path, *extra: str, stack: str = MIGRATION_STACK
 ) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [
@@ -368,7 +376,7 @@ def test_record_a_pass_then_the_cutover_is_allowed(world: World, tmp_path: Path)
     lowered = dt.datetime.now(dt.UTC) - dt.timedelta(hours=2)
     cfg = with_local_policy_host(config("sync", ttlLoweredAt=lowered.isoformat()))
     project = write_project(tmp_path / "project", cfg)
-    zones = planned_records(run_in_process(lambda: run(cfg), stack="mig"))
+    zones = planned_records(run_in_process(lambda: run(cfg), stack=MIGRATION_STACK))
     texts = {
         z: zone_text(z, recs, provider, pending) for z, (provider, recs, pending) in zones.items()
     }
@@ -396,7 +404,7 @@ def test_record_a_pass_then_the_cutover_is_allowed(world: World, tmp_path: Path)
                     str(REPO / "scripts" / "migrate"),
                     "plan",
                     "--stack",
-                    "mig",
+                    MIGRATION_STACK,
                     "--project",
                     str(project),
                 ],
@@ -405,7 +413,7 @@ def test_record_a_pass_then_the_cutover_is_allowed(world: World, tmp_path: Path)
                 timeout=900,
             )
             assert refused.returncode == 0, refused.stdout + refused.stderr  # sync itself is fine
-            stack_file = project / "stacks" / "Pulumi.mig.yaml"
+            stack_file = project / "stacks" / f"Pulumi.{MIGRATION_STACK}.yaml"
             cut = stack_file.read_text().replace('phase: "sync"', 'phase: "cutover"')
             stack_file.write_text(cut)
             before = subprocess.run(
@@ -413,7 +421,7 @@ def test_record_a_pass_then_the_cutover_is_allowed(world: World, tmp_path: Path)
                     str(REPO / "scripts" / "migrate"),
                     "plan",
                     "--stack",
-                    "mig",
+                    MIGRATION_STACK,
                     "--project",
                     str(project),
                 ],
@@ -433,7 +441,14 @@ def test_record_a_pass_then_the_cutover_is_allowed(world: World, tmp_path: Path)
     assert "    verified: {at: " in text
     stack_file.write_text(text.replace('phase: "sync"', 'phase: "cutover"'))
     after = subprocess.run(
-        [str(REPO / "scripts" / "migrate"), "plan", "--stack", "mig", "--project", str(project)],
+        [
+            str(REPO / "scripts" / "migrate"),
+            "plan",
+            "--stack",
+            MIGRATION_STACK,
+            "--project",
+            str(project),
+        ],
         capture_output=True,
         text=True,
         timeout=900,
