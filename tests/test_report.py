@@ -230,7 +230,7 @@ def test_journal_health_from_the_archive_health_file(tmp_path: Path) -> None:
     ), rows
     assert rows["Journal retention"] == (
         "no object lock (tencentcloud-iac-pulumi has no COS object-lock resource); a bucket "
-        "policy denies DeleteObject on journal/* to everyone"
+        "policy denies DeleteObject and DeleteMultipleObjects on journal/* to everyone"
     )
     assert rows["Backup health"].startswith(
         "newest restic snapshot written 2026-12-07T02:41:10+00:00 (3 snapshots in the bucket) "
@@ -391,23 +391,82 @@ def test_mail_data_flows_show_where_the_mailboxes_go_and_who_declared_it(reports
     assert "declared cross-border" in box  # the data-flow picture shows the mailboxes' status
 
 
+_ANYONE = {"qcs": ["qcs::cam::anyone:anyone"]}
+_BOTH = ["name/cos:DeleteObject", "name/cos:DeleteMultipleObjects"]
+_JOURNAL = ["qcs::cos:ap-hongkong:uid/1:b-1/journal/*"]
+
+
 @pytest.mark.parametrize(
     ("statement", "denied"),
     [
-        ({"effect": "deny", "principal": {"qcs": ["qcs::cam::anyone:anyone"]}}, True),
-        ({"Effect": "Deny", "Principal": "*"}, True),
-        ({"effect": "allow", "principal": {"qcs": ["qcs::cam::anyone:anyone"]}}, False),
-        ({"effect": "deny", "principal": {"qcs": ["qcs::cam::uin/1:uin/2"]}}, False),
+        ({"effect": "deny", "principal": _ANYONE, "action": _BOTH, "resource": _JOURNAL}, True),
+        ({"Effect": "Deny", "Principal": "*", "Action": _BOTH, "Resource": _JOURNAL}, True),
+        # the whole bucket, every COS action: covers journal/* too
+        ({"effect": "deny", "principal": "*", "action": "name/cos:*", "resource": "*"}, True),
+        ({"effect": "allow", "principal": _ANYONE, "action": _BOTH, "resource": _JOURNAL}, False),
+        (
+            {
+                "effect": "deny",
+                "principal": {"qcs": ["qcs::cam::uin/1:uin/2"]},
+                "action": _BOTH,
+                "resource": _JOURNAL,
+            },
+            False,
+        ),
+        # DeleteObject alone: DeleteMultipleObjects still deletes the journal
+        (
+            {
+                "effect": "deny",
+                "principal": _ANYONE,
+                "action": ["name/cos:DeleteObject"],
+                "resource": _JOURNAL,
+            },
+            False,
+        ),
+        # a narrower resource than journal/*
+        (
+            {
+                "effect": "deny",
+                "principal": _ANYONE,
+                "action": _BOTH,
+                "resource": ["qcs::cos:ap-hongkong:uid/1:b-1/journal/2026/*"],
+            },
+            False,
+        ),
+        # a condition: deletes stay open to whoever does not meet it
+        (
+            {
+                "effect": "deny",
+                "principal": _ANYONE,
+                "action": _BOTH,
+                "resource": _JOURNAL,
+                "condition": {"ip_equal": {"qcs:ip": ["10.0.0.0/8"]}},
+            },
+            False,
+        ),
     ],
 )
-def test_a_delete_denial_counts_only_for_everyone_on_the_journal(
+def test_a_delete_denial_counts_only_for_both_deletes_by_everyone_on_the_journal(
     statement: dict[str, object], denied: bool
 ) -> None:
     import json
 
     from toolchain.report_archive import _denies_delete
 
-    action = {"action": ["name/cos:DeleteObject"], "resource": ["qcs::cos:r:uid/1:b-1/journal/*"]}
-    policy = json.dumps({"statement": [{**action, **statement}]})
+    policy = json.dumps({"statement": [statement]})
     assert _denies_delete(policy, "journal/") is denied
-    assert _denies_delete(policy, "backup/") is False
+    # backup/ stays prunable: only a whole-bucket denial covers it
+    assert _denies_delete(policy, "backup/") is (denied and statement.get("resource") == "*")
+
+
+def test_the_components_own_journal_policy_counts_as_protecting() -> None:
+    """The report's two delete actions are the ones the Tencent component denies."""
+    import json
+
+    from hkmail.components.private_tencent import JOURNAL_DELETES, journal_delete_denial
+    from toolchain.report_archive import COS_DELETES, _denies_delete
+
+    assert {a.rpartition(":")[2] for a in JOURNAL_DELETES} == set(COS_DELETES)
+    policy = json.dumps(journal_delete_denial("1250000000", "hkmail-archive-1250000000"))
+    assert _denies_delete(policy, "journal/")
+    assert not _denies_delete(policy, "backup/")

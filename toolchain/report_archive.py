@@ -124,17 +124,47 @@ def _listed(value: Any) -> list[str]:
     return [value] if isinstance(value, str) else [str(v) for v in value or []]
 
 
+# Both ways to delete an object (COS API authorization action names): denying one leaves the
+# other open. hkmail.components.private_tencent.JOURNAL_DELETES is what the component denies;
+# tests/test_report.py holds the two together.
+COS_DELETES: Final = ("DeleteObject", "DeleteMultipleObjects")
+_ANYONE: Final = ("*", "qcs::cam::anyone:anyone")
+
+
+def _everyone(principal: Any) -> bool:
+    if principal == "*":
+        return True
+    qcs = principal.get("qcs") if isinstance(principal, Mapping) else None
+    return any(p in _ANYONE for p in _listed(qcs))
+
+
+def _covers(resource: str, prefix: str) -> bool:
+    """``qcs::cos:<region>:uid/<appid>:<bucket>/<pattern>``: a pattern ``X*`` covers every key
+    under ``prefix`` when ``prefix`` starts with ``X`` (``*`` alone: the whole bucket)."""
+    if resource == "*":
+        return True
+    pattern = resource.rpartition(":")[2].partition("/")[2]
+    return pattern.endswith("*") and prefix.startswith(pattern[:-1])
+
+
+def _denies(actions: list[str], name: str) -> bool:
+    return any(a == "*" or a.endswith((":*", f":{name}")) for a in actions)
+
+
 def _denies_delete(policy: object, prefix: str) -> bool:
-    """A COS bucket policy that denies DeleteObject on ``prefix`` to everyone."""
+    """A COS bucket policy with one statement that denies both DeleteObject and
+    DeleteMultipleObjects on every key under ``prefix`` to everyone, with no condition (a
+    condition, e.g. on the source address, leaves deletes open to whoever meets it otherwise)."""
     doc = _json(policy) if isinstance(policy, str) else None
     for s in _field(doc or {}, "statement") or []:
         if not isinstance(s, Mapping) or str(_field(s, "effect")).lower() != "deny":
             continue
-        principal = json.dumps(_field(s, "principal"))
+        actions = _listed(_field(s, "action"))
         if (
-            any(a.endswith((":DeleteObject", ":*")) for a in _listed(_field(s, "action")))
-            and any(r.endswith(f"/{prefix}*") for r in _listed(_field(s, "resource")))
-            and ('"*"' in principal or "qcs::cam::anyone:anyone" in principal)
+            all(_denies(actions, name) for name in COS_DELETES)
+            and any(_covers(r, prefix) for r in _listed(_field(s, "resource")))
+            and _everyone(_field(s, "principal"))
+            and not _field(s, "condition")
         ):
             return True
     return False
@@ -194,9 +224,11 @@ def _retention_text(f: ArchiveFacts, name: str, prefix: str) -> str:
             if r.type == COS_POLICY and str(f.props(r).get("bucket")) == name
         )
         return "no object lock (tencentcloud-iac-pulumi has no COS object-lock resource); " + (
-            f"a bucket policy denies DeleteObject on {prefix}* to everyone"
+            "a bucket policy denies DeleteObject and DeleteMultipleObjects on "
+            f"{prefix}* to everyone"
             if denied
-            else f"no bucket policy denies deletes on {prefix}*"
+            else f"no bucket policy denies deletes on {prefix}* (DeleteObject and "
+            "DeleteMultipleObjects, to everyone, without a condition)"
         )
     return "no retention policy (WORM): objects can be deleted by anyone with delete rights"
 
