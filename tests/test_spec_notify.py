@@ -196,6 +196,37 @@ def test_bad_todo_input_names_each_key_and_the_allowed_values() -> None:
     assert "one of the targets" in stray["hkmail:notifyWebhooks.dingtalkTodo"]
 
 
+def test_no_secret_looking_key_or_webhook_url_is_echoed_at_any_level() -> None:
+    """Unknown keys are echoed with their value, except a secret-bearing one (by name or by a
+    credential in a URL): that is named with its path and shown as [not shown]."""
+    p = "hkmail:privateServer.notify"
+    hook = "https://oapi.dingtalk.com/robot/send?access_token=SUPERSECRET-URL"
+    notify = copy.deepcopy(NOTIFY)
+    notify["targets"][0]["appSecret"] = "SUPERSECRET-T"
+    notify["targets"][1]["password"] = "SUPERSECRET-P"
+    notify["rules"][0]["appSecret"] = "SUPERSECRET-R"
+    notify["rules"][0]["apiToken"] = "SUPERSECRET-A"
+    notify["rules"][1]["link"] = hook
+    notify["rules"][1]["crossBorder"] = {**DECL, "extra": {"signingSecret": "SUPERSECRET-N"}}
+    notify["dingtalkUsers"] = {"ops": {"appSecret": "SUPERSECRET-U"}}
+    errors = _errors(_config(notify))
+    for field in (
+        f"{p}.targets[0].appSecret",
+        f"{p}.targets[1].password",
+        f"{p}.rules[0].appSecret",
+        f"{p}.rules[0].apiToken",
+        f"{p}.rules[1].link",
+    ):
+        assert "[not shown]" in errors[field] and "unknown key" in errors[field], errors
+    assert "[not shown]" in errors[f"{p}.rules[1].crossBorder.extra"], errors
+    assert "DingTalk unionId" in errors[f"{p}.dingtalkUsers.ops"], errors
+    assert "SUPERSECRET" not in json.dumps(errors), errors
+    # an ordinary unknown key still shows its value: the user sees what they wrote
+    notify = copy.deepcopy(NOTIFY)
+    notify["rules"][0]["colour"] = "blue"
+    assert "'blue' is not valid" in _errors(_config(notify))[f"{p}.rules[0].colour"]
+
+
 def _exemption_on_file(tmp: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """The repo's exemptions with the reviewed entry the declarations name, for this stack."""
     shutil.copy(REPO / "policies" / "approvers.yaml", tmp / "approvers.yaml")

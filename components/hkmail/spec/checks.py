@@ -19,7 +19,7 @@ import datetime as dt
 from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
-from hkmail.errors import SpecError
+from hkmail.errors import SECRET_HIDDEN, SpecError
 from hkmail.mailserver.fetch_secrets import MIN_BACKUP_PASSWORD
 from hkmail.presets import TENCENT_SES_DKIM_SELECTOR
 from hkmail.spec.domains import DomainSpec
@@ -48,7 +48,7 @@ DMARC_REMEDIATION = (
     '"noneRampUntil": {"example.com": "YYYY-MM-DD"} in the policy pack config.'
 )
 
-_HIDDEN = "(secret value, not shown)"
+_HIDDEN = SECRET_HIDDEN
 
 
 @dataclass(frozen=True)

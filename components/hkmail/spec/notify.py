@@ -14,6 +14,7 @@ import urllib.parse
 from collections.abc import Mapping
 from typing import Any, Final, cast
 
+from hkmail.errors import NOT_SHOWN
 from hkmail.facts import CHAT_PLATFORM_IDS, CHAT_PLATFORMS
 from hkmail.mailserver.notify_config import (
     TODO_SECRET_KEY,
@@ -126,10 +127,14 @@ def _todo(r: _Reader, path: str, raw: object) -> NotifyTodo | None:
 def _dingtalk_users(r: _Reader, path: str, raw: object) -> tuple[tuple[str, str], ...]:
     if raw is None:
         return ()
-    if not isinstance(raw, Mapping) or not all(
-        isinstance(k, str) and isinstance(v, str) for k, v in raw.items()
-    ):
-        r.fail(path, raw, "a mapping {mailbox: DingTalk unionId}")
+    if not isinstance(raw, Mapping):
+        r.fail(path, NOT_SHOWN, "a mapping {mailbox: DingTalk unionId}")
+        return ()
+    bad = [k for k, v in raw.items() if not isinstance(k, str) or not isinstance(v, str)]
+    for k in bad:
+        # named by its mailbox, its value not echoed (it may be anything pasted there)
+        r.fail(f"{path}.{k}", NOT_SHOWN, "a DingTalk unionId (text) for this mailbox")
+    if bad:
         return ()
     return tuple((str(k).strip().lower(), str(v).strip()) for k, v in raw.items())
 
@@ -235,7 +240,8 @@ def check_webhooks(r: _Reader, raw: object, notify: NotifyConfig) -> None:
         ):
             r.fail(
                 f"{path}.url",
-                f"{parts.scheme}://{parts.hostname}{parts.path} (query not shown)",
+                # not the path: Feishu and others carry the token in it
+                f"{parts.scheme}://{parts.hostname}/... (path and query not shown)",
                 " or ".join(f"https://{h}{platform.path}..." for h in platform.hosts),
                 f"a {platform.title} webhook is on the platform's own host",
             )
