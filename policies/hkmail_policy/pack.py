@@ -77,6 +77,29 @@ def _from_request(r: Any) -> Resource:
     )
 
 
+class _MemoJson:
+    """pulumi_policy's AnalyzeStack converts every resource's properties (and its provider's)
+    again for each stack policy (policy.py, AnalyzeStack). While an AnalyzeStack runs on this
+    thread, each message is converted once and the dict shared: deserialize_properties copies
+    it, so no policy sees another's changes. Everything else goes to protobuf's json_format."""
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(json_format, name)
+
+    @staticmethod
+    def MessageToDict(message: Any, *args: Any, **kwargs: Any) -> Any:
+        memo: dict[int, tuple[Any, Any]] | None = getattr(_local, "json_memo", None)
+        if memo is None or args or kwargs:
+            return json_format.MessageToDict(message, *args, **kwargs)
+        hit = memo.get(id(message))
+        if hit is None or hit[0] is not message:
+            hit = memo[id(message)] = (message, json_format.MessageToDict(message))
+        return hit[1]
+
+
+_pp.json_format = _MemoJson()  # type: ignore[attr-defined]  # the name policy.py uses
+
+
 class _Servicer(_pp._PolicyAnalyzerServicer):
     def Analyze(self, request: Any, context: Any) -> Any:
         _local.resource = _from_request(request)
@@ -87,10 +110,12 @@ class _Servicer(_pp._PolicyAnalyzerServicer):
 
     def AnalyzeStack(self, request: Any, context: Any) -> Any:
         _local.stack = {r.urn: _from_request(r) for r in request.resources}
+        _local.json_memo = {}
         try:
             return super().AnalyzeStack(request, context)  # type: ignore[no-untyped-call]
         finally:
             _local.stack = None
+            _local.json_memo = None
 
     def Configure(self, request: Any, context: Any) -> Any:
         given = {k: _struct(v.properties) for k, v in request.policyConfig.items()}
