@@ -97,9 +97,12 @@ def test_dkim_pair_checked_when_the_private_key_is_present() -> None:
     [
         ("x" * (MIN_BACKUP_PASSWORD - 1), "too short"),
         ("first-line-of-a-long-pw\nsecond-line-0123456789", "line break"),
+        (["restic-repo-secret-0123456789"], "not one string"),
     ],
 )
-def test_a_bad_backup_password_is_refused_before_any_resource(value: str, reason: str) -> None:
+def test_a_bad_backup_password_is_refused_before_any_resource(
+    value: str | list[str], reason: str
+) -> None:
     """The instance would refuse it at boot (same constant, fetch_secrets.MIN_BACKUP_PASSWORD):
     refused at preview instead, without showing it."""
     config = _private_config()
@@ -112,7 +115,8 @@ def test_a_bad_backup_password_is_refused_before_any_resource(value: str, reason
     assert error.endswith(
         f"allowed: {MIN_BACKUP_PASSWORD}+ characters, one line (e.g. openssl rand -base64 32)"
     ), error
-    assert value.split("\n")[0] not in str(info.value)
+    secret = value if isinstance(value, str) else value[0]
+    assert secret.split("\n")[0] not in str(info.value)
     # the minimum itself passes, with the newline `openssl rand | pulumi config set` may keep
     config["hkmail:backupPassword"] = "y" * MIN_BACKUP_PASSWORD + "\n"
     assert read_stack(config, secret_keys=set(config)).private_server is not None

@@ -146,10 +146,12 @@ def backup_password(
     """The server's fetch refuses a short or multi-line restic password at boot; refuse it here,
     before any resource, with the same minimum (its value is never shown)."""
     raw = config.get("hkmail:backupPassword")
-    if server is None or raw is None or isinstance(raw, (Mapping, list)):
+    if server is None or raw is None:
         return  # missing: reported by the spec
     value = str(raw).strip()
-    if "\n" in value or "\r" in value:
+    if isinstance(raw, (Mapping, list)):
+        reason = "an object or list, not one string"
+    elif "\n" in value or "\r" in value:
         reason = "it contains a line break"
     elif len(value) < MIN_BACKUP_PASSWORD:
         # the length is not shown either: it narrows a guess
