@@ -73,6 +73,20 @@ def test_field_roles_are_current_with_the_installed_sdks(sdk: Sdk) -> None:
     )
     assert roles["alicloud:dns/alidnsRecord:AlidnsRecord"]["line"] == "read"
     assert roles["tencentcloud:Dnspod/record:Record"]["recordLine"] == "read"
+    # environment inputs, from the schema's shape (issue 18 class 3): maps and key/value lists;
+    # a plain string of that name (API Gateway's deployment stage) is not an environment
+    envs = json.loads(committed)["environments"]
+    assert envs["alicloud:fc/v3Function:V3Function"] == {"environmentVariables": {"form": "map"}}
+    assert envs["tencentcloud:Scf/function:Function"] == {"environment": {"form": "map"}}
+    assert envs["alicloud:eci/containerGroup:ContainerGroup"]["containers[].environmentVars[]"] == {
+        "form": "pairs",
+        "name": "key",
+        "value": "value",
+    }
+    assert envs["tencentcloud:Tsf/deployContainerGroup:DeployContainerGroup"]["envs[]"]["name"] == (
+        "name"
+    )
+    assert "tencentcloud:ApiGateway/apiAppAttachment:ApiAppAttachment" not in envs
     assert roles["alicloud:mns/topicSubscription:TopicSubscription"]["endpoint"] == "destination"
     assert roles["alicloud:vpc/switch:Switch"]["zoneId"] == "placement"
     assert set(json.loads(committed)["counts"]) <= {"placement", "destination", "source",
