@@ -115,6 +115,32 @@ def sdk_cls_headers(body: bytes, topic: str, timestamp: int, creds: Creds) -> di
     return dict(req.header)
 
 
+def sdk_cls_json_request(
+    action: str, params: dict[str, Any], timestamp: int, creds: Creds
+) -> tuple[dict[str, str], bytes]:
+    """The headers and body tencentcloud-sdk-python's CLS client builds for a JSON action."""
+    from tencentcloud.cls.v20201016.cls_client import ClsClient
+    from tencentcloud.common.credential import Credential
+    from tencentcloud.common.http.request import RequestInternal
+    from tencentcloud.common.profile.client_profile import ClientProfile
+    from tencentcloud.common.profile.http_profile import HttpProfile
+
+    ac = importlib.import_module("tencentcloud.common.abstract_client")
+    profile = ClientProfile(
+        httpProfile=HttpProfile(endpoint=logship_files.LOG_API_HOST["tencentcloud"])
+    )
+    client = ClsClient(Credential(*creds), "ap-hongkong", profile)
+    req = RequestInternal(client._get_endpoint(), "POST", "/")
+    real_time = ac.time.time
+    ac.time.time = lambda: timestamp
+    try:
+        client._build_req_inter(action, params, req, {})
+    finally:
+        ac.time.time = real_time
+    data = req.data.encode() if isinstance(req.data, str) else req.data
+    return dict(req.header), data
+
+
 def sdk_sls_authorization(
     headers: dict[str, str], resource: str, body: bytes, creds: tuple[str, str, str]
 ) -> str:
@@ -202,9 +228,17 @@ class FakeCLS:
     token, action, version, region or topic differs from what tencentcloud-sdk-python would send;
     decodes each batch (the documented cls.proto)."""
 
-    def __init__(self, creds: Creds, topic: str, region: str = "ap-hongkong") -> None:
+    def __init__(
+        self,
+        creds: Creds,
+        topic: str,
+        region: str = "ap-hongkong",
+        names: tuple[str, str] = ("hk-mail-audit", "hk-mail-server"),
+    ) -> None:
+        """``names``: the (logset, topic) names DescribeTopics finds ``topic`` by."""
         self.batches: list[Batch] = []
         self.refused: list[str] = []
+        self.lookups = 0
         self.lock = threading.Lock()
         store = self
 
@@ -219,9 +253,42 @@ class FakeCLS:
                 self.end_headers()
                 self.wfile.write(data)
 
+            def _describe_topics(self, body: bytes, h: dict[str, str]) -> None:
+                """DescribeTopics: the SDK's own request for these parameters must be this one
+                (body, signature, token); answers the topic when both names match exactly."""
+                params = json.loads(body)
+                want, data = sdk_cls_json_request(
+                    "DescribeTopics", params, int(h.get("x-tc-timestamp", "0")), creds
+                )
+                wrong = [
+                    name
+                    for name in ("Authorization", "X-TC-Version", "X-TC-Region", "X-TC-Token")
+                    if h.get(name.lower()) != want[name]
+                ]
+                if data != body or h.get("content-type") != "application/json":
+                    wrong.append("body")
+                if wrong:
+                    with store.lock:
+                        store.refused.append(", ".join(wrong))
+                    self._answer({"Error": {"Code": "AuthFailure", "Message": str(wrong)}})
+                    return
+                filters = {f["Key"]: f["Values"] for f in params.get("Filters", [])}
+                hit = params.get("PreciseSearch") == 3 and filters == {
+                    "logsetName": [names[0]],
+                    "topicName": [names[1]],
+                }
+                with store.lock:
+                    store.lookups += 1
+                topics = [{"TopicId": topic, "TopicName": names[1], "LogsetId": "ls-1"}]
+                found = topics if hit else []
+                self._answer({"Topics": found, "TotalCount": len(found), "RequestId": "fake"})
+
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers["Content-Length"]))
                 h = {k.lower(): v for k, v in self.headers.items()}
+                if h.get("x-tc-action") == "DescribeTopics":
+                    self._describe_topics(body, h)
+                    return
                 want = sdk_cls_headers(body, topic, int(h.get("x-tc-timestamp", "0")), creds)
                 wrong = [
                     name

@@ -16,6 +16,7 @@ import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -23,6 +24,7 @@ from hkmail.errors import SpecErrors
 from hkmail.mailserver import logship, logship_files
 from hkmail.mailserver.model import MailServerConfig, SecretRefs
 from tests.logship_support import (
+    FakeCLS,
     FakeSLS,
     decode_cls,
     fields_of,
@@ -152,6 +154,7 @@ def test_outage_restart_and_rotation_lose_and_duplicate_nothing(
     assert sls.messages() == ["hkmail-authpolicy: BLOCK remote=192.0.2.7 failures=20 window=600s"]
     (batch,) = sls.batches
     assert dict(batch[0][1])["severity"] == "alarm" and dict(batch[0][1])["source"] == "authpolicy"
+    assert tuple(k for k, _ in batch[0][1]) == logship_files.LOG_FIELDS  # what the stores index
 
     # The store goes down: the lines stay behind the cursor, nothing is lost.
     sls.down = True
@@ -256,6 +259,52 @@ def test_rendered_logrotate_rotates_and_the_shipper_loses_and_duplicates_nothing
     assert not sls.refused, sls.refused
 
 
+def test_cls_shipper_looks_the_topic_up_by_name_once(tmp_path: Path) -> None:
+    """The topic id exists only after apply: the shipper asks DescribeTopics (judged by Tencent's
+    SDK in the fake CLS) for the logset's and topic's names, then uploads with that id; a name
+    that finds no topic fails the pass, and the lines wait."""
+    store = FakeCLS(CREDS, TOPIC, names=("hk-mail-audit", "hk-mail-server"))
+    try:
+        log = tmp_path / "authpolicy.log"
+        log.write_text("hkmail-authpolicy: BLOCK remote=192.0.2.9 failures=20\n")
+
+        def shipper(topic: str) -> logship.Shipper:
+            settings: dict[str, Any] = {
+                "cloud": "tencentcloud",
+                "cursor": str(tmp_path / "cursor.json"),
+                "store": {
+                    "kind": "cls",
+                    "host": logship_files.LOG_API_HOST["tencentcloud"],
+                    "region": "ap-hongkong",
+                    "logset": "hk-mail-audit",
+                    "topic": topic,
+                    "hostname": "mail.example.hk",
+                },
+                "sources": [{"name": "authpolicy", "path": str(log), "alarm": "BLOCK "}],
+            }
+            os.environ["HKMAIL_LOGSTORE_URL"] = store.url
+            try:
+                return logship.Shipper(settings, logship.Store(settings["store"], lambda: CREDS))
+            finally:
+                del os.environ["HKMAIL_LOGSTORE_URL"]
+
+        wrong = shipper("hk-mail-serv")  # a prefix: found by CLS's default fuzzy match only
+        assert not wrong.run_pass() and store.lookups == 1 and not store.batches
+        right = shipper("hk-mail-server")
+        assert right.run_pass(), store.refused
+        with log.open("a") as f:
+            f.write("an ordinary line\n")
+        assert right.run_pass()
+        assert store.lookups == 2, store.lookups  # once per process
+        assert [e["message"] for e in store.entries()] == [
+            "hkmail-authpolicy: BLOCK remote=192.0.2.9 failures=20",
+            "an ordinary line",
+        ]
+        assert not store.refused, store.refused
+    finally:
+        store.stop()
+
+
 def test_shipper_never_raises_when_the_role_key_is_unreachable(tmp_path: Path) -> None:
     """No metadata service: the pass fails (retried later), lines stay, nothing is raised."""
     (tmp_path / "authpolicy.log").write_text("hkmail-authpolicy: BLOCK remote=x\n")
@@ -293,15 +342,16 @@ def _config(cloud: str, server_log: str | None) -> MailServerConfig:
 
 def test_bad_server_log_names_the_field_and_the_allowed_values() -> None:
     with pytest.raises(SpecErrors) as err:
-        _config("tencentcloud", "p-mail/server")
-    assert "serverLog" in str(err.value) and "CLS topic id" in str(err.value)
+        _config("tencentcloud", TOPIC)  # an id: the shipper is given names
+    assert "serverLog" in str(err.value) and "<CLS logset name>/<topic name>" in str(err.value)
     with pytest.raises(SpecErrors) as err:
         _config("alicloud", TOPIC)
     assert "serverLog" in str(err.value) and "<SLS project>/<logstore>" in str(err.value)
 
 
 @pytest.mark.parametrize(
-    ("cloud", "server_log"), [("alicloud", "p-mail/server"), ("tencentcloud", TOPIC)]
+    ("cloud", "server_log"),
+    [("alicloud", "p-mail/server"), ("tencentcloud", "hk-mail-audit/hk-mail-server")],
 )
 def test_rendered_shipper(cloud: str, server_log: str) -> None:
     from hkmail.mailserver.cloudinit import user_data

@@ -40,7 +40,7 @@ DEADLINE = 120.0  # seconds for a line to reach the store on a loaded machine
 def _logship(setup: Setup) -> Iterator[None]:
     cloud = FakeCloud("tencentcloud", setup.config.secrets.role_name, {})
     store = FakeCLS((cloud.key_id, cloud.key_secret, cloud.token), TOPIC)
-    setup.config = dataclasses.replace(setup.config, server_log=TOPIC)
+    setup.config = dataclasses.replace(setup.config, server_log="hk-mail-audit/hk-mail-server")
     setup.extras["logstore"] = store
     setup.extras["logstore_cloud"] = cloud
     try:

@@ -199,6 +199,9 @@ def test_tc_instance_role_reads_only_its_secrets(tc: Run) -> None:
         ("kms:Decrypt", "kms:GenerateDataKey"): [
             "qcs::kms:ap-hongkong:uin/100012345678:key/mx-cmk-id"
         ],
+        # hkmail-logship: uploads to the server-log topic only, found by its name.
+        ("cls:UploadLog",): ["qcs::cls:ap-hongkong:uin/100012345678:topic/mx-server-log-id"],
+        ("cls:DescribeTopics",): ["*"],
         # The journal: written and read back, never deleted or listed.
         ("name/cos:PutObject", "name/cos:HeadObject", "name/cos:GetObject"): [
             "qcs::cos:ap-hongkong:uid/1250000000:hkmail-archive-1250000000/journal/*"
@@ -216,6 +219,24 @@ def test_tc_instance_role_reads_only_its_secrets(tc: Run) -> None:
         tc.one("tencentcloud:Instance/instance:Instance").inputs["camRoleName"]
         == f"{SERVER_PREFIX}-mail"
     )
+
+
+def test_tc_server_log_topic_and_the_shipper_finds_it_by_name(tc: Run) -> None:
+    """hkmail-logship's CLS topic: in the stack's logset, Hong Kong (the provider's region), the
+    audit topic's retention, protected and retained; the user data names logset and topic (the
+    id exists only after apply)."""
+    topics = {t.inputs["topicName"]: t for t in tc.of("tencentcloud:Cls/topic:Topic")}
+    server, audit = topics[f"{SERVER_PREFIX}-mail-server"], topics[f"{SERVER_PREFIX}-mail-audit"]
+    assert server.inputs["logsetId"] == audit.inputs["logsetId"]
+    assert server.inputs["period"] == audit.inputs["period"]
+    assert server.inputs["storageType"] == "hot"
+    index = tc.one("tencentcloud:Cls/index:Index").inputs
+    assert index["topicId"] == "mx-server-log-id" and index["status"] is True
+    fields = {kv["key"] for kv in index["rule"]["keyValue"]["keyValues"]}
+    assert fields == {"source", "host", "severity", "message"}
+    text = tc.one("tencentcloud:Instance/instance:Instance").inputs["userDataRaw"]
+    assert '"kind": "cls"' in text and f'"topic": "{SERVER_PREFIX}-mail-server"' in text, text
+    assert f'"logset": "{SERVER_PREFIX}-mail-audit"' in text
 
 
 def test_tc_secrets_are_stored_and_never_plain(tc: Run) -> None:

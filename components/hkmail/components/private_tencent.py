@@ -25,7 +25,7 @@ from tencentcloud_iac_pulumi.security import GroupRuleSetEgressArgs, GroupRuleSe
 
 from hkmail.components.args import MailServerArgs
 from hkmail.components.inputs import server_args
-from hkmail.components.server_parts import Build
+from hkmail.components.server_parts import Build, cls_logset, cls_server_topic
 from hkmail.components.tokens import renamed, token
 from hkmail.facts import HK_REGION
 from hkmail.mailserver import user_data, user_data_hash
@@ -33,6 +33,7 @@ from hkmail.mailserver.backup import BACKUP_PREFIX
 from hkmail.mailserver.deploy import Rule, firewall_rules, ptr_record, validate
 from hkmail.mailserver.fetch_secrets import SSM_VERSION_ID
 from hkmail.mailserver.journal import JOURNAL_PREFIX
+from hkmail.mailserver.logship_files import LOG_FIELDS
 
 REGION = HK_REGION["tencentcloud"]
 DEFAULT_INSTANCE_TYPE = "S5.MEDIUM4"
@@ -58,10 +59,10 @@ class TencentMailServer(pulumi.ComponentResource):
         b = Build.of(self, name, deployment, DEFAULT_DATA_DEVICE)
         key = _keys(b)
         net = _network(b)
-        secrets = _secrets(b, key)
+        topic, server_topic = _audit(b)
+        secrets = _secrets(b, key, server_topic)
         compute = _compute(b, key, net, secrets)
         bucket = _storage(b, key)
-        topic = _audit(b)
 
         self.user_data_sha256 = compute.user_data_sha256
         self.public_ip = compute.cvm.public_ip
@@ -182,7 +183,7 @@ class Secrets:
     role: cam.Role
 
 
-def _secrets(b: Build, key: kms.Key) -> Secrets:
+def _secrets(b: Build, key: kms.Key, server_log: cls.Topic) -> Secrets:
     secrets = []
     for secret_name, payload in b.secret_payloads().items():
         secret = ssm.Secret(
@@ -202,12 +203,12 @@ def _secrets(b: Build, key: kms.Key) -> Secrets:
             opts=b.keep_secret("secret_string"),
         )
         secrets.append(secret)
-    return Secrets(secrets, _instance_role(b, key))
+    return Secrets(secrets, _instance_role(b, key, server_log))
 
 
-def _instance_role(b: Build, key: kms.Key) -> cam.Role:
-    """The instance role may read these three secrets, use this key, and write (never delete)
-    the journal in the archive bucket; nothing else."""
+def _instance_role(b: Build, key: kms.Key, server_log: cls.Topic) -> cam.Role:
+    """The instance role may read these secrets, use this key, write (never delete) the journal
+    in the archive bucket, keep the backup under backup/, and upload to the server-log topic."""
     refs, uin = b.server.secrets, b.args.account_id
     role = cam.Role(
         f"{b.name}-role",
@@ -235,8 +236,8 @@ def _instance_role(b: Build, key: kms.Key) -> cam.Role:
         f"{b.name}-read-secrets",
         name=f"{b.prefix}-mail-read-secrets",
         description="hk-mail: read the mail server's secrets only",
-        document=key.id.apply(
-            lambda key_id: json.dumps(
+        document=pulumi.Output.all(key.id, server_log.id).apply(
+            lambda ids: json.dumps(
                 {
                     "version": "2.0",
                     "statement": [
@@ -249,7 +250,22 @@ def _instance_role(b: Build, key: kms.Key) -> cam.Role:
                             "effect": "allow",
                             # GenerateDataKey: writing to the CMK-encrypted archive.
                             "action": ["kms:Decrypt", "kms:GenerateDataKey"],
-                            "resource": [f"qcs::kms:{REGION}:uin/{uin}:key/{key_id}"],
+                            "resource": [f"qcs::kms:{REGION}:uin/{uin}:key/{ids[0]}"],
+                        },
+                        {
+                            # hkmail-logship: upload to the server-log topic only (CLS's
+                            # *Authorizable Resource Types*: qcs::cls:$region:$account:topic/$id).
+                            "effect": "allow",
+                            "action": ["cls:UploadLog"],
+                            "resource": [f"qcs::cls:{REGION}:uin/{uin}:topic/{ids[1]}"],
+                        },
+                        {
+                            # ...whose id it looks up by name (DescribeTopics lists topics'
+                            # names and settings, no log content). Whether CAM scopes
+                            # DescribeTopics by topic is not published in the pages we read.
+                            "effect": "allow",
+                            "action": ["cls:DescribeTopics"],
+                            "resource": ["*"],
                         },
                         {
                             # The journal: write and read back its own objects; no delete.
@@ -422,9 +438,39 @@ def journal_delete_denial(app_id: str, bucket: str) -> dict[str, object]:
 # --------------------------------------------------------------------------------------------
 
 
-def _audit(b: Build) -> cls.Topic:
+def _audit(b: Build) -> tuple[cls.Topic, cls.Topic]:
+    """The audit topic and, in the same logset, the server-log topic hkmail-logship writes to."""
     n = b.prefix
-    logset = cls.Logset(f"{b.name}-logset", logset_name=f"{n}-mail-audit", opts=b.keep)
+    logset = cls.Logset(f"{b.name}-logset", logset_name=cls_logset(n), opts=b.keep)
+    server = cls.Topic(
+        f"{b.name}-server-log",
+        logset_id=logset.id,
+        topic_name=cls_server_topic(n),
+        describes="hk-mail: the mail server's alarm-bearing logs (hkmail-logship)",
+        period=b.args.log_retention_days,
+        storage_type="hot",
+        auto_split=True,
+        opts=b.keep,
+    )
+    # Searchable by field (severity: alarm). The tokenizer is CLS's default (not set here).
+    cls.Index(
+        f"{b.name}-server-log-index",
+        topic_id=server.id,
+        status=True,
+        rule=cls.IndexRuleArgs(
+            key_value=cls.IndexRuleKeyValueArgs(
+                case_sensitive=False,
+                key_values=[
+                    cls.IndexRuleKeyValueKeyValueArgs(
+                        key=field,
+                        value=cls.IndexRuleKeyValueKeyValueValueArgs(type="text", sql_flag=True),
+                    )
+                    for field in LOG_FIELDS
+                ],
+            )
+        ),
+        opts=b.child,
+    )
     topic = cls.Topic(
         f"{b.name}-audit",
         logset_id=logset.id,
@@ -450,4 +496,4 @@ def _audit(b: Build) -> cls.Topic:
         },
         opts=b.child,
     )
-    return topic
+    return topic, server

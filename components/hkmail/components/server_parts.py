@@ -19,6 +19,16 @@ BACKUP_BUCKET_SUFFIX: Final = "-backup"
 SERVER_LOGSTORE = "server"
 
 
+def cls_logset(prefix: str) -> str:
+    """The stack's CLS logset in Hong Kong (audit trail and server logs)."""
+    return f"{prefix}-mail-audit"
+
+
+def cls_server_topic(prefix: str) -> str:
+    """The CLS topic of the server's logs (hkmail-logship finds its id by this name)."""
+    return f"{prefix}-mail-{SERVER_LOGSTORE}"
+
+
 def sls_project(prefix: str, account_id: str) -> str:
     """The stack's SLS project in Hong Kong (audit trail and server logs)."""
     return f"{prefix}-mail-audit-{account_id}"
@@ -60,12 +70,14 @@ class Build:
         server = dataclasses.replace(server, archive_bucket=bucket, backup_bucket=backup)
 
         server = dataclasses.replace(server, archive_bucket=bucket)
+        # hkmail-logship writes to the "server" logstore of the stack's SLS project, or the
+        # server topic of its CLS logset: names known before apply (a CLS topic's id is not; the
+        # shipper looks it up by these names).
         if server.secrets.cloud == "alicloud":
-            # hkmail-logship writes to the "server" logstore of the stack's SLS project (names
-            # known before apply); a CLS topic id is known only after apply, so Tencent servers
-            # do not ship yet.
             log = f"{sls_project(args.name, args.account_id)}/{SERVER_LOGSTORE}"
-            server = dataclasses.replace(server, server_log=log)
+        else:
+            log = f"{cls_logset(args.name)}/{cls_server_topic(args.name)}"
+        server = dataclasses.replace(server, server_log=log)
         return cls(component, name, args, server)
 
     @property

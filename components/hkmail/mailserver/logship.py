@@ -26,7 +26,10 @@ hkmail-fetch-secrets; no static key):
 - Tencent CLS ``UploadLog`` (API 3.0, version 2020-10-16): ``POST /`` on
   ``cls.<region>.tencentcloudapi.com``, ``Content-Type: application/octet-stream``, body a
   protobuf ``LogGroupList``, ``X-CLS-TopicId``, TC3-HMAC-SHA256 over the body, the token in
-  ``X-TC-Token`` (tencentcloud-sdk-python's ``call_octet_stream``).
+  ``X-TC-Token`` (tencentcloud-sdk-python's ``call_octet_stream``). The topic's id exists only
+  after ``pulumi up`` and these settings are rendered before, so the shipper looks it up by its
+  logset's and its own name (``DescribeTopics``, JSON, ``PreciseSearch`` 3: both names exact)
+  and keeps it while the process lives (looked up again after a refused upload).
 
 The two protobuf messages are encoded here by hand (a few fields; Debian's python3 needs no
 protobuf package). Standard library only.
@@ -156,8 +159,34 @@ def cls_headers(
     creds: Credentials, host: str, region: str, topic_id: str, body: bytes, timestamp: int
 ) -> dict[str, str]:
     """The headers of a CLS UploadLog request, signed (TC3-HMAC-SHA256)."""
+    h = tc3_headers(creds, host, region, "UploadLog", "application/octet-stream", body, timestamp)
+    h["X-CLS-TopicId"] = topic_id
+    return h
+
+
+def describe_topics_body(logset: str, topic: str) -> bytes:
+    """DescribeTopics' parameters: the topic of that name in the logset of that name."""
+    params = {
+        "Filters": [
+            {"Key": "logsetName", "Values": [logset]},
+            {"Key": "topicName", "Values": [topic]},
+        ],
+        "PreciseSearch": 3,  # both names matched exactly (not the default fuzzy match)
+    }
+    return json.dumps(params).encode()  # as the SDK serialises (json.dumps)
+
+
+def tc3_headers(
+    creds: Credentials,
+    host: str,
+    region: str,
+    action: str,
+    content_type: str,
+    body: bytes,
+    timestamp: int,
+) -> dict[str, str]:
+    """The headers of a CLS API 3.0 POST, signed (TC3-HMAC-SHA256 over content-type and host)."""
     key_id, secret, token = creds
-    content_type = "application/octet-stream"
     day = dt.datetime.fromtimestamp(timestamp, dt.UTC).strftime("%Y-%m-%d")
     canonical = "\n".join(
         [
@@ -186,11 +215,10 @@ def cls_headers(
         ),
         "Content-Type": content_type,
         "Host": host,
-        "X-TC-Action": "UploadLog",
+        "X-TC-Action": action,
         "X-TC-Version": CLS_VERSION,
         "X-TC-Timestamp": str(timestamp),
         "X-TC-Region": region,
-        "X-CLS-TopicId": topic_id,
     }
     if token:
         h["X-TC-Token"] = token
@@ -218,6 +246,7 @@ class Store:
         self.s = settings
         self.creds = creds
         self.url = os.environ.get("HKMAIL_LOGSTORE_URL")  # a loopback test store
+        self.topic_id: str | None = None  # CLS: looked up by name
 
     def send(self, entries: list[Entry]) -> None:
         s = self.s
@@ -229,17 +258,48 @@ class Store:
             url = self.url or f"https://{s['project']}.{s['host']}"
             _post(url + resource, headers, body)
             return
+        topic_id = self.topic_id or self._lookup_topic()
         body = cls_log_group_list(entries, "hkmail", s["hostname"])
         headers = cls_headers(
-            self.creds(), s["host"], s["region"], s["topic_id"], body, int(time.time())
+            self.creds(), s["host"], s["region"], topic_id, body, int(time.time())
         )
-        answer = _post(self.url or f"https://{s['host']}/", headers, body)
         try:
-            error = json.loads(answer).get("Response", {}).get("Error")
-        except (ValueError, AttributeError):
+            self._cls(headers, body)
+        except StoreUnavailable:
+            self.topic_id = None  # a topic deleted and created again has a new id
+            raise
+
+    def _cls(self, headers: Mapping[str, str], body: bytes) -> dict[str, Any]:
+        answer = _post(self.url or f"https://{self.s['host']}/", headers, body)
+        try:
+            response: dict[str, Any] = json.loads(answer)["Response"]
+            error = response.get("Error")
+        except (ValueError, KeyError, TypeError, AttributeError):
             raise StoreUnavailable(f"CLS answered {answer[:200]!r}") from None
         if error:  # API 3.0 answers 200 with an Error object
             raise StoreUnavailable(f"CLS {error.get('Code')}: {error.get('Message')}")
+        return response
+
+    def _lookup_topic(self) -> str:
+        s = self.s
+        body = describe_topics_body(s["logset"], s["topic"])
+        headers = tc3_headers(
+            self.creds(),
+            s["host"],
+            s["region"],
+            "DescribeTopics",
+            "application/json",
+            body,
+            int(time.time()),
+        )
+        topics = self._cls(headers, body).get("Topics") or []
+        ids = [t.get("TopicId") for t in topics if t.get("TopicName") == s["topic"]]
+        if len(ids) != 1 or not isinstance(ids[0], str):
+            raise StoreUnavailable(
+                f"CLS topic {s['logset']}/{s['topic']}: {len(ids)} found (DescribeTopics)"
+            )
+        self.topic_id = ids[0]
+        return ids[0]
 
 
 # -- the files and the cursor ---------------------------------------------------------------------

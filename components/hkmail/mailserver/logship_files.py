@@ -68,6 +68,8 @@ LOG_API_HOST: Final[dict[Cloud, str]] = {
     "alicloud": "cn-hongkong.log.aliyuncs.com",
     "tencentcloud": "cls.ap-hongkong.tencentcloudapi.com",
 }
+# The fields of every entry hkmail-logship sends (logship.py builds them; a test checks).
+LOG_FIELDS: Final = ("source", "host", "severity", "message")
 # The query that finds an alarm line, in both stores' syntax (SLS and CLS Lucene-like search).
 ALARM_QUERY: Final = "severity: alarm"
 
@@ -85,7 +87,8 @@ def settings(c: MailServerConfig, p: Callable[[str], str]) -> dict[str, object]:
         project, logstore = c.server_log.split("/", 1)
         store |= {"kind": "sls", "project": project, "logstore": logstore}
     else:
-        store |= {"kind": "cls", "region": c.secrets.region, "topic_id": c.server_log}
+        logset, topic = c.server_log.split("/", 1)
+        store |= {"kind": "cls", "region": c.secrets.region, "logset": logset, "topic": topic}
     return {
         "cloud": cloud,
         "role_name": c.secrets.role_name,

@@ -27,10 +27,11 @@ _LOCAL_PART = re.compile(r"^[a-z0-9][a-z0-9._+-]{0,63}$")
 _SECRET_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,127}$")
 _ARCHIVE_BUCKET = re.compile(r"^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$")
 # SLS project names: 3-63 of a-z, 0-9, '-'; logstore names 2-63 of a-z, 0-9, '_', '-' (Alibaba
-# Cloud, *Manage a project* / *Manage a Logstore*); a CLS topic id is a UUID.
+# Cloud, *Manage a project* / *Manage a Logstore*); CLS "<logset name>/<topic name>" as hk-mail
+# names them (the shipper looks the topic id up by these names: DescribeTopics).
 _SERVER_LOG: Final[dict[str, re.Pattern[str]]] = {
     "alicloud": re.compile(r"[a-z0-9][a-z0-9-]{1,61}[a-z0-9]/[a-z0-9][a-z0-9_-]{0,61}[a-z0-9]"),
-    "tencentcloud": re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"),
+    "tencentcloud": re.compile(r"[a-z0-9][a-z0-9-]{0,61}[a-z0-9]/[a-z0-9][a-z0-9-]{0,61}[a-z0-9]"),
 }
 _ROLE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+=,@-]{0,63}$")
 
@@ -138,7 +139,7 @@ class MailServerConfig:
     # None: the journal is still spooled on the data disk, nothing uploads it (tests).
     archive_bucket: str | None = None
     # The server-log store in Hong Kong hkmail-logship writes to: Alibaba "<project>/<logstore>"
-    # (SLS), Tencent the CLS topic id. None: nothing ships the server's logs (tests).
+    # (SLS), Tencent "<logset>/<topic>" (CLS names). None: nothing ships the server's logs.
     server_log: str | None = None
     # The bucket of the nightly backup (restic, under backup/); None: the archive bucket. Alibaba
     # gives it its own when the archive is under WORM, which would refuse restic's deletes.
@@ -260,7 +261,7 @@ def validate(c: MailServerConfig) -> None:
         bad(
             "serverLog",
             c.server_log,
-            "alicloud: <SLS project>/<logstore>; tencentcloud: a CLS topic id (a UUID)",
+            "alicloud: <SLS project>/<logstore>; tencentcloud: <CLS logset name>/<topic name>",
         )
     s = c.secrets
     if not _ROLE_NAME.match(s.role_name):

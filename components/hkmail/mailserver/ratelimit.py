@@ -4,8 +4,10 @@
 A stolen login must not turn the server into a spam cannon: per SASL login, at most N recipients
 outside our domain and M messages in any sliding hour. Over a limit Postfix answers 450 (the
 client may retry later) and this service logs one ``hkmail-ratelimit: LIMIT`` line naming the
-login, the limit and the client address: hkmail-logship ships it to the log store, where it
-raises an alarm (logship_files.py).
+login, the limit and the client address: hkmail-logship ships it to the log store as
+``severity: alarm``. On Alibaba Cloud an SLS alert fires on it, with no receiver until an
+action policy is chosen in the console; on Tencent Cloud no alarm is created (README, *Server
+logs and alarms*).
 
 Postfix asks at RCPT (recipients) and at the end of DATA (messages), on the submission services
 only (master.cf). State is in memory: a restart forgets the last hour, which only errs towards
