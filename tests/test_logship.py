@@ -384,6 +384,54 @@ def test_rendered_shipper(cloud: str, server_log: str) -> None:
     assert "meta skuid != 0 " in plain.by_path("/etc/nftables.conf").content
 
 
+def test_a_taken_uid_5001_is_a_clear_boot_error(tmp_path: Path) -> None:
+    """The rendered useradd line run by sh with Debian's useradd against a copy of /etc mounted
+    over /etc in a mount namespace: uid 5001 free -> hkmail-logship gets it; taken by another
+    user -> one error line naming the uid, its owner and the consequence."""
+    require_root("a mount namespace over /etc")
+    require_tool("unshare", "util-linux")
+    require_tool("useradd", "passwd")
+    line = logship_files.runcmd(_config("alicloud", "p-mail/server"), lambda p: p)[0]
+    assert isinstance(line, str)
+
+    def boot(etc: Path) -> subprocess.CompletedProcess[str]:
+        script = f"mount --bind {etc} /etc && {{ {line}; }}; id -u hkmail-logship"
+        return subprocess.run(
+            ["unshare", "--mount", "--propagation", "private", "sh", "-c", script],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+
+    def etc_copy(name: str, owner_of_5001: str | None) -> Path:
+        etc = tmp_path / name
+        subprocess.run(["cp", "-a", "/etc", str(etc)], check=True, timeout=120)
+        for db in ("passwd", "group", "shadow", "gshadow"):
+            path = etc / db
+            if path.exists():
+                kept = [
+                    x
+                    for x in path.read_text().splitlines()
+                    if not x.startswith("hkmail-logship:") and ":5001:" not in x
+                ]
+                path.write_text("\n".join(kept) + "\n")
+        if owner_of_5001:
+            with (etc / "passwd").open("a") as f:
+                f.write(f"{owner_of_5001}:x:5001:5001::/nonexistent:/usr/sbin/nologin\n")
+        return etc
+
+    free = boot(etc_copy("etc-free", None))
+    assert free.stdout.split()[-1:] == ["5001"], free.stdout + free.stderr
+    assert "ERROR" not in free.stderr, free.stderr
+    taken = boot(etc_copy("etc-taken", "imagebuilder"))
+    assert (
+        "hk-mail: ERROR: hkmail-logship needs uid 5001" in taken.stderr
+        and "uid 5001 is imagebuilder" in taken.stderr
+        and "will not ship" in taken.stderr
+    ), taken.stdout + taken.stderr
+
+
 def test_the_shipper_reaches_the_metadata_service_and_other_users_still_do_not(
     tmp_path: Path,
 ) -> None:

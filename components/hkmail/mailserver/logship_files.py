@@ -184,12 +184,20 @@ def runcmd(c: MailServerConfig, p: Callable[[str], str]) -> list[str | list[str]
     each file root:hkmail-logship 0640 even where the unit's umask would make it 0600."""
     if not enabled(c):
         return []
-    user = LOGSHIP_USER
+    user, uid = LOGSHIP_USER, LOGSHIP_UID
     logs = " ".join(p(s.log) for s in SOURCES)
+    # The uid is fixed (the nftables rule names it): if an image already gives it to someone
+    # else, say so in the boot log and the journal; mail still starts, the logs do not ship.
+    taken = (
+        f"hk-mail: ERROR: {user} needs uid {uid} (nftables lets only root and that uid reach "
+        f"the metadata service); uid {uid} is $(getent passwd {uid} | cut -d: -f1), {user} is "
+        f"uid $(id -u {user} 2>/dev/null || echo none): the server's logs will not ship"
+    )
     return [
         (
-            f"id {user} || useradd --system --uid {LOGSHIP_UID} --user-group --no-create-home "
-            f"--home-dir /nonexistent --shell /usr/sbin/nologin {user}"
+            f'[ "$(id -u {user} 2>/dev/null)" = {uid} ] || useradd --system --uid {uid} '
+            f"--user-group --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin "
+            f'{user} || {{ echo "{taken}" >&2; logger -p user.err -t hk-mail "{taken}"; }}'
         ),
         ["install", "-d", "-o", "root", "-g", user, "-m", "0750", p(ALARM_LOG_DIR)],
         ["install", "-d", "-o", user, "-g", user, "-m", "0700", p(LOGSHIP_STATE)],
