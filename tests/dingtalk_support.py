@@ -1,7 +1,8 @@
 """A loopback HTTPS endpoint that plays DingTalk's API host (api.dingtalk.com) for the to-do tests.
 
-It checks the two calls the notifier makes as DingTalk documents them (hkmail/facts.py
-DINGTALK_TODO_*, with the sources):
+It checks the two calls the notifier makes as DingTalk documents them (hkmail/mailserver/notify.py
+TOKEN_PATH and TODO_PATH, with the sources; written out here, not imported, so a wrong path in
+the notifier fails):
 - POST /v1.0/oauth2/accessToken with JSON {"appKey", "appSecret"} of the internal app; answers
   {"accessToken", "expireIn": 7200};
 - POST /v1.0/todo/users/{unionId}/tasks?operatorId={unionId} with the header

@@ -228,19 +228,8 @@ CHAT_PLATFORMS: Final[Mapping[ChatPlatformId, ChatPlatform]] = {
 CHAT_PLATFORM_IDS: Final[tuple[ChatPlatformId, ...]] = tuple(CHAT_PLATFORMS)
 
 #: DingTalk to-do (the "todo" of a notify rule) through an enterprise internal app's credentials,
-#: on DingTalk's new API host, outside Hong Kong like the robot (DESIGN.md "Chat platforms"):
-#: - token: POST https://api.dingtalk.com/v1.0/oauth2/accessToken {"appKey", "appSecret"} ->
-#:   {"accessToken", "expireIn": 7200}; cache it, a little shorter than its life
-#:   (open.dingtalk.com "获取企业内部应用的accessToken"; help.dingtalk.io
-#:   open/development/obtain-the-access-token-of-an-internal-app);
-#: - to-do: POST https://api.dingtalk.com/v1.0/todo/users/{unionId}/tasks?operatorId={unionId}
-#:   with header x-acs-dingtalk-access-token; body sourceId, subject (at most 1,024 characters),
-#:   description (at most 4,096), executorIds (unionIds) (open.dingtalk.com/document/orgapp-server/
-#:   add-dingtalk-to-do-task; the official SDK aliyun/dingtalk-sdk todo_1_0 CreateTodoTask,
-#:   endpoint api.dingtalk.com). No rate limit for these calls is published that we found.
+#: on DingTalk's new API host, outside Hong Kong like the robot (DESIGN.md "Chat platforms"). The
+#: calls' paths, fields and limits, with their sources, are in the program that makes them,
+#: hkmail/mailserver/notify.py (it runs on the instance with the standard library only).
 DINGTALK_TODO_HOSTS: Final = ("api.dingtalk.com",)
 DINGTALK_TODO_TITLE: Final = "DingTalk to-do (enterprise app)"
-DINGTALK_TOKEN_PATH: Final = "/v1.0/oauth2/accessToken"
-DINGTALK_TODO_PATH: Final = "/v1.0/todo/users/{union_id}/tasks"
-DINGTALK_TODO_SUBJECT_MAX: Final = 1024
-DINGTALK_TODO_DESCRIPTION_MAX: Final = 4096

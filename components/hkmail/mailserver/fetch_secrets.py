@@ -410,9 +410,9 @@ def _backup_password(raw: str) -> str:
     return value + "\n"
 
 
-# The DingTalk to-do app's {appKey, appSecret} in the notify secret (notify_config.TODO_SECRET_KEY;
-# this program runs on the instance with the standard library only, so the name is repeated).
-_TODO_APP = "dingtalkTodo"
+#: The key of the DingTalk to-do app's {appKey, appSecret} in the notify secret: the one source
+#: (the library's notify_config imports it; the notifier on the instance keeps a tested copy).
+TODO_APP = "dingtalkTodo"
 
 
 def _notify_targets(raw: str) -> str:
@@ -423,7 +423,7 @@ def _notify_targets(raw: str) -> str:
         targets = json.loads(raw)
     except ValueError:
         raise FetchError("the notify secret is not JSON {target: {url, secret}}") from None
-    app = targets.pop(_TODO_APP, None) if isinstance(targets, dict) else None
+    app = targets.pop(TODO_APP, None) if isinstance(targets, dict) else None
     if app is not None and not (
         isinstance(app, dict)
         and all(isinstance(app.get(k), str) and app[k] for k in ("appKey", "appSecret"))
@@ -437,7 +437,7 @@ def _notify_targets(raw: str) -> str:
         for t in targets.values()
     ):
         raise FetchError("the notify secret is not JSON {target: {url: https://..., secret}}")
-    return json.dumps({**targets, **({_TODO_APP: app} if app is not None else {})})
+    return json.dumps({**targets, **({TODO_APP: app} if app is not None else {})})
 
 
 def write_outputs(settings: Mapping[str, Any], contents: Mapping[str, str]) -> None:

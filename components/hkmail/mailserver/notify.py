@@ -26,7 +26,7 @@ port or path is refused.
 A rule with a ``todo`` also gives one DingTalk to-do per message (never a digest: each is a task
 for a person), created through DingTalk's to-do API with an enterprise app's access token, which
 is fetched with the app's appKey/appSecret and kept in memory until shortly before it expires.
-Endpoints, headers and bodies: hkmail/facts.py (DINGTALK_TODO_*), with their sources.
+Endpoints, headers and bodies: TOKEN_PATH and TODO_PATH below, with their sources.
 """
 
 from __future__ import annotations
@@ -65,9 +65,18 @@ BACKOFF_MAX = 300.0
 CONFIRM_WINDOW = 3600.0
 DONE_KEEP = 14 * 86400.0  # how long a sent Message-ID is remembered (deduplication)
 TIMEOUT = 15.0
-# DingTalk's to-do API (hkmail/facts.py DINGTALK_TODO_*, with the sources; repeated here because
-# this program runs on the instance with the standard library only).
-TODO_APP = "dingtalkTodo"  # the app's {appKey, appSecret} in the targets file
+# The app's {appKey, appSecret} in the targets file: a copy of fetch_secrets.TODO_APP (this
+# program cannot import it on the instance; tests/test_facts.py keeps the two equal).
+TODO_APP = "dingtalkTodo"
+# DingTalk's to-do API, on the hosts the settings list (hkmail/facts.py DINGTALK_TODO_HOSTS):
+# - token: POST /v1.0/oauth2/accessToken {"appKey", "appSecret"} -> {"accessToken",
+#   "expireIn": 7200}; cache it, a little shorter than its life (help.dingtalk.io
+#   open/development/obtain-the-access-token-of-an-internal-app);
+# - to-do: POST /v1.0/todo/users/{unionId}/tasks?operatorId={unionId} with header
+#   x-acs-dingtalk-access-token; body sourceId, subject (at most 1,024 characters), description
+#   (at most 4,096), executorIds (unionIds) (open.dingtalk.com/document/orgapp-server/
+#   add-dingtalk-to-do-task; the official SDK aliyun/dingtalk-sdk todo_1_0 CreateTodoTask,
+#   endpoint api.dingtalk.com). No rate limit for these calls is published that we found.
 TOKEN_PATH = "/v1.0/oauth2/accessToken"
 TODO_PATH = "/v1.0/todo/users/{union_id}/tasks"
 TODO_SUBJECT_MAX = 1024

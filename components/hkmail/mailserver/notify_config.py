@@ -29,6 +29,7 @@ from hkmail.facts import (
     DINGTALK_TODO_TITLE,
     ChatPlatformId,
 )
+from hkmail.mailserver.fetch_secrets import TODO_APP
 
 #: What a rule may send, and what each exposes (README "Mail to chat"). None is sent unless the
 #: rule lists it; "body" and "attachments" only with the declaration's allowContent.
@@ -52,8 +53,8 @@ _EXEMPTION = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{1,63}$")
 # to-do URL's path, so nothing else is accepted).
 _UNION_ID = re.compile(r"^[A-Za-z0-9_-]{1,128}$")
 #: The key of the to-do app's credentials in the notify secret (never a target name: those are
-#: lower case).
-TODO_SECRET_KEY: Final = "dingtalkTodo"
+#: lower case); fetch-secrets splits the secret on it at boot.
+TODO_SECRET_KEY: Final = TODO_APP
 
 
 @dataclass(frozen=True)
