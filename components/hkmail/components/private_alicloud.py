@@ -36,7 +36,7 @@ from hkmail.mailserver.backup import BACKUP_PREFIX
 from hkmail.mailserver.deploy import Rule, firewall_rules, ptr_record, validate
 from hkmail.mailserver.fetch_secrets import SSM_VERSION_ID
 from hkmail.mailserver.journal import JOURNAL_PREFIX
-from hkmail.mailserver.logship_files import ALARM_QUERY
+from hkmail.mailserver.logship_files import ALARM_QUERY, LOG_FIELDS
 
 REGION = HK_REGION["alicloud"]
 DEFAULT_INSTANCE_TYPE = "ecs.g7.large"
@@ -518,7 +518,7 @@ def _server_log(b: Build, project: log.Project, key: kms.Key) -> log.Store:
         logstore=store.logstore_name,
         field_searches=[
             StoreIndexFieldSearchArgs(name=name, type="text", enable_analytics=True)
-            for name in ("source", "host", "severity", "message")
+            for name in LOG_FIELDS
         ],
         opts=b.child,
     )
