@@ -200,6 +200,15 @@ def test_a_relayhost_list_judges_every_destination_and_an_unreadable_one_fails_c
     assert relay("relayhost =") == []  # Postfix's default: direct delivery, no smarthost
 
 
+def test_the_ses_include_is_not_hong_kong_when_a_relayhost_list_also_names_another_host() -> None:
+    spf = record("spf", "TXT", "v=spf1 mx include:qcloudmail.com -all")
+    hk_only = _server_with("relayhost = [smtp.qcloudmail.com]:465")
+    assert messages("residency-mail-senders", spf, ctx(spf, hk_only)) == []
+    both = _server_with("relayhost = [smtp.qcloudmail.com]:465, [gz-smtp.qcloudmail.com]:465")
+    [msg] = messages("residency-mail-senders", spf, ctx(spf, both))
+    assert "Tencent SES (qcloudmail.com) (storage location not published)" in msg, msg
+
+
 # --- declarations -----------------------------------------------------------------------------
 
 

@@ -159,14 +159,22 @@ _HK_RELAY = re.compile(rf"(?<![\w.-]){re.escape(mail_systems.TENCENT_SES_HK_RELA
 
 @_per_stack
 def _relays_through_ses_hong_kong(ctx: Context) -> str | None:
-    """The resource whose values (user data decoded) name Tencent SES's Hong Kong relay host."""
+    """The resource whose values (user data decoded) name Tencent SES's Hong Kong relay host,
+    unless a relayhost anywhere in the stack also names another destination (a list, Postfix
+    3.5+): then some mail leaves through that one, and the include is not Hong Kong's alone."""
+    named = None
     for r in ctx.stack:
         for leaf in leaves(r.props):
-            if isinstance(leaf.value, str) and any(
-                _HK_RELAY.search(text) for _, text in texts(leaf.value)
-            ):
-                return r.describe()
-    return None
+            if not isinstance(leaf.value, str):
+                continue
+            for _, text in texts(leaf.value):
+                if any(
+                    host != mail_systems.TENCENT_SES_HK_RELAY for _, host, _ in _destinations(text)
+                ):
+                    return None
+                if named is None and _HK_RELAY.search(text):
+                    named = r.describe()
+    return named
 
 
 def declarations_for(resource: Resource) -> Declarations:
@@ -337,7 +345,9 @@ _RELAY_DATA = "outgoing mail the server relays (message content and recipients)"
 
 def relayhost_values(text: str) -> list[str]:
     """Each relayhost setting's whole value, continuation lines joined (empty: direct delivery)."""
-    out = []
+    out: list[str] = []
+    if "relayhost" not in text:
+        return out  # most values: skip the line scan
     lines = text.splitlines()
     for i, line in enumerate(lines):
         m = _RELAYHOST.match(line)
@@ -361,6 +371,19 @@ def _relay_place(host: str) -> Place:
     return mail_systems.unlisted(host, "SMTP relay")
 
 
+def _destinations(text: str) -> Iterator[tuple[str, str | None, str]]:
+    """(as written, host or None when it is not a destination, ":port" or "") for each
+    destination of each relayhost setting in the text."""
+    for value in relayhost_values(text):
+        for token in (t for t in re.split(r"[\s,]+", value) if t):
+            m = _DESTINATION.match(token)
+            if m is None:
+                yield token, None, ""
+            else:
+                host = (m["bracketed"] or m["host"]).lower().rstrip(".")
+                yield token, host, f":{m['port']}" if m["port"] else ""
+
+
 def relay_flows(resource: Resource, ctx: Context) -> list[Flow]:
     """The smarthosts the private server relays outbound mail through (relay.host of the spec):
     one flow per destination of each relayhost list; a value that is not destinations (a
@@ -370,24 +393,20 @@ def relay_flows(resource: Resource, ctx: Context) -> list[Flow]:
         if not isinstance(leaf.value, str):
             continue
         for _, text in texts(leaf.value):
-            for value in relayhost_values(text):
-                for token in (t for t in re.split(r"[\s,]+", value) if t):
-                    m = _DESTINATION.match(token)
-                    if m is None:
-                        dest = Place(
-                            token,
-                            "not-published",
-                            f"relayhost destination {token!r} is not a host this pack can "
-                            "read (postconf(5): host, host:port, [host] or [host]:port), so "
-                            "where it relays to is not known",
-                        )
-                        where = f"relayhost {token} of {resource.describe()}"
-                    else:
-                        host = (m["bracketed"] or m["host"]).lower().rstrip(".")
-                        dest = _relay_place(host)
-                        port = f":{m['port']}" if m["port"] else ""
-                        where = f"relayhost {host}{port} of {resource.describe()}"
-                    out.append(Flow(SERVER, dest, _RELAY_DATA, where, "mail-relay"))
+            for token, host, port in _destinations(text):
+                if host is None:
+                    dest = Place(
+                        token,
+                        "not-published",
+                        f"relayhost destination {token!r} is not a host this pack can read "
+                        "(postconf(5): host, host:port, [host] or [host]:port), so where it "
+                        "relays to is not known",
+                    )
+                    where = f"relayhost {token} of {resource.describe()}"
+                else:
+                    dest = _relay_place(host)
+                    where = f"relayhost {host}{port} of {resource.describe()}"
+                out.append(Flow(SERVER, dest, _RELAY_DATA, where, "mail-relay"))
     return out
 
 
