@@ -484,7 +484,9 @@ RULES = (
         title="Outgoing mail through Hong Kong services",
         description="Each SPF include authorises a service to send as the domain, so outgoing "
         "mail (content and recipients) passes through it. Tencent SES is Hong Kong when the "
-        "stack registers its sending identity through the Hong Kong provider; Alibaba DirectMail "
+        "stack registers its sending identity through the Hong Kong provider, or when its server "
+        "relays through SES's Hong Kong endpoint smtp.qcloudmail.com and no relayhost names "
+        "another destination; Alibaba DirectMail "
         "has no Hong Kong region; Tencent Exmail and Alibaba Mail publish no location; any "
         "other include is not published until attested or declared.",
         severity="critical",
