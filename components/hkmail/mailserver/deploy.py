@@ -16,7 +16,7 @@ from typing import Final, Literal
 
 import pulumi
 
-from hkmail.errors import SpecError, SpecErrors
+from hkmail.errors import NOT_SHOWN, SpecError, SpecErrors
 from hkmail.facts import DEPLOY_ZONES, Cloud
 from hkmail.mailserver.model import MailServerConfig
 from hkmail.sshkeys import ALLOWED as SSH_KEY_ALLOWED
@@ -150,11 +150,18 @@ def validate(args: PrivateMailServerArgs, cloud: Cloud) -> None:
     except (ValueError, TypeError) as exc:
         bad("vpcCidr", f"{args.vpc_cidr} / {args.subnet_cidr}", "private IPv4 networks", str(exc))
     missing = sorted(set(args.server.users) - set(args.mailbox_password_hashes))
+    # The hashes are never shown; the users they are missing or extra for are (names, not secrets).
     if missing:
-        bad("mailboxPasswordHashes", missing, "a hash for every mailbox user")
+        bad(
+            "mailboxPasswordHashes",
+            NOT_SHOWN,
+            "a hash for every mailbox user",
+            f"none for {missing}",
+        )
     extra = sorted(set(args.mailbox_password_hashes) - set(args.server.users))
     if extra:
-        bad("mailboxPasswordHashes", extra, f"only the users {list(args.server.users)}")
+        users = list(args.server.users)
+        bad("mailboxPasswordHashes", NOT_SHOWN, f"only the users {users}", f"also for {extra}")
     ssh_problem = ssh_key_problem(args.ssh_public_key) if args.ssh_public_key is not None else None
     if ssh_problem is not None:
         bad("sshPublicKey", str(args.ssh_public_key)[:30], SSH_KEY_ALLOWED, ssh_problem)
