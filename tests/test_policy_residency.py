@@ -402,3 +402,35 @@ def test_unknown_hosts_in_every_environment_and_script_are_reported(pack: PackCl
     assert "base64-decoded" in msgs[0], msgs
     get = "#!/bin/sh\ncurl -fsSL https://logs.partner.example/agent.sh -o /opt/agent.sh\n"
     assert advisory(ali(vm, {"instanceType": "ecs.g7.large", "userData": b64(get)})) == []
+
+
+# A read word must be a whole word of the name (REPORT_URL is no "repo", CAPTURE_HOOK no "apt",
+# RESOURCE_CALLBACK no "source"), and a sending word wins over any read word.
+@pytest.mark.parametrize(
+    ("var", "reported"),
+    [
+        ("REPORT_URL", True),
+        ("REPORT_WEBHOOK", True),
+        ("CAPTURE_HOOK", True),
+        ("RESOURCE_CALLBACK", True),
+        ("SOURCE_WEBHOOK", True),
+        ("REPO_PUSH_URL", True),
+        ("mirrorUploadEndpoint", True),
+        ("NOTIFICATION_SOURCE", True),
+        ("PIP_INDEX_URL", False),
+        ("NPM_CONFIG_REGISTRY", False),
+        ("imageRepo", False),
+        ("DOWNLOAD_URL", False),
+    ],
+)
+def test_environment_names_exempt_only_whole_read_words(
+    pack: PackClient, var: str, reported: bool
+) -> None:
+    fc = "alicloud:fc/v3Function:V3Function"
+    env = {var: "https://sink.partner.example/in"}
+    diags = pack.analyze(ali(fc, {"handler": "i.h", "environmentVariables": env}))
+    msgs = [d.message for d in diags if d.policy == "residency-unknown-recipient"]
+    assert all(d.level == "advisory" for d in diags if d.policy.startswith("residency-")), diags
+    assert len(msgs) == (1 if reported else 0), (var, diags)
+    if reported:
+        assert f"environment variable {var}" in msgs[0] and "sink.partner.example" in msgs[0], msgs

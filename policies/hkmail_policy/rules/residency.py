@@ -6,7 +6,7 @@ import re
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
-from .. import commands, endpoints, flows, regions
+from .. import commands, endpoints, envnames, flows, regions
 from ..controls import RESIDENCY
 from ..coverage import (
     conditional_roles,
@@ -372,12 +372,6 @@ def check_data_sent(resource: Resource, ctx: Context) -> Iterable[Finding]:
 
 
 _URL_HOST = re.compile(r"(?i)\b(?:https?|smtps?|wss?)://(?:[^@/\s]*@)?([a-z0-9.-]+\.[a-z]{2,})")
-# An environment variable is where code finds addresses; one whose name says it is only read
-# from (a mirror, a registry, a download source) is not where data is sent. Any other URL in an
-# environment is a destination (fail closed: the name alone cannot prove a read).
-_READ_VAR = re.compile(
-    r"(?i)mirror|registry|download|source|origin|index|repo|pypi|npm|apt|ntp|image|pull|fetch"
-)
 
 
 def _env_var(resource: Resource, leaf: Leaf) -> str | None:
@@ -411,14 +405,15 @@ def first_at(props: Mapping[str, Any], path: str) -> object:
 
 def _receiving_text(resource: Resource, leaf: Leaf) -> Iterator[tuple[str, str]]:
     """(where, text) of what in `leaf` names a receiver of data: an endpoint input that receives
-    (field_roles.json), an environment variable not named for a read, or the command lines of a
+    (field_roles.json), an environment variable not named only for a read (envnames.py: any URL
+    in an environment is a destination unless its name proves a read), or the command lines of a
     script (user data, command content, decoded) that can send and do not only read."""
     if leaf.shape in endpoint_destination_paths(resource.type):
         yield "", leaf.value
         return
     var = _env_var(resource, leaf)
     if var is not None:
-        if not _READ_VAR.search(var):
+        if not envnames.read_only(var):
             yield f" (environment variable {var})" if var else "", leaf.value
         return
     for how, text in texts(leaf.value):
@@ -688,7 +683,8 @@ RULES = (
         description="A host that neither the host table nor a region id in its name locates, "
         "named where data is sent: a webhook, callback or sink endpoint input; any environment "
         "variable of a function or container (the schemas' environment inputs, maps and "
-        "key/value lists; a variable named for a read, such as a mirror or registry, excepted); "
+        "key/value lists; a variable whose name has a whole word of reading, such as mirror or "
+        "registry, and no word of sending, such as report, hook or upload, excepted); "
         "a command line of a script (user data, command content, decoded) that can send (curl, "
         "wget, ossutil, rclone, restic, ...) and does not only read. Reported as advisory: the "
         "pack cannot say where the data goes. Hosts only read from are not reported.",
