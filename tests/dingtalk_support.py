@@ -17,15 +17,15 @@ from __future__ import annotations
 
 import json
 import secrets
-import ssl
-import threading
 import time
 import urllib.parse
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
+
+from tests.notify_support import serve_json_over_tls
 
 API_HOST = "api.dingtalk.com"
 TOKEN_LIFE = 7200
@@ -50,30 +50,15 @@ class FakeDingTalkApi:
     _server: ThreadingHTTPServer | None = None
 
     def start(self) -> FakeDingTalkApi:
-        fake = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args: Any) -> None:
-                pass
-
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
-                token = self.headers.get("x-acs-dingtalk-access-token", "")
-                status, reply = fake.judge(self.path, token, body)
-                data = json.dumps(reply).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-        ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-        ctx.load_cert_chain(self.cert, self.key)
-        server = ThreadingHTTPServer((self.address, self.port), Handler)
-        self.port = server.server_address[1]
-        server.socket = ctx.wrap_socket(server.socket, server_side=True)
-        self._server = server
-        threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()
+        self._server, self.port = serve_json_over_tls(
+            self.address,
+            self.port,
+            self.cert,
+            self.key,
+            lambda path, headers, body: self.judge(
+                path, headers.get("x-acs-dingtalk-access-token", ""), body
+            ),
+        )
         return self
 
     def stop(self) -> None:

@@ -43,6 +43,37 @@ THROTTLE_CODE = {"dingtalk": 130101, "wecom": 45009, "lark": 11232}
 LARK_MAX_BODY = 20 * 1024
 
 
+Answer = Callable[[str, Any, bytes], tuple[int, dict[str, Any]]]  # (path, headers, body)
+
+
+def serve_json_over_tls(
+    address: str, port: int, cert: Path, key: Path, answer: Answer
+) -> tuple[ThreadingHTTPServer, int]:
+    """A JSON-over-HTTPS endpoint on loopback, as the chat platforms' APIs are: every POST is
+    answered by ``answer``; returns the server (stop with shutdown/server_close) and its port."""
+
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, *args: Any) -> None:
+            pass
+
+        def do_POST(self) -> None:
+            body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+            status, reply = answer(self.path, self.headers, body)
+            data = json.dumps(reply).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+    ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ctx.load_cert_chain(cert, key)
+    server = ThreadingHTTPServer((address, port), Handler)
+    server.socket = ctx.wrap_socket(server.socket, server_side=True)
+    threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()
+    return server, server.server_address[1]
+
+
 @dataclass
 class FakePlatform:
     platform: str
@@ -83,30 +114,13 @@ class FakePlatform:
 
     # -- lifecycle: stop() is "the endpoint is down" (connections refused), start() brings it back
     def start(self) -> FakePlatform:
-        fake = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args: Any) -> None:
-                pass
-
-            def do_POST(self) -> None:
-                length = int(self.headers.get("Content-Length", "0"))
-                body = self.rfile.read(length)
-                status, reply = fake.judge(self.path, body)
-                data = json.dumps(reply).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-        ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-        ctx.load_cert_chain(self.cert, self.key)
-        server = ThreadingHTTPServer((self.address, self.port), Handler)
-        self.port = server.server_address[1]
-        server.socket = ctx.wrap_socket(server.socket, server_side=True)
-        self._server = server
-        threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()
+        self._server, self.port = serve_json_over_tls(
+            self.address,
+            self.port,
+            self.cert,
+            self.key,
+            lambda path, _, body: self.judge(path, body),
+        )
         return self
 
     def stop(self) -> None:
