@@ -387,22 +387,7 @@ def _compute(b: Build, key: kms.Key, net: Network, secrets: Secrets) -> Compute:
 
 def _storage(b: Build, key: kms.Key) -> oss.Bucket:
     args = b.args
-    bucket = oss.Bucket(
-        f"{b.name}-archive",
-        bucket=args.archive_bucket,
-        server_side_encryption_rule=BucketServerSideEncryptionRuleArgs(
-            sse_algorithm="KMS", kms_master_key_id=key.id
-        ),
-        versioning=BucketVersioningArgs(status="Enabled"),
-        force_destroy=False,
-        opts=b.keep,
-    )
-    oss.BucketPublicAccessBlock(
-        f"{b.name}-archive-no-public",
-        bucket=bucket.bucket,
-        block_public_access=True,
-        opts=b.child,
-    )
+    bucket = _private_bucket(b, key, "archive", args.archive_bucket)
     if args.retention_days is not None:
         # InProgress can still be removed for 24 h; Locked is irreversible, by design.
         oss.BucketWorm(
@@ -413,15 +398,16 @@ def _storage(b: Build, key: kms.Key) -> oss.Bucket:
             opts=b.keep,
         )
     if b.server.backup_bucket:
-        _backup_bucket(b, key, b.server.backup_bucket)
+        # The restic repository's own bucket: the archive's WORM policy would refuse the deletes
+        # restic needs (lock files, prune). Same key, versioned, private; no retention policy.
+        _private_bucket(b, key, "backup", b.server.backup_bucket)
     return bucket
 
 
-def _backup_bucket(b: Build, key: kms.Key, name: str) -> oss.Bucket:
-    """The restic repository's own bucket: the archive's WORM policy would refuse the deletes
-    restic needs (lock files, prune). Same key, versioned, private; no retention policy."""
+def _private_bucket(b: Build, key: kms.Key, role: str, name: str) -> oss.Bucket:
+    """A mail-data bucket: CMK-encrypted, versioned, never public, kept on destroy."""
     bucket = oss.Bucket(
-        f"{b.name}-backup",
+        f"{b.name}-{role}",
         bucket=name,
         server_side_encryption_rule=BucketServerSideEncryptionRuleArgs(
             sse_algorithm="KMS", kms_master_key_id=key.id
@@ -431,7 +417,7 @@ def _backup_bucket(b: Build, key: kms.Key, name: str) -> oss.Bucket:
         opts=b.keep,
     )
     oss.BucketPublicAccessBlock(
-        f"{b.name}-backup-no-public",
+        f"{b.name}-{role}-no-public",
         bucket=bucket.bucket,
         block_public_access=True,
         opts=b.child,
