@@ -434,3 +434,23 @@ def test_environment_names_exempt_only_whole_read_words(
     assert len(msgs) == (1 if reported else 0), (var, diags)
     if reported:
         assert f"environment variable {var}" in msgs[0] and "sink.partner.example" in msgs[0], msgs
+
+
+@pytest.mark.parametrize(
+    ("script", "reported"),
+    [
+        ("tar cz /var/vmail | curl -T - https://drop.partner.example/u", True),
+        ("cd /tmp && timeout 60 env A=1 curl -d @m.tgz https://drop.partner.example/u", True),
+        ("timeout 60 curl -fsSL https://drop.partner.example/a.sh -o /opt/a.sh", False),
+    ],
+)
+def test_sending_parts_of_script_lines_are_reported(
+    pack: PackClient, script: str, reported: bool
+) -> None:
+    """A sending command anywhere in a pipeline or chain, after wrappers (commands.py)."""
+    res = ali(ECS, {"instanceType": "ecs.g7.large", "userData": b64(f"#!/bin/sh\n{script}\n")})
+    diags = pack.analyze(res)
+    assert residency(diags) == {}, diags
+    msgs = [d.message for d in diags if d.policy == "residency-unknown-recipient"]
+    assert len(msgs) == (1 if reported else 0), (script, diags)
+    assert all("drop.partner.example" in m for m in msgs), msgs

@@ -12,9 +12,10 @@ import re
 import shlex
 
 # curl / wget options that send a body or upload a file
+# (short flags may be grouped or take their value attached: -sSd@f, -XPOST)
 _CURL_SENDS = re.compile(
-    r"(?:^|\s)(-T|--upload-file|-d|--data(-\w+)?|-F|--form(-string)?|--json|-X\s*(PUT|POST|PATCH)"
-    r"|--request\s+(PUT|POST|PATCH))(?=\s|=|$)"
+    r"(?:^|\s)(?:-[fsSLkvgiIqN]*[dTF]|-X\s*(PUT|POST|PATCH)|(--upload-file|--data(-\w+)?"
+    r"|--form(-string)?|--json|--request[\s=]+(PUT|POST|PATCH))(?=\s|=|$))"
 )
 _WGET_SENDS = re.compile(r"--(post-data|post-file|body-data|body-file|method=(PUT|POST|PATCH))")
 # commands that only fetch
@@ -36,7 +37,7 @@ _READ_CONFIG = re.compile(
 )
 # object-storage CLIs: a copy whose destination is local reads; any other copy may send
 _STORAGE_CP = re.compile(
-    r"^(?:sudo\s+)?(ossutil(?:64)?|coscli|coscmd|aws\s+s3)\s+(cp|sync|download)\b"
+    r"^(?:sudo\s+)?(ossutil(?:64)?|coscli|coscmd|s3cmd|aws\s+s3)\s+(cp|sync|download|get)\b"
 )
 _REMOTE = re.compile(r"^(oss|cos|s3)://")
 
@@ -71,7 +72,7 @@ def reads_only(line: str) -> bool:
         return not _WGET_SENDS.search(text)
     m = _STORAGE_CP.match(" ".join(words))
     if m:
-        if m.group(2) == "download":
+        if m.group(2) in ("download", "get"):
             return True
         args = [w for w in words[2 if m.group(1) != "aws s3" else 3 :] if not w.startswith("-")]
         # ossutil cp oss://bucket/key /local/path: the source is remote, the destination local
@@ -79,21 +80,102 @@ def reads_only(line: str) -> bool:
     return False
 
 
-# commands that can carry data to the host a URL names (when the line does not only read)
+# commands that can carry data to the host a URL names (when the segment does not only read)
 _SENDERS = frozenset(
-    {"curl", "wget", "ossutil", "ossutil64", "coscli", "coscmd", "aws", "rclone", "restic",
-     "rsync", "scp", "sftp", "swaks", "sendmail", "nc", "ncat", "http", "https", "xh"}
+    {"curl", "wget", "ossutil", "ossutil64", "coscli", "coscmd", "aws", "s3cmd", "rclone",
+     "restic", "rsync", "scp", "sftp", "ssh", "socat", "nc", "ncat", "netcat", "ftp", "lftp",
+     "swaks", "sendmail", "mail", "mailx", "http", "https", "xh"}
 )  # fmt: skip
+# commands that run the command after them: their options that take an argument (the argument is
+# skipped with the option), and how many operands come before the command (timeout's duration)
+_WRAPPERS: dict[str, tuple[frozenset[str], int]] = {
+    "env": (frozenset({"-u", "--unset", "-C", "--chdir"}), 0),
+    "timeout": (frozenset({"-s", "--signal", "-k", "--kill-after"}), 1),
+    "nohup": (frozenset(), 0),
+    "nice": (frozenset({"-n", "--adjustment"}), 0),
+    "ionice": (frozenset({"-c", "--class", "-n", "--classdata", "-p", "--pid"}), 0),
+    "exec": (frozenset({"-a"}), 0),
+    "command": (frozenset(), 0),
+    "time": (frozenset({"-f", "--format", "-o", "--output"}), 0),
+    "setsid": (frozenset(), 0),
+    "stdbuf": (frozenset({"-i", "-o", "-e"}), 0),
+    "sudo": (frozenset({"-u", "-g", "-h", "-p", "-C", "-D", "-r", "-t", "-U", "-T"}), 0),
+    "doas": (frozenset({"-u", "-C"}), 0),
+    "xargs": (frozenset({"-I", "-n", "-P", "-L", "-d", "-a", "-s", "-E"}), 0),
+}
+_SHELLS = frozenset({"sh", "bash", "dash", "zsh", "ash", "ksh"})
+_OPERATORS = set(";&|()")
+_ASSIGNMENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*=")
+_SENDER_WORD = re.compile(r"(?:^|[\s/;&|(`])(" + "|".join(sorted(_SENDERS)) + r")(?=\s|$)")
+
+
+def _segments(line: str) -> list[list[str]] | None:
+    """The simple commands of a line (split on |, ||, &&, ;, &, parentheses and backquotes),
+    each as its words; None when the line cannot be parsed (an open quote)."""
+    lex = shlex.shlex(line.replace("`", " ; "), posix=True, punctuation_chars=";&|()")
+    lex.whitespace_split = True
+    lex.commenters = ""
+    try:
+        tokens = list(lex)
+    except ValueError:
+        return None
+    segments: list[list[str]] = [[]]
+    for token in tokens:
+        if token and set(token) <= _OPERATORS:
+            segments.append([])
+        else:
+            segments[-1].append(token)
+    return [seg for seg in segments if seg]
+
+
+def _command(words: list[str]) -> list[str]:
+    """The words from the command that runs: leading assignments and wrapper commands (env,
+    timeout, nice, sudo, xargs, ...) with their options and operands are skipped."""
+    i = 0
+    while i < len(words):
+        if _ASSIGNMENT.match(words[i]):
+            i += 1
+            continue
+        wrapper = _WRAPPERS.get(words[i].rsplit("/", 1)[-1])
+        if wrapper is None:
+            break
+        with_arg, operands = wrapper
+        i += 1
+        while i < len(words) and words[i].startswith("-") and words[i] != "-":
+            i += 2 if words[i] in with_arg else 1
+        i += operands
+    return words[i:]
+
+
+def _segment_sends(words: list[str]) -> bool:
+    if words and words[0].startswith("#"):
+        return False  # a comment
+    words = _command(words)
+    if not words:
+        return False
+    cmd = words[0].rsplit("/", 1)[-1]
+    if cmd in _SHELLS and "-c" in words[1:-1]:
+        return sends(words[words.index("-c", 1) + 1])
+    if cmd not in _SENDERS:
+        return False
+    return not reads_only(shlex.join([cmd, *words[1:]]))
 
 
 def sends(line: str) -> bool:
-    """True if the line is a command that can carry data to a host (a copy, an upload, a POST)
-    and does not only read. Configuration lines and unknown commands are not counted: they are
-    judged by the host table and region ids like any other value."""
-    text = line.strip().lstrip("-").strip().strip("'\"")
-    words = _words(text)
-    if words and words[0].rsplit("/", 1)[-1] == "sudo":
-        words = words[1:]
-    if not words or words[0].rsplit("/", 1)[-1] not in _SENDERS:
-        return False
-    return not reads_only(line)
+    """True if a command of the line (each part of a pipeline or chain, after wrappers such as
+    env, timeout, sudo or xargs) can carry data to a host (a copy, an upload, a POST, a remote
+    shell, mail) and does not only read. A line that cannot be parsed counts as sending when it
+    names such a command (fail closed). Configuration lines and unknown commands are not counted:
+    they are judged by the host table and region ids like any other value."""
+    for raw in line.splitlines():
+        text = raw.strip().lstrip("-").strip().strip("'\"")
+        if not text:
+            continue
+        segments = _segments(text)
+        if segments is None:
+            if _SENDER_WORD.search(text):
+                return True
+            continue
+        if any(_segment_sends(seg) for seg in segments):
+            return True
+    return False

@@ -685,8 +685,11 @@ RULES = (
         "variable of a function or container (the schemas' environment inputs, maps and "
         "key/value lists; a variable whose name has a whole word of reading, such as mirror or "
         "registry, and no word of sending, such as report, hook or upload, excepted); "
-        "a command line of a script (user data, command content, decoded) that can send (curl, "
-        "wget, ossutil, rclone, restic, ...) and does not only read. Reported as advisory: the "
+        "a command line of a script (user data, command content, decoded) with a command that "
+        "can send (curl, wget, ossutil, rclone, restic, ssh, scp, nc, sendmail, ...) and does "
+        "not only read, in any part of a pipeline or chain and after wrappers such as env, "
+        "timeout, sudo or xargs (a line that cannot be parsed and names such a command counts "
+        "as sending). Reported as advisory: the "
         "pack cannot say where the data goes. Hosts only read from are not reported.",
         severity="medium",
         enforcement="advisory",
