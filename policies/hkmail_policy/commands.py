@@ -128,6 +128,14 @@ def _segments(line: str) -> list[list[str]] | None:
     return [seg for seg in segments if seg]
 
 
+def _unquoted(raw: str) -> str:
+    """A line without its YAML list dash and the quotes around the whole line (`- 'curl ...'`)."""
+    text = raw.strip().lstrip("-").strip()
+    if len(text) > 1 and text[0] == text[-1] and text[0] in "'\"":
+        return text[1:-1]
+    return text
+
+
 def _command(words: list[str]) -> list[str]:
     """The words from the command that runs: leading assignments and wrapper commands (env,
     timeout, nice, sudo, xargs, ...) with their options and operands are skipped."""
@@ -168,7 +176,7 @@ def sends(line: str) -> bool:
     names such a command (fail closed). Configuration lines and unknown commands are not counted:
     they are judged by the host table and region ids like any other value."""
     for raw in line.splitlines():
-        text = raw.strip().lstrip("-").strip().strip("'\"")
+        text = _unquoted(raw)
         if not text:
             continue
         segments = _segments(text)
@@ -179,3 +187,35 @@ def sends(line: str) -> bool:
         if any(_segment_sends(seg) for seg in segments):
             return True
     return False
+
+
+# remote shells and copies name their host without a URL: user@host[:path] or host:path
+_SHELL_COPIES = frozenset({"ssh", "scp", "sftp", "rsync"})
+_NETCATS = frozenset({"nc", "ncat", "netcat"})
+_HOST = r"([A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,})"
+_USER_HOST = re.compile(rf"^(?:[^@\s/:]+@){_HOST}(?::|$)|^{_HOST}:(?!//)")
+_SOCAT_ADDRESS = re.compile(rf"(?i)^(?:tcp|tcp4|tcp6|udp|udp4|udp6|openssl|ssl):{_HOST}:")
+_BARE_HOST = re.compile(rf"^{_HOST}$")
+
+
+def remote_hosts(line: str) -> list[str]:
+    """Hosts a sending command of the line names without a URL: the user@host or host:path of
+    ssh, scp, sftp and rsync, the host of nc / ncat, socat's TCP:host:port."""
+    hosts: list[str] = []
+    for raw in line.splitlines():
+        segments = _segments(_unquoted(raw)) or []
+        for seg in segments:
+            words = _command(seg)
+            cmd = words[0].rsplit("/", 1)[-1] if words else ""
+            for word in words[1:]:
+                if cmd in _SHELL_COPIES:
+                    m = _USER_HOST.match(word)
+                elif cmd == "socat":
+                    m = _SOCAT_ADDRESS.match(word)
+                elif cmd in _NETCATS:
+                    m = _BARE_HOST.match(word)
+                else:
+                    break
+                if m:
+                    hosts.append(next(g for g in m.groups() if g))
+    return hosts

@@ -31,7 +31,8 @@ NOT_COVERED: dict[str, str] = {
     "residency-unknown-recipient": "Hosts that receive data through inputs not named for it (a "
     "configuration line of cloud-config or a free-form config file, a command the pack does not "
     "list as one that sends, a host built at run time, a host a sending line names without a "
-    "URL such as ssh's user@host), an environment given as a JSON string "
+    "URL other than ssh / scp / sftp / rsync's user@host or host:path, nc's host and socat's "
+    "TCP:host:port, such as a mail recipient's domain), an environment given as a JSON string "
     "(SAE / EDAS `envs`), a variable named for a read that is in fact written to, and where a "
     "located host's operator keeps the data behind its API.",
     "residency-no-hk-service": "Services not listed in hkmail_policy/endpoints.py; where a hosted "

@@ -417,7 +417,12 @@ def _receiving_text(resource: Resource, leaf: Leaf) -> Iterator[tuple[str, str]]
             yield f" (environment variable {var})" if var else "", leaf.value
         return
     for how, text in texts(leaf.value):
-        sending = [line for line in text.splitlines() if "://" in line and commands.sends(line)]
+        sending = [
+            line
+            for line in text.splitlines()
+            if ("://" in line or "@" in line or ":" in line or " nc" in line)
+            and commands.sends(line)
+        ]
         if sending:
             yield (f" (in its {how}-decoded content)" if how else ""), "\n".join(sending)
 
@@ -438,7 +443,8 @@ def check_unknown_recipient(resource: Resource, ctx: Context) -> Iterable[Findin
             continue  # short text without a URL (longer text may be an encoded script)
         seen: set[str] = set()
         for where, text in _receiving_text(resource, leaf):
-            for host in sorted({h.lower() for h in _URL_HOST.findall(text)} - seen):
+            named = [*_URL_HOST.findall(text), *commands.remote_hosts(text)]
+            for host in sorted({h.lower() for h in named} - seen):
                 seen.add(host)
                 if _located(host):
                     continue
@@ -689,7 +695,8 @@ RULES = (
         "can send (curl, wget, ossutil, rclone, restic, ssh, scp, nc, sendmail, ...) and does "
         "not only read, in any part of a pipeline or chain and after wrappers such as env, "
         "timeout, sudo or xargs (a line that cannot be parsed and names such a command counts "
-        "as sending). Reported as advisory: the "
+        "as sending); its hosts are those of its URLs and the user@host or host:path of "
+        "ssh, scp, sftp and rsync, nc's host and socat's TCP:host:port. Reported as advisory: the "
         "pack cannot say where the data goes. Hosts only read from are not reported.",
         severity="medium",
         enforcement="advisory",
