@@ -889,7 +889,9 @@ def _stop(
                 os.kill(pid, signal.SIGKILL)
     deadline = time.monotonic() + 10
     for pid in [*masters, *milters]:
-        _wait_pid(pid, max(0.0, deadline - time.monotonic()))
+        if not _wait_pid(pid, max(0.0, deadline - time.monotonic())):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)  # a daemon that outlives its stop holds its ports
     for proc in procs:
         try:
             proc.wait(max(0.1, deadline - time.monotonic()))
@@ -905,14 +907,19 @@ def _pid(pidfile: Path) -> int | None:
 
 
 def _wait_pid(pid: int, timeout: float = 10.0) -> bool:
+    """True once ``pid`` has exited: gone, or a zombie (the daemons detach, and a container's
+    PID 1 may never reap them)."""
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+    while True:
         try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
+            stat = Path(f"/proc/{pid}/stat").read_text()
+        except OSError:
             return True
+        if stat.rsplit(")", 1)[-1].split()[0] == "Z":
+            return True
+        if time.monotonic() >= deadline:
+            return False
         time.sleep(0.05)
-    return False
 
 
 # ------------------------------------------------------------------------------------------------
