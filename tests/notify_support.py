@@ -31,6 +31,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+from hkmail.mailserver.notify_config import NotifyConfig, settings
 from tests.support import make_test_ca
 
 PLATFORM_HOSTS = {
@@ -190,6 +191,24 @@ class FakePlatform:
         if self.platform == "lark":
             return status, {"code": code, "msg": why}
         return status, {"errcode": code, "errmsg": why}
+
+
+def local_settings(
+    cfg: NotifyConfig, tmp: Path, ca: Path, targets: dict[str, Any], *, hostname: str, domain: str
+) -> dict[str, Any]:
+    """The notifier's settings with its spool, mailboxes, log and targets file under ``tmp``, the
+    targets file (what hkmail-fetch-secrets writes on the server) written from ``targets``."""
+    (tmp / "targets.json").write_text(json.dumps(targets))
+    return settings(
+        cfg,
+        hostname=hostname,
+        domain=domain,
+        spool=str(tmp / "spool"),
+        maildir=str(tmp / "vmail/{domain}/{user}/Maildir"),
+        log=str(tmp / "notify.log"),
+        targets_file=str(tmp / "targets.json"),
+        ca_file=str(ca),
+    )
 
 
 def platform_ca(tmp: Path) -> tuple[Path, Path, Path]:

@@ -35,7 +35,6 @@ from hkmail.mailserver.notify_config import (
     NotifyTarget,
     NotifyTodo,
     check,
-    settings,
 )
 from hkmail.mailserver.render import CA_BUNDLE, NOTIFY_CONF, NOTIFY_LOG_DIR, NOTIFY_SIEVE
 from tests.dingtalk_support import API_HOST, FakeDingTalkApi
@@ -47,7 +46,7 @@ from tests.mailserver_support import (
     Setup,
     extend,
 )
-from tests.notify_support import FakePlatform, loopback_connect, platform_ca
+from tests.notify_support import FakePlatform, local_settings, loopback_connect, platform_ca
 from tests.support import require_tool
 
 HOST = "mail.hkmail.test"
@@ -103,20 +102,8 @@ def world(tmp_path: Path) -> Iterator[dict[str, Any]]:
     }
     for f in fakes.values():
         f.start()
-    cfg = _config()
-    s = settings(
-        cfg,
-        hostname=HOST,
-        domain=DOMAIN,
-        spool=str(tmp_path / "spool"),
-        maildir=str(tmp_path / "vmail/{domain}/{user}/Maildir"),
-        log=str(tmp_path / "notify.log"),
-        targets_file=str(tmp_path / "targets.json"),
-        ca_file=str(ca),
-    )
-    (tmp_path / "targets.json").write_text(
-        json.dumps({t: {"url": f.url, "secret": f.secret} for t, f in fakes.items()})
-    )
+    targets = {t: {"url": f.url, "secret": f.secret} for t, f in fakes.items()}
+    s = local_settings(_config(), tmp_path, ca, targets, hostname=HOST, domain=DOMAIN)
     notifier = notify.Notifier(s, clock=clock, connect=loopback_connect(fakes))
     try:
         yield {"settings": s, "fakes": fakes, "clock": clock, "notifier": notifier, "tmp": tmp_path}

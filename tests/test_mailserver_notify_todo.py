@@ -35,7 +35,7 @@ from hkmail.mailserver.notify_config import (
     statements,
 )
 from tests.dingtalk_support import API_HOST, TOKEN_LIFE, FakeDingTalkApi
-from tests.notify_support import PLATFORM_HOSTS, FakePlatform
+from tests.notify_support import PLATFORM_HOSTS, FakePlatform, local_settings
 from tests.support import make_test_ca
 
 HOST = "mail.hkmail.test"
@@ -80,24 +80,11 @@ def world(tmp_path: Path) -> Iterator[dict[str, Any]]:
     clock = Clock()
     robot = FakePlatform("dingtalk", ROBOT_TOKEN, ROBOT_SECRET, cert, key, clock).start()
     api = FakeDingTalkApi(APP_KEY, APP_SECRET, {DUTY_UNION_ID}, cert, key, clock).start()
-    s = settings(
-        _config(),
-        hostname=HOST,
-        domain=DOMAIN,
-        spool=str(tmp_path / "spool"),
-        maildir=str(tmp_path / "vmail/{domain}/{user}/Maildir"),
-        log=str(tmp_path / "notify.log"),
-        targets_file=str(tmp_path / "targets.json"),
-        ca_file=str(ca),
-    )
-    (tmp_path / "targets.json").write_text(
-        json.dumps(
-            {
-                "sales": {"url": robot.url, "secret": ROBOT_SECRET},
-                "dingtalkTodo": {"appKey": APP_KEY, "appSecret": APP_SECRET},
-            }
-        )
-    )
+    targets = {
+        "sales": {"url": robot.url, "secret": ROBOT_SECRET},
+        "dingtalkTodo": {"appKey": APP_KEY, "appSecret": APP_SECRET},
+    }
+    s = local_settings(_config(), tmp_path, ca, targets, hostname=HOST, domain=DOMAIN)
     ports = {robot.host: robot.port, API_HOST: api.port}
 
     def connect(host: str, port: int, timeout: float) -> socket.socket:
