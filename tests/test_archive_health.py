@@ -1,17 +1,20 @@
-"""``scripts/archive health`` as a monitor runs it: exit 1 with an ALARM line when the journal or
-the nightly backup is stale, exit 2 on a bucket answer it cannot read. Against moto's S3 server
-on loopback (the same store the backup and journal tests use)."""
+"""``scripts/archive health`` as a monitor runs it: exit 1 with an ALARM line when the journal, the
+nightly backup, the server's spool status or the restore drills are stale (or missing), exit 2 on
+a bucket answer it cannot read or a bad threshold. Against moto's S3 server on loopback (the same
+store the backup and journal tests use); the status and drill objects here are written as their
+writers write them (the uploader's and the drill's own tests put real ones)."""
 
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 from collections.abc import Iterator, Mapping
 from typing import Any
 
 import pytest
 
-from hkmail.mailserver.journal import JOURNAL_PREFIX
+from hkmail.mailserver.journal import DRILL_PREFIX, JOURNAL_PREFIX, SPOOL_STATUS_PREFIX
 from hkmail.mailserver.s3 import S3
 from tests.archive_support import LoopbackStore
 from tests.support import free_tcp_ports
@@ -20,6 +23,34 @@ from toolchain import archive
 JOURNAL = "health-journal"
 BACKUP = "health-backup"
 EMPTY = "health-backup-empty"
+# A journal alone: no spool status published, no drill on record.
+BARE = "health-bare"
+# A spool status and a drill, both old; the spool's oldest message waiting for hours.
+STALE = "health-stale"
+
+
+def _put_json(c: Any, bucket: str, key: str, doc: dict[str, Any]) -> None:
+    """As the uploader and the drill put theirs: JSON with its sha256 as metadata."""
+    data = json.dumps(doc).encode()
+    c.put_object(Bucket=bucket, Key=key, Body=data,
+                 Metadata={"sha256": hashlib.sha256(data).hexdigest()})  # fmt: skip
+
+
+def _spool(at: dt.datetime, depth: int, oldest: dt.datetime | None) -> tuple[str, dict[str, Any]]:
+    key = f"{SPOOL_STATUS_PREFIX}{at:%Y/%m/%d/%Y%m%dT%H%M%S.%fZ}-mail.example.hk.json"
+    doc = {"kind": "hk-mail journal spool status", "host": "mail.example.hk",
+           "at": at.isoformat(timespec="seconds"), "spoolDepth": depth, "spoolBytes": 100 * depth,
+           "oldestSpooled": oldest.isoformat(timespec="seconds") if oldest else None,
+           "failingSince": None, "lastError": None}  # fmt: skip
+    return key, doc
+
+
+def _drill(at: dt.datetime, verdict: str) -> tuple[str, dict[str, Any]]:
+    key = f"{DRILL_PREFIX}{at:%Y/%m/%d/%Y%m%dT%H%M%S.%fZ}-alice.json"
+    doc = {"kind": "hk-mail restore drill", "at": at.isoformat(timespec="seconds"),
+           "verdict": verdict, "restoredMessages": 12, "mailbox": "alice@example.hk",
+           "operator": "ops@example.hk", "snapshot": {"id": "a1b2c3d4", "time": "x"}}  # fmt: skip
+    return key, doc
 
 
 @pytest.fixture(scope="module")
@@ -27,15 +58,27 @@ def store() -> Iterator[LoopbackStore]:
     s = LoopbackStore(free_tcp_ports(1)[0]).start()
     try:
         c = s.client()
-        for bucket in (JOURNAL, BACKUP, EMPTY):
+        for bucket in (JOURNAL, BACKUP, EMPTY, BARE, STALE):
             c.create_bucket(
                 Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": "ap-hongkong"}
             )
         now = dt.datetime.now(dt.UTC)
         key = f"{JOURNAL_PREFIX}{now:%Y/%m/%d}/health-1"
-        c.put_object(Bucket=JOURNAL, Key=key + ".eml", Body=b"Subject: x\r\n\r\nx\r\n")
-        entry = {"envelope": {"receivedAt": now.isoformat()}}
-        c.put_object(Bucket=JOURNAL, Key=key + ".json", Body=json.dumps(entry).encode())
+        for bucket in (JOURNAL, BARE, STALE):
+            c.put_object(Bucket=bucket, Key=key + ".eml", Body=b"Subject: x\r\n\r\nx\r\n")
+            entry = {"envelope": {"receivedAt": now.isoformat()}}
+            c.put_object(Bucket=bucket, Key=key + ".json", Body=json.dumps(entry).encode())
+        # The journal's bucket: an older status with mail waiting, then the newest, empty; an
+        # old failed drill, then a recent passed one (the newest key wins).
+        for bucket, (k, doc) in (
+            (JOURNAL, _spool(now - dt.timedelta(minutes=15), 3, now - dt.timedelta(minutes=16))),
+            (JOURNAL, _spool(now - dt.timedelta(minutes=5), 0, None)),
+            (JOURNAL, _drill(now - dt.timedelta(days=100), "FAIL")),
+            (JOURNAL, _drill(now - dt.timedelta(days=3), "PASS")),
+            (STALE, _spool(now - dt.timedelta(hours=2), 4, now - dt.timedelta(hours=3))),
+            (STALE, _drill(now - dt.timedelta(days=120), "PASS")),
+        ):
+            _put_json(c, bucket, k, doc)
         # restic's snapshot object: encrypted content, its time is the Last-Modified
         c.put_object(Bucket=BACKUP, Key=archive.BACKUP_SNAPSHOTS + "a1b2c3", Body=b"\x00cipher")
         yield s
@@ -111,3 +154,70 @@ def test_a_negative_backup_age_is_refused(
     assert "--max-backup-age-hours: -1 is not valid; allowed: a number of hours >= 0" in (
         capsys.readouterr().err
     )
+
+
+def test_the_spool_status_and_the_newest_drill_are_reported(
+    store: LoopbackStore, env: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert archive.main(_health(store)) == 0, capsys.readouterr().err
+    report = json.loads(capsys.readouterr().out)
+    spool, drill = report["spool"], report["drill"]
+    assert (spool["spoolDepth"], spool["host"], spool["stale"]) == (0, "mail.example.hk", False)
+    assert spool["sha256Matches"] is True and spool["object"].startswith("status/journal-spool/")
+    assert (drill["verdict"], drill["restoredMessages"], drill["sha256Matches"]) == (
+        "PASS",
+        12,
+        True,
+    )
+    assert report["alarms"] == [] and report["checkedAt"]
+
+
+def test_no_status_and_no_drill_alarm(
+    store: LoopbackStore, env: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = archive.main(_health(store, "--bucket", BARE))
+    out, err = capsys.readouterr()
+    assert code == 1, err
+    report = json.loads(out)
+    assert report["spool"] is None and report["drill"] is None
+    assert "ALARM no journal spool status in the bucket (not observed" in err, err
+    assert "ALARM no restore drill on record (drills/): run scripts/archive drill" in err, err
+
+
+def test_a_stale_status_an_old_spool_and_an_old_drill_alarm(
+    store: LoopbackStore, env: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = archive.main(_health(store, "--bucket", STALE))
+    out, err = capsys.readouterr()
+    assert code == 1, err
+    assert json.loads(out)["spool"]["stale"] is True
+    assert "ALARM the journal spool status is stale: published 20" in err, err
+    assert "older than 30 min" in err, err
+    assert "ALARM 4 message(s) waiting in mail.example.hk's journal spool" in err, err
+    assert "ALARM no restore drill in the last 90 days (newest: 20" in err, err
+    # The thresholds are options: with wider ones the same bucket passes.
+    wide = ["--max-status-age-minutes", "600", "--max-spool-age-minutes", "600"]
+    code = archive.main(_health(store, "--bucket", STALE, *wide, "--max-drill-age-days", "365"))
+    assert code == 0, capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("flag", "value", "unit"),
+    [
+        ("--max-drill-age-days", "-3", "days"),
+        ("--max-status-age-minutes", "nan", "minutes"),
+        ("--max-spool-age-minutes", "inf", "minutes"),
+    ],
+)
+def test_a_bad_threshold_is_refused(
+    store: LoopbackStore,
+    env: None,
+    capsys: pytest.CaptureFixture[str],
+    flag: str,
+    value: str,
+    unit: str,
+) -> None:
+    assert archive.main(_health(store, flag, value)) == 2
+    out, err = capsys.readouterr()
+    assert f"archive: {flag}: {value} is not valid; allowed: a number of {unit} >= 0" in err, err
+    assert out == "" and "Traceback" not in err

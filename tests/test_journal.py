@@ -22,7 +22,7 @@ from pathlib import Path
 import botocore.exceptions
 import pytest
 
-from hkmail.mailserver.journal import JOURNAL_LOG
+from hkmail.mailserver.journal import JOURNAL_LOG, SPOOL_STATUS_PREFIX
 from tests.archive_support import (
     ARCHIVE_BUCKET,
     ARCHIVIST,
@@ -39,6 +39,7 @@ from tests.mailserver_support import (
     PASSWORDS,
     MailServer,
 )
+from toolchain import archive
 
 pytestmark = pytest.mark.integration
 
@@ -298,3 +299,52 @@ def test_a_journaled_object_under_retention_cannot_be_deleted(
     assert err.value.response["Error"]["Code"] == "AccessDenied"
     body = c.get_object(Bucket=ARCHIVE_BUCKET, Key=version["Key"], VersionId=version["VersionId"])
     assert body["ObjectLockMode"] == "COMPLIANCE"
+
+
+def test_the_spool_status_reaches_the_bucket_held_then_drained(
+    mail_server: MailServer, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A message held while the bucket is out of reach: the first status the uploader can
+    publish shows it waiting (with the error), the one after the pass shows the spool empty;
+    ``scripts/archive health`` reports the newest."""
+    journal = _journal(mail_server)
+    assert journal.upload_once().returncode == 0  # drain whatever earlier tests left
+    before = set(journal.store.keys(ARCHIVE_BUCKET, SPOOL_STATUS_PREFIX))
+    journal.store.stop()
+    try:
+        mid = deliver(mail_server, "held while the bucket is down")
+        journal.wait_spooled(1)
+        held = journal.upload_once()
+        assert held.returncode == 1, held.stderr
+        assert "ALARM spool status not published" in held.stderr, held.stderr
+    finally:
+        journal.store.start()
+    assert set(journal.store.keys(ARCHIVE_BUCKET, SPOOL_STATUS_PREFIX)) == before
+    out = journal.upload_once()
+    assert out.returncode == 0, out.stderr
+    new = sorted(set(journal.store.keys(ARCHIVE_BUCKET, SPOOL_STATUS_PREFIX)) - before)
+    c = journal.store.client()
+    docs = [json.loads(c.get_object(Bucket=ARCHIVE_BUCKET, Key=k)["Body"].read()) for k in new]
+    assert len(docs) == 2, docs
+    waiting, drained = docs
+    assert waiting["spoolDepth"] >= 1 and waiting["spoolBytes"] > 0, waiting
+    assert waiting["oldestSpooled"] and waiting["failingSince"], waiting
+    assert "127.0.0.1" in waiting["lastError"] or "refused" in waiting["lastError"], waiting
+    assert (drained["spoolDepth"], drained["oldestSpooled"], drained["failingSince"]) == (
+        0,
+        None,
+        None,
+    ), drained
+    assert drained["host"] == waiting["host"] == mail_server.config.hostname
+    assert drained["lastObject"].startswith("journal/")
+    # Under the bucket's retention like the journal (COMPLIANCE here, WORM on OSS).
+    head = c.head_object(Bucket=ARCHIVE_BUCKET, Key=new[-1])
+    assert head["ObjectLockMode"] == "COMPLIANCE"
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIDadministrator")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "administrator-secret")
+    archive.main(["health", "--cloud", "tencentcloud", "--bucket", ARCHIVE_BUCKET,
+                  "--endpoint", journal.store.url])  # fmt: skip
+    report = json.loads(capsys.readouterr().out)
+    assert report["spool"]["object"] == new[-1] and report["spool"]["spoolDepth"] == 0, report
+    assert report["spool"]["sha256Matches"] is True and report["spool"]["stale"] is False
+    assert mail_server.fetch(ARCHIVIST, mid, timeout=120)

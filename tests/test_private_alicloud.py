@@ -209,6 +209,8 @@ def test_ali_instance_role_reads_only_its_secrets(ali: Run) -> None:
         ("kms:Decrypt", "kms:GenerateDataKey"): ["acs:kms:cn-hongkong:100012345678:key/mx-cmk-id"],
         # The journal: written and read back, never deleted or listed.
         ("oss:PutObject", "oss:GetObject"): ["acs:oss:*:100012345678:hkmail-archive/journal/*"],
+        # The spool status the uploader publishes: a new object each time, put only.
+        ("oss:PutObject",): ["acs:oss:*:100012345678:hkmail-archive/status/journal-spool/*"],
         # The restic backup: its own bucket (the archive is under WORM), its own prefix only,
         # where it also prunes.
         ("oss:PutObject", "oss:GetObject", "oss:DeleteObject"): [

@@ -126,7 +126,8 @@ def test_tc_bucket_policy_denies_deleting_the_journal_to_everyone(tc: Run) -> No
                 "effect": "deny",
                 "action": ["name/cos:DeleteObject", "name/cos:DeleteMultipleObjects"],
                 "resource": [
-                    "qcs::cos:ap-hongkong:uid/1250000000:hkmail-archive-1250000000/journal/*"
+                    f"qcs::cos:ap-hongkong:uid/1250000000:hkmail-archive-1250000000/{prefix}*"
+                    for prefix in ("journal/", "status/journal-spool/", "drills/")
                 ],
             }
         ],
@@ -205,6 +206,10 @@ def test_tc_instance_role_reads_only_its_secrets(tc: Run) -> None:
         # The journal: written and read back, never deleted or listed.
         ("name/cos:PutObject", "name/cos:HeadObject", "name/cos:GetObject"): [
             "qcs::cos:ap-hongkong:uid/1250000000:hkmail-archive-1250000000/journal/*"
+        ],
+        # The spool status the uploader publishes: a new object each time, put only.
+        ("name/cos:PutObject",): [
+            "qcs::cos:ap-hongkong:uid/1250000000:hkmail-archive-1250000000/status/journal-spool/*"
         ],
         # The restic backup: its own prefix only, where it also lists and prunes.
         (

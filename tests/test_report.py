@@ -193,6 +193,8 @@ def test_journal_and_backups_are_shown_as_configured_health_not_observed(reports
     assert rows["Journal bucket"] == f"{bucket} in cn-hongkong, versioned"
     assert rows["Journal retention"] == "WORM 2555 days, unlocked: lapses after 24 h unless locked"
     assert rows["Journal health"].startswith("not observed by a plan (give --archive-health")
+    assert rows["Journal spool"].startswith("not observed by a plan (give --archive-health")
+    assert rows["Restore drill"].startswith("not observed by a plan (give --archive-health")
     # Under WORM the backup has a bucket of its own (the WORM would refuse restic's deletes).
     assert f"to {bucket}-backup/backup/" in rows["Backup"]
     assert rows["Backup bucket"] == f"{bucket}-backup in cn-hongkong, versioned"
@@ -216,7 +218,15 @@ def test_journal_health_from_the_archive_health_file(tmp_path: Path) -> None:
         '"journal/2026/12/07/m1.eml", "newestReceivedAt": "2026-12-07T09:30:00+00:00", '
         '"messagesPerDay": {"2026-12-07": 4, "2026-12-06": 0}, "backup": {"bucket": '
         '"centralclinic-hk-mail-archive-1250000000", "snapshots": 3, '
-        '"newestSnapshotAt": "2026-12-07T02:41:10+00:00"}}'
+        '"newestSnapshotAt": "2026-12-07T02:41:10+00:00"}, '
+        '"checkedAt": "2026-12-07T10:00:00+00:00", '
+        '"spool": {"host": "mail.centralclinic.hk", "at": "2026-12-07T09:55:00+00:00", '
+        '"spoolDepth": 2, "oldestSpooled": "2026-12-07T09:43:00+00:00", "failingSince": null, '
+        '"stale": false, "sha256Matches": true, "object": "status/journal-spool/x.json"}, '
+        '"drill": {"at": "2026-11-30T08:00:00+00:00", "verdict": "PASS", "restoredMessages": 41, '
+        '"snapshot": {"id": "5d1e2f3a", "time": "2026-11-30T02:31:00+00:00"}, '
+        '"mailbox": "ceo@centralclinic.hk", "operator": "ops@laptop", "sha256Matches": true, '
+        '"object": "drills/2026/11/30/d.json"}}'
     )
     proc, out = report(
         tmp_path / "out", "--stack", "private-tencent", "--archive-health", str(health)
@@ -236,9 +246,39 @@ def test_journal_health_from_the_archive_health_file(tmp_path: Path) -> None:
         "newest restic snapshot written 2026-12-07T02:41:10+00:00 (3 snapshots in the bucket) "
         "— from health.json sha256:"
     ), rows
-    assert rows["Backup health"].endswith(
-        "the last restore drill is not recorded anywhere the report can read"
+    assert rows["Journal spool"].startswith(
+        "spool: 2 messages waiting (oldest 12 min) as of 2026-12-07T09:55:00+00:00 from "
+        "mail.centralclinic.hk — from health.json sha256:"
+    ), rows
+    assert rows["Restore drill"].startswith(
+        "last restore drill: 2026-11-30T08:00:00+00:00, PASS, 41 messages, snapshot 5d1e2f3a of "
+        "2026-11-30T02:31:00+00:00; mailbox ceo@centralclinic.hk, run by ops@laptop "
+        "(drills/2026/11/30/d.json) — from health.json sha256:"
+    ), rows
+
+
+def test_a_stale_spool_and_no_drill_are_said_plainly(tmp_path: Path) -> None:
+    health = tmp_path / "health.json"
+    health.write_text(
+        '{"bucket": "centralclinic-hk-mail-archive-1250000000", "newestObject": null, '
+        '"newestReceivedAt": null, "messagesPerDay": {}, "checkedAt": "2026-12-07T10:00:00+00:00",'
+        ' "spool": {"host": "mail.centralclinic.hk", "at": "2026-12-06T09:55:00+00:00", '
+        '"spoolDepth": 0, "oldestSpooled": null, "stale": true}, "drill": null}'
     )
+    proc, out = report(
+        tmp_path / "out", "--stack", "private-tencent", "--archive-health", str(health)
+    )
+    assert proc.returncode == 0, proc.stderr
+    rows = _archive_rows((out / "report-hk-mail-private-tencent.md").read_text(encoding="utf-8"))
+    assert rows["Journal spool"].startswith(
+        "STALE, the spool now is not observed: the newest status is from "
+        "2026-12-06T09:55:00+00:00, older than the check's limit at 2026-12-07T10:00:00+00:00"
+    ), rows
+    assert rows["Restore drill"].startswith(
+        "last restore drill: none on record in centralclinic-hk-mail-archive-1250000000/drills/"
+    ), rows
+    html = (out / "report-hk-mail-private-tencent.html").read_text(encoding="utf-8")
+    assert "last restore drill: none on record" in html and "STALE, the spool now" in html
 
 
 @pytest.mark.parametrize(
@@ -251,6 +291,16 @@ def test_journal_health_from_the_archive_health_file(tmp_path: Path) -> None:
             '{"bucket": "b", "newestObject": null, "newestReceivedAt": null, '
             '"messagesPerDay": {}, "backup": {"bucket": "b", "snapshots": "3"}}',
             "backup is not valid",
+        ),
+        (
+            '{"bucket": "b", "newestObject": null, "newestReceivedAt": null, '
+            '"messagesPerDay": {}, "drill": {"at": 5}}',
+            "drill is not valid",
+        ),
+        (
+            '{"bucket": "b", "newestObject": null, "newestReceivedAt": null, '
+            '"messagesPerDay": {}, "spool": {"at": "yesterday"}}',
+            "spool.at 'yesterday' is not a time",
         ),
     ],
 )

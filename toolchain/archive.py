@@ -6,6 +6,8 @@ a manifest that proves they are the journal's (chain of custody).
     scripts/archive verify DIR
     scripts/archive health --cloud alicloud --bucket NAME [--days 7] [--max-age-hours 24]
                            [--backup-bucket NAME [--max-backup-age-hours 36]]
+                           [--max-status-age-minutes 30] [--max-spool-age-minutes 60]
+                           [--max-drill-age-days 90]
     scripts/archive restore --source HOST --server hkmail:HOST --user NAME [--folder F] [--since D]
 
 Filters (all given must match): ``--address`` (From, To, Cc, the envelope sender or a
@@ -48,7 +50,7 @@ from typing import Any
 from hkmail.facts import Cloud
 from hkmail.mailserver.journal import ARCHIVE_S3, JOURNAL_PREFIX
 from hkmail.mailserver.s3 import S3, Credentials, StoreError, StoreUnavailable
-from toolchain import archive_restore
+from toolchain import archive_restore, archive_status
 
 FORMATS = ("mbox", "eml")
 CLOUDS: tuple[Cloud, ...] = ("alicloud", "tencentcloud")
@@ -333,6 +335,27 @@ def parser() -> argparse.ArgumentParser:
         help="with --backup-bucket: exit 1 when the newest restic snapshot is older, or there is "
         f"none (default {MAX_BACKUP_AGE_HOURS:g}: the backup runs nightly)",
     )
+    h.add_argument(
+        "--max-status-age-minutes",
+        type=float,
+        default=archive_status.MAX_STATUS_AGE_MINUTES,
+        help="exit 1 when the server's newest journal spool status is older, or there is none "
+        f"(default {archive_status.MAX_STATUS_AGE_MINUTES:g}: it is published every 10 min)",
+    )
+    h.add_argument(
+        "--max-spool-age-minutes",
+        type=float,
+        default=archive_status.MAX_SPOOL_AGE_MINUTES,
+        help="exit 1 when the spool's oldest waiting message is older "
+        f"(default {archive_status.MAX_SPOOL_AGE_MINUTES:g})",
+    )
+    h.add_argument(
+        "--max-drill-age-days",
+        type=float,
+        default=archive_status.MAX_DRILL_AGE_DAYS,
+        help="exit 1 when no restore drill (scripts/archive drill) is newer, or the newest "
+        f"failed (default {archive_status.MAX_DRILL_AGE_DAYS:g}: one a quarter)",
+    )
     archive_restore.add_parser(sub)
     v = sub.add_parser("verify", help="re-hash an export against its manifest")
     v.add_argument("directory", type=Path, help="the export directory (with manifest.json)")
@@ -378,16 +401,25 @@ def _health(args: argparse.Namespace) -> int:
     """Exit 1 with an ALARM line per stale part (journal, and the backup when asked for)."""
     if not 1 <= args.days <= 90:
         raise UsageError(f"--days: {args.days} is not valid; allowed: 1-90")
-    for flag, hours in (
-        ("--max-age-hours", args.max_age_hours),
-        ("--max-backup-age-hours", args.max_backup_age_hours),
+    for flag, value, unit in (
+        ("--max-age-hours", args.max_age_hours, "hours"),
+        ("--max-backup-age-hours", args.max_backup_age_hours, "hours"),
+        ("--max-status-age-minutes", args.max_status_age_minutes, "minutes"),
+        ("--max-spool-age-minutes", args.max_spool_age_minutes, "minutes"),
+        ("--max-drill-age-days", args.max_drill_age_days, "days"),
     ):
-        if not hours >= 0:  # also NaN
-            raise UsageError(f"{flag}: {hours:g} is not valid; allowed: a number of hours >= 0")
-    report = health(_store(args), dt.datetime.now(dt.UTC).date(), args.days)
+        if not 0 <= value < float("inf"):  # also NaN
+            raise UsageError(f"{flag}: {value:g} is not valid; allowed: a number of {unit} >= 0")
+    now = dt.datetime.now(dt.UTC)
+    store = _store(args)
+    report = health(store, now.date(), args.days)
     if args.backup_bucket:
         report["backup"] = backup_health(_store(args, args.backup_bucket))
-    print(json.dumps(report, indent=2))
+    try:
+        report["spool"] = archive_status.spool_status(store, now.date(), args.days)
+        report["drill"] = archive_status.newest_drill(store)
+    except archive_status.RecordError as exc:
+        raise UsageError(str(exc)) from None
     alarms = []
     newest = report["newestReceivedAt"]
     age = _hours_since(newest)
@@ -404,6 +436,18 @@ def _health(args: argparse.Namespace) -> int:
                 f"no backup snapshot in {args.backup_bucket} in the last "
                 f"{args.max_backup_age_hours:g} h (newest: {snapshot or 'none'})"
             )
+    alarms += archive_status.spool_alarms(
+        report["spool"], now, args.max_status_age_minutes, args.max_spool_age_minutes
+    )
+    alarms += archive_status.drill_alarms(report["drill"], now, args.max_drill_age_days)
+    if report["spool"] is not None:
+        report["spool"]["stale"] = archive_status.is_stale(
+            report["spool"], now, args.max_status_age_minutes
+        )
+    # When and against which thresholds: the report judges nothing itself.
+    report["checkedAt"] = now.isoformat(timespec="seconds")
+    report["alarms"] = alarms
+    print(json.dumps(report, indent=2, ensure_ascii=False))
     for line in alarms:
         print(f"archive health: ALARM {line}", file=sys.stderr)
     return 1 if alarms else 0

@@ -3,9 +3,9 @@
 Read from what the instance will run (its cloud-init user-data: the journal's and the backup's
 settings files and the backup timer) and from the stack's buckets and retention resources, so a
 reviewer sees the configuration as planned. Health (the newest journaled message, and with
-``--backup-bucket`` the newest restic snapshot) is not in a plan: it is shown only from the JSON
-that ``scripts/archive health`` printed, given with ``--archive-health FILE``; the spool depth and
-the last restore drill are never claimed here.
+``--backup-bucket`` the newest restic snapshot, the journal spool's status the server published,
+the newest restore drill's record) is not in a plan: it is shown only from the JSON that
+``scripts/archive health`` printed, given with ``--archive-health FILE``, as of its check.
 """
 
 from __future__ import annotations
@@ -79,6 +79,13 @@ def load_health(path: Path) -> Health:
         raise HealthFileError(f"{path}: backup is not valid; allowed: {allowed}")
     times = [("newestReceivedAt", doc["newestReceivedAt"])]
     times += [("backup.newestSnapshotAt", backup.get("newestSnapshotAt"))] if backup else []
+    for name in ("spool", "drill"):
+        part = doc.get(name)
+        if part is None:
+            continue
+        if not isinstance(part, dict) or not isinstance(part.get("at"), str):
+            raise HealthFileError(f"{path}: {name} is not valid; allowed: {allowed}")
+        times.append((f"{name}.at", part["at"]))
     for name, value in times:
         try:
             if value is not None:
@@ -263,21 +270,81 @@ def _password_text(files: Mapping[str, str], backup: Mapping[str, Any]) -> str:
 
 
 def _backup_health_text(health: Health | None, bucket: str) -> str:
-    drill = "the last restore drill is not recorded anywhere the report can read"
     backup = health.doc.get("backup") if health is not None else None
     if health is None or backup is None:
-        return (
-            f"{NOT_OBSERVED} (--archive-health from `scripts/archive health --backup-bucket`); "
-            f"{drill}"
-        )
+        return f"{NOT_OBSERVED} (--archive-health from `scripts/archive health --backup-bucket`)"
     source = f"{health.path.name} sha256:{health.sha256[:16]}"
     if backup["bucket"] != bucket:
         return f"{NOT_OBSERVED}: {source} is for bucket {backup['bucket']!r}, not {bucket!r}"
     newest = backup.get("newestSnapshotAt") or "never"
     return (
         f"newest restic snapshot written {newest} ({backup['snapshots']} snapshots in the "
-        f"bucket) — from {source}; {drill}"
+        f"bucket) — from {source}"
     )
+
+
+def _minutes(start: object, end: object) -> str:
+    try:
+        delta = dt.datetime.fromisoformat(str(end)) - dt.datetime.fromisoformat(str(start))
+    except (TypeError, ValueError):
+        return "?"
+    return f"{max(0, round(delta.total_seconds() / 60))} min"
+
+
+def _spool_text(health: Health | None, bucket: str) -> str:
+    """The spool as the server last published it into the bucket, as of the health check."""
+    if health is None or "spool" not in health.doc:
+        return f"{NOT_OBSERVED} (give --archive-health FILE from `scripts/archive health`)"
+    doc = health.doc
+    source = f"{health.path.name} sha256:{health.sha256[:16]}"
+    if doc["bucket"] != bucket:
+        return f"{NOT_OBSERVED}: {source} is for bucket {doc['bucket']!r}, not {bucket!r}"
+    spool = doc["spool"]
+    if spool is None:
+        return (
+            f"not observed: the server published no spool status to {bucket}/status/journal-spool/ "
+            f"(checked {doc.get('checkedAt', '?')}) — from {source}"
+        )
+    n = spool.get("spoolDepth")
+    oldest = (
+        f"oldest {_minutes(spool['oldestSpooled'], spool['at'])}"
+        if spool.get("oldestSpooled")
+        else "none older"
+    )
+    line = f"spool: {n} messages waiting ({oldest}) as of {spool['at']} from {spool.get('host')}"
+    if spool.get("failingSince"):
+        line += f"; uploads failing since {spool['failingSince']}: {spool.get('lastError')}"
+    if spool.get("stale"):
+        line = (
+            f"STALE, the spool now is not observed: the newest status is from {spool['at']}, "
+            f"older than the check's limit at {doc.get('checkedAt', '?')} ({line})"
+        )
+    if spool.get("sha256Matches") is False:
+        line += f"; NOT TRUSTED: {spool.get('object')} differs from its sha256 metadata"
+    return f"{line} — from {source}"
+
+
+def _drill_text(health: Health | None, bucket: str) -> str:
+    """The newest restore drill's record (``scripts/archive drill``) in the archive bucket."""
+    if health is None or "drill" not in health.doc:
+        return f"{NOT_OBSERVED} (give --archive-health FILE from `scripts/archive health`)"
+    doc = health.doc
+    source = f"{health.path.name} sha256:{health.sha256[:16]}"
+    if doc["bucket"] != bucket:
+        return f"{NOT_OBSERVED}: {source} is for bucket {doc['bucket']!r}, not {bucket!r}"
+    drill = doc["drill"]
+    if drill is None:
+        return f"last restore drill: none on record in {bucket}/drills/ — from {source}"
+    snapshot = drill.get("snapshot") or {}
+    line = (
+        f"last restore drill: {drill['at']}, {drill.get('verdict')}, "
+        f"{drill.get('restoredMessages')} messages, snapshot {snapshot.get('id')} "
+        f"of {snapshot.get('time')}; mailbox {drill.get('mailbox')}, run by "
+        f"{drill.get('operator')} ({drill.get('object')})"
+    )
+    if drill.get("sha256Matches") is False:
+        line += "; NOT TRUSTED: the record differs from its sha256 metadata"
+    return f"{line} — from {source}"
 
 
 def _schedule(timer: str | None) -> str:
@@ -320,6 +387,8 @@ def rows(f: ArchiveFacts, health: Health | None) -> list[tuple[str, str, str]]:
                 (server, "Journal bucket", _bucket_text(f, bucket)),
                 (server, "Journal retention", _retention_text(f, bucket, prefix)),
                 (server, "Journal health", _health_text(health, bucket)),
+                (server, "Journal spool", _spool_text(health, bucket)),
+                (server, "Restore drill", _drill_text(health, bucket)),
             ]
         backup = _json(_file(files, BACKUP_SETTINGS))
         if backup is None:

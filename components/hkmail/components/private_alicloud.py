@@ -35,7 +35,7 @@ from hkmail.mailserver import user_data, user_data_hash
 from hkmail.mailserver.backup import BACKUP_PREFIX
 from hkmail.mailserver.deploy import Rule, firewall_rules, ptr_record, validate
 from hkmail.mailserver.fetch_secrets import SSM_VERSION_ID
-from hkmail.mailserver.journal import JOURNAL_PREFIX
+from hkmail.mailserver.journal import JOURNAL_PREFIX, SPOOL_STATUS_PREFIX
 from hkmail.mailserver.logship_files import ALARM_QUERY, LOG_FIELDS
 
 REGION = HK_REGION["alicloud"]
@@ -254,6 +254,15 @@ def _instance_role(b: Build, key: kms.Key) -> ram.Role:
                             "Action": ["oss:PutObject", "oss:GetObject"],
                             "Resource": [
                                 f"acs:oss:*:{account}:{b.server.archive_bucket}/{JOURNAL_PREFIX}*"
+                            ],
+                        },
+                        {
+                            # The journal's spool status (a new object each time): put only.
+                            "Effect": "Allow",
+                            "Action": ["oss:PutObject"],
+                            "Resource": [
+                                f"acs:oss:*:{account}:{b.server.archive_bucket}/"
+                                f"{SPOOL_STATUS_PREFIX}*"
                             ],
                         },
                         {

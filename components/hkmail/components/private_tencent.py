@@ -32,7 +32,7 @@ from hkmail.mailserver import user_data, user_data_hash
 from hkmail.mailserver.backup import BACKUP_PREFIX
 from hkmail.mailserver.deploy import Rule, firewall_rules, ptr_record, validate
 from hkmail.mailserver.fetch_secrets import SSM_VERSION_ID
-from hkmail.mailserver.journal import JOURNAL_PREFIX
+from hkmail.mailserver.journal import DRILL_PREFIX, JOURNAL_PREFIX, SPOOL_STATUS_PREFIX
 from hkmail.mailserver.logship_files import LOG_FIELDS
 
 REGION = HK_REGION["tencentcloud"]
@@ -281,6 +281,15 @@ def _instance_role(b: Build, key: kms.Key, server_log: cls.Topic) -> cam.Role:
                             ],
                         },
                         {
+                            # The journal's spool status (a new object each time): put only.
+                            "effect": "allow",
+                            "action": ["name/cos:PutObject"],
+                            "resource": [
+                                f"qcs::cos:{REGION}:uid/{b.args.app_id}:"
+                                f"{b.server.archive_bucket}/{SPOOL_STATUS_PREFIX}*"
+                            ],
+                        },
+                        {
                             # The nightly restic backup (hkmail-backup) keeps its repository
                             # under backup/: it lists, reads, writes and prunes only there.
                             "effect": "allow",
@@ -427,7 +436,11 @@ def journal_delete_denial(app_id: str, bucket: str) -> dict[str, object]:
                 "principal": {"qcs": ["qcs::cam::anyone:anyone"]},
                 "effect": "deny",
                 "action": list(JOURNAL_DELETES),
-                "resource": [f"qcs::cos:{REGION}:uid/{app_id}:{bucket}/{JOURNAL_PREFIX}*"],
+                # The journal, the spool's status and the restore drills' records.
+                "resource": [
+                    f"qcs::cos:{REGION}:uid/{app_id}:{bucket}/{prefix}*"
+                    for prefix in (JOURNAL_PREFIX, SPOOL_STATUS_PREFIX, DRILL_PREFIX)
+                ],
             }
         ],
     }

@@ -37,6 +37,14 @@ JOURNAL_SPOOL: Final = "/var/vmail/.hkmail-journal"
 JOURNAL_STATUS: Final = "/var/lib/hkmail/journal-status.json"
 JOURNAL_LOG: Final = "/var/log/hkmail/journal.log"
 JOURNAL_PREFIX: Final = "journal/"
+# The uploader's spool status, one new object per publication under this prefix of the archive
+# bucket: a fixed key could not be overwritten under OSS's bucket-wide WORM, and each object is
+# kept by the retention like the journal (the reviewer's record of the spool over time).
+SPOOL_STATUS_PREFIX: Final = "status/journal-spool/"
+# Restore drills' records (scripts/archive drill, with the operator's key; the role cannot write).
+DRILL_PREFIX: Final = "drills/"
+# Seconds between publications (also published when the bucket becomes writable again).
+SPOOL_STATUS_EVERY: Final = 600
 JOURNAL_SOCKET_DIR: Final = "/var/spool/postfix/hkmail-journal"
 JOURNAL_SOCKET: Final = JOURNAL_SOCKET_DIR + "/journal.sock"
 SYSTEMD_DIR: Final = "/etc/systemd/system"
@@ -72,6 +80,9 @@ def settings(c: MailServerConfig, p: Callable[[str], str]) -> dict[str, object]:
         "s3_module": p(S3_MODULE),
         "fetch_script": p("/usr/local/sbin/hkmail-fetch-secrets"),
         "interval": 2,
+        "host": c.hostname,
+        "status_prefix": SPOOL_STATUS_PREFIX,
+        "status_every": SPOOL_STATUS_EVERY,
     }
 
 

@@ -15,6 +15,12 @@ an ``ALARM`` line to its log in /var/log/hkmail (and to stderr, which hkmail-log
 the log store) and to its status file (/var/lib/hkmail/journal-status.json). Mail flow never
 waits for it.
 
+Every ``status_every`` seconds (and when the bucket is writable again) it publishes the spool's
+state to the bucket as a new object ``<status_prefix><yyyy>/<mm>/<dd>/<time>-<host>.json`` (host,
+time, messages and bytes waiting, the oldest waiting message, the last upload error), which
+``scripts/archive health`` reads: a reviewer sees the spool without a log-in to the instance. A new
+key each time: under OSS's bucket-wide WORM an object cannot be overwritten.
+
 Credentials: the instance role's temporary key from the metadata service (the same code as
 hkmail-fetch-secrets); no static key. Standard library only.
 
@@ -23,6 +29,7 @@ Usage: hkmail-journal-upload [--once] /etc/hkmail/journal.json
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import email.header
 import email.parser
@@ -125,6 +132,8 @@ class Uploader:
         self._creds_at = 0.0
         self.failing_since: float | None = None
         self.last_alarm = 0.0
+        self.published_at = 0.0  # monotonic time of the last spool status in the bucket
+        self.publish_alarm = 0.0
         self.status: dict[str, Any] = self._read_status()
 
     def _credentials(self) -> tuple[str, str, str]:
@@ -152,13 +161,24 @@ class Uploader:
             fh.write(f"{stamp} hkmail-journal-upload: {line}\n")
         print(f"hkmail-journal-upload: {line}", file=sys.stderr)
 
-    def _write_status(self) -> None:
+    def _spool_state(self) -> dict[str, Any]:
         pending = self.pending()
         oldest = min((os.path.getmtime(self._path(i, ".json")) for i in pending), default=None)
+        size = 0
+        for ident in pending:
+            # An entry uploaded whose marker is not yet removed has no message left.
+            with contextlib.suppress(FileNotFoundError):
+                size += os.path.getsize(self._path(ident, ".eml"))
+        return {
+            "spoolDepth": len(pending),
+            "spoolBytes": size,
+            "oldestSpooled": _iso(oldest) if oldest else None,
+        }
+
+    def _write_status(self) -> None:
+        self.status.update(self._spool_state())
         self.status.update(
             {
-                "spoolDepth": len(pending),
-                "oldestSpooled": _iso(oldest) if oldest else None,
                 "alarm": self.failing_since is not None,
                 "failingSince": _iso(self.failing_since) if self.failing_since else None,
                 "updatedAt": _iso(time.time()),
@@ -170,6 +190,41 @@ class Uploader:
         with open(tmp, "w") as fh:
             json.dump(self.status, fh, indent=2, sort_keys=True)
         os.replace(tmp, path)
+
+    def publish_status(self, force: bool = False) -> bool:
+        """Put the spool's state into the bucket when due (or ``force``); True if it was put.
+        A failure is logged (throttled) and never stops the journal's own upload."""
+        every = float(self.settings.get("status_every", 600))
+        now = time.monotonic()
+        if not force and self.published_at and now - self.published_at < every:
+            return False
+        stamp = dt.datetime.now(dt.UTC)
+        host = str(self.settings.get("host") or os.uname().nodename)
+        doc = {
+            "kind": "hk-mail journal spool status",
+            "host": host,
+            "at": stamp.isoformat(timespec="seconds"),
+            **self._spool_state(),
+            "failingSince": self.status.get("failingSince"),
+            "lastError": self.status.get("lastError"),
+            "lastErrorAt": self.status.get("lastErrorAt"),
+            "lastObject": self.status.get("lastObject"),
+            "lastObjectAt": self.status.get("lastObjectAt"),
+        }
+        data = json.dumps(doc, sort_keys=True).encode()
+        key = f"{self.settings['status_prefix']}{stamp:%Y/%m/%d/%Y%m%dT%H%M%S.%fZ}-{host}.json"
+        try:
+            self.store.put(key, data, {"sha256": hashlib.sha256(data).hexdigest()},
+                           "application/json")  # fmt: skip
+        except (self.StoreUnavailable, self.StoreError, OSError) as exc:
+            self._creds = None
+            if now - self.publish_alarm >= ALARM_EVERY or self.publish_alarm == 0.0:
+                self.publish_alarm = now
+                self.log(f"ALARM spool status not published to {self.settings['bucket']}: {exc}")
+            return False
+        self.published_at = now
+        self.publish_alarm = 0.0
+        return True
 
     # -- the spool ------------------------------------------------------------------------------
 
@@ -216,7 +271,10 @@ class Uploader:
         self.status["lastObjectAt"] = _iso(time.time())
 
     def run_pass(self) -> bool:
-        """Upload every pending entry; True when the spool is empty afterwards."""
+        """Upload every pending entry; True when the spool is empty afterwards. The spool status
+        is published first when due, so it shows what waited before the pass."""
+        if self.settings.get("status_prefix"):
+            self.publish_status()
         try:
             for ident in self.pending():
                 self.upload_one(ident)
@@ -235,11 +293,14 @@ class Uploader:
             self.status["lastErrorAt"] = _iso(time.time())
             self._write_status()
             return False
-        if self.failing_since is not None:
+        recovered = self.failing_since is not None
+        if recovered:
             self.log(f"archive bucket {self.settings['bucket']} writable again")
         self.failing_since = None
         self.last_alarm = 0.0
         self._write_status()
+        if recovered and self.settings.get("status_prefix"):
+            self.publish_status(force=True)
         return True
 
     def run_forever(self, interval: float) -> None:
@@ -266,7 +327,10 @@ def main(argv: list[str]) -> int:
         settings = json.load(fh)
     uploader = Uploader(settings)
     if once:
-        return 0 if uploader.run_pass() else 1
+        ok = uploader.run_pass()
+        if settings.get("status_prefix"):
+            uploader.publish_status(force=True)  # what the pass left
+        return 0 if ok else 1
     uploader.run_forever(float(settings.get("interval", 5)))
     return 0
 
