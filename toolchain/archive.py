@@ -9,6 +9,8 @@ a manifest that proves they are the journal's (chain of custody).
                            [--max-status-age-minutes 30] [--max-spool-age-minutes 60]
                            [--max-drill-age-days 90]
     scripts/archive restore --source HOST --server hkmail:HOST --user NAME [--folder F] [--since D]
+    scripts/archive drill --cloud alicloud --bucket NAME [--backup-bucket NAME] --password-file F
+                          --server hkmail:HOST --user local@domain [--operator NAME]
 
 Filters (all given must match): ``--address`` (From, To, Cc, the envelope sender or a
 recipient), ``--since``/``--until`` (UTC days the server received the message, inclusive),
@@ -50,7 +52,7 @@ from typing import Any
 from hkmail.facts import Cloud
 from hkmail.mailserver.journal import ARCHIVE_S3, JOURNAL_PREFIX
 from hkmail.mailserver.s3 import S3, Credentials, StoreError, StoreUnavailable
-from toolchain import archive_restore, archive_status
+from toolchain import archive_drill, archive_restore, archive_status
 
 FORMATS = ("mbox", "eml")
 CLOUDS: tuple[Cloud, ...] = ("alicloud", "tencentcloud")
@@ -357,6 +359,7 @@ def parser() -> argparse.ArgumentParser:
         f"failed (default {archive_status.MAX_DRILL_AGE_DAYS:g}: one a quarter)",
     )
     archive_restore.add_parser(sub)
+    archive_drill.add_parser(sub)
     v = sub.add_parser("verify", help="re-hash an export against its manifest")
     v.add_argument("directory", type=Path, help="the export directory (with manifest.json)")
     return p
@@ -453,6 +456,25 @@ def _health(args: argparse.Namespace) -> int:
     return 1 if alarms else 0
 
 
+def _drill(args: argparse.Namespace) -> int:
+    """Exit 0 PASS, 1 FAIL; the record is in the bucket either way."""
+    endpoint, region = ARCHIVE_S3[args.cloud]
+    store = _store(args)  # checks --endpoint and the credentials first
+    drill = archive_drill.from_args(args, args.endpoint or endpoint, region,
+                                    _env_credentials())  # fmt: skip
+    record, key = archive_drill.run(drill, store)
+    for line in record["problems"]:
+        print(f"archive drill: {line}", file=sys.stderr)
+    snap = record["snapshot"]
+    print(
+        f"archive drill: {record['verdict']}: {record['restoredMessages']} message(s) of "
+        f"{record['mailbox']} restored from snapshot {snap['id']} ({snap['time']}) and compared "
+        f"with the live mailbox ({record['newerThanSnapshot']} newer than the snapshot, "
+        f"{record['problemCount']} problem(s)); recorded as {args.bucket}/{key}"
+    )
+    return 0 if record["verdict"] == "PASS" else 1
+
+
 def run(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
     if args.command == "restore":
@@ -464,6 +486,8 @@ def run(argv: Sequence[str] | None = None) -> int:
             + (f"; ERROR {result.error}" if result.error else "")
         )
         return 1 if result.error or result.missing or result.mismatched else 0
+    if args.command == "drill":
+        return _drill(args)
     if args.command == "verify":
         problems = verify(args.directory)
         for line in problems:
@@ -501,7 +525,7 @@ def run(argv: Sequence[str] | None = None) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     try:
         return run(argv)
-    except (UsageError, archive_restore.RestoreRefused) as exc:
+    except (UsageError, archive_restore.RestoreRefused, archive_drill.DrillRefused) as exc:
         print(f"archive: {exc}", file=sys.stderr)
         return 2
     except Mismatch as exc:

@@ -1,0 +1,238 @@
+"""``scripts/archive drill`` on the real parts: the shared session mail server (Postfix, Dovecot)
+backs itself up with its rendered hkmail-backup and the real restic into the archive bucket on
+moto's S3 server (tests/archive_support.py); the drill restores the archivist's mailbox from the
+newest snapshot and compares it with the live Dovecot over IMAPS. It passes on an intact backup,
+FAILS when the live mailbox and the restored copy disagree (a flag set and an old message added
+after the snapshot), records both under drills/ for ``scripts/archive health``, and refuses bad
+input with nothing recorded."""
+
+from __future__ import annotations
+
+import datetime as dt
+import imaplib
+import json
+import socket
+import subprocess
+import tempfile
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from hkmail.mailserver.backup import BACKUP_CONF, BACKUP_PASSWORD, BACKUP_RUN
+from hkmail.mailserver.journal import DRILL_PREFIX
+from tests.archive_support import ARCHIVE_BUCKET, ARCHIVIST, Journal, deliver
+from tests.mailserver_support import DOMAIN, HOST, PASSWORDS, MailServer
+from tests.support import require_tool
+from toolchain import archive
+
+pytestmark = pytest.mark.integration
+
+LOGIN = f"{ARCHIVIST}@{DOMAIN}"
+EMPTY_BUCKET = "hkmail-drill-no-backup"
+
+
+@dataclass
+class Env:
+    server: MailServer
+    journal: Journal
+    files: Path
+
+    def args(self, *extra: str, user: str = LOGIN) -> list[str]:
+        return [
+            "drill",
+            *("--cloud", "tencentcloud", "--bucket", ARCHIVE_BUCKET),
+            *("--endpoint", self.journal.store.url),
+            *("--password-file", str(self.server.p(BACKUP_PASSWORD))),
+            *("--server", f"{HOST}:{self.server.ports.imaps}", "--server-security", "ssl"),
+            *("--server-cafile", str(self.files / "ca.pem")),
+            *("--passwords", str(self.files / "passwords")),
+            *("--maildir-root", str(self.server.p("/var/vmail"))),
+            *("--user", user, "--operator", "drill-test@ci"),
+            *extra,
+        ]
+
+    def drills(self) -> list[str]:
+        return self.journal.store.keys(ARCHIVE_BUCKET, DRILL_PREFIX)
+
+    def record(self, key: str) -> dict[str, Any]:
+        c = self.journal.store.client()
+        doc: dict[str, Any] = json.loads(
+            c.get_object(Bucket=ARCHIVE_BUCKET, Key=key)["Body"].read()
+        )
+        return doc
+
+    def imap(self) -> imaplib.IMAP4_SSL:
+        imap = imaplib.IMAP4_SSL("127.0.0.1", self.server.ports.imaps, ssl_context=self.server.tls)
+        imap.login(LOGIN, PASSWORDS[ARCHIVIST])
+        return imap
+
+
+@pytest.fixture(scope="module")
+def env(mail_server: MailServer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Env]:
+    """The archivist's mailbox with mail and a flag, backed up once by the server itself."""
+    require_tool("restic", "restic")
+    journal = mail_server.extras["journal"]
+    assert isinstance(journal, Journal)
+    files = tmp_path_factory.mktemp("drill")
+    (files / "ca.pem").write_text(mail_server.acme_root)
+    (files / "passwords").write_text(
+        f"destination {LOGIN} {PASSWORDS[ARCHIVIST]}\ndestination nobody@{DOMAIN} nobody-Pa55\n"
+    )
+    (files / "passwords").chmod(0o600)
+    e = Env(mail_server, journal, files)
+    mids = [deliver(mail_server, f"drill {i}") for i in range(3)]
+    for mid in mids:
+        assert mail_server.fetch(ARCHIVIST, mid, timeout=120), mail_server.log()
+    imap = e.imap()
+    try:  # a flag the backup must keep
+        imap.select("INBOX")
+        _, data = imap.search(None, "HEADER", "Message-ID", mids[0])
+        imap.store(data[0].split()[0], "+FLAGS", "\\Flagged")
+    finally:
+        imap.logout()
+    journal.store.client().create_bucket(
+        Bucket=EMPTY_BUCKET, CreateBucketConfiguration={"LocationConstraint": "ap-hongkong"}
+    )
+    backup = subprocess.run(
+        ["/usr/bin/python3", str(mail_server.p(BACKUP_RUN)), str(mail_server.p(BACKUP_CONF))],
+        env=journal.env(),
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert backup.returncode == 0, backup.stdout[-3000:] + backup.stderr[-3000:]
+    yield e
+
+
+def _health(e: Env, capsys: pytest.CaptureFixture[str]) -> tuple[dict[str, Any], str]:
+    archive.main(["health", "--cloud", "tencentcloud", "--bucket", ARCHIVE_BUCKET,
+                  "--endpoint", e.journal.store.url])  # fmt: skip
+    out, err = capsys.readouterr()
+    report: dict[str, Any] = json.loads(out)
+    return report, err
+
+
+@pytest.fixture
+def keys(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The operator's key, and the server's name resolving to loopback (its certificate, from
+    the test ACME server, is for that name and is verified as on a real drill)."""
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIDoperator")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "operator-secret")
+    real = socket.getaddrinfo
+
+    def resolve(host: Any, *args: Any, **kw: Any) -> Any:
+        return real("127.0.0.1" if host == HOST else host, *args, **kw)
+
+    monkeypatch.setattr(socket, "getaddrinfo", resolve)
+
+
+def test_a_drill_passes_on_an_intact_backup_and_is_recorded(
+    env: Env, keys: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    before = set(env.drills())
+    code = env.args()
+    assert archive.main(code) == 0, capsys.readouterr().err + env.server.log()
+    out = capsys.readouterr().out
+    assert "archive drill: PASS: " in out, out
+    [key] = set(env.drills()) - before
+    record = env.record(key)
+    assert record["verdict"] == "PASS" and record["problems"] == [], record
+    assert record["restoredMessages"] >= 3 and record["operator"] == "drill-test@ci", record
+    assert record["mailbox"] == LOGIN and record["snapshot"]["id"], record
+    assert record["liveMessages"] >= record["restoredMessages"]
+    assert PASSWORDS[ARCHIVIST] not in json.dumps(record) + out
+    # Kept under the bucket's retention, like the journal.
+    head = env.journal.store.client().head_object(Bucket=ARCHIVE_BUCKET, Key=key)
+    assert head["ObjectLockMode"] == "COMPLIANCE"
+    report, err = _health(env, capsys)
+    assert report["drill"]["object"] == key and report["drill"]["sha256Matches"] is True
+    assert "drill" not in err, err
+    # No copy of the mail is left behind on the operator's machine.
+    assert not list(Path(tempfile.gettempdir()).glob("hkmail-drill-*"))
+
+
+def test_a_drill_fails_when_the_restored_copy_and_the_live_mailbox_disagree(
+    env: Env, keys: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """After the snapshot: a restored message's flags change, and a message dated before the
+    snapshot appears that the backup cannot have: both are problems, the drill FAILS."""
+    old_mid = f"<{uuid.uuid4()}@drill.test>"
+    imap = env.imap()
+    try:
+        imap.select("INBOX")
+        _, data = imap.search(None, "ALL")
+        first = data[0].split()[0]
+        imap.store(first, "+FLAGS", "\\Answered")
+        when = imaplib.Time2Internaldate(dt.datetime(2020, 1, 2, 3, 4, 5, tzinfo=dt.UTC))
+        raw = f"Subject: old\r\nMessage-ID: {old_mid}\r\n\r\nnever backed up\r\n".encode()
+        imap.append("INBOX", "", when, raw)
+    finally:
+        imap.logout()
+    before = set(env.drills())
+    try:
+        assert archive.main(env.args()) == 1
+        out, err = capsys.readouterr()
+        assert "archive drill: FAIL: " in out, out + err
+        [key] = set(env.drills()) - before
+        record = env.record(key)
+        assert record["verdict"] == "FAIL", record
+        problems = "\n".join(record["problems"])
+        assert "flags differ: backup" in problems and "\\Answered" in problems, problems
+        missing = f"{old_mid} (2020-01-02T03:04:05+00:00) in the live mailbox before the snapshot"
+        assert f"{missing}, not in the backup" in problems, problems
+        report, err = _health(env, capsys)
+        assert report["drill"]["verdict"] == "FAIL"
+        assert "ALARM the newest restore drill (" in err and "did not pass: FAIL" in err, err
+    finally:  # the shared mailbox as it was
+        imap = env.imap()
+        try:
+            imap.select("INBOX")
+            imap.store(first, "-FLAGS", "\\Answered")
+            _, data = imap.search(None, "HEADER", "Message-ID", old_mid)
+            for n in data[0].split():
+                imap.store(n, "+FLAGS", "\\Deleted")
+            imap.expunge()
+        finally:
+            imap.logout()
+
+
+@pytest.mark.parametrize(
+    ("extra", "user", "message"),
+    [
+        ((), f"nobody@{DOMAIN}", f"--user: nobody@{DOMAIN} has no mailbox on {HOST}:"),
+        ((), ARCHIVIST, f"--user: '{ARCHIVIST}' is not valid; allowed: the log-in, local@domain"),
+        (("--backup-bucket", EMPTY_BUCKET), LOGIN, "--backup-bucket: no restic repository at s3:"),
+        (("--password-file", "/nonexistent/pw"), LOGIN, "--password-file: /nonexistent/pw cannot"),
+    ],
+)
+def test_bad_input_is_refused_and_nothing_is_recorded(
+    env: Env,
+    keys: None,
+    capsys: pytest.CaptureFixture[str],
+    extra: tuple[str, ...],
+    user: str,
+    message: str,
+) -> None:
+    before = env.drills()
+    assert archive.main(env.args(*extra, user=user)) == 2
+    out, err = capsys.readouterr()
+    assert message in err and "Traceback" not in err, err
+    assert out == "" and env.drills() == before
+    assert PASSWORDS[ARCHIVIST] not in err
+
+
+def test_a_wrong_repository_password_is_refused(
+    env: Env, keys: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    wrong = env.files / "wrong-password"
+    wrong.write_text("not-the-repository-password\n")
+    before = env.drills()
+    assert archive.main(env.args("--password-file", str(wrong))) == 2
+    err = capsys.readouterr().err
+    assert "--password-file: the repository password does not open s3:" in err, err
+    assert env.drills() == before

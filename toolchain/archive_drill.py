@@ -1,0 +1,436 @@
+"""``scripts/archive drill``: prove the nightly backup restores, and keep the proof in the bucket.
+
+From the operator's machine: the newest restic snapshot of the backup (``backup/`` of the
+backup bucket) is restored for one mailbox into a scratch directory (restic ``--verify``
+re-reads every restored file against the snapshot), and every restored message is compared with
+the live mailbox over IMAP: its bytes (line ends aside: Maildir keeps LF, IMAP sends CRLF), its
+flags and its internal date (the Maildir file's mtime). A live message older than the snapshot
+that the backup lacks, a restored message the live mailbox lacks or holds otherwise, a flag or
+date that differs: each is a problem, and any problem FAILS the drill. Live messages newer than
+the snapshot are counted, not judged.
+
+The record (when, who: ``--operator`` or user@machine, the snapshot's id and time, the mailbox,
+the counts, the problems, the verdict, the duration) is put as a new object under ``drills/`` of
+the archive bucket, with its sha256 as metadata, where the bucket's retention keeps it
+(``scripts/archive health`` reports the newest). The scratch copy is removed afterwards.
+
+Bad input is refused before anything is restored or written (exit 2): a mailbox that does not
+accept the log-in, a repository the password does not open or that holds no snapshot, no
+restic, an unreadable password file. Exit 0 PASS, 1 FAIL (the record is written either way).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import getpass
+import hashlib
+import json
+import os
+import re
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from imapclient import imap_utf7  # type: ignore[import-untyped]
+from imapclient.exceptions import IMAPClientError  # type: ignore[import-untyped]
+
+from hkmail.mailserver.backup import BACKUP_PREFIX
+from hkmail.mailserver.journal import DRILL_PREFIX
+from hkmail.mailserver.s3 import S3
+from toolchain.imapconn import SECURITIES, CopyError, Server, connect, logout, parse_server
+from toolchain.imapcopy import Passwords, list_folders
+
+# Maildir info letters (the "2," part of a file name) -> IMAP system flags, as Dovecot maps them
+# (Dovecot, *Maildir mailbox format*: the standard flags D F R S T; lower-case letters are the
+# keywords listed in dovecot-keywords).
+MAILDIR_FLAGS = {"D": b"\\Draft", "F": b"\\Flagged", "R": b"\\Answered", "S": b"\\Seen",
+                 "T": b"\\Deleted"}  # fmt: skip
+FETCH_BATCH = 100
+# Problems listed in the record; the count is always exact.
+MAX_LISTED = 100
+VERDICTS = ("PASS", "FAIL")
+
+
+class DrillRefused(Exception):
+    """Bad input found before anything was restored or recorded: exit 2."""
+
+
+@dataclass(frozen=True)
+class Message:
+    digest: str  # sha256 of the bytes with CRLF as LF
+    message_id: str
+    flags: frozenset[bytes]
+    stamp: int  # internal date, seconds since the epoch
+
+
+@dataclass
+class Outcome:
+    folders: int = 0
+    restored: int = 0
+    live: int = 0
+    newer: int = 0
+    problems: list[str] = field(default_factory=list)
+
+
+def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    d = sub.add_parser(
+        "drill",
+        help="restore a mailbox from the newest backup into a scratch directory, compare it "
+        "with the live mailbox, and record the result under drills/",
+    )
+    d.add_argument(
+        "--cloud", required=True, choices=("alicloud", "tencentcloud"), help="where the buckets are"
+    )
+    d.add_argument("--bucket", required=True, help="the archive bucket (the record goes here)")
+    d.add_argument(
+        "--backup-bucket",
+        help="the bucket holding backup/ (default: --bucket; on Alibaba under WORM "
+        "<bucket>-backup)",
+    )
+    d.add_argument("--endpoint", help="S3 endpoint URL (default: the cloud's Hong Kong endpoint)")
+    d.add_argument(
+        "--password-file",
+        required=True,
+        type=Path,
+        help="the restic repository password (pulumi config get hkmail:backupPassword), mode 600",
+    )
+    d.add_argument("--server", required=True, help="the live server: hkmail:<host> or host[:port]")
+    d.add_argument("--server-security", choices=SECURITIES, help="when the port does not say")
+    d.add_argument("--server-cafile", help="CA file for the live server's certificate")
+    d.add_argument("--user", required=True, help="the mailbox's log-in, local@domain")
+    d.add_argument(
+        "--passwords",
+        type=Path,
+        help="file of 'destination <user> <password>' lines, mode 600 (else "
+        "HKMAIL_DESTINATION_PASSWORD)",
+    )
+    d.add_argument("--operator", help="who runs the drill (default: user@machine)")
+    d.add_argument(
+        "--maildir-root",
+        default="/var/vmail",
+        help="the mail store's path on the server, as backed up (default /var/vmail)",
+    )
+    d.add_argument("--restic", default="restic", help="the restic program (default: on PATH)")
+
+
+@dataclass(frozen=True)
+class Drill:
+    server: Server
+    user: str
+    password: str
+    cafile: str | None
+    operator: str
+    maildir: str  # the mailbox's Maildir as the snapshot holds it
+    restic: str
+    env: Mapping[str, str]
+    options: tuple[str, ...]
+    repository: str
+
+
+def from_args(
+    args: argparse.Namespace, endpoint: str, region: str, creds: tuple[str, str, str | None]
+) -> Drill:
+    """Check every input that can be checked without the network; refuse with its name."""
+    if not re.fullmatch(r"[^@\s/]+@[A-Za-z0-9.-]+", args.user):
+        raise DrillRefused(f"--user: {args.user!r} is not valid; allowed: the log-in, local@domain")
+    operator = args.operator or f"{getpass.getuser()}@{socket.gethostname()}"
+    if not operator.strip() or any(ord(c) < 32 for c in operator) or len(operator) > 200:
+        raise DrillRefused(f"--operator: {operator!r} is not valid; allowed: a name on one line")
+    restic = shutil.which(args.restic)
+    if restic is None:
+        raise DrillRefused(
+            f"--restic: {args.restic!r} not found; allowed: the restic program (Debian package "
+            "restic)"
+        )
+    try:
+        secret = args.password_file.read_text()
+    except OSError as exc:
+        raise DrillRefused(
+            f"--password-file: {args.password_file} cannot be read ({exc.strerror}); allowed: a "
+            "file holding the repository password"
+        ) from None
+    if not secret.strip() or len(secret.strip().splitlines()) != 1:
+        raise DrillRefused(
+            f"--password-file: {args.password_file} is not valid; allowed: the repository "
+            "password on one line"
+        )
+    if not args.maildir_root.startswith("/"):
+        raise DrillRefused(
+            f"--maildir-root: {args.maildir_root!r} is not valid; allowed: an absolute path"
+        )
+    try:
+        server = parse_server(args.server, args.server_security, "--server")
+        password = Passwords.load(args.passwords).get("destination", args.user)
+    except (CopyError, OSError) as exc:
+        raise DrillRefused(str(exc)) from None
+    local, domain = args.user.split("@", 1)
+    bucket = args.backup_bucket or args.bucket
+    key, secret_key, token = creds
+    env = {
+        **os.environ,
+        "AWS_ACCESS_KEY_ID": key,
+        "AWS_SECRET_ACCESS_KEY": secret_key,
+        "RESTIC_PASSWORD_FILE": str(args.password_file),
+    }
+    if token:
+        env["AWS_SESSION_TOKEN"] = token
+    # OSS refuses path-style requests; a custom endpoint (a test store) is addressed by path.
+    lookup = "path" if args.endpoint else "dns"
+    return Drill(
+        server=server,
+        user=args.user,
+        password=password,
+        cafile=args.server_cafile,
+        operator=operator,
+        maildir=f"{args.maildir_root.rstrip('/')}/{domain}/{local}/Maildir",
+        restic=restic,
+        env=env,
+        options=(
+            "-o",
+            f"s3.bucket-lookup={lookup}",
+            "-o",
+            f"s3.region={region}",
+            "--no-lock",
+            "--no-cache",
+        ),
+        repository=f"s3:{endpoint.rstrip('/')}/{bucket}/{BACKUP_PREFIX.strip('/')}",
+    )
+
+
+def _restic(d: Drill, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [d.restic, "-r", d.repository, *d.options, *args],
+        env=dict(d.env),
+        capture_output=True,
+        text=True,
+        timeout=3600,
+        check=False,
+    )
+
+
+def newest_snapshot(d: Drill) -> dict[str, Any]:
+    """The newest hkmail-backup snapshot; refused (exit 2) when the repository cannot be opened
+    with the password or holds none."""
+    out = _restic(d, "snapshots", "--json", "--tag", "hkmail")
+    if out.returncode != 0:
+        err = out.stderr.strip().splitlines()[-1:] or ["no message"]
+        if "wrong password" in out.stderr:
+            raise DrillRefused(
+                "--password-file: the repository password does not open "
+                f"{d.repository}; allowed: hkmail:backupPassword of this stack"
+            )
+        raise DrillRefused(
+            f"--backup-bucket: no restic repository at {d.repository} ({err[0][:200]}); "
+            "allowed: the bucket hkmail-backup writes to; nothing restored"
+        )
+    snapshots = json.loads(out.stdout or "[]")
+    if not snapshots:
+        raise DrillRefused(
+            f"--backup-bucket: {d.repository} holds no snapshot; allowed: a bucket with at least "
+            "one nightly backup; nothing restored"
+        )
+    snap: dict[str, Any] = max(snapshots, key=lambda s: str(s["time"]))
+    return snap
+
+
+def _digest(data: bytes) -> str:
+    return hashlib.sha256(data.replace(b"\r\n", b"\n")).hexdigest()
+
+
+def _message_id(data: bytes) -> str:
+    head = data.replace(b"\r\n", b"\n").split(b"\n\n", 1)[0]
+    m = re.search(rb"^message-id:[ \t]*(.*(?:\n[ \t].*)*)", head, re.I | re.M)
+    return " ".join(m.group(1).decode("utf-8", "replace").split()) if m else ""
+
+
+def _keywords(box: Path) -> dict[str, bytes]:
+    """dovecot-keywords: '<index> <keyword>' lines; the index is the letter a.. in file names."""
+    out: dict[str, bytes] = {}
+    path = box / "dovecot-keywords"
+    if path.exists():
+        for line in path.read_bytes().splitlines():
+            n, _, name = line.partition(b" ")
+            if n.isdigit() and int(n) < 26 and name:
+                out[chr(ord("a") + int(n))] = name
+    return out
+
+
+def read_maildir(root: Path) -> dict[str, list[Message]]:
+    """folder -> messages of a restored Maildir++ (Dovecot's layout, '/' as the separator)."""
+    folders: dict[str, list[Message]] = {}
+    dirs = [("INBOX", root)] + [
+        (imap_utf7.decode(p.name[1:].encode()).replace(".", "/"), p)
+        for p in sorted(root.iterdir())
+        if p.is_dir() and p.name.startswith(".") and (p / "cur").is_dir()
+    ]
+    for name, box in dirs:
+        keywords = _keywords(box)
+        msgs = []
+        for sub in ("cur", "new"):
+            for f in sorted((box / sub).iterdir()) if (box / sub).is_dir() else []:
+                info = f.name.split(":2,", 1)[1] if ":2," in f.name else ""
+                flags = {MAILDIR_FLAGS[c] for c in info if c in MAILDIR_FLAGS}
+                flags |= {keywords[c] for c in info if c in keywords}
+                data = f.read_bytes()
+                msgs.append(Message(_digest(data), _message_id(data), frozenset(flags),
+                                    int(f.stat().st_mtime)))  # fmt: skip
+        folders[name] = msgs
+    return folders
+
+
+def read_live(client: Any) -> dict[str, list[Message]]:
+    """folder -> messages of the live mailbox (read-only: EXAMINE and BODY.PEEK)."""
+    out: dict[str, list[Message]] = {}
+    for folder in list_folders(client):
+        if not folder.selectable:
+            continue
+        client.select_folder(folder.name, readonly=True)
+        uids = client.search(["ALL"])
+        msgs = []
+        for i in range(0, len(uids), FETCH_BATCH):
+            got = client.fetch(uids[i : i + FETCH_BATCH], ["FLAGS", "INTERNALDATE", "BODY.PEEK[]"])
+            for data in got.values():
+                body = data[b"BODY[]"]
+                flags = frozenset(f for f in data[b"FLAGS"] if f != b"\\Recent")
+                stamp = int(data[b"INTERNALDATE"].timestamp())
+                msgs.append(Message(_digest(body), _message_id(body), flags, stamp))
+        out[folder.name] = msgs
+    return out
+
+
+def _label(m: Message) -> str:
+    when = dt.datetime.fromtimestamp(m.stamp, dt.UTC).isoformat(timespec="seconds")
+    return f"{m.message_id or 'no Message-ID'} ({when})"
+
+
+def compare(
+    restored: Mapping[str, Sequence[Message]],
+    live: Mapping[str, Sequence[Message]],
+    snapshot_at: dt.datetime,
+) -> Outcome:
+    o = Outcome(folders=len(restored))
+    cutoff = int(snapshot_at.timestamp())
+    for folder in sorted(set(restored) | set(live)):
+        left = list(live.get(folder, []))
+        o.live += len(left)
+        for m in restored.get(folder, []):
+            o.restored += 1
+            same = next((x for x in left if x.digest == m.digest), None)
+            if same is None:
+                other = next(
+                    (x for x in left if m.message_id and x.message_id == m.message_id), None
+                )
+                if other is None:
+                    o.problems.append(f"{folder}: {_label(m)} restored, not in the live mailbox")
+                else:
+                    left.remove(other)
+                    o.problems.append(f"{folder}: {_label(m)} differs from the live message")
+                continue
+            left.remove(same)
+            if same.flags != m.flags:
+                o.problems.append(
+                    f"{folder}: {_label(m)} flags differ: backup {_flags(m.flags)}, live "
+                    f"{_flags(same.flags)}"
+                )
+            if abs(same.stamp - m.stamp) > 1:
+                o.problems.append(
+                    f"{folder}: {_label(m)} internal date differs: live {_label(same)}"
+                )
+        for x in left:
+            if x.stamp > cutoff:
+                o.newer += 1
+            else:
+                o.problems.append(
+                    f"{folder}: {_label(x)} in the live mailbox before the snapshot, not in the "
+                    "backup"
+                )
+    return o
+
+
+def _flags(flags: frozenset[bytes]) -> str:
+    return " ".join(sorted(f.decode() for f in flags)) or "(none)"
+
+
+def _key(at: dt.datetime, user: str) -> str:
+    safe = re.sub(r"[^A-Za-z0-9.@_-]", "_", user)
+    return f"{DRILL_PREFIX}{at:%Y/%m/%d/%Y%m%dT%H%M%S.%fZ}-{safe}.json"
+
+
+def _time(text: str) -> dt.datetime:
+    """restic's snapshot time (nanoseconds, a zone offset) as a datetime."""
+    return dt.datetime.fromisoformat(re.sub(r"(\.\d{6})\d+", r"\1", text.replace("Z", "+00:00")))
+
+
+def _inspect(d: Drill, snapshot: Mapping[str, Any], scratch: Path) -> Outcome:
+    """Restore the mailbox from ``snapshot`` into ``scratch`` and compare it with the live one."""
+    out = _restic(d, "restore", str(snapshot["id"]), "--target", str(scratch),
+                  "--include", d.maildir, "--verify")  # fmt: skip
+    if out.returncode != 0:
+        last = (out.stderr.strip().splitlines() or ["no message"])[-1]
+        return Outcome(problems=[f"restic restore exit {out.returncode}: {last[:300]}"])
+    box = scratch / d.maildir.lstrip("/")
+    if not box.is_dir():
+        return Outcome(problems=[f"{d.maildir} is not in snapshot {snapshot['short_id']}"])
+    restored = read_maildir(box)
+    client = connect(d.server, d.user, d.password, d.cafile, 300.0)
+    try:
+        live = read_live(client)
+    finally:
+        logout(client)
+    return compare(restored, live, _time(str(snapshot["time"])))
+
+
+def run(d: Drill, store: S3) -> tuple[dict[str, Any], str]:
+    """The drill, and its record put under drills/ of ``store``'s bucket: (record, key)."""
+    try:
+        client = connect(d.server, d.user, d.password, d.cafile, 60.0)
+    except CopyError as exc:
+        raise DrillRefused(
+            f"--user: {d.user} has no mailbox on {d.server} that accepts the log-in ({exc}); "
+            "allowed: an existing mailbox; nothing restored or recorded"
+        ) from None
+    logout(client)
+    snapshot = newest_snapshot(d)
+    started = dt.datetime.now(dt.UTC)
+    t0 = time.monotonic()
+    scratch = Path(tempfile.mkdtemp(prefix="hkmail-drill-"))
+    try:
+        outcome = _inspect(d, snapshot, scratch)
+    except (CopyError, IMAPClientError, OSError) as exc:
+        outcome = Outcome(problems=[f"the drill stopped: {exc}"])
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)  # a copy of the mail: never left behind
+    record = {
+        "kind": "hk-mail restore drill",
+        "at": started.isoformat(timespec="seconds"),
+        "durationSeconds": round(time.monotonic() - t0, 1),
+        "operator": d.operator,
+        "machine": {"host": socket.gethostname(), "user": getpass.getuser()},
+        "mailbox": d.user,
+        "server": str(d.server),
+        "repository": d.repository,
+        "snapshot": {
+            "id": snapshot.get("short_id"),
+            "fullId": snapshot.get("id"),
+            "time": _time(str(snapshot["time"])).astimezone(dt.UTC).isoformat(timespec="seconds"),
+            "hostname": snapshot.get("hostname"),
+        },
+        "folders": outcome.folders,
+        "restoredMessages": outcome.restored,
+        "liveMessages": outcome.live,
+        "newerThanSnapshot": outcome.newer,
+        "problemCount": len(outcome.problems),
+        "problems": outcome.problems[:MAX_LISTED],
+        "verdict": "FAIL" if outcome.problems else "PASS",
+    }
+    data = json.dumps(record, indent=2, ensure_ascii=False).encode()
+    key = _key(started, d.user)
+    store.put(key, data, {"sha256": hashlib.sha256(data).hexdigest()}, "application/json")
+    return record, key
