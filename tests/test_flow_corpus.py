@@ -12,8 +12,9 @@ from tests.support import REPO
 CORPUS = REPO / "tests" / "flow_corpus"
 PROGRAMS = programs(CORPUS)
 # 1 direction, 2 reads, 3 hosts without a region, 4 MIME multipart user data, 5 unknown
-# destinations, 6 region fields named *Name, 7 DNS routing lines
-CLASSES = {1, 2, 3, 4, 5, 6, 7}
+# destinations, 6 region fields named *Name, 7 DNS routing lines, 8 environments given as one
+# JSON string (SAE envs)
+CLASSES = {1, 2, 3, 4, 5, 6, 7, 8}
 
 
 @pytest.fixture(scope="session")

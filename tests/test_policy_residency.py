@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import gzip
+import json
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from tests.policy_fixtures import UNKNOWN, Diag, PackClient, Res
+from tests.policy_fixtures import UNKNOWN, Diag, PackClient, Res, secret
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "policies"))
 
@@ -455,3 +456,91 @@ def test_sending_parts_of_script_lines_are_reported(
     msgs = [d.message for d in diags if d.policy == "residency-unknown-recipient"]
     assert len(msgs) == (1 if reported else 0), (script, diags)
     assert all("drop.partner.example" in m for m in msgs), msgs
+
+
+# --- environments given as one JSON string (issue 18: SAE `envs`) ---------------------------------
+
+SAE = "alicloud:sae/application:Application"
+
+
+def sae(envs: Any) -> Res:
+    return ali(SAE, {"appName": "a", "packageType": "Image", "replicas": 1, "envs": envs})
+
+
+def by_rule(diags: list[Diag]) -> dict[str, list[str]]:
+    out: dict[str, list[str]] = {}
+    for d in diags:
+        if d.policy.startswith("residency-"):
+            out.setdefault(f"{d.policy}/{d.level}", []).append(d.message)
+    return out
+
+
+def test_json_environment_is_judged_variable_by_variable(pack: PackClient) -> None:
+    """The SAE `envs` string is decoded (field_roles.json form `json`) and each variable judged as
+    a map environment's is, the finding naming the variable; a value kept in a ConfigMap
+    (`valueFrom`) and a variable named for a read are not reported."""
+    envs = [
+        {"name": "OPENAI_BASE_URL", "value": "https://dashscope.aliyuncs.com/compatible-mode/v1"},
+        {"name": "ALERTS", "value": "https://oapi.dingtalk.com/robot/send?access_token=x"},
+        {"name": "RESULTS", "value": "https://ingest.partner.example/v1"},
+        {"name": "PIP_INDEX_URL", "value": "https://pkgs.partner.example/simple/"},
+        {"name": "FROM_MAP", "valueFrom": {"configMapRef": {"configMapId": 7, "key": "k"}}},
+    ]
+    found = by_rule(pack.analyze(sae(json.dumps(envs))))
+    assert sorted(found) == [
+        "residency-data-sent/mandatory",
+        "residency-embedded-region/mandatory",
+        "residency-unknown-recipient/advisory",
+    ], found
+    [beijing] = found["residency-embedded-region/mandatory"]
+    assert "envs[OPENAI_BASE_URL] = " in beijing and "cn-beijing" in beijing, beijing
+    [ding] = found["residency-data-sent/mandatory"]
+    assert "envs[ALERTS]" in ding and "oapi.dingtalk.com" in ding, ding
+    [unknown] = found["residency-unknown-recipient/advisory"]
+    assert "environment variable RESULTS" in unknown and "ingest.partner.example" in unknown
+    assert "pkgs.partner.example" not in unknown, unknown
+    # the compliant twin: Hong Kong endpoint, the unknown host only in a read-named variable
+    quiet = [
+        {"name": "OPENAI_BASE_URL", "value": "https://cn-hongkong.dashscope.aliyuncs.com/v1"},
+        {"name": "PIP_INDEX_URL", "value": "https://pkgs.partner.example/simple/"},
+    ]
+    assert by_rule(pack.analyze(sae(json.dumps(quiet)))) == {}
+
+
+@pytest.mark.parametrize(
+    ("envs", "why"),
+    [
+        ('[{"name": "OUT", "value": "https://x.partner.example/"', "not valid JSON"),
+        ('{"OUT": "https://x.partner.example/"}', "the JSON is an object, not an array"),
+        ('[{"key": "OUT", "value": "https://x.partner.example/"}]', 'string "name"'),
+        ('[{"name": "OUT", "value": {"url": "https://x.partner.example/"}}]', "not a string"),
+        ('[{"name": "OUT"}]', 'has no "value"'),
+    ],
+)
+def test_json_environment_not_of_the_documented_shape_fails_closed(
+    pack: PackClient, envs: str, why: str
+) -> None:
+    """Not guessed at and not passed: reported (advisory) naming the input and the shape."""
+    found = by_rule(pack.analyze(sae(envs)))
+    assert list(found) == ["residency-unknown-recipient/advisory"], found
+    [msg] = found["residency-unknown-recipient/advisory"]
+    assert "envs does not decode to its documented shape" in msg and why in msg, msg
+    assert 'a JSON array of objects {"name": <string>, "value": <string>}' in msg, msg
+
+
+def test_json_environment_hosts_are_still_read_when_malformed(pack: PackClient) -> None:
+    """A malformed string still has its text read as a whole: a Beijing host in it blocks."""
+    found = by_rule(pack.analyze(sae('{"BASE": "https://dashscope.aliyuncs.com/v1"}')))
+    assert sorted(found) == [
+        "residency-embedded-region/mandatory",
+        "residency-unknown-recipient/advisory",
+    ], found
+
+
+def test_secret_json_environment_is_judged_without_showing_it(pack: PackClient) -> None:
+    envs = json.dumps([{"name": "OUT", "value": "https://dashscope.aliyuncs.com/v1?key=s3cr3t"}])
+    diags = pack.analyze(sae(secret(envs)))
+    found = by_rule(diags)
+    assert "residency-embedded-region/mandatory" in found, found
+    assert all("s3cr3t" not in d.message for d in diags), diags
+    assert "envs[OUT] = [secret]" in found["residency-embedded-region/mandatory"][0], found

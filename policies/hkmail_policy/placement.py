@@ -16,10 +16,10 @@ import threading
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
-from . import commands, endpoints, regions
+from . import commands, endpoints, envjson, regions
 from .coverage import not_outbound_paths, region_paths
 from .model import Resource
-from .values import Leaf, leaves, texts, under
+from .values import Leaf, texts, under
 
 _SPLIT = re.compile(r"[,;\s]+")
 # A path segment holding words for people, not configuration: region words there (a tag
@@ -159,7 +159,8 @@ def _sending_lines(text: str) -> str:
 
 
 def _scan(resource: Resource) -> Iterable[Mention]:
-    for leaf in leaves(resource.props):
+    # a JSON environment string is read variable by variable (envjson.py)
+    for leaf in envjson.expanded(resource.type, resource.props):
         if leaf.unknown or not isinstance(leaf.value, str) or not leaf.value:
             continue
         if _skipped(resource.type, leaf.shape):

@@ -32,9 +32,13 @@ NOT_COVERED: dict[str, str] = {
     "configuration line of cloud-config or a free-form config file, a command the pack does not "
     "list as one that sends, a host built at run time, a host a sending line names without a "
     "URL other than ssh / scp / sftp / rsync's user@host or host:path, nc's host and socat's "
-    "TCP:host:port, such as a mail recipient's domain), an environment given as a JSON string "
-    "(SAE / EDAS `envs`), a variable named for a read that is in fact written to, and where a "
-    "located host's operator keeps the data behind its API.",
+    "TCP:host:port, such as a mail recipient's domain), a variable named for a read that is in "
+    "fact written to, and where a located host's operator keeps the data behind its API. "
+    "Environments given as one JSON string are decoded where the SDK documents the shape (SAE "
+    "`envs`, hkmail_policy/envjson.py; one not of that shape is reported); not decoded: a "
+    "variable whose value an SAE `valueFrom` takes from a ConfigMap (the ConfigMap's `data` is "
+    "read only as text, not as variables), a string environment whose format the SDK does not "
+    "publish (EHPC JobTemplate `variables`), and one not known before apply.",
     "residency-no-hk-service": "Services not listed in hkmail_policy/endpoints.py; where a hosted "
     "suite (Alibaba Mail, Tencent Exmail) keeps mailboxes (residency-mail-storage judges the MX "
     "that hands mail to it).",

@@ -23,7 +23,13 @@ It also lists the environment-variable inputs of functions and containers (`envi
 code reads the addresses it sends data to. From the schema: an input named for the environment
 (ENV_INPUT) that is a map of names to values (`map`: FC `environmentVariables`, SCF
 `environment`), or a list of objects with a name and a value (`pairs`: ECI
-`containers[].environmentVars[]` with `key`/`value`, TSF `envs[]` with `name`/`value`).
+`containers[].environmentVars[]` with `key`/`value`, TSF `envs[]` with `name`/`value`), or a
+string whose SDK docs give a JSON shape (`json`: JSON_ENVIRONMENTS, each with its docstring; the
+generator fails when the input is gone). Every string input of both SDKs whose name or docstring
+speaks of environment variables was read for this (pulumi-alicloud 4.0.0,
+tencentcloud-iac-pulumi 0.2.3): SAE `Application.envs` is the only one documented as JSON; EHPC
+`JobTemplate.variables` is documented only as "The Job of the Environment Variable." (no format
+published), so it is not decoded; EDAS `K8sApplication.envs` is a map in the SDK (`map`).
 
     python policies/tools/field_roles.py            # rewrite hkmail_policy/field_roles.json
     python policies/tools/field_roles.py --check    # exit 1 if the data file is stale
@@ -104,6 +110,19 @@ ENV_INPUT = re.compile(
 )
 
 
+# Environment inputs given as one JSON-encoded string: (type, path) -> (the documented shape as
+# {"name": key of the variable's name, "value": key of its value, "reference": key of a
+# reference to a value kept elsewhere}, the SDK docstring and the API doc that say so).
+JSON_ENVIRONMENTS: dict[tuple[str, str], tuple[dict[str, str], str]] = {
+    ("alicloud:sae/application:Application", "envs"): (
+        {"name": "name", "value": "value", "reference": "valueFrom"},
+        'Container environment variable parameters. For example,`[{"name":"envtmp","value":"0"}]`'
+        " (pulumi-alicloud 4.0.0 sae/application.py); SAE API DeployApplication `Envs`: a name "
+        "with a `value`, or a `valueFrom` {configMapRef: {configMapId, key}} naming a key of an "
+        "SAE ConfigMap"),
+}  # fmt: skip
+
+
 def _words(segment: str) -> list[str]:
     return [w.lower().removesuffix("s") for w in _WORDS.findall(segment.rstrip("[]"))]
 
@@ -154,6 +173,9 @@ def environments(every: dict[str, set[str]]) -> dict[str, dict[str, dict[str, st
                 name = next((n for n in ("key", "name") if f"{p}.{n}" in paths), None)
                 if name is not None:
                     out.setdefault(token, {})[p] = {"form": "pairs", "name": name, "value": "value"}
+    for (token, path), (keys, doc) in JSON_ENVIRONMENTS.items():
+        assert path in every.get(token, set()), f"{token} {path} is not an input any more"
+        out.setdefault(token, {})[path] = {"form": "json", **keys, "doc": doc}
     return out
 
 

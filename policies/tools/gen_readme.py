@@ -223,7 +223,8 @@ MAINTAINING = """\
   declarations, the verdict), `commands.py` (boot-script lines that only read), `regions.py`
   (region vocabulary: ids, numeric ids, short codes, region groups), `endpoints.py` (service
   hosts), `placement.py` (judging a region-bearing value; scanning values, decoded, for regions
-  and hosts), `values.py` (walking inputs, decoding base64 / gzip+base64 / MIME multipart),
+  and hosts), `envjson.py` (environments given as one JSON string, decoded into variables),
+  `values.py` (walking inputs, decoding base64 / gzip+base64 / MIME multipart),
   `coverage.py` (the generated region map, field roles and service defaults), `approvals.py`
   (approved records: approvers, dates, reference), `exemptions.py` (scope, matching),
   `config.py` (config checking), `pack.py` (the pulumi_policy adapter; a rule's `types` say
@@ -244,7 +245,9 @@ program hands the engine, and nothing else. Plainly, it cannot see:
   party's host name (`relayhost = [203.0.113.5]`, `backup.example.net`) is not located: nothing
   offline says in which country it answers: where such a host receives data (a webhook,
   callback or sink input, any environment variable of a function or container not named for a
-  read, or a command line of a script that can send and does not only read) it is reported as
+  read (an SAE `envs` JSON string is decoded and read variable by variable; one that is not the
+  documented `[{"name", "value"}]` array is itself reported), or a command line of a script that
+  can send and does not only read) it is reported as
   advisory (`residency-unknown-recipient`) with the way to declare it; elsewhere (configuration
   lines, free text) it is not. An input that
   receives data (webhook, callback, sink endpoint; `field_roles.json`) whose value is not known

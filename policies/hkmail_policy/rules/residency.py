@@ -6,7 +6,7 @@ import re
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
-from .. import commands, endpoints, envnames, flows, regions
+from .. import commands, endpoints, envjson, envnames, flows, regions
 from ..controls import RESIDENCY
 from ..coverage import (
     conditional_roles,
@@ -377,7 +377,11 @@ _URL_HOST = re.compile(r"(?i)\b(?:https?|smtps?|wss?)://(?:[^@/\s]*@)?([a-z0-9.-
 def _env_var(resource: Resource, leaf: Leaf) -> str | None:
     """The variable's name when `leaf` is the value of an environment variable of a function or
     container (field_roles.json `environments`, from the SDK schemas), else None."""
+    if isinstance(leaf, envjson.EnvLeaf):
+        return leaf.var  # a variable decoded from a JSON environment string
     for path, env in environment_inputs(resource.type).items():
+        if env["form"] == "json":
+            continue  # its raw text is no variable: envjson.expanded reads it
         if env["form"] == "map":
             if leaf.shape.startswith(path + "."):
                 return leaf.shape[len(path) + 1 :]
@@ -435,8 +439,18 @@ def _located(host: str) -> bool:
 def check_unknown_recipient(resource: Resource, ctx: Context) -> Iterable[Finding]:
     """A webhook, callback or sink endpoint, an environment variable of a function or container,
     or a sending line of a script (user data, commands) naming a host that no table locates:
-    reported (advisory), with the way to declare it."""
-    for leaf in leaves(resource.props):
+    reported (advisory), with the way to declare it. A JSON environment string (SAE `envs`) is
+    read variable by variable; one not of its documented shape is reported, not passed."""
+    for bad in envjson.problems(resource.type, resource.props):
+        yield violation(
+            resource, bad.leaf,
+            f"{bad.leaf.path} does not decode to its documented shape ({bad.problem}), so its "
+            "variables cannot be judged one by one as "
+            "the receivers of data they may name (its text as a whole is still read for region "
+            "ids and known hosts)",
+            f"{bad.shape}, as the SDK documents {bad.leaf.path}",
+        )  # fmt: skip
+    for leaf in envjson.expanded(resource.type, resource.props):
         if leaf.unknown or not isinstance(leaf.value, str):
             continue
         if "://" not in leaf.value and len(leaf.value) < 40:
@@ -689,8 +703,10 @@ RULES = (
         description="A host that neither the host table nor a region id in its name locates, "
         "named where data is sent: a webhook, callback or sink endpoint input; any environment "
         "variable of a function or container (the schemas' environment inputs, maps and "
-        "key/value lists; a variable whose name has a whole word of reading, such as mirror or "
-        "registry, and no word of sending, such as report, hook or upload, excepted); "
+        "key/value lists, and one JSON string of them where the SDK documents its shape, SAE envs, "
+        "read variable by variable, a string not of that shape being reported; a variable whose "
+        "name has a whole word of reading, such as mirror or registry, and no word of sending, "
+        "such as report, hook or upload, excepted); "
         "a command line of a script (user data, command content, decoded) with a command that "
         "can send (curl, wget, ossutil, rclone, restic, ssh, scp, nc, sendmail, ...) and does "
         "not only read, in any part of a pipeline or chain and after wrappers such as env, "
