@@ -27,7 +27,7 @@ from hkmail.mailserver.journal import DRILL_PREFIX
 from tests.archive_support import ARCHIVE_BUCKET, ARCHIVIST, Journal, deliver
 from tests.mailserver_support import DOMAIN, HOST, PASSWORDS, MailServer
 from tests.support import require_tool
-from toolchain import archive
+from toolchain import archive, archive_drill
 
 pytestmark = pytest.mark.integration
 
@@ -236,3 +236,56 @@ def test_a_wrong_repository_password_is_refused(
     err = capsys.readouterr().err
     assert "--password-file: the repository password does not open s3:" in err, err
     assert env.drills() == before
+
+
+def test_a_drill_fails_when_the_backup_itself_is_damaged(
+    env: Env, keys: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Every data pack of the repository overwritten (a new version) with bytes flipped: the
+    restored data cannot match the snapshot, and the drill FAILS instead of trusting it."""
+    c = env.journal.store.client()
+    packs = env.journal.store.keys(ARCHIVE_BUCKET, "backup/data/")
+    assert packs
+    original = {k: c.get_object(Bucket=ARCHIVE_BUCKET, Key=k)["Body"].read() for k in packs}
+    before = set(env.drills())
+    try:
+        for k, data in original.items():
+            middle = len(data) // 2
+            damaged = data[:middle] + bytes(b ^ 0xFF for b in data[middle : middle + 64])
+            c.put_object(Bucket=ARCHIVE_BUCKET, Key=k, Body=damaged + data[middle + 64 :])
+        assert archive.main(env.args()) == 1
+        out, err = capsys.readouterr()
+        assert "archive drill: FAIL: " in out, out + err
+    finally:  # the repository as it was, for the drills after this one
+        for k, data in original.items():
+            c.put_object(Bucket=ARCHIVE_BUCKET, Key=k, Body=data)
+    [key] = set(env.drills()) - before
+    record = env.record(key)
+    assert record["verdict"] == "FAIL" and record["problemCount"] >= 1, record
+    assert "restic restore exit" in record["problems"][0], record
+
+
+def test_the_comparison_names_a_message_whose_content_differs() -> None:
+    """The rule itself: same Message-ID, other bytes is 'differs'; a live message newer than the
+    snapshot is counted, not judged; one restored and gone from the live mailbox is named."""
+    snap = dt.datetime(2026, 12, 7, 2, 30, tzinfo=dt.UTC)
+    t = int(snap.timestamp())
+    seen = frozenset({b"\\Seen"})
+    restored = {
+        "INBOX": [
+            archive_drill.Message("aa", "<a@x>", seen, t - 100),
+            archive_drill.Message("bb", "<b@x>", seen, t - 50),
+        ]
+    }
+    live = {
+        "INBOX": [
+            archive_drill.Message("a2", "<a@x>", seen, t - 100),
+            archive_drill.Message("cc", "<c@x>", frozenset(), t + 60),
+        ]
+    }
+    o = archive_drill.compare(restored, live, snap)
+    assert (o.restored, o.live, o.newer) == (2, 2, 1)
+    assert o.problems == [
+        "INBOX: <a@x> (2026-12-07T02:28:20+00:00) differs from the live message",
+        "INBOX: <b@x> (2026-12-07T02:29:10+00:00) restored, not in the live mailbox",
+    ]
