@@ -208,6 +208,11 @@ def test_a_drill_fails_when_the_restored_copy_and_the_live_mailbox_disagree(
         ((), ARCHIVIST, f"--user: '{ARCHIVIST}' is not valid; allowed: the log-in, local@domain"),
         (("--backup-bucket", EMPTY_BUCKET), LOGIN, "--backup-bucket: no restic repository at s3:"),
         (("--password-file", "/nonexistent/pw"), LOGIN, "--password-file: /nonexistent/pw cannot"),
+        (
+            ("--maildir-root", "/srv/mail"),
+            LOGIN,
+            "--maildir-root: /srv/mail/hkmail.test/archivist/",
+        ),
     ],
 )
 def test_bad_input_is_refused_and_nothing_is_recorded(

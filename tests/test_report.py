@@ -520,3 +520,16 @@ def test_the_components_own_journal_policy_counts_as_protecting() -> None:
     policy = json.dumps(journal_delete_denial("1250000000", "hkmail-archive-1250000000"))
     assert _denies_delete(policy, "journal/")
     assert not _denies_delete(policy, "backup/")
+
+
+def test_the_reports_server_paths_are_the_servers() -> None:
+    """The report names the server's paths and bucket prefixes without importing the library's
+    server code; they must stay the ones the server renders and writes."""
+    from hkmail.mailserver import backup, journal
+    from toolchain import report_archive as ra
+
+    assert (ra.JOURNAL_SETTINGS, ra.BACKUP_SETTINGS) == (journal.JOURNAL_CONF, backup.BACKUP_CONF)
+    assert (ra.SPOOL_STATUS_PREFIX, ra.DRILL_PREFIX) == (
+        journal.SPOOL_STATUS_PREFIX,
+        journal.DRILL_PREFIX,
+    )

@@ -342,7 +342,7 @@ def parser() -> argparse.ArgumentParser:
         type=float,
         default=archive_status.MAX_STATUS_AGE_MINUTES,
         help="exit 1 when the server's newest journal spool status is older, or there is none "
-        f"(default {archive_status.MAX_STATUS_AGE_MINUTES:g}: it is published every 10 min)",
+        f"(default {archive_status.MAX_STATUS_AGE_MINUTES:g}: three publications missed)",
     )
     h.add_argument(
         "--max-spool-age-minutes",

@@ -398,6 +398,14 @@ def run(d: Drill, store: S3) -> tuple[dict[str, Any], str]:
         ) from None
     logout(client)
     snapshot = newest_snapshot(d)
+    roots = [str(p).rstrip("/") for p in snapshot.get("paths") or []]
+    if not any(d.maildir.startswith(root + "/") for root in roots):
+        # A typo here is the operator's, not the backup's: refused, not recorded as a FAIL.
+        raise DrillRefused(
+            f"--maildir-root: {d.maildir} is not under the paths snapshot "
+            f"{snapshot.get('short_id')} backed up ({', '.join(roots) or 'none'}); allowed: the "
+            "mail store's path on the server; nothing restored or recorded"
+        )
     started = dt.datetime.now(dt.UTC)
     t0 = time.monotonic()
     scratch = Path(tempfile.mkdtemp(prefix="hkmail-drill-"))

@@ -15,12 +15,11 @@ import hashlib
 import json
 from typing import Any, Final
 
-from hkmail.mailserver.journal import DRILL_PREFIX, SPOOL_STATUS_PREFIX
+from hkmail.mailserver.journal import DRILL_PREFIX, SPOOL_STATUS_EVERY, SPOOL_STATUS_PREFIX
 from hkmail.mailserver.s3 import S3
 
-# The uploader publishes every 10 minutes (journal.SPOOL_STATUS_EVERY): three missed
-# publications are an alarm, not one late one.
-MAX_STATUS_AGE_MINUTES: Final = 30.0
+# Three missed publications of the uploader's spool status are an alarm, not one late one.
+MAX_STATUS_AGE_MINUTES: Final = 3 * SPOOL_STATUS_EVERY / 60
 # Its backoff tops out at 5 minutes: a message still waiting after an hour means the bucket has
 # been out of reach (or refusing) for most of that hour.
 MAX_SPOOL_AGE_MINUTES: Final = 60.0

@@ -37,6 +37,10 @@ JOURNAL_MILTER_UNIT: Final = "/etc/systemd/system/hkmail-journal-milter.service"
 BACKUP_SETTINGS: Final = "/etc/hkmail/backup.json"
 BACKUP_TIMER: Final = "/etc/systemd/system/hkmail-backup.timer"
 SECRETS_SETTINGS: Final = "/etc/hkmail/secrets.json"
+# Where the server publishes its spool status and drills are recorded, in the archive bucket
+# (hkmail.mailserver.journal SPOOL_STATUS_PREFIX / DRILL_PREFIX).
+SPOOL_STATUS_PREFIX: Final = "status/journal-spool/"
+DRILL_PREFIX: Final = "drills/"
 #: the keys of what ``scripts/archive health`` prints (toolchain.archive.health)
 HEALTH_KEYS: Final = ("bucket", "newestObject", "newestReceivedAt", "messagesPerDay")
 NOT_OBSERVED: Final = "not observed by a plan"
@@ -302,7 +306,7 @@ def _spool_text(health: Health | None, bucket: str) -> str:
     spool = doc["spool"]
     if spool is None:
         return (
-            f"not observed: the server published no spool status to {bucket}/status/journal-spool/ "
+            f"not observed: the server published no spool status to {bucket}/{SPOOL_STATUS_PREFIX} "
             f"(checked {doc.get('checkedAt', '?')}) — from {source}"
         )
     n = spool.get("spoolDepth")
@@ -334,7 +338,7 @@ def _drill_text(health: Health | None, bucket: str) -> str:
         return f"{NOT_OBSERVED}: {source} is for bucket {doc['bucket']!r}, not {bucket!r}"
     drill = doc["drill"]
     if drill is None:
-        return f"last restore drill: none on record in {bucket}/drills/ — from {source}"
+        return f"last restore drill: none on record in {bucket}/{DRILL_PREFIX} — from {source}"
     snapshot = drill.get("snapshot") or {}
     line = (
         f"last restore drill: {drill['at']}, {drill.get('verdict')}, "
