@@ -297,10 +297,12 @@ def _minutes(start: object, end: object) -> str:
 
 def _spool_text(health: Health | None, bucket: str) -> str:
     """The spool as the server last published it into the bucket, as of the health check."""
-    if health is None or "spool" not in health.doc:
+    if health is None:
         return f"{NOT_OBSERVED} (give --archive-health FILE from `scripts/archive health`)"
     doc = health.doc
     source = f"{health.path.name} sha256:{health.sha256[:16]}"
+    if "spool" not in doc:
+        return f"not observed: {source} has no spool (printed by an older `scripts/archive health`)"
     if doc["bucket"] != bucket:
         return f"{NOT_OBSERVED}: {source} is for bucket {doc['bucket']!r}, not {bucket!r}"
     spool = doc["spool"]
@@ -330,10 +332,12 @@ def _spool_text(health: Health | None, bucket: str) -> str:
 
 def _drill_text(health: Health | None, bucket: str) -> str:
     """The newest restore drill's record (``scripts/archive drill``) in the archive bucket."""
-    if health is None or "drill" not in health.doc:
+    if health is None:
         return f"{NOT_OBSERVED} (give --archive-health FILE from `scripts/archive health`)"
     doc = health.doc
     source = f"{health.path.name} sha256:{health.sha256[:16]}"
+    if "drill" not in doc:
+        return f"not observed: {source} has no drill (printed by an older `scripts/archive health`)"
     if doc["bucket"] != bucket:
         return f"{NOT_OBSERVED}: {source} is for bucket {doc['bucket']!r}, not {bucket!r}"
     drill = doc["drill"]
