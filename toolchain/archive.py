@@ -290,8 +290,9 @@ def _env_credentials() -> Credentials:
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="scripts/archive",
-        description="Find and export journaled mail from the Hong Kong archive bucket; restore a "
-        "mailbox into the live server.",
+        description="Find and export journaled mail from the Hong Kong archive bucket; check the "
+        "journal's, the backup's and the restore drills' health; restore a mailbox into the live "
+        "server; drill a restore from the backup.",
     )
     sub = p.add_subparsers(dest="command", required=True)
     for name, help_text in (
@@ -314,7 +315,11 @@ def parser() -> argparse.ArgumentParser:
             s.add_argument("--output", required=True, type=Path, help="a new or empty directory")
         else:
             s.add_argument("--json", action="store_true", help="the manifest entries as JSON")
-    h = sub.add_parser("health", help="journal objects per day and the newest one")
+    h = sub.add_parser(
+        "health",
+        help="journal objects per day and the newest one, the server's spool status, the "
+        "newest restore drill (and backup snapshot); exit 1 with ALARM lines",
+    )
     h.add_argument("--cloud", required=True, choices=CLOUDS, help="where the bucket is")
     h.add_argument("--bucket", required=True, help="the archive bucket (COS: name-APPID)")
     h.add_argument("--endpoint", help="S3 endpoint URL (default: the cloud's Hong Kong endpoint)")
