@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from imapclient import imap_utf7  # type: ignore[import-untyped]
 
 from hkmail.mailserver.backup import BACKUP_CONF, BACKUP_PASSWORD, BACKUP_RUN
 from hkmail.mailserver.journal import DRILL_PREFIX
@@ -33,6 +34,8 @@ pytestmark = pytest.mark.integration
 
 LOGIN = f"{ARCHIVIST}@{DOMAIN}"
 EMPTY_BUCKET = "hkmail-drill-no-backup"
+# A nested, non-ASCII folder: on disk Dovecot's Maildir++ name in modified UTF-7.
+FOLDER = "項目/2026"
 
 
 @dataclass
@@ -88,10 +91,15 @@ def env(mail_server: MailServer, tmp_path_factory: pytest.TempPathFactory) -> It
     for mid in mids:
         assert mail_server.fetch(ARCHIVIST, mid, timeout=120), mail_server.log()
     imap = e.imap()
-    try:  # a flag the backup must keep
+    try:  # a flag the backup must keep, and a folder of its own with one message
         imap.select("INBOX")
         _, data = imap.search(None, "HEADER", "Message-ID", mids[0])
         imap.store(data[0].split()[0], "+FLAGS", "\\Flagged")
+        wire = '"' + imap_utf7.encode(FOLDER).decode() + '"'
+        imap.create(wire)
+        raw = f"Subject: filed\r\nMessage-ID: <{uuid.uuid4()}@drill.test>\r\n\r\nfiled\r\n"
+        when = imaplib.Time2Internaldate(dt.datetime(2024, 5, 6, 7, 8, 9, tzinfo=dt.UTC))
+        imap.append(wire, "(\\Seen \\Answered)", when, raw.encode())
     finally:
         imap.logout()
     journal.store.client().create_bucket(
@@ -145,6 +153,7 @@ def test_a_drill_passes_on_an_intact_backup_and_is_recorded(
     assert record["restoredMessages"] >= 3 and record["operator"] == "drill-test@ci", record
     assert record["mailbox"] == LOGIN and record["snapshot"]["id"], record
     assert record["liveMessages"] >= record["restoredMessages"]
+    assert record["scope"] == "every folder" and record["folders"] >= 2, record
     assert PASSWORDS[ARCHIVIST] not in json.dumps(record) + out
     # Kept under the bucket's retention, like the journal.
     head = env.journal.store.client().head_object(Bucket=ARCHIVE_BUCKET, Key=key)
@@ -154,6 +163,17 @@ def test_a_drill_passes_on_an_intact_backup_and_is_recorded(
     assert "drill" not in err, err
     # No copy of the mail is left behind on the operator's machine.
     assert not list(Path(tempfile.gettempdir()).glob("hkmail-drill-*"))
+
+
+def test_a_sample_drill_restores_and_compares_one_folder(
+    env: Env, keys: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    before = set(env.drills())
+    assert archive.main(env.args("--folder", FOLDER)) == 0, capsys.readouterr().err
+    [key] = set(env.drills()) - before
+    record = env.record(key)
+    assert (record["verdict"], record["scope"], record["folders"]) == ("PASS", [FOLDER], 1)
+    assert (record["restoredMessages"], record["liveMessages"]) == (1, 1), record
 
 
 def test_a_drill_fails_when_the_restored_copy_and_the_live_mailbox_disagree(
@@ -213,6 +233,7 @@ def test_a_drill_fails_when_the_restored_copy_and_the_live_mailbox_disagree(
             LOGIN,
             "--maildir-root: /srv/mail/hkmail.test/archivist/",
         ),
+        (("--folder", "Nope"), LOGIN, f"--folder: Nope not in {LOGIN}'s mailbox; allowed: "),
     ],
 )
 def test_bad_input_is_refused_and_nothing_is_recorded(

@@ -10,7 +10,7 @@ a manifest that proves they are the journal's (chain of custody).
                            [--max-drill-age-days 90]
     scripts/archive restore --source HOST --server hkmail:HOST --user NAME [--folder F] [--since D]
     scripts/archive drill --cloud alicloud --bucket NAME [--backup-bucket NAME] --password-file F
-                          --server hkmail:HOST --user local@domain [--operator NAME]
+                          --server hkmail:HOST --user local@domain [--folder F] [--operator NAME]
 
 Filters (all given must match): ``--address`` (From, To, Cc, the envelope sender or a
 recipient), ``--since``/``--until`` (UTC days the server received the message, inclusive),

@@ -111,6 +111,12 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         help="file of 'destination <user> <password>' lines, mode 600 (else "
         "HKMAIL_DESTINATION_PASSWORD)",
     )
+    d.add_argument(
+        "--folder",
+        action="append",
+        help="drill only this folder of the mailbox (repeatable; default all): a sample of a "
+        "large mailbox",
+    )
     d.add_argument("--operator", help="who runs the drill (default: user@machine)")
     d.add_argument(
         "--maildir-root",
@@ -128,6 +134,7 @@ class Drill:
     cafile: str | None
     operator: str
     maildir: str  # the mailbox's Maildir as the snapshot holds it
+    folders: tuple[str, ...] | None  # None: every folder
     restic: str
     env: Mapping[str, str]
     options: tuple[str, ...]
@@ -190,6 +197,7 @@ def from_args(
         cafile=args.server_cafile,
         operator=operator,
         maildir=f"{args.maildir_root.rstrip('/')}/{domain}/{local}/Maildir",
+        folders=tuple(args.folder) if args.folder else None,
         restic=restic,
         env=env,
         options=(
@@ -285,11 +293,11 @@ def read_maildir(root: Path) -> dict[str, list[Message]]:
     return folders
 
 
-def read_live(client: Any) -> dict[str, list[Message]]:
+def read_live(client: Any, only: Sequence[str] | None = None) -> dict[str, list[Message]]:
     """folder -> messages of the live mailbox (read-only: EXAMINE and BODY.PEEK)."""
     out: dict[str, list[Message]] = {}
     for folder in list_folders(client):
-        if not folder.selectable:
+        if not folder.selectable or (only is not None and folder.name not in only):
             continue
         client.select_folder(folder.name, readonly=True)
         uids = client.search(["ALL"])
@@ -368,10 +376,20 @@ def _time(text: str) -> dt.datetime:
     return dt.datetime.fromisoformat(re.sub(r"(\.\d{6})\d+", r"\1", text.replace("Z", "+00:00")))
 
 
+def folder_paths(maildir: str, folder: str) -> list[str]:
+    """The snapshot paths holding one folder of a Maildir++ (Dovecot: INBOX is the Maildir's own
+    cur/ and new/; another folder is '.' + its modified UTF-7 name, '/' written as '.')."""
+    if folder == "INBOX":
+        return [f"{maildir}/cur", f"{maildir}/new", f"{maildir}/dovecot-keywords"]
+    return [f"{maildir}/." + imap_utf7.encode(folder).decode().replace("/", ".")]
+
+
 def _inspect(d: Drill, snapshot: Mapping[str, Any], scratch: Path) -> Outcome:
     """Restore the mailbox from ``snapshot`` into ``scratch`` and compare it with the live one."""
-    out = _restic(d, "restore", str(snapshot["id"]), "--target", str(scratch),
-                  "--include", d.maildir, "--verify")  # fmt: skip
+    paths = [p for f in d.folders for p in folder_paths(d.maildir, f)] if d.folders else [d.maildir]
+    includes = [a for p in paths for a in ("--include", p)]
+    out = _restic(d, "restore", str(snapshot["id"]), "--target", str(scratch), *includes,
+                  "--verify")  # fmt: skip
     if out.returncode != 0:
         last = (out.stderr.strip().splitlines() or ["no message"])[-1]
         return Outcome(problems=[f"restic restore exit {out.returncode}: {last[:300]}"])
@@ -379,9 +397,11 @@ def _inspect(d: Drill, snapshot: Mapping[str, Any], scratch: Path) -> Outcome:
     if not box.is_dir():
         return Outcome(problems=[f"{d.maildir} is not in snapshot {snapshot['short_id']}"])
     restored = read_maildir(box)
+    if d.folders:
+        restored = {f: restored.get(f, []) for f in d.folders}
     client = connect(d.server, d.user, d.password, d.cafile, 300.0)
     try:
-        live = read_live(client)
+        live = read_live(client, d.folders)
     finally:
         logout(client)
     return compare(restored, live, _time(str(snapshot["time"])))
@@ -396,7 +416,16 @@ def run(d: Drill, store: S3) -> tuple[dict[str, Any], str]:
             f"--user: {d.user} has no mailbox on {d.server} that accepts the log-in ({exc}); "
             "allowed: an existing mailbox; nothing restored or recorded"
         ) from None
-    logout(client)
+    try:
+        have = [f.name for f in list_folders(client) if f.selectable]
+    finally:
+        logout(client)
+    unknown = [f for f in d.folders or () if f not in have]
+    if unknown:
+        raise DrillRefused(
+            f"--folder: {', '.join(unknown)} not in {d.user}'s mailbox; allowed: "
+            f"{', '.join(sorted(have))}; nothing restored or recorded"
+        )
     snapshot = newest_snapshot(d)
     roots = [str(p).rstrip("/") for p in snapshot.get("paths") or []]
     if not any(d.maildir.startswith(root + "/") for root in roots):
@@ -430,6 +459,7 @@ def run(d: Drill, store: S3) -> tuple[dict[str, Any], str]:
             "time": _time(str(snapshot["time"])).astimezone(dt.UTC).isoformat(timespec="seconds"),
             "hostname": snapshot.get("hostname"),
         },
+        "scope": list(d.folders) if d.folders else "every folder",
         "folders": outcome.folders,
         "restoredMessages": outcome.restored,
         "liveMessages": outcome.live,
