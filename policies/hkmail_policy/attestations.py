@@ -4,8 +4,9 @@ an exemption (approvals.py: requester, an approver from approvers.yaml, approved
 reference, expires at most maxLifetimeMonths later). Validated strictly when the pack starts: a
 bad file stops the pack.
 
-An attestation turns a "not published" (or outside) mail system into attested Hong Kong storage
-for as long as it is in date (flows.judge), and only for the stacks it names (`stacks:`, names or
+An attestation turns a "not published" (or outside) mail system, or a host data is sent to (a
+webhook, a regional service host named in a value), into attested Hong Kong storage for as long
+as it is in date (flows.judge), and only for the stacks it names (`stacks:`, names or
 globs; required, so that no entry silently covers every company's stack: `["*"]` says so
 explicitly); an expired one blocks again.
 """

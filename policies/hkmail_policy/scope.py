@@ -21,7 +21,8 @@ NOT_COVERED: dict[str, str] = {
     "residency-embedded-region": "Hosts it does not know (an IP address, a third party's domain), "
     "content fetched at run time (#include URLs, scripts from a bucket), encodings beyond base64, "
     "gzip+base64 (three layers) and MIME multipart; data carried by a read (a GET whose URL "
-    "holds data counts as a read).",
+    "holds data counts as a read); whether an attested host really keeps the data in Hong Kong "
+    "(an attestation is taken as filed, not verified).",
     "residency-read-elsewhere": "The read resources themselves: Pulumi's engine hands a "
     "Resource.get() (a ReadResource) to no analyzer, so the pack sees only its provider; what "
     "a read returns, which is judged where the program uses it.",

@@ -259,21 +259,45 @@ def check_cross_region_copy(resource: Resource, ctx: Context) -> Iterable[Findin
         yield from _judged(resource, leaf, flow, ctx)
 
 
+def _mention_flow(resource: Resource, m: Mention, ctx: Context) -> flows.Flow:
+    """What a region id or a regional service host named in a value sets up: data going there
+    (a service host is a system a vendor can attest; a bare region id is not)."""
+    if m.service:
+        where = m.region or "a region not recognisably Hong Kong"
+        dest = flows.Place(m.what, "outside", f"{m.service} host in {where}")
+    else:
+        dest = flows.region_place(m.what, ctx.allowed_regions())
+    return flows.Flow(
+        resource_place(resource, ctx), dest, "what the resource sends or keeps there",
+        f"{resource.describe()} input {m.leaf.path}{m.where()}",
+        "api-call" if m.service else "export",
+    )  # fmt: skip
+
+
 def check_embedded_region(resource: Resource, ctx: Context) -> Iterable[Finding]:
+    """Each region or regional service host a value names, judged by flows.judge: a host that an
+    attestation on file for the stack covers is shown as declared (advisory); the rest of the
+    value's mentions are one violation, as before."""
     by_leaf: dict[str, list[Mention]] = {}
     for m in mentions(resource, ctx.allowed_regions()):
         if m.kind == "regional":
             by_leaf.setdefault(m.leaf.path, []).append(m)
+    declarations = declarations_for(resource)
     for found in by_leaf.values():
         parts = []
         for m in found:
+            flow = _mention_flow(resource, m, ctx)
+            if m.service and flows.judge(flow, declarations, ctx.today).verdict == "declared":
+                yield from _judged(resource, m.leaf, flow, ctx)
+                continue
             if m.service:
                 where = m.region or "a region not recognisably Hong Kong"
                 parts.append(f"{m.service} host {m.what} ({where}){m.where()}")
             else:
                 parts.append(f"region {m.what}{m.where()}")
-        yield violation(resource, found[0].leaf, "value names " + "; ".join(parts),
-                        _allowed_text(ctx))  # fmt: skip
+        if parts:
+            yield violation(resource, found[0].leaf, "value names " + "; ".join(parts),
+                            _allowed_text(ctx))  # fmt: skip
 
 
 def _prefix_check(resource: Resource, ctx: Context, why: str) -> Iterable[Finding]:
@@ -586,13 +610,22 @@ RULES = (
         "StackReference output, an undecrypted secret). The source region of a copy or "
         "migration INTO the resource "
         "(ImageCopy.sourceRegionId, DTS source endpoint region) is where data comes from, not "
-        "placement, and is not judged; the destination is.",
+        "placement, and is not judged; the destination is. No attestation declares a finding "
+        "of this rule: an attestation is a vendor's written word that its system keeps the "
+        "data in Hong Kong, and here the program itself places the resource in another region "
+        "(the provider stores it there because the program says so), so no vendor statement "
+        "can make that placement Hong Kong; an attestation on file is not consulted.",
         severity="critical",
         enforcement="mandatory",
         remediation="Set the region input to cn-hongkong / ap-hongkong and zones to "
         "cn-hongkong-b/c/d or ap-hongkong-2/3 (Tencent numeric zone ids 3000xx, numeric region id "
         "5), not a region group; or drop the input where the service then uses the Hong Kong "
-        "provider's region (see residency-service-default for services that do not).",
+        "provider's region (see residency-service-default for services that do not). An "
+        "attestation cannot cover a placement: if the resource must be placed outside Hong Kong, "
+        "record that decision as a reviewed exemption in policies/exemptions.yaml for this "
+        "resource and rule (destination country and transfer safeguard, e.g. a contract with the "
+        "PCPD model clauses of 12 May 2022, in its reason and reference; reported as exempt, "
+        "never hidden), or move the resource out of this stack.",
         controls=RESIDENCY,
         check=check_resource_region,
         types=tuple(region_paths()),
@@ -627,11 +660,19 @@ RULES = (
         "(Tencent SES gz-smtp / sg-smtp.qcloudmail.com, the legacy OSS endpoint "
         "oss.aliyuncs.com = Hangzhou, API Gateway <id>.gz.apigw.tencentcs.com). Values are read "
         "decoded too: base64 and gzip+base64 user data, launch templates and command content. "
-        "Free text (names, descriptions, tags) is not placement and is not judged.",
+        "Free text (names, descriptions, tags) is not placement and is not judged. Each named "
+        "place is a flow judged by the one flow verdict (flows.judge): a service host that an "
+        "attestation on file for the stack covers (the vendor's written confirmation that what "
+        "it receives there is kept in Hong Kong) is shown as declared (advisory), as the flow "
+        "rules show theirs; a bare region id is never covered (an attestation names a system "
+        "or host, not a region: data sent to a region is in that region).",
         severity="high",
         enforcement="mandatory",
         remediation="Point endpoints, relays, ARNs and bucket references at Hong Kong resources "
-        "(cn-hongkong / ap-hongkong endpoints; Tencent SES Hong Kong is smtp.qcloudmail.com).",
+        "(cn-hongkong / ap-hongkong endpoints; Tencent SES Hong Kong is smtp.qcloudmail.com); or, "
+        "for a service host whose vendor confirms in writing that your data sent there is kept "
+        "in Hong Kong, file that as an attestation in policies/attestations.yaml (system: the "
+        "host, stacks: this stack); otherwise a reviewed exemption in policies/exemptions.yaml.",
         controls=RESIDENCY,
         check=check_embedded_region,
         config_schema=ALLOWED_REGIONS_SCHEMA,

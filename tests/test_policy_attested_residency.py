@@ -1,0 +1,125 @@
+"""Issue 18: attestations reach residency-embedded-region through the one flow verdict
+(flows.judge), and never residency-resource-region (a resource's own placement), judged by the
+real pack process started with an attestations file on file (HKMAIL_ATTESTATIONS_FILE)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.policy_fixtures import STACK, Diag, PackClient, Res
+from tests.support import REPO
+
+HK_ALI = Res("pulumi:providers:alicloud", "hk-ali", {"region": "cn-hongkong", "version": "4.0.0"})
+SAE = "alicloud:sae/application:Application"
+ECS = "alicloud:ecs/instance:Instance"
+DECLARED = "[declared: attestation ATT-2026-101]"
+
+
+def _attestation(id_: str, system: str, stacks: list[str]) -> dict[str, object]:
+    return {
+        "id": id_,
+        "system": system,
+        "stacks": stacks,
+        "confirmedBy": "Example Vendor HK account manager",
+        "document": "data processing addendum clause 4 (Hong Kong storage)",
+        "confirmedOn": "2026-11-28",
+        "requester": "it@harbourtrading.com.hk",
+        "approver": "dpo@kowloonbazaar.hk",
+        "approvedOn": "2026-12-01",
+        "reason": "the vendor keeps what the classifier sends in Hong Kong",
+        "reference": "DPA-2026-21: vendor confirmation of Hong Kong storage",
+        "expires": "2027-11-30",
+    }
+
+
+@pytest.fixture(scope="module")
+def attested(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PackClient]:
+    """A pack whose attestations cover the DashScope host and, as widely as a glob can, every
+    aliyuncs.com host, for this test's stack."""
+    d: Path = tmp_path_factory.mktemp("attestations")
+    doc = {
+        "attestations": [
+            _attestation("ATT-2026-101", "dashscope.aliyuncs.com", [STACK]),
+            _attestation("ATT-2026-102", "*.aliyuncs.com", [STACK]),
+        ]
+    }
+    (d / "attestations.yaml").write_text(yaml.safe_dump(doc, sort_keys=False))
+    shutil.copy(REPO / "policies" / "approvers.yaml", d / "approvers.yaml")
+    client = PackClient(env={"HKMAIL_ATTESTATIONS_FILE": str(d / "attestations.yaml")})
+    client.configure()
+    yield client
+    client.close()
+
+
+@pytest.fixture(scope="module")
+def plain() -> Iterator[PackClient]:
+    """The pack with the repository's attestations (none covers these hosts or this stack)."""
+    client = PackClient()
+    client.configure()
+    yield client
+    client.close()
+
+
+def residency(diags: list[Diag]) -> dict[str, list[tuple[str, str]]]:
+    out: dict[str, list[tuple[str, str]]] = {}
+    for d in diags:
+        if d.policy.startswith("residency-"):
+            # the pack puts the rule's description first; the finding is the last line
+            out.setdefault(d.policy, []).append((d.level, d.message.splitlines()[-1]))
+    return out
+
+
+def classifier() -> Res:
+    envs = [
+        {"name": "OPENAI_BASE_URL", "value": "https://dashscope.aliyuncs.com/compatible-mode/v1"},
+        # a bare region id: no attestation names a region
+        {"name": "ARCHIVE_ARN", "value": "acs:oss:cn-shanghai:1234567890:mail-archive"},
+    ]
+    props = {"appName": "c", "packageType": "Image", "replicas": 1, "envs": json.dumps(envs)}
+    return Res(SAE, "classifier", props, provider=HK_ALI)
+
+
+def test_an_attested_host_named_in_a_value_is_declared(attested: PackClient) -> None:
+    found = residency(attested.analyze(classifier()))
+    assert sorted(found) == ["residency-embedded-region"], found
+    by_level = sorted(found["residency-embedded-region"])
+    assert [level for level, _ in by_level] == ["advisory", "mandatory"], by_level
+    declared = by_level[0][1]
+    assert declared.startswith(DECLARED), declared
+    assert "envs[OPENAI_BASE_URL]" in declared and "dashscope.aliyuncs.com" in declared
+    assert "attested Hong Kong storage by Example Vendor HK account manager" in declared
+    # the region id beside it is not covered by any attestation
+    blocked = by_level[1][1]
+    assert "envs[ARCHIVE_ARN]" in blocked and "region cn-shanghai" in blocked, blocked
+    assert "dashscope" not in blocked, blocked
+
+
+def test_without_the_attestation_the_same_host_blocks(plain: PackClient) -> None:
+    found = residency(plain.analyze(classifier()))
+    levels = sorted(level for level, _ in found["residency-embedded-region"])
+    assert levels == ["mandatory", "mandatory"], found
+    assert not any(m.startswith("[declared:") for _, m in found["residency-embedded-region"])
+
+
+def test_no_attestation_declares_a_placement(attested: PackClient) -> None:
+    """A zone outside Hong Kong stays a mandatory violation even with attestations on file for
+    every aliyuncs.com host: the program places the resource, no vendor statement can move it;
+    the rule's remediation says what to do instead."""
+    vm = Res(
+        ECS,
+        "vm",
+        {"instanceType": "ecs.g7.large", "availabilityZone": "cn-shanghai-b"},
+        provider=HK_ALI,
+    )
+    found = residency(attested.analyze(vm))
+    assert [level for level, _ in found["residency-resource-region"]] == ["mandatory"], found
+    assert not any(m.startswith("[declared:") for ms in found.values() for _, m in ms), found
+    rule = attested.rules["residency-resource-region"]
+    assert "An attestation cannot cover a placement" in rule.remediation_steps, rule
+    assert "policies/exemptions.yaml" in rule.remediation_steps, rule
