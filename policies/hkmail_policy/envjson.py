@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
+from functools import cache
 from typing import Any
 
 from .coverage import environment_inputs
@@ -92,9 +93,14 @@ def _decode(leaf: Leaf, entry: Mapping[str, str]) -> Decoded:
     return Decoded(leaf, tuple(out), None, shape)
 
 
+@cache  # asked for every resource by two rules: a dict lookup for the many types without one
+def _json_inputs(type_token: str) -> Mapping[str, Mapping[str, str]]:
+    return {p: e for p, e in environment_inputs(type_token).items() if e["form"] == "json"}
+
+
 def decoded(type_token: str, props: Mapping[str, Any]) -> Iterator[Decoded]:
     """Each JSON environment input of the resource that holds a literal string."""
-    inputs = {p: e for p, e in environment_inputs(type_token).items() if e["form"] == "json"}
+    inputs = _json_inputs(type_token)
     if not inputs:
         return
     for leaf in leaves(props):
