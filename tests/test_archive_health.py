@@ -190,7 +190,9 @@ def test_a_stale_status_an_old_spool_and_an_old_drill_alarm(
     code = archive.main(_health(store, "--bucket", STALE))
     out, err = capsys.readouterr()
     assert code == 1, err
-    assert json.loads(out)["spool"]["stale"] is True
+    report = json.loads(out)
+    assert report["spool"]["stale"] is True and len(report["spool"]["alarms"]) == 2, report
+    assert report["drill"]["alarms"][0].startswith("no restore drill in the last 90 days"), report
     assert "ALARM the journal spool status is stale: published 20" in err, err
     assert "older than 30 min" in err, err
     assert "ALARM 4 message(s) waiting in mail.example.hk's journal spool" in err, err

@@ -226,7 +226,7 @@ def test_journal_health_from_the_archive_health_file(tmp_path: Path) -> None:
         '"drill": {"at": "2026-11-30T08:00:00+00:00", "verdict": "PASS", "restoredMessages": 41, '
         '"snapshot": {"id": "5d1e2f3a", "time": "2026-11-30T02:31:00+00:00"}, '
         '"mailbox": "ceo@centralclinic.hk", "operator": "ops@laptop", "sha256Matches": true, '
-        '"object": "drills/2026/11/30/d.json"}}'
+        '"object": "drills/2026/11/30/d.json", "alarms": []}}'
     )
     proc, out = report(
         tmp_path / "out", "--stack", "private-tencent", "--archive-health", str(health)
@@ -263,7 +263,8 @@ def test_a_stale_spool_and_no_drill_are_said_plainly(tmp_path: Path) -> None:
         '{"bucket": "centralclinic-hk-mail-archive-1250000000", "newestObject": null, '
         '"newestReceivedAt": null, "messagesPerDay": {}, "checkedAt": "2026-12-07T10:00:00+00:00",'
         ' "spool": {"host": "mail.centralclinic.hk", "at": "2026-12-06T09:55:00+00:00", '
-        '"spoolDepth": 0, "oldestSpooled": null, "stale": true}, "drill": null}'
+        '"spoolDepth": 0, "oldestSpooled": null, "stale": true, "alarms": ["the journal spool '
+        'status is stale: published 2026-12-06T09:55:00+00:00"]}, "drill": null}'
     )
     proc, out = report(
         tmp_path / "out", "--stack", "private-tencent", "--archive-health", str(health)
@@ -273,6 +274,10 @@ def test_a_stale_spool_and_no_drill_are_said_plainly(tmp_path: Path) -> None:
     assert rows["Journal spool"].startswith(
         "STALE, the spool now is not observed: the newest status is from "
         "2026-12-06T09:55:00+00:00, older than the check's limit at 2026-12-07T10:00:00+00:00"
+    ), rows
+    assert (
+        "; ALARM at the check: the journal spool status is stale: published 2026-12-06"
+        in (rows["Journal spool"])
     ), rows
     assert rows["Restore drill"].startswith(
         "last restore drill: none on record in centralclinic-hk-mail-archive-1250000000/drills/"

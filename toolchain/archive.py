@@ -444,14 +444,18 @@ def _health(args: argparse.Namespace) -> int:
                 f"no backup snapshot in {args.backup_bucket} in the last "
                 f"{args.max_backup_age_hours:g} h (newest: {snapshot or 'none'})"
             )
-    alarms += archive_status.spool_alarms(
+    spool_alarms = archive_status.spool_alarms(
         report["spool"], now, args.max_status_age_minutes, args.max_spool_age_minutes
     )
-    alarms += archive_status.drill_alarms(report["drill"], now, args.max_drill_age_days)
+    drill_alarms = archive_status.drill_alarms(report["drill"], now, args.max_drill_age_days)
+    alarms += spool_alarms + drill_alarms
     if report["spool"] is not None:
         report["spool"]["stale"] = archive_status.is_stale(
             report["spool"], now, args.max_status_age_minutes
         )
+        report["spool"]["alarms"] = spool_alarms
+    if report["drill"] is not None:
+        report["drill"]["alarms"] = drill_alarms
     # When and against which thresholds: the report judges nothing itself.
     report["checkedAt"] = now.isoformat(timespec="seconds")
     report["alarms"] = alarms

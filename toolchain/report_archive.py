@@ -327,7 +327,7 @@ def _spool_text(health: Health | None, bucket: str) -> str:
         )
     if spool.get("sha256Matches") is False:
         line += f"; NOT TRUSTED: {spool.get('object')} differs from its sha256 metadata"
-    return f"{line} — from {source}"
+    return f"{line}{_alarms(spool)} — from {source}"
 
 
 def _drill_text(health: Health | None, bucket: str) -> str:
@@ -352,7 +352,13 @@ def _drill_text(health: Health | None, bucket: str) -> str:
     )
     if drill.get("sha256Matches") is False:
         line += "; NOT TRUSTED: the record differs from its sha256 metadata"
-    return f"{line} — from {source}"
+    return f"{line}{_alarms(drill)} — from {source}"
+
+
+def _alarms(part: Mapping[str, Any]) -> str:
+    """The ALARM lines the health check raised on this part, as it judged them then."""
+    alarms = [str(a) for a in part.get("alarms") or []]
+    return "; ALARM at the check: " + "; ".join(alarms) if alarms else ""
 
 
 def _schedule(timer: str | None) -> str:
