@@ -264,7 +264,11 @@ program hands the engine, and nothing else. Plainly, it cannot see:
   (cloud-init `#include` URLs, scripts from a bucket, container images, packages) is not read.
 - **Other encodings.** Values are decoded from base64 and gzip+base64 (three layers at most) and
   cloud-init MIME multipart documents are split into their parts (base64 and quoted-printable
-  bodies decoded). Other archives or encryptions are not opened.
+  bodies decoded). Other archives or encryptions are not opened. An environment given as one JSON
+  string is decoded only where the SDK documents its shape (SAE `envs`); a variable there that
+  takes its value from an SAE ConfigMap (`valueFrom`) is not followed (the ConfigMap's `data` is
+  read as text, not as variables), and a string environment with no published format (EHPC
+  `JobTemplate.variables`) is read only as text.
 - **Real answers of data sources.** `get_*` invokes answer offline with a well-formed result built
   from the function's result type: inputs it echoes, one element per list, a region or zone field
   in the region of the provider the invoke went through (a zone shows as `<region>-offline`),
