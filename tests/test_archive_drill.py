@@ -234,6 +234,7 @@ def test_a_drill_fails_when_the_restored_copy_and_the_live_mailbox_disagree(
             "--maildir-root: /srv/mail/hkmail.test/archivist/",
         ),
         (("--folder", "Nope"), LOGIN, f"--folder: Nope not in {LOGIN}'s mailbox; allowed: "),
+        (("--bucket", "no-such-archive"), LOGIN, "--bucket: no-such-archive cannot be read ("),
     ],
 )
 def test_bad_input_is_refused_and_nothing_is_recorded(

@@ -43,7 +43,7 @@ from imapclient.exceptions import IMAPClientError  # type: ignore[import-untyped
 
 from hkmail.mailserver.backup import BACKUP_PREFIX
 from hkmail.mailserver.journal import DRILL_PREFIX
-from hkmail.mailserver.s3 import S3
+from hkmail.mailserver.s3 import S3, StoreError, StoreUnavailable
 from toolchain.imapconn import SECURITIES, CopyError, Server, connect, logout, parse_server
 from toolchain.imapcopy import Passwords, list_folders
 
@@ -409,6 +409,13 @@ def _inspect(d: Drill, snapshot: Mapping[str, Any], scratch: Path) -> Outcome:
 
 def run(d: Drill, store: S3) -> tuple[dict[str, Any], str]:
     """The drill, and its record put under drills/ of ``store``'s bucket: (record, key)."""
+    try:  # the record's bucket answers before anything is restored
+        next(iter(store.list(DRILL_PREFIX)), None)
+    except (StoreError, StoreUnavailable) as exc:
+        raise DrillRefused(
+            f"--bucket: {store.bucket} cannot be read ({exc}); allowed: the archive bucket, "
+            "where the drill's record is kept; nothing restored or recorded"
+        ) from None
     try:
         client = connect(d.server, d.user, d.password, d.cafile, 60.0)
     except CopyError as exc:
