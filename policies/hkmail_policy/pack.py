@@ -3,6 +3,11 @@
 Two adaptations of pulumi_policy 1.21.0 (pinned; tests cover both through the gRPC server):
 - rules read the inputs as the engine sent them (secret markers and unknowns intact): the servicer
   keeps the current request in a thread-local while pulumi_policy runs the policies;
+- Analyze and AnalyzeStack are pulumi_policy's own loops (same answers in the same order) with
+  two savings: a resource policy whose rule does not judge the resource's type is skipped before
+  anything is built for it, and a policy's args convert the properties, options and provider
+  only if its validate reads them (ours read the raw request instead). pulumi_policy converts
+  them for every policy of every resource: at 1,000 domains that was most of the pack's time;
 - an exempted finding (message line starting `[exempt: <id>]`) and a declared flow (starting
   `[declared: <what>]`, see flows.py) are reported at the advisory level, whatever the rule's
   enforcement level, so they are visible in every report but block nothing. pulumi_policy fixes
@@ -11,9 +16,12 @@ Two adaptations of pulumi_policy 1.21.0 (pinned; tests cover both through the gR
 
 from __future__ import annotations
 
+import asyncio
+import functools
+import inspect
 import sys
 import threading
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -25,6 +33,9 @@ from pulumi_policy import (
     EnforcementLevel,
     PolicyConfigSchema,
     PolicyPack,
+    PolicyProviderResource,
+    PolicyResource,
+    PolicyResourceOptions,
     ReportViolation,
     ResourceValidationArgs,
     ResourceValidationPolicy,
@@ -32,6 +43,8 @@ from pulumi_policy import (
     StackValidationArgs,
     StackValidationPolicy,
 )
+from pulumi_policy.deserialize import deserialize_properties
+from pulumi_policy.proxy import UnknownValueError, unknown_checking_proxy
 
 from . import attestations
 from . import config as config_check
@@ -77,45 +90,178 @@ def _from_request(r: Any) -> Resource:
     )
 
 
-class _MemoJson:
-    """pulumi_policy's AnalyzeStack converts every resource's properties (and its provider's)
-    again for each stack policy (policy.py, AnalyzeStack). While an AnalyzeStack runs on this
-    thread, each message is converted once and the dict shared: deserialize_properties copies
-    it, so no policy sees another's changes. Everything else goes to protobuf's json_format."""
+class _LazyArgs(ResourceValidationArgs):
+    """pulumi_policy's args for one policy and one resource, converting the properties and the
+    provider (each policy its own copy, as pulumi_policy does) only when read."""
 
-    def __getattr__(self, name: str) -> Any:
-        return getattr(json_format, name)
+    def __init__(
+        self,
+        servicer: _pp._PolicyAnalyzerServicer,
+        request: Any,
+        config: Mapping[str, Any] | None,
+        stack_tags: Mapping[str, str],
+    ) -> None:
+        # not super().__init__: it would assign the attributes this class computes on demand
+        self._servicer, self._request = servicer, request
+        self.resource_type, self.urn, self.name = request.type, request.urn, request.name
+        self._ResourceValidationArgs__config = config if config is not None else {}
+        self.stack_tags = stack_tags
 
-    @staticmethod
-    def MessageToDict(message: Any, *args: Any, **kwargs: Any) -> Any:
-        memo: dict[int, tuple[Any, Any]] | None = getattr(_local, "json_memo", None)
-        if memo is None or args or kwargs:
-            return json_format.MessageToDict(message, *args, **kwargs)
-        hit = memo.get(id(message))
-        if hit is None or hit[0] is not message:
-            hit = memo[id(message)] = (message, json_format.MessageToDict(message))
-        return hit[1]
+    @functools.cached_property
+    def props(self) -> Mapping[str, Any]:  # type: ignore[override]
+        raw = json_format.MessageToDict(self._request.properties)
+        return unknown_checking_proxy(deserialize_properties(raw))
+
+    @functools.cached_property
+    def opts(self) -> PolicyResourceOptions:  # type: ignore[override]
+        return self._servicer._get_resource_options(self._request)
+
+    @functools.cached_property
+    def provider(self) -> PolicyProviderResource | None:  # type: ignore[override]
+        return self._servicer._get_provider_resource(self._request)
 
 
-_pp.json_format = _MemoJson()  # type: ignore[attr-defined]  # the name policy.py uses
+class _LazyStackArgs(StackValidationArgs):
+    """pulumi_policy's args for one stack policy, its resource list (each policy its own, as
+    pulumi_policy builds it) built only when read."""
+
+    def __init__(
+        self,
+        servicer: _pp._PolicyAnalyzerServicer,
+        request: Any,
+        config: Mapping[str, Any] | None,
+        stack_tags: Mapping[str, str],
+    ) -> None:
+        self._servicer, self._request = servicer, request
+        self._StackValidationArgs__config = config if config is not None else {}
+        self.stack_tags = stack_tags
+
+    @functools.cached_property
+    def resources(self) -> list[PolicyResource]:  # type: ignore[override]
+        servicer, by_urn, links = self._servicer, {}, []
+        for r in self._request.resources:
+            raw = json_format.MessageToDict(r.properties)
+            resource = PolicyResource(
+                r.type,
+                unknown_checking_proxy(deserialize_properties(raw)),
+                r.urn,
+                r.name,
+                servicer._get_resource_options(r),
+                servicer._get_provider_resource(r),
+                None,
+                [],
+                {},
+            )
+            by_urn[r.urn] = resource
+            deps = {k: list(v.urns) for k, v in r.propertyDependencies.items()}
+            links.append((resource, r.parent, list(r.dependencies), deps))
+        for resource, parent, dependencies, property_dependencies in links:
+            if parent is not None and parent in by_urn:
+                resource.parent = by_urn[parent]
+            resource.dependencies.extend(by_urn[d] for d in dependencies if d in by_urn)
+            for k, urns in property_dependencies.items():
+                resource.property_dependencies[k] = [by_urn[d] for d in urns if d in by_urn]
+        return [link[0] for link in links]
 
 
 class _Servicer(_pp._PolicyAnalyzerServicer):
     def Analyze(self, request: Any, context: Any) -> Any:
         _local.resource = _from_request(request)
         try:
-            return super().Analyze(request, context)  # type: ignore[no-untyped-call]
+            return self._analyze(request)
         finally:
             _local.resource = None
 
+    def _analyze(self, request: Any) -> Any:
+        """pulumi_policy 1.21.0's Analyze (policy.py), with the savings the module docstring
+        names: a skipped policy's validate would have returned at its `rule.judges` check."""
+        self._configure_runtime_settings()  # type: ignore[no-untyped-call]
+        response = analyzer_pb2.AnalyzeResponse()
+        tags: Mapping[str, str] = self._PolicyAnalyzerServicer__stack_tags  # type: ignore[attr-defined]
+        policy: _pp.Policy
+        for policy in self._PolicyAnalyzerServicer__policies:  # type: ignore[attr-defined]
+            level = self._get_enforcement_level(policy)
+            if level == EnforcementLevel.DISABLED or not isinstance(
+                policy, ResourceValidationPolicy
+            ):
+                continue
+            if not policy.has_validation():
+                response.not_applicable.append(
+                    analyzer_pb2.PolicyNotApplicable(
+                        policy_name=policy.name, reason="Policy does not implement validate"
+                    )
+                )
+                continue
+            if level == EnforcementLevel.REMEDIATE:
+                level = EnforcementLevel.MANDATORY
+            config = self._get_policy_config(policy.name)
+            rule = RULES_BY_ID.get(policy.name)
+            if rule is not None and not rule.judges(request.type, _rule_config(rule, config or {})):
+                continue
+            report = self._create_report_violation(
+                response, policy.name, policy.description, level, policy.severity
+            )
+            args = _LazyArgs(self, request, config, tags)
+            self._run(policy, args, report, response)
+        return response
+
     def AnalyzeStack(self, request: Any, context: Any) -> Any:
-        _local.stack = {r.urn: _from_request(r) for r in request.resources}
-        _local.json_memo = {}
+        # one tuple for every stack policy: the rules' per-stack memos key on its identity
+        _local.stack = tuple(_from_request(r) for r in request.resources)
         try:
-            return super().AnalyzeStack(request, context)  # type: ignore[no-untyped-call]
+            return self._analyze_stack(request)
         finally:
             _local.stack = None
-            _local.json_memo = None
+
+    def _analyze_stack(self, request: Any) -> Any:
+        """pulumi_policy 1.21.0's AnalyzeStack (policy.py), building its resource list for a
+        policy only if that policy's validate reads it."""
+        self._configure_runtime_settings()  # type: ignore[no-untyped-call]
+        response = analyzer_pb2.AnalyzeResponse()
+        tags: Mapping[str, str] = self._PolicyAnalyzerServicer__stack_tags  # type: ignore[attr-defined]
+        policy: _pp.Policy
+        for policy in self._PolicyAnalyzerServicer__policies:  # type: ignore[attr-defined]
+            level = self._get_enforcement_level(policy)
+            if level == EnforcementLevel.DISABLED or not isinstance(policy, StackValidationPolicy):
+                continue
+            if level == EnforcementLevel.REMEDIATE:
+                level = EnforcementLevel.MANDATORY
+            report = self._create_report_violation(
+                response, policy.name, policy.description, level, policy.severity
+            )
+            args = _LazyStackArgs(self, request, self._get_policy_config(policy.name), tags)
+            self._run(policy, args, report, response)
+        return response
+
+    def _run(self, policy: Any, args: Any, report: ReportViolation, response: Any) -> None:
+        """One policy's validate, its outcome recorded as pulumi_policy records it."""
+        try:
+            result = policy.validate(args, report)
+            if inspect.isawaitable(result):
+                loop = asyncio.new_event_loop()
+                loop.run_until_complete(asyncio.Task(result, loop=loop))  # type: ignore[arg-type]
+                loop.close()
+        except UnknownValueError as e:
+            name = self._PolicyAnalyzerServicer__policy_pack_name  # type: ignore[attr-defined]
+            version = self._PolicyAnalyzerServicer__policy_pack_version  # type: ignore[attr-defined]
+            response.diagnostics.append(
+                analyzer_pb2.AnalyzeDiagnostic(
+                    policyName=policy.name,
+                    policyPackName=name,
+                    policyPackVersion=version,
+                    message=(
+                        f"can't run policy '{policy.name}' from policy pack "
+                        f"'{name}@v{version}' during preview: {e.message}"
+                    ),
+                    urn="",
+                    description=policy.description,
+                    enforcementLevel=self._map_enforcement_level(EnforcementLevel.ADVISORY),
+                )
+            )
+        except _pp._NotApplicableError as e:
+            response.not_applicable.append(
+                analyzer_pb2.PolicyNotApplicable(policy_name=policy.name, reason=e.reason or "")
+            )
 
     def Configure(self, request: Any, context: Any) -> Any:
         given = {k: _struct(v.properties) for k, v in request.policyConfig.items()}
@@ -172,9 +318,12 @@ def _report(
         report(finding.message + "".join(f" [not exempt: {m}]" for m in misses), urn)
 
 
-def _context(rule: Rule, given: Mapping[str, Any], stack: Iterable[Resource] = ()) -> Context:
-    cfg = {**rule.defaults(), **{k: v for k, v in given.items() if k != "enforcementLevel"}}
-    return Context(config=cfg, today=today(), stack=tuple(stack))
+def _rule_config(rule: Rule, given: Mapping[str, Any]) -> dict[str, Any]:
+    return {**rule.defaults(), **{k: v for k, v in given.items() if k != "enforcementLevel"}}
+
+
+def _context(rule: Rule, given: Mapping[str, Any], stack: tuple[Resource, ...] = ()) -> Context:
+    return Context(config=_rule_config(rule, given), today=today(), stack=stack)
 
 
 def _resource_policy(rule: Rule, exemptions: tuple[ex.Exemption, ...]) -> ResourceValidationPolicy:
@@ -193,11 +342,11 @@ def _resource_policy(rule: Rule, exemptions: tuple[ex.Exemption, ...]) -> Resour
 
 def _stack_policy(rule: Rule, exemptions: tuple[ex.Exemption, ...]) -> StackValidationPolicy:
     def validate(args: StackValidationArgs, report: ReportViolation) -> None:
-        stack: dict[str, Resource] | None = getattr(_local, "stack", None)
+        stack: tuple[Resource, ...] | None = getattr(_local, "stack", None)
         if stack is None:
             raise RuntimeError("hk-mail pack: stack request not captured (servicer not in use)")
-        ctx = _context(rule, args.get_config(), stack.values())
-        for resource in stack.values():
+        ctx = _context(rule, args.get_config(), stack)
+        for resource in stack:
             if not rule.judges(resource.type, ctx.config):
                 continue
             for finding in rule.check(resource, ctx):
