@@ -307,32 +307,41 @@ class _Analysis:
 _END = object()
 
 
-def _drained(run: ProgramRun, program_end: list[float]) -> Iterator[PlannedResource]:
-    """The run's resources, read by a thread into an unbounded queue: the program never waits
-    for the pack (its pipe is always drained), while Analyze calls go out at the pack's pace."""
-    items: queue.SimpleQueue[object] = queue.SimpleQueue()
+class _Feed:
+    """A run's resources, read by a thread into an unbounded queue from the moment the feed is
+    made: the program never waits for the gate (its pipe is always drained) while its resources
+    are used at the pack's pace. An update-mode pass fed this way finishes beside the preview;
+    read only after the preview's Analyze calls, it waited on its full pipe until then."""
 
-    def reader() -> None:
+    def __init__(self, run: ProgramRun) -> None:
+        self._items: queue.SimpleQueue[object] = queue.SimpleQueue()
+        #: when the program's last event was read (perf_counter), once it was
+        self.ended: float | None = None
+        self._thread = threading.Thread(
+            target=self._read, args=(run,), name="hkmail-program-reader", daemon=True
+        )
+        self._thread.start()
+
+    def _read(self, run: ProgramRun) -> None:
         try:
             for resource in run.resources():
-                items.put(resource)
+                self._items.put(resource)
         except BaseException as exc:  # handed to the consuming thread, which raises it
-            items.put(exc)
+            self._items.put(exc)
         finally:
-            program_end.append(time.perf_counter())
-            items.put(_END)
+            self.ended = time.perf_counter()
+            self._items.put(_END)
 
-    thread = threading.Thread(target=reader, name="hkmail-program-reader", daemon=True)
-    thread.start()
-    while True:
-        item = items.get()
-        if item is _END:
-            break
-        if isinstance(item, BaseException):
-            raise item
-        assert isinstance(item, PlannedResource)
-        yield item
-    thread.join()
+    def __iter__(self) -> Iterator[PlannedResource]:
+        while True:
+            item = self._items.get()
+            if item is _END:
+                break
+            if isinstance(item, BaseException):
+                raise item
+            assert isinstance(item, PlannedResource)
+            yield item
+        self._thread.join()
 
 
 #: the Hong Kong regions of the two clouds (DESIGN.md, "Clouds"): an ``allowedRegions`` setting
@@ -486,24 +495,30 @@ def _judge_stack(
     t0: float,
     t_ready: float,
     policy_config: str | os.PathLike[str] | None = None,
+    *,
+    update_feed: Callable[[], _Feed | None] | None = None,
 ) -> GateResult:
     """One stack through an already configured pack: the preview pass streams into Analyze as
     the program registers; then the resources only the update pass found; then AnalyzeStack."""
     pack.configure_stack(run.config)
     analysis = _Analysis(pack, info, run.project.root)
-    program_end: list[float] = []
-    for resource in _drained(run, program_end):
+    if update_feed is None:  # an update pass started by the caller: drain it from now on
+        started = _Feed(update_run) if update_run is not None and update_run.started else None
+        update_feed = lambda: started  # noqa: E731
+    feed = _Feed(run)
+    for resource in feed:
         analysis.submit(resource)
-    t_program = program_end[0] if program_end else time.perf_counter()
+    t_program = feed.ended if feed.ended is not None else time.perf_counter()
     plan = run.plan
     stack_urn = next(
         (r.urn for r in plan.resources if r.type == ROOT_STACK_TYPE),
         f"urn:pulumi:{plan.stack}::{plan.project}::{ROOT_STACK_TYPE}::{plan.project}-{plan.stack}",
     )
     update_only: list[str] = []
-    if update_run is not None and update_run.started:
+    updates = update_feed()
+    if update_run is not None and updates is not None:
         try:
-            for resource in update_run.resources():
+            for resource in updates:
                 if resource.urn in analysis.known:
                     continue
                 # a resource the preview never registered: an apply() on an unknown value made
@@ -572,13 +587,14 @@ def run_gates(
     t0 = time.perf_counter()
     results: list[GateResult | StackFailure] = []
 
-    def start(stack: str) -> tuple[ProgramRun, ProgramRun | None]:
+    def start(stack: str) -> tuple[ProgramRun, ProgramRun | None, Callable[[], _Feed | None]]:
         update = (
             ProgramRun(project_dir, stack, preview=False, timeout=timeout, pass_env=pass_env)
             if update_pass
             else None
         )
         lock = threading.Lock()
+        feeds: list[_Feed] = []
 
         def start_update(why: str) -> None:
             # the preview says an update-mode run could register more: start it now, beside
@@ -587,6 +603,11 @@ def run_gates(
             with lock:
                 if update is not None and not update.started:
                     update.start()
+                    feeds.append(_Feed(update))
+
+        def update_feed() -> _Feed | None:
+            with lock:
+                return feeds[0] if feeds else None
 
         run = ProgramRun(
             project_dir, stack, timeout=timeout, pass_env=pass_env, on_update_needed=start_update
@@ -594,9 +615,9 @@ def run_gates(
         run.start()
         if force_update_pass:
             start_update("forced")
-        return run, update
+        return run, update, update_feed
 
-    first: tuple[ProgramRun, ProgramRun | None] | StackFailure
+    first: tuple[ProgramRun, ProgramRun | None, Callable[[], _Feed | None]] | StackFailure
     try:
         first = start(stacks[0])
     except EngineError as exc:
@@ -612,13 +633,13 @@ def run_gates(
             info = _prepare(pack, policy_config)
         except BaseException:
             if isinstance(first, tuple):
-                for r in first:
-                    if r is not None:
+                for r in first[:2]:
+                    if isinstance(r, ProgramRun):
                         r.close()
             raise
         t_ready = time.perf_counter()
         for i, stack in enumerate(stacks):
-            runs: tuple[ProgramRun, ProgramRun | None] | StackFailure
+            runs: tuple[ProgramRun, ProgramRun | None, Callable[[], _Feed | None]] | StackFailure
             if i == 0:
                 runs = first
             else:
@@ -629,10 +650,19 @@ def run_gates(
             if isinstance(runs, StackFailure):
                 results.append(runs)
             else:
-                run, update = runs
+                run, update, update_feed = runs
                 try:
                     results.append(
-                        _judge_stack(pack, info, run, update, t0, t_ready, policy_config)
+                        _judge_stack(
+                            pack,
+                            info,
+                            run,
+                            update,
+                            t0,
+                            t_ready,
+                            policy_config,
+                            update_feed=update_feed,
+                        )
                     )
                 except PackError:
                     raise
