@@ -286,6 +286,31 @@ def test_a_stale_spool_and_no_drill_are_said_plainly(tmp_path: Path) -> None:
     assert "last restore drill: none on record" in html and "STALE, the spool now" in html
 
 
+def test_a_bucket_with_no_valid_status_or_drill_is_not_trusted(tmp_path: Path) -> None:
+    """Only invalid objects under the prefixes: the check's ALARM lines, never a record."""
+    health = tmp_path / "health.json"
+    health.write_text(
+        '{"bucket": "centralclinic-hk-mail-archive-1250000000", "newestObject": null, '
+        '"newestReceivedAt": null, "messagesPerDay": {}, "checkedAt": "2026-12-07T10:00:00+00:00",'
+        ' "spool": {"object": null, "valid": false, "alarms": ["b/status/journal-spool/x.json is '
+        'not a valid hk-mail journal spool status: not JSON"]}, "drill": {"object": null, '
+        '"valid": false, "alarms": ["b/drills/y.json is not a valid hk-mail restore drill: '
+        'field(s) verdict missing or of the wrong type"]}}'
+    )
+    proc, out = report(
+        tmp_path / "out", "--stack", "private-tencent", "--archive-health", str(health)
+    )
+    assert proc.returncode == 0, proc.stderr
+    rows = _archive_rows((out / "report-hk-mail-private-tencent.md").read_text(encoding="utf-8"))
+    assert rows["Journal spool"].startswith(
+        "NOT TRUSTED: no valid spool status in centralclinic-hk-mail-archive-1250000000; ALARM "
+        "at the check: b/status/journal-spool/x.json is not a valid hk-mail journal spool status"
+    ), rows
+    assert rows["Restore drill"].startswith(
+        "NOT TRUSTED: no valid drill record in centralclinic-hk-mail-archive-1250000000; ALARM"
+    ), rows
+
+
 @pytest.mark.parametrize(
     ("content", "message"),
     [

@@ -399,10 +399,23 @@ def _query(args: argparse.Namespace) -> Query:
     return q
 
 
-def _hours_since(iso: str | None) -> float | None:
+def _hours_since(now: dt.datetime, iso: str | None) -> float | None:
     if iso is None:
         return None
-    return (dt.datetime.now(dt.UTC) - dt.datetime.fromisoformat(iso)).total_seconds() / 3600
+    return (now - dt.datetime.fromisoformat(iso)).total_seconds() / 3600
+
+
+def _now() -> dt.datetime:
+    """The check's clock (one reading for every part it judges)."""
+    return dt.datetime.now(dt.UTC)
+
+
+def _part(found: archive_status.Found, alarms: list[str]) -> dict[str, Any] | None:
+    """A status or drill as the report shows it: the newest valid record with the part's ALARM
+    lines; with none valid but invalid objects, only the lines; None when the bucket has none."""
+    if found.record is not None:
+        return {**found.record, "alarms": alarms}
+    return {"object": None, "valid": False, "alarms": alarms} if found.invalid else None
 
 
 def _health(args: argparse.Namespace) -> int:
@@ -418,19 +431,17 @@ def _health(args: argparse.Namespace) -> int:
     ):
         if not 0 <= value < float("inf"):  # also NaN
             raise UsageError(f"{flag}: {value:g} is not valid; allowed: a number of {unit} >= 0")
-    now = dt.datetime.now(dt.UTC)
+    now = _now()
     store = _store(args)
     report = health(store, now.date(), args.days)
     if args.backup_bucket:
         report["backup"] = backup_health(_store(args, args.backup_bucket))
-    try:
-        report["spool"] = archive_status.spool_status(store, now.date(), args.days)
-        report["drill"] = archive_status.newest_drill(store)
-    except archive_status.RecordError as exc:
-        raise UsageError(str(exc)) from None
+    # What the bucket holds is not the operator's input: a bad object is an ALARM, not exit 2.
+    spool = archive_status.spool_status(store, now.date(), args.days)
+    drill = archive_status.newest_drill(store)
     alarms = []
     newest = report["newestReceivedAt"]
-    age = _hours_since(newest)
+    age = _hours_since(now, newest)
     if age is None or age > args.max_age_hours:
         alarms.append(
             f"no journaled message in the last {args.max_age_hours:g} h"
@@ -438,24 +449,23 @@ def _health(args: argparse.Namespace) -> int:
         )
     if args.backup_bucket:
         snapshot = report["backup"]["newestSnapshotAt"]
-        age = _hours_since(snapshot)
+        age = _hours_since(now, snapshot)
         if age is None or age > args.max_backup_age_hours:
             alarms.append(
                 f"no backup snapshot in {args.backup_bucket} in the last "
                 f"{args.max_backup_age_hours:g} h (newest: {snapshot or 'none'})"
             )
     spool_alarms = archive_status.spool_alarms(
-        report["spool"], now, args.max_status_age_minutes, args.max_spool_age_minutes
+        spool, now, args.max_status_age_minutes, args.max_spool_age_minutes
     )
-    drill_alarms = archive_status.drill_alarms(report["drill"], now, args.max_drill_age_days)
+    drill_alarms = archive_status.drill_alarms(drill, now, args.max_drill_age_days)
     alarms += spool_alarms + drill_alarms
-    if report["spool"] is not None:
+    report["spool"] = _part(spool, spool_alarms)
+    if spool.record is not None:
         report["spool"]["stale"] = archive_status.is_stale(
-            report["spool"], now, args.max_status_age_minutes
+            spool.record, now, args.max_status_age_minutes * 60
         )
-        report["spool"]["alarms"] = spool_alarms
-    if report["drill"] is not None:
-        report["drill"]["alarms"] = drill_alarms
+    report["drill"] = _part(drill, drill_alarms)
     # When and against which thresholds: the report judges nothing itself.
     report["checkedAt"] = now.isoformat(timespec="seconds")
     report["alarms"] = alarms

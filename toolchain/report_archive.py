@@ -87,6 +87,11 @@ def load_health(path: Path) -> Health:
         part = doc.get(name)
         if part is None:
             continue
+        if isinstance(part, dict) and part.get("valid") is False:
+            # only invalid objects in the bucket: the health check's ALARM lines say which
+            if not isinstance(part.get("alarms"), list):
+                raise HealthFileError(f"{path}: {name} is not valid; allowed: {allowed}")
+            continue
         if not isinstance(part, dict) or not isinstance(part.get("at"), str):
             raise HealthFileError(f"{path}: {name} is not valid; allowed: {allowed}")
         times.append((f"{name}.at", part["at"]))
@@ -311,6 +316,8 @@ def _spool_text(health: Health | None, bucket: str) -> str:
             f"not observed: the server published no spool status to {bucket}/{SPOOL_STATUS_PREFIX} "
             f"(checked {doc.get('checkedAt', '?')}) — from {source}"
         )
+    if spool.get("valid") is False:
+        return f"NOT TRUSTED: no valid spool status in {bucket}{_alarms(spool)} — from {source}"
     n = spool.get("spoolDepth")
     oldest = (
         f"oldest {_minutes(spool['oldestSpooled'], spool['at'])}"
@@ -343,6 +350,8 @@ def _drill_text(health: Health | None, bucket: str) -> str:
     drill = doc["drill"]
     if drill is None:
         return f"last restore drill: none on record in {bucket}/{DRILL_PREFIX} — from {source}"
+    if drill.get("valid") is False:
+        return f"NOT TRUSTED: no valid drill record in {bucket}{_alarms(drill)} — from {source}"
     snapshot = drill.get("snapshot") or {}
     line = (
         f"last restore drill: {drill['at']}, {drill.get('verdict')}, "

@@ -43,6 +43,11 @@ JOURNAL_PREFIX: Final = "journal/"
 SPOOL_STATUS_PREFIX: Final = "status/journal-spool/"
 # Restore drills' records (scripts/archive drill, with the operator's key; the role cannot write).
 DRILL_PREFIX: Final = "drills/"
+# The "kind" each writer puts in its JSON document, and the UTC time format that starts each
+# object's last key part (so the newest is the greatest key).
+SPOOL_STATUS_KIND: Final = "hk-mail journal spool status"
+DRILL_KIND: Final = "hk-mail restore drill"
+RECORD_KEY_TIME: Final = "%Y%m%dT%H%M%S.%fZ"
 # Seconds between publications (also published when the bucket becomes writable again).
 SPOOL_STATUS_EVERY: Final = 600
 JOURNAL_SOCKET_DIR: Final = "/var/spool/postfix/hkmail-journal"
@@ -83,6 +88,8 @@ def settings(c: MailServerConfig, p: Callable[[str], str]) -> dict[str, object]:
         "host": c.hostname,
         "status_prefix": SPOOL_STATUS_PREFIX,
         "status_every": SPOOL_STATUS_EVERY,
+        "status_kind": SPOOL_STATUS_KIND,
+        "status_key_time": RECORD_KEY_TIME,
     }
 
 
