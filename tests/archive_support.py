@@ -18,14 +18,17 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import http.client
 import json
 import os
 import smtplib
 import subprocess
+import threading
 import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -154,8 +157,9 @@ class Journal:
             check=False,
         )
 
-    def start(self) -> subprocess.Popen[bytes]:
-        return subprocess.Popen(self.command(), env=self.env())
+    def start(self, store_url: str | None = None) -> subprocess.Popen[bytes]:
+        env = self.env() | ({"HKMAIL_S3_URL": store_url} if store_url else {})
+        return subprocess.Popen(self.command(), env=env)
 
     def wait_spooled(self, n: int, timeout: float = 60.0) -> None:
         deadline = time.monotonic() + timeout
@@ -167,6 +171,65 @@ class Journal:
         settings = json.loads(Path(self.p(JOURNAL_CONF)).read_text())
         data: dict[str, Any] = json.loads(Path(settings["status"]).read_text())
         return data
+
+
+@dataclass
+class Refused:
+    """What a refusing proxy saw: the PUTs it refused."""
+
+    url: str = ""
+    refused: list[str] = dataclasses.field(default_factory=list)
+
+
+@contextlib.contextmanager
+def refusing_proxy(store: LoopbackStore, refuse: str) -> Iterator[Refused]:
+    """An HTTP proxy in front of ``store`` that answers every PUT whose path starts with
+    ``refuse`` (/bucket/prefix) 403 AccessDenied, as a bucket policy denying that prefix would,
+    and passes everything else through unchanged."""
+    seen = Refused()
+
+    class Handler(BaseHTTPRequestHandler):
+        def _any(self) -> None:
+            body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            if self.command == "PUT" and self.path.startswith(refuse):
+                seen.refused.append(self.path)
+                out = b"<Error><Code>AccessDenied</Code><Message>denied</Message></Error>"
+                self.send_response(403)
+                self.send_header("Content-Length", str(len(out)))
+                self.end_headers()
+                self.wfile.write(out)
+                return
+            c = http.client.HTTPConnection("127.0.0.1", store.port, timeout=60)
+            try:
+                c.request(self.command, self.path, body or None, dict(self.headers))
+                resp = c.getresponse()
+                out = resp.read()
+                self.send_response(resp.status)
+                length = resp.getheader("Content-Length") if self.command == "HEAD" else None
+                for k, v in resp.getheaders():
+                    if k.lower() not in ("content-length", "transfer-encoding", "connection"):
+                        self.send_header(k, v)
+                self.send_header("Content-Length", length or str(len(out)))
+                self.end_headers()
+                if self.command != "HEAD":
+                    self.wfile.write(out)
+            finally:
+                c.close()
+
+        do_GET = do_PUT = do_POST = do_HEAD = do_DELETE = _any
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    seen.url = f"http://127.0.0.1:{server.server_address[1]}"
+    try:
+        yield seen
+    finally:
+        server.shutdown()
+        server.server_close()
 
 
 @extend("journal")

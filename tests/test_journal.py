@@ -30,6 +30,7 @@ from tests.archive_support import (
     Journal,
     deliver,
     deliver_inbound,
+    refusing_proxy,
     sign_as_partner,
 )
 from tests.mailserver_support import (
@@ -348,3 +349,39 @@ def test_the_spool_status_reaches_the_bucket_held_then_drained(
     assert report["spool"]["object"] == new[-1] and report["spool"]["spoolDepth"] == 0, report
     assert report["spool"]["sha256Matches"] is True and report["spool"]["stale"] is False
     assert mail_server.fetch(ARCHIVIST, mid, timeout=120)
+
+
+def test_a_refused_status_prefix_never_holds_the_journal_back(mail_server: MailServer) -> None:
+    """The bucket takes the journal but refuses status/journal-spool/ (403, as a bucket policy
+    would): the journal drains, the refusal is one ALARM line, and the status put is tried again
+    after a minute, not on every 2 s pass."""
+    journal = _journal(mail_server)
+    assert journal.upload_once().returncode == 0  # drain whatever earlier tests left
+    log = Path(mail_server.p(JOURNAL_LOG))
+    alarm = "ALARM spool status not published"
+    alarms_before = log.read_text().count(alarm) if log.exists() else 0
+    # Spooled before the uploader starts: its run below is seconds long.
+    mids = [deliver(mail_server, f"status refused {i}") for i in range(2)]
+    journal.wait_spooled(2, timeout=120)
+    with refusing_proxy(journal.store, f"/{ARCHIVE_BUCKET}/{SPOOL_STATUS_PREFIX}") as proxy:
+        started = time.monotonic()
+        uploader = journal.start(proxy.url)
+        try:
+            deadline = time.monotonic() + 120
+            while journal.pending():
+                assert time.monotonic() < deadline, f"spool not drained: {journal.pending()}"
+                time.sleep(0.5)
+            time.sleep(8)  # four more 2 s passes
+        finally:
+            uploader.terminate()
+            uploader.wait(10)
+        elapsed = time.monotonic() - started
+    assert 1 <= len(proxy.refused) <= 1 + int(elapsed // 60), (elapsed, proxy.refused)
+    assert log.read_text().count(alarm) - alarms_before == 1, log.read_text()[-3000:]
+    manifests = [
+        json.loads(journal.store.client().get_object(Bucket=ARCHIVE_BUCKET, Key=k)["Body"].read())
+        for k in journal.store.keys(ARCHIVE_BUCKET, "journal/")
+        if k.endswith(".json")
+    ]
+    found = {m["messageId"] for m in manifests}
+    assert all(mid in found for mid in mids), mids

@@ -51,6 +51,16 @@ from typing import Any
 MAX_BACKOFF = 300.0
 # An ALARM line is repeated while the store stays unreachable, at most this often.
 ALARM_EVERY = 600.0
+# A status put that failed is tried again after min(status_every, this) seconds, not every pass.
+STATUS_RETRY = 60.0
+# A status put waits at most this long on the store (per connect or read): publishing must not
+# hold the journal's own upload back when the store hangs.
+STATUS_TIMEOUT = 5.0
+# The store's error codes that mean the key itself is refused (expired, revoked, mis-signed):
+# only these make a failed status put fetch the role's key again. (S3's codes; OSS and COS
+# answer these through their S3 interfaces, per their S3-compatibility pages; others unverified.)
+AUTH_CODES = ("InvalidAccessKeyId", "ExpiredToken", "InvalidToken", "SecurityTokenExpired",
+              "SignatureDoesNotMatch", "TokenRefreshRequired", "HTTP 401")  # fmt: skip
 # Seconds a role key is reused before the metadata service is asked again (the clouds' temporary
 # keys are valid for hours; a refused request also drops the cached key).
 CREDENTIALS_TTL = 300.0
@@ -127,6 +137,15 @@ class Uploader:
             # Only a loopback test store is addressed by path; OSS refuses path style.
             path_style=bool(os.environ.get("HKMAIL_S3_URL")),
         )
+        # Its own client: a short timeout, so a hanging store delays a pass by seconds only.
+        self.status_store = s3.S3(
+            endpoint=endpoint,
+            region=settings["sign_region"],
+            bucket=settings["bucket"],
+            credentials=self._credentials,
+            path_style=bool(os.environ.get("HKMAIL_S3_URL")),
+            timeout=STATUS_TIMEOUT,
+        )
         self._fetch = fetch
         self._creds: tuple[str, str, str] | None = None
         self._creds_at = 0.0
@@ -134,6 +153,7 @@ class Uploader:
         self.last_alarm = 0.0
         self.published_at = 0.0  # monotonic time of the last spool status in the bucket
         self.publish_alarm = 0.0
+        self.publish_retry_at = 0.0  # after a failed put: not before this monotonic time
         self.status: dict[str, Any] = self._read_status()
 
     def _credentials(self) -> tuple[str, str, str]:
@@ -193,37 +213,44 @@ class Uploader:
 
     def publish_status(self, force: bool = False) -> bool:
         """Put the spool's state into the bucket when due (or ``force``); True if it was put.
-        A failure is logged (throttled) and never stops the journal's own upload."""
+        A failure is logged (throttled), retried after min(status_every, STATUS_RETRY) seconds,
+        and never stops the journal's own upload."""
         every = float(self.settings.get("status_every", 600))
         now = time.monotonic()
         if not force and self.published_at and now - self.published_at < every:
             return False
+        if not force and now < self.publish_retry_at:
+            return False
         stamp = dt.datetime.now(dt.UTC)
         host = str(self.settings.get("host") or os.uname().nodename)
-        doc = {
-            "kind": "hk-mail journal spool status",
-            "host": host,
-            "at": stamp.isoformat(timespec="seconds"),
-            **self._spool_state(),
-            "failingSince": self.status.get("failingSince"),
-            "lastError": self.status.get("lastError"),
-            "lastErrorAt": self.status.get("lastErrorAt"),
-            "lastObject": self.status.get("lastObject"),
-            "lastObjectAt": self.status.get("lastObjectAt"),
-        }
-        data = json.dumps(doc, sort_keys=True).encode()
-        key = f"{self.settings['status_prefix']}{stamp:%Y/%m/%d/%Y%m%dT%H%M%S.%fZ}-{host}.json"
         try:
-            self.store.put(key, data, {"sha256": hashlib.sha256(data).hexdigest()},
-                           "application/json")  # fmt: skip
+            doc = {
+                "kind": self.settings["status_kind"],
+                "host": host,
+                "at": stamp.isoformat(timespec="seconds"),
+                **self._spool_state(),
+                "failingSince": self.status.get("failingSince"),
+                "lastError": self.status.get("lastError"),
+                "lastErrorAt": self.status.get("lastErrorAt"),
+                "lastObject": self.status.get("lastObject"),
+                "lastObjectAt": self.status.get("lastObjectAt"),
+            }
+            data = json.dumps(doc, sort_keys=True).encode()
+            when = stamp.strftime(self.settings["status_key_time"])
+            key = f"{self.settings['status_prefix']}{stamp:%Y/%m/%d}/{when}-{host}.json"
+            self.status_store.put(key, data, {"sha256": hashlib.sha256(data).hexdigest()},
+                                  "application/json")  # fmt: skip
         except (self.StoreUnavailable, self.StoreError, OSError) as exc:
-            self._creds = None
+            if isinstance(exc, self.StoreError) and any(c in str(exc) for c in AUTH_CODES):
+                self._creds = None  # the key itself was refused: fetch it again
+            self.publish_retry_at = now + min(every, STATUS_RETRY)
             if now - self.publish_alarm >= ALARM_EVERY or self.publish_alarm == 0.0:
                 self.publish_alarm = now
                 self.log(f"ALARM spool status not published to {self.settings['bucket']}: {exc}")
             return False
         self.published_at = now
         self.publish_alarm = 0.0
+        self.publish_retry_at = 0.0
         return True
 
     # -- the spool ------------------------------------------------------------------------------
@@ -306,7 +333,11 @@ class Uploader:
     def run_forever(self, interval: float) -> None:
         failures = 0
         while True:
-            ok = self.run_pass()
+            try:
+                ok = self.run_pass()
+            except OSError as exc:  # the spool or the status file itself: keep going, loudly
+                self.log(f"ALARM journal spool {self.spool} not readable: {exc}")
+                ok = False
             failures = 0 if ok else failures + 1
             wait = interval if ok else min(MAX_BACKOFF, 2.0**failures)
             time.sleep(wait * (0.5 + random.random() / 2) if failures else wait)
