@@ -13,6 +13,9 @@ from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
 from tests.mailserver_support import MailServer, running_server
 from tests.support import REPO
 
+# pytest-xdist: each shared fixture's tests on one worker (see the module).
+from tests.xdist_groups import pytest_collection_modifyitems  # noqa: F401
+
 
 def public_key_b64(bits: int = 2048) -> str:
     if bits < 1024:  # too weak for cryptography to generate; an odd modulus of that size will do

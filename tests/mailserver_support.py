@@ -96,6 +96,7 @@ from tests.support import (
     FakeCloud,
     KnotServer,
     free_tcp_ports,
+    host_accounts,
     require_root,
     require_tool,
     serve,
@@ -662,7 +663,8 @@ def running_server() -> Iterator[MailServer]:
             "events {}\nhttp {\n  access_log off;\n"
             f"  include {layout.p('/etc/nginx/conf.d')}/*.conf;\n}}\n"
         )
-        with serve(fake) as base:
+        # host_accounts: the runcmd adds system users to the machine's own /etc.
+        with serve(fake) as base, host_accounts():
             env = {
                 **os.environ,
                 "HKMAIL_METADATA_URL": base,

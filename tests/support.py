@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import copy
 import dataclasses
+import fcntl
 import json
 import os
 import shutil
@@ -56,24 +57,69 @@ def require_root(why: str) -> None:
         unavailable(f"needs root: {why} (CI runs as root)")
 
 
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+# Test servers listen on ports this process chose: below the kernel's ephemeral range (32768-60999
+# on Linux), so no outgoing connection takes one between the choice and the bind, and in a slice
+# of their own per xdist worker (PYTEST_XDIST_WORKER gwN of PYTEST_XDIST_WORKER_COUNT), so two
+# workers never choose the same one. Each process walks its slice from a random start and skips
+# ports in use (another run on the machine): a port comes round again only after the whole slice
+# (6,000 ports with two workers).
+PORT_RANGE = range(20000, 32000)
+
+
+def _port_slice(environ: Mapping[str, str] = os.environ) -> range:
+    worker = environ.get("PYTEST_XDIST_WORKER", "")
+    count = int(environ.get("PYTEST_XDIST_WORKER_COUNT") or 1)
+    index = int(worker[2:]) if worker.startswith("gw") and worker[2:].isdigit() else 0
+    size = len(PORT_RANGE) // max(count, 1)
+    start = PORT_RANGE.start + (index % max(count, 1)) * size
+    return range(start, start + size)
+
+
+_PORTS = _port_slice()
+_next_port = [_PORTS.start + int.from_bytes(os.urandom(2), "big") % len(_PORTS)]
+_port_lock = threading.Lock()
+
+
+def _bindable(port: int) -> list[socket.socket] | None:
+    """Both protocols bound on ``port`` (Knot serves DNS on UDP and TCP), or None if it is taken."""
+    held = []
+    try:
+        for kind in (socket.SOCK_STREAM, socket.SOCK_DGRAM):
+            s = socket.socket(socket.AF_INET, kind)
+            held.append(s)
+            s.bind(("127.0.0.1", port))
+        return held
+    except OSError:
+        for s in held:
+            s.close()
+        return None
 
 
 def free_tcp_ports(n: int) -> list[int]:
-    """``n`` distinct free loopback TCP ports (held together while chosen, so no repeats)."""
-    socks = []
-    try:
-        for _ in range(n):
-            s = socket.socket()
-            s.bind(("127.0.0.1", 0))
-            socks.append(s)
-        return [int(s.getsockname()[1]) for s in socks]
-    finally:
-        for s in socks:
-            s.close()
+    """``n`` distinct free loopback ports (TCP and UDP) of this process's slice."""
+    chosen: list[int] = []
+    held: list[socket.socket] = []
+    with _port_lock:
+        try:
+            for _ in range(len(_PORTS)):
+                if len(chosen) == n:
+                    break
+                port = _next_port[0]
+                _next_port[0] = port + 1 if port + 1 < _PORTS.stop else _PORTS.start
+                socks = _bindable(port)
+                if socks is not None:
+                    chosen.append(port)
+                    held += socks
+        finally:
+            for s in held:
+                s.close()
+    if len(chosen) < n:
+        raise RuntimeError(f"no {n} free ports in {_PORTS} on 127.0.0.1")
+    return chosen
+
+
+def free_port() -> int:
+    return free_tcp_ports(1)[0]
 
 
 def wait_for_tcp(port: int, timeout: float = 10.0, host: str = "127.0.0.1") -> None:
@@ -83,6 +129,23 @@ def wait_for_tcp(port: int, timeout: float = 10.0, host: str = "127.0.0.1") -> N
             return
         time.sleep(0.05)
     raise TimeoutError(f"nothing listening on {host}:{port} after {timeout}s")
+
+
+# One lock for every test process on the machine (xdist workers, other runs), in root's /run.
+HOST_ACCOUNTS_LOCK = Path("/run/hkmail-tests-accounts.lock")
+
+
+@contextlib.contextmanager
+def host_accounts() -> Iterator[None]:
+    """Hold the machine's account database still. The shared mail server's boot adds system users
+    to the real /etc (its runcmd's useradd), while a test on another xdist worker may be copying
+    /etc: cp -a fails on a lock or temporary file useradd removes mid-copy."""
+    with HOST_ACCOUNTS_LOCK.open("a") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
 
 
 @dataclass
