@@ -180,10 +180,10 @@ class KnotServer:
             [knotd, "-c", str(conf)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT
         )
         try:
-            wait_for_tcp(self.port, host=self.address)
-        except TimeoutError:
-            self.stop()
-            raise
+            # generous: knotd loads its zones first, and a loaded 2-core machine is slow at it
+            wait_for_tcp(self.port, timeout=30.0, host=self.address)
+        except TimeoutError as exc:
+            raise TimeoutError(f"{exc}; knotd said:\n{self.stop()}") from None
         return self
 
     def stop(self) -> str:

@@ -42,8 +42,8 @@ def test_worker_count(env: dict[str, str], ncores: int, want: int) -> None:
 
 @pytest.mark.parametrize(
     "args",
-    [["-n", "4"], ["-n4"], ["-nauto"], ["--numprocesses=2"], ["--dist", "load"], ["-p", "no:xdist"],
-     ["-pno:xdist"], ["--pdb"], ["-k", "zone", "-d"]],
+    [["-n", "4"], ["-n4"], ["-nauto"], ["--numprocesses=2"], ["--dist", "load"], ["--pdb"],
+     ["-k", "zone", "-d"]],
 )  # fmt: skip
 def test_arguments_that_choose_a_distribution_are_left_alone(args: list[str]) -> None:
     assert workers.pytest_args(args, {}, 8) == []

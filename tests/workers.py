@@ -2,8 +2,9 @@
 
 Prints them one per line (none: a serial run) and says on stderr what it chose. The machine's
 cores (the CPUs this process may run on) decide; ``HKMAIL_TEST_WORKERS`` overrides them, and
-arguments that already choose a distribution (``-n``, ``--dist``, ``-p no:xdist``, ``--pdb``)
-are left alone. tests/xdist_groups.py keeps each shared server's tests on one worker.
+arguments that already choose a distribution (``-n``, ``--dist``, ``--pdb``) are left alone
+(``-n 0`` is a serial run; pytest-xdist stays loaded, pyproject.toml's addopts name its
+``--dist``). tests/xdist_groups.py keeps each shared server's tests on one worker.
 """
 
 from __future__ import annotations
@@ -29,12 +30,10 @@ def cores() -> int:
 
 
 def chooses_distribution(args: Sequence[str]) -> bool:
-    for i, arg in enumerate(args):
+    for arg in args:
         if arg in _OWN_CHOICE or arg.startswith(("--numprocesses=", "--dist=", "--tx=")):
             return True
         if arg.startswith("-n") and not arg.startswith("--"):  # -n2, -nauto
-            return True
-        if arg == "-pno:xdist" or (arg == "-p" and args[i + 1 : i + 2] == ["no:xdist"]):
             return True
     return False
 
