@@ -175,11 +175,13 @@ def _run_suite(tmp_path: Path, *args: str) -> list[tuple[str, str, str]]:
     for name, text in _MODULES.items():
         (project / name).write_text(textwrap.dedent(text))
     log = tmp_path / "log"
+    # not this run's own worker identity, when the suite itself runs under xdist
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_XDIST_")}
     out = subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *args, str(project)],
         cwd=project,
         env={
-            **os.environ,
+            **env,
             "LOG": str(log),
             "PYTHONPATH": os.pathsep.join(
                 [str(REPO), str(project), *filter(None, [os.environ.get("PYTHONPATH")])]
