@@ -25,7 +25,7 @@ from imapclient import imap_utf7  # type: ignore[import-untyped]
 
 from hkmail.mailserver.backup import BACKUP_CONF, BACKUP_PASSWORD, BACKUP_RUN
 from hkmail.mailserver.journal import DRILL_PREFIX
-from tests.archive_support import ARCHIVE_BUCKET, ARCHIVIST, Journal, deliver
+from tests.archive_support import ARCHIVE_BUCKET, ARCHIVIST, Journal, deliver, refusing_proxy
 from tests.mailserver_support import DOMAIN, HOST, PASSWORDS, MailServer
 from tests.support import require_tool
 from toolchain import archive, archive_drill
@@ -49,7 +49,8 @@ class Env:
             "drill",
             *("--cloud", "tencentcloud", "--bucket", ARCHIVE_BUCKET),
             *("--endpoint", self.journal.store.url),
-            *("--password-file", str(self.server.p(BACKUP_PASSWORD))),
+            *("--password-file", str(self.files / "drill-password")),
+            *("--record-dir", str(self.files / "records")),
             *("--server", f"{HOST}:{self.server.ports.imaps}", "--server-security", "ssl"),
             *("--server-cafile", str(self.files / "ca.pem")),
             *("--passwords", str(self.files / "passwords")),
@@ -86,6 +87,10 @@ def env(mail_server: MailServer, tmp_path_factory: pytest.TempPathFactory) -> It
         f"destination {LOGIN} {PASSWORDS[ARCHIVIST]}\ndestination nobody@{DOMAIN} nobody-Pa55\n"
     )
     (files / "passwords").chmod(0o600)
+    # As the README has the operator write it: (umask 077; pulumi config get ... > FILE)
+    (files / "drill-password").write_bytes(Path(mail_server.p(BACKUP_PASSWORD)).read_bytes())
+    (files / "drill-password").chmod(0o600)
+    (files / "records").mkdir()
     e = Env(mail_server, journal, files)
     mids = [deliver(mail_server, f"drill {i}") for i in range(3)]
     for mid in mids:
@@ -176,18 +181,25 @@ def test_a_sample_drill_restores_and_compares_one_folder(
     assert (record["restoredMessages"], record["liveMessages"]) == (1, 1), record
 
 
-def test_a_drill_fails_when_the_restored_copy_and_the_live_mailbox_disagree(
+def test_changes_made_since_the_snapshot_are_listed_not_failed(
     env: Env, keys: None, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """After the snapshot: a restored message's flags change, and a message dated before the
-    snapshot appears that the backup cannot have: both are problems, the drill FAILS."""
+    """After the snapshot the owner sets a flag, moves a message into another folder and appends
+    one dated 2020: the backup still restores every message byte for byte, so the drill PASSES,
+    and the record counts and names each change."""
     old_mid = f"<{uuid.uuid4()}@drill.test>"
+    wire = '"' + imap_utf7.encode(FOLDER).decode() + '"'
     imap = env.imap()
     try:
         imap.select("INBOX")
         _, data = imap.search(None, "ALL")
-        first = data[0].split()[0]
+        first, second = data[0].split()[:2]
         imap.store(first, "+FLAGS", "\\Answered")
+        _, got = imap.fetch(second, "(BODY.PEEK[HEADER.FIELDS (MESSAGE-ID)])")
+        moved_mid = got[0][1].decode().split(":", 1)[1].strip()  # type: ignore[index,union-attr]
+        assert imap.copy(second, wire)[0] == "OK"
+        imap.store(second, "+FLAGS", "\\Deleted")
+        imap.expunge()
         when = imaplib.Time2Internaldate(dt.datetime(2020, 1, 2, 3, 4, 5, tzinfo=dt.UTC))
         raw = f"Subject: old\r\nMessage-ID: {old_mid}\r\n\r\nnever backed up\r\n".encode()
         imap.append("INBOX", "", when, raw)
@@ -195,19 +207,19 @@ def test_a_drill_fails_when_the_restored_copy_and_the_live_mailbox_disagree(
         imap.logout()
     before = set(env.drills())
     try:
-        assert archive.main(env.args()) == 1
-        out, err = capsys.readouterr()
-        assert "archive drill: FAIL: " in out, out + err
+        assert archive.main(env.args()) == 0, capsys.readouterr().err
+        out = capsys.readouterr().out
+        assert "archive drill: PASS: " in out and " changed since the snapshot" in out, out
+        assert "compared with the live mailbox over IMAP, not with the journal" in out, out
         [key] = set(env.drills()) - before
         record = env.record(key)
-        assert record["verdict"] == "FAIL", record
-        problems = "\n".join(record["problems"])
-        assert "flags differ: backup" in problems and "\\Answered" in problems, problems
-        missing = f"{old_mid} (2020-01-02T03:04:05+00:00) in the live mailbox before the snapshot"
-        assert f"{missing}, not in the backup" in problems, problems
-        report, err = _health(env, capsys)
-        assert report["drill"]["verdict"] == "FAIL"
-        assert "ALARM the newest restore drill (" in err and "did not pass: FAIL" in err, err
+        assert record["verdict"] == "PASS" and record["problems"] == [], record
+        assert record["changedSinceSnapshot"] == 3, record
+        changes = "\n".join(record["changes"])
+        assert "flags changed: backup" in changes and "\\Answered" in changes, changes
+        assert f"INBOX: {moved_mid} (" in changes and f"moved to {FOLDER}" in changes, changes
+        appended = f"{old_mid} (2020-01-02T03:04:05+00:00) in the live mailbox, dated before"
+        assert appended in changes, changes
     finally:  # the shared mailbox as it was
         imap = env.imap()
         try:
@@ -217,8 +229,39 @@ def test_a_drill_fails_when_the_restored_copy_and_the_live_mailbox_disagree(
             for n in data[0].split():
                 imap.store(n, "+FLAGS", "\\Deleted")
             imap.expunge()
+            imap.select(wire)
+            _, data = imap.search(None, "HEADER", "Message-ID", moved_mid)
+            for n in data[0].split():
+                assert imap.copy(n, "INBOX")[0] == "OK"
+                imap.store(n, "+FLAGS", "\\Deleted")
+            imap.expunge()
         finally:
             imap.logout()
+
+
+def test_a_record_the_bucket_refuses_is_kept_locally_and_said_not_kept(
+    env: Env, keys: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The operator's key may read drills/ but not put there (403 from a proxy standing in for
+    the policy): the drill runs, says the record was NOT kept and why, exits 3, and the record
+    is in the local file."""
+    before = env.drills()
+    with refusing_proxy(env.journal.store, f"/{ARCHIVE_BUCKET}/{DRILL_PREFIX}") as proxy:
+        args = env.args("--folder", FOLDER, "--endpoint", proxy.url)
+        assert archive.main(args) == archive_drill.EXIT_NOT_KEPT
+    out, err = capsys.readouterr()
+    assert len(proxy.refused) == 1, proxy.refused
+    assert "archive drill: PASS: " in out and "record NOT kept in " in out, out + err
+    assert f"needs PutObject on {DRILL_PREFIX}* of the archive bucket" in out, out
+    assert env.drills() == before
+    path = Path(out.rstrip().rsplit("the record is in ", 1)[1])
+    record = json.loads(path.read_text())
+    assert record["verdict"] == "PASS" and record["scope"] == [FOLDER], record
+    with pytest.raises(SystemExit):
+        archive.main(["drill", "--help"])
+    assert "3 the drill ran but the bucket refused its record" in " ".join(
+        capsys.readouterr().out.split()
+    )
 
 
 @pytest.mark.parametrize(
@@ -234,6 +277,8 @@ def test_a_drill_fails_when_the_restored_copy_and_the_live_mailbox_disagree(
             "--maildir-root: /srv/mail/hkmail.test/archivist/",
         ),
         (("--folder", "Nope"), LOGIN, f"--folder: Nope not in {LOGIN}'s mailbox; allowed: "),
+        (("--backup-bucket", "no-such-bucket"), LOGIN, "--backup-bucket: no restic repository at"),
+        (("--record-dir", "/nonexistent"), LOGIN, "--record-dir: /nonexistent is not valid"),
         (("--bucket", "no-such-archive"), LOGIN, "--bucket: no-such-archive cannot be read ("),
     ],
 )
@@ -253,11 +298,37 @@ def test_bad_input_is_refused_and_nothing_is_recorded(
     assert PASSWORDS[ARCHIVIST] not in err
 
 
+def test_a_password_file_others_may_read_is_refused(
+    env: Env, keys: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    shared = env.files / "shared-password"
+    shared.write_bytes((env.files / "drill-password").read_bytes())
+    shared.chmod(0o644)
+    before = env.drills()
+    assert archive.main(env.args("--password-file", str(shared))) == 2
+    err = capsys.readouterr().err
+    assert f"--password-file: {shared} may be read by group or others (mode 644)" in err, err
+    assert "(umask 077; pulumi config get hkmail:backupPassword > FILE)" in err, err
+    assert env.drills() == before
+
+
+def test_a_restic_that_does_not_answer_in_time_is_refused_not_a_traceback(
+    env: Env, keys: None, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setattr(archive_drill, "RESTIC_TIMEOUT", 0.001)
+    before = env.drills()
+    assert archive.main(env.args()) == 2
+    err = capsys.readouterr().err
+    assert "--backup-bucket: restic timed out reaching s3:" in err, err
+    assert "Traceback" not in err and env.drills() == before
+
+
 def test_a_wrong_repository_password_is_refused(
     env: Env, keys: None, capsys: pytest.CaptureFixture[str]
 ) -> None:
     wrong = env.files / "wrong-password"
     wrong.write_text("not-the-repository-password\n")
+    wrong.chmod(0o600)
     before = env.drills()
     assert archive.main(env.args("--password-file", str(wrong))) == 2
     err = capsys.readouterr().err
@@ -290,11 +361,16 @@ def test_a_drill_fails_when_the_backup_itself_is_damaged(
     record = env.record(key)
     assert record["verdict"] == "FAIL" and record["problemCount"] >= 1, record
     assert "restic restore exit" in record["problems"][0], record
+    report, err = _health(env, capsys)
+    assert report["drill"]["verdict"] == "FAIL"
+    assert "ALARM the newest restore drill (" in err and "did not pass: FAIL" in err, err
 
 
-def test_the_comparison_names_a_message_whose_content_differs() -> None:
-    """The rule itself: same Message-ID, other bytes is 'differs'; a live message newer than the
-    snapshot is counted, not judged; one restored and gone from the live mailbox is named."""
+def test_the_comparison_fails_only_what_no_live_message_matches() -> None:
+    """The rule itself: same Message-ID, other bytes is 'differs'; one restored and gone from the
+    live mailbox is named; a message moved to another folder, or live and dated before the
+    snapshot without being in it, is a change; a live message newer than the snapshot is
+    counted. Only the first two are problems."""
     snap = dt.datetime(2026, 12, 7, 2, 30, tzinfo=dt.UTC)
     t = int(snap.timestamp())
     seen = frozenset({b"\\Seen"})
@@ -302,17 +378,25 @@ def test_the_comparison_names_a_message_whose_content_differs() -> None:
         "INBOX": [
             archive_drill.Message("aa", "<a@x>", seen, t - 100),
             archive_drill.Message("bb", "<b@x>", seen, t - 50),
+            archive_drill.Message("dd", "<d@x>", seen, t - 40),
         ]
     }
     live = {
         "INBOX": [
             archive_drill.Message("a2", "<a@x>", seen, t - 100),
             archive_drill.Message("cc", "<c@x>", frozenset(), t + 60),
-        ]
+            archive_drill.Message("ee", "<e@x>", frozenset(), t - 3600),
+        ],
+        "Archive": [archive_drill.Message("dd", "<d@x>", seen, t - 40)],
     }
     o = archive_drill.compare(restored, live, snap)
-    assert (o.restored, o.live, o.newer) == (2, 2, 1)
+    assert (o.restored, o.live, o.newer) == (3, 4, 1)
     assert o.problems == [
         "INBOX: <a@x> (2026-12-07T02:28:20+00:00) differs from the live message",
         "INBOX: <b@x> (2026-12-07T02:29:10+00:00) restored, not in the live mailbox",
+    ]
+    assert o.changes == [
+        "INBOX: <d@x> (2026-12-07T02:29:20+00:00) moved to Archive",
+        "INBOX: <e@x> (2026-12-07T01:30:00+00:00) in the live mailbox, dated before the "
+        "snapshot, not in the backup (appended since with an old date?)",
     ]

@@ -226,7 +226,8 @@ def test_journal_health_from_the_archive_health_file(tmp_path: Path) -> None:
         '"drill": {"at": "2026-11-30T08:00:00+00:00", "verdict": "PASS", "restoredMessages": 41, '
         '"snapshot": {"id": "5d1e2f3a", "time": "2026-11-30T02:31:00+00:00"}, '
         '"mailbox": "ceo@centralclinic.hk", "operator": "ops@laptop", "sha256Matches": true, '
-        '"object": "drills/2026/11/30/d.json", "alarms": []}}'
+        '"scope": ["INBOX", "Sent"], "problemCount": 0, "changedSinceSnapshot": 2, '
+        '"newerThanSnapshot": 5, "object": "drills/2026/11/30/d.json", "alarms": []}}'
     )
     proc, out = report(
         tmp_path / "out", "--stack", "private-tencent", "--archive-health", str(health)
@@ -251,10 +252,15 @@ def test_journal_health_from_the_archive_health_file(tmp_path: Path) -> None:
         "mail.centralclinic.hk — from health.json sha256:"
     ), rows
     assert rows["Restore drill"].startswith(
-        "last restore drill: 2026-11-30T08:00:00+00:00, PASS, 41 messages, snapshot 5d1e2f3a of "
-        "2026-11-30T02:31:00+00:00; mailbox ceo@centralclinic.hk, run by ops@laptop "
-        "(drills/2026/11/30/d.json) — from health.json sha256:"
+        "last restore drill: 2026-11-30T08:00:00+00:00, PASS, 41 messages of mailbox "
+        "ceo@centralclinic.hk (a sample: folder(s) INBOX, Sent) restored from snapshot 5d1e2f3a "
+        "of 2026-11-30T02:31:00+00:00 and compared with the live mailbox over IMAP (not with "
+        "the journal): 0 problem(s), 2 changed since the snapshot, 5 newer than it; run by "
+        "ops@laptop (drills/2026/11/30/d.json) — from health.json sha256:"
     ), rows
+    # With the backup's rows: a drill proves the backup, not the journal.
+    md = (out / "report-hk-mail-private-tencent.md").read_text(encoding="utf-8")
+    assert md.index("| Restore drill |") > md.index("| Backup health |"), md
 
 
 def test_a_stale_spool_and_no_drill_are_said_plainly(tmp_path: Path) -> None:

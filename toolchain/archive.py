@@ -27,7 +27,7 @@ receives the export.
 Credentials: the administrator's temporary key in ``AWS_ACCESS_KEY_ID``,
 ``AWS_SECRET_ACCESS_KEY`` and ``AWS_SESSION_TOKEN`` (a RAM/CAM STS key allowed to read the
 bucket; never printed). Exit 0 done, 1 a message does not match the journal, 2 bad input (nothing
-is written).
+is written); ``drill`` also 3: it ran but the bucket refused its record (toolchain.archive_drill).
 
 ``restore`` (toolchain.archive_restore) copies a mailbox back into the live server over IMAP from a
 server holding a copy (a Dovecot serving the restic backup's restored Maildir); exit 1 when the
@@ -49,13 +49,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from hkmail.facts import Cloud
-from hkmail.mailserver.journal import ARCHIVE_S3, JOURNAL_PREFIX
+from hkmail.facts import CLOUDS
+from hkmail.mailserver.journal import ARCHIVE_S3, DRILL_PREFIX, JOURNAL_PREFIX
 from hkmail.mailserver.s3 import S3, Credentials, StoreError, StoreUnavailable
 from toolchain import archive_drill, archive_restore, archive_status
 
 FORMATS = ("mbox", "eml")
-CLOUDS: tuple[Cloud, ...] = ("alicloud", "tencentcloud")
 # A range wider than this is listed whole rather than day by day.
 MAX_DAYS_LISTED = 400
 
@@ -476,21 +475,37 @@ def _health(args: argparse.Namespace) -> int:
 
 
 def _drill(args: argparse.Namespace) -> int:
-    """Exit 0 PASS, 1 FAIL; the record is in the bucket either way."""
+    """Exit 0 PASS, 1 FAIL (the record in the bucket), 3 the record NOT kept in the bucket."""
     endpoint, region = ARCHIVE_S3[args.cloud]
     store = _store(args)  # checks --endpoint and the credentials first
     drill = archive_drill.from_args(args, args.endpoint or endpoint, region,
                                     _env_credentials())  # fmt: skip
-    record, key = archive_drill.run(drill, store)
+    try:
+        record, key, path = archive_drill.run(drill, store)
+        kept = f"recorded as {args.bucket}/{key} (and in {path})"
+    except archive_drill.RecordNotKept as exc:
+        record, key, path = exc.record, exc.key, exc.path
+        kept = (
+            f"record NOT kept in {args.bucket}/{key} ({exc}): the operator's key needs "
+            f"PutObject on {DRILL_PREFIX}* of the archive bucket; the record is in {path}"
+        )
     for line in record["problems"]:
         print(f"archive drill: {line}", file=sys.stderr)
     snap = record["snapshot"]
+    scope = (
+        record["scope"]
+        if isinstance(record["scope"], str)
+        else "folders " + ", ".join(record["scope"])
+    )
     print(
         f"archive drill: {record['verdict']}: {record['restoredMessages']} message(s) of "
-        f"{record['mailbox']} restored from snapshot {snap['id']} ({snap['time']}) and compared "
-        f"with the live mailbox ({record['newerThanSnapshot']} newer than the snapshot, "
-        f"{record['problemCount']} problem(s)); recorded as {args.bucket}/{key}"
+        f"{record['mailbox']} ({scope}) restored from snapshot {snap['id']} ({snap['time']}) and "
+        f"compared with the live mailbox over IMAP, not with the journal "
+        f"({record['problemCount']} problem(s), {record['changedSinceSnapshot']} changed since "
+        f"the snapshot, {record['newerThanSnapshot']} newer); {kept}"
     )
+    if "NOT kept" in kept:
+        return archive_drill.EXIT_NOT_KEPT
     return 0 if record["verdict"] == "PASS" else 1
 
 

@@ -1,22 +1,28 @@
-"""``scripts/archive drill``: prove the nightly backup restores, and keep the proof in the bucket.
+"""``scripts/archive drill``: restore a mailbox from the newest backup snapshot and compare it with
+the live mailbox, and keep the record in the bucket.
 
 From the operator's machine: the newest restic snapshot of the backup (``backup/`` of the
-backup bucket) is restored for one mailbox into a scratch directory (restic ``--verify``
-re-reads every restored file against the snapshot), and every restored message is compared with
-the live mailbox over IMAP: its bytes (line ends aside: Maildir keeps LF, IMAP sends CRLF), its
-flags and its internal date (the Maildir file's mtime). A live message older than the snapshot
-that the backup lacks, a restored message the live mailbox lacks or holds otherwise, a flag or
-date that differs: each is a problem, and any problem FAILS the drill. Live messages newer than
-the snapshot are counted, not judged.
+backup bucket) is restored for one mailbox (or a ``--folder`` sample of it) into a scratch
+directory (restic ``--verify`` re-reads every restored file against the snapshot), and every
+restored message is matched by its bytes (line ends aside: Maildir keeps LF, IMAP sends CRLF)
+with a message of the live mailbox over IMAP, not with the journal. What it proves: the snapshot
+decrypts, its files are intact, and each restored message is byte for byte one the mailbox holds.
+A restored message that no live message matches, a restic error, an unreadable restored file:
+each is a problem, and any problem FAILS the drill. What the mailbox's owner may have done since
+the snapshot (a message moved to another folder, flags changed, a message appended with an old
+date, mail newer than the snapshot) is counted and listed as changed, not judged.
 
 The record (when, who: ``--operator`` or user@machine, the snapshot's id and time, the mailbox,
-the counts, the problems, the verdict, the duration) is put as a new object under ``drills/`` of
-the archive bucket, with its sha256 as metadata, where the bucket's retention keeps it
-(``scripts/archive health`` reports the newest). The scratch copy is removed afterwards.
+the scope, the counts, the problems and changes, the verdict, the duration) is written to a
+local file and put as a new object under ``drills/`` of the archive bucket, with its sha256 as
+metadata (``scripts/archive health`` reports the newest). What keeps it there is the bucket's: on
+Alibaba the WORM retention when ``retentionDays`` is set; on COS the bucket policy that denies
+deleting under ``drills/`` (no retention). The scratch copy is removed afterwards.
 
 Bad input is refused before anything is restored or written (exit 2): a mailbox that does not
 accept the log-in, a repository the password does not open or that holds no snapshot, no
-restic, an unreadable password file. Exit 0 PASS, 1 FAIL (the record is written either way).
+restic, a password file that cannot be read or that group or others may read. Exit 0 PASS,
+1 FAIL, 3 the record could not be put in the bucket (it is in the local file).
 """
 
 from __future__ import annotations
@@ -41,8 +47,9 @@ from typing import Any
 from imapclient import imap_utf7  # type: ignore[import-untyped]
 from imapclient.exceptions import IMAPClientError  # type: ignore[import-untyped]
 
+from hkmail.facts import CLOUDS
 from hkmail.mailserver.backup import BACKUP_PREFIX
-from hkmail.mailserver.journal import DRILL_PREFIX
+from hkmail.mailserver.journal import DRILL_KIND, DRILL_PREFIX, RECORD_KEY_TIME
 from hkmail.mailserver.s3 import S3, StoreError, StoreUnavailable
 from toolchain.imapconn import SECURITIES, CopyError, Server, connect, logout, parse_server
 from toolchain.imapcopy import Passwords, list_folders
@@ -58,8 +65,25 @@ MAX_LISTED = 100
 VERDICTS = ("PASS", "FAIL")
 
 
+# The exit code when the drill ran but its record could not be put in the bucket.
+EXIT_NOT_KEPT = 3
+EXIT_CODES = (
+    "exit 0 PASS, 1 FAIL (the record is in the bucket either way), 2 bad input (nothing restored "
+    f"or recorded), {EXIT_NOT_KEPT} the drill ran but the bucket refused its record (NOT kept; "
+    "it is in the local file)"
+)
+
+
 class DrillRefused(Exception):
     """Bad input found before anything was restored or recorded: exit 2."""
+
+
+class RecordNotKept(Exception):
+    """The drill ran, its record is in a local file, the bucket refused it: exit 3."""
+
+    def __init__(self, record: dict[str, Any], key: str, path: Path, why: str) -> None:
+        super().__init__(why)
+        self.record, self.key, self.path = record, key, path
 
 
 @dataclass(frozen=True)
@@ -77,6 +101,7 @@ class Outcome:
     live: int = 0
     newer: int = 0
     problems: list[str] = field(default_factory=list)
+    changes: list[str] = field(default_factory=list)  # since the snapshot: not judged
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -84,10 +109,11 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         "drill",
         help="restore a mailbox from the newest backup into a scratch directory, compare it "
         "with the live mailbox, and record the result under drills/",
+        description="Restore a mailbox (or a --folder sample) from the newest backup snapshot, "
+        "match every restored message with the live mailbox over IMAP, write the record to a "
+        f"local file and put it under drills/ of the archive bucket; {EXIT_CODES}.",
     )
-    d.add_argument(
-        "--cloud", required=True, choices=("alicloud", "tencentcloud"), help="where the buckets are"
-    )
+    d.add_argument("--cloud", required=True, choices=CLOUDS, help="where the buckets are")
     d.add_argument("--bucket", required=True, help="the archive bucket (the record goes here)")
     d.add_argument(
         "--backup-bucket",
@@ -124,6 +150,12 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         help="the mail store's path on the server, as backed up (default /var/vmail)",
     )
     d.add_argument("--restic", default="restic", help="the restic program (default: on PATH)")
+    d.add_argument(
+        "--record-dir",
+        type=Path,
+        default=Path("."),
+        help="where the record is written before it is put in the bucket (default: here)",
+    )
 
 
 @dataclass(frozen=True)
@@ -139,6 +171,7 @@ class Drill:
     env: Mapping[str, str]
     options: tuple[str, ...]
     repository: str
+    record_dir: Path
 
 
 def from_args(
@@ -157,6 +190,13 @@ def from_args(
             "restic)"
         )
     try:
+        mode = args.password_file.stat().st_mode & 0o777
+        if mode & 0o077:
+            raise DrillRefused(
+                f"--password-file: {args.password_file} may be read by group or others (mode "
+                f"{mode:o}); allowed: a file only its owner reads, e.g. written with "
+                "(umask 077; pulumi config get hkmail:backupPassword > FILE)"
+            )
         secret = args.password_file.read_text()
     except OSError as exc:
         raise DrillRefused(
@@ -167,6 +207,10 @@ def from_args(
         raise DrillRefused(
             f"--password-file: {args.password_file} is not valid; allowed: the repository "
             "password on one line"
+        )
+    if not args.record_dir.is_dir() or not os.access(args.record_dir, os.W_OK):
+        raise DrillRefused(
+            f"--record-dir: {args.record_dir} is not valid; allowed: a directory you may write"
         )
     if not args.maildir_root.startswith("/"):
         raise DrillRefused(
@@ -209,18 +253,30 @@ def from_args(
             "--no-cache",
         ),
         repository=f"s3:{endpoint.rstrip('/')}/{bucket}/{BACKUP_PREFIX.strip('/')}",
+        record_dir=args.record_dir,
     )
+
+
+RESTIC_TIMEOUT = 3600
 
 
 def _restic(d: Drill, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [d.restic, "-r", d.repository, *d.options, *args],
-        env=dict(d.env),
-        capture_output=True,
-        text=True,
-        timeout=3600,
-        check=False,
-    )
+    """restic's answer; a run past RESTIC_TIMEOUT is an answer too (exit -1), not a traceback."""
+    command = [d.restic, "-r", d.repository, *d.options, *args]
+    try:
+        return subprocess.run(command, env=dict(d.env), capture_output=True, text=True,
+                              timeout=RESTIC_TIMEOUT, check=False)  # fmt: skip
+    except subprocess.TimeoutExpired:
+        stderr = f"restic {args[0]} timed out after {RESTIC_TIMEOUT} s"
+        return subprocess.CompletedProcess(command, -1, "", stderr)
+
+
+# restic's error text for a repository that is not there (S3 NoSuchKey/NoSuchBucket on its config
+# file) versus one the store refuses or cannot be reached.
+_NO_REPOSITORY = re.compile(
+    r"NoSuchBucket|NoSuchKey|key does not exist|bucket does not exist", re.I
+)
+_REFUSED = re.compile(r"Access ?Denied|\b403\b|Forbidden|InvalidAccessKeyId|SignatureDoesNotMatch")
 
 
 def newest_snapshot(d: Drill) -> dict[str, Any]:
@@ -234,9 +290,21 @@ def newest_snapshot(d: Drill) -> dict[str, Any]:
                 "--password-file: the repository password does not open "
                 f"{d.repository}; allowed: hkmail:backupPassword of this stack"
             )
+        text = out.stderr
+        if out.returncode < 0:
+            why = "restic timed out reaching"
+        elif _REFUSED.search(text):
+            why = "the store refused the operator's key (it needs GetObject and ListObjects on "
+            why += "backup/ of the backup bucket) for"
+        elif _NO_REPOSITORY.search(text):
+            why = "no restic repository at"
+        else:
+            why = "the store could not be reached (network, endpoint) for"
+        detail = next((ln for ln in text.splitlines() if "unable to open" in ln), err[0])
         raise DrillRefused(
-            f"--backup-bucket: no restic repository at {d.repository} ({err[0][:200]}); "
-            "allowed: the bucket hkmail-backup writes to; nothing restored"
+            f"--backup-bucket: {why} {d.repository} ({detail.strip()[:200]}); "
+            "allowed: the bucket hkmail-backup writes to, readable with this key; nothing "
+            "restored"
         )
     snapshots = json.loads(out.stdout or "[]")
     if not snapshots:
@@ -323,43 +391,63 @@ def compare(
     live: Mapping[str, Sequence[Message]],
     snapshot_at: dt.datetime,
 ) -> Outcome:
+    """Each restored message matched with a live one by its bytes, in its own folder first,
+    then in any other (a message moved since the snapshot). A restored message whose bytes no
+    live message has is a problem; what the mailbox's owner may have done since the snapshot
+    (moved, flagged, appended with an old date) is a change, counted and listed, not judged."""
     o = Outcome(folders=len(restored))
     cutoff = int(snapshot_at.timestamp())
-    for folder in sorted(set(restored) | set(live)):
-        left = list(live.get(folder, []))
-        o.live += len(left)
-        for m in restored.get(folder, []):
+    left = {folder: list(msgs) for folder, msgs in live.items()}
+    o.live = sum(len(msgs) for msgs in left.values())
+    unmatched: list[tuple[str, Message]] = []
+    for folder in sorted(restored):
+        for m in restored[folder]:
             o.restored += 1
-            same = next((x for x in left if x.digest == m.digest), None)
-            if same is None:
-                other = next(
-                    (x for x in left if m.message_id and x.message_id == m.message_id), None
-                )
-                if other is None:
-                    o.problems.append(f"{folder}: {_label(m)} restored, not in the live mailbox")
-                else:
-                    left.remove(other)
-                    o.problems.append(f"{folder}: {_label(m)} differs from the live message")
-                continue
-            left.remove(same)
-            if same.flags != m.flags:
-                o.problems.append(
-                    f"{folder}: {_label(m)} flags differ: backup {_flags(m.flags)}, live "
-                    f"{_flags(same.flags)}"
-                )
-            if abs(same.stamp - m.stamp) > 1:
-                o.problems.append(
-                    f"{folder}: {_label(m)} internal date differs: live {_label(same)}"
-                )
-        for x in left:
+            here = next((x for x in left.get(folder, []) if x.digest == m.digest), None)
+            if here is not None:
+                left[folder].remove(here)
+                _changes(o, folder, folder, m, here)
+            else:
+                unmatched.append((folder, m))
+    for folder, m in unmatched:  # after every folder's own matches: moved messages
+        other = next(((f, x) for f in sorted(left) for x in left[f] if x.digest == m.digest), None)
+        if other is not None:
+            left[other[0]].remove(other[1])
+            _changes(o, folder, other[0], m, other[1])
+            continue
+        twin = next(
+            ((f, x) for f in sorted(left) for x in left[f]
+             if m.message_id and x.message_id == m.message_id),
+            None,
+        )  # fmt: skip
+        if twin is not None:  # judged here: not a live-only message as well
+            left[twin[0]].remove(twin[1])
+        o.problems.append(
+            f"{folder}: {_label(m)} "
+            + ("differs from the live message" if twin else "restored, not in the live mailbox")
+        )
+    for folder in sorted(left):
+        for x in left[folder]:
             if x.stamp > cutoff:
                 o.newer += 1
             else:
-                o.problems.append(
-                    f"{folder}: {_label(x)} in the live mailbox before the snapshot, not in the "
-                    "backup"
+                o.changes.append(
+                    f"{folder}: {_label(x)} in the live mailbox, dated before the snapshot, not "
+                    "in the backup (appended since with an old date?)"
                 )
     return o
+
+
+def _changes(o: Outcome, was: str, now: str, m: Message, x: Message) -> None:
+    """What changed on a message since the snapshot: its folder, flags, internal date."""
+    if was != now:
+        o.changes.append(f"{was}: {_label(m)} moved to {now}")
+    if x.flags != m.flags:
+        o.changes.append(
+            f"{now}: {_label(m)} flags changed: backup {_flags(m.flags)}, live {_flags(x.flags)}"
+        )
+    if abs(x.stamp - m.stamp) > 1:
+        o.changes.append(f"{now}: {_label(m)} internal date changed: live {_label(x)}")
 
 
 def _flags(flags: frozenset[bytes]) -> str:
@@ -368,7 +456,7 @@ def _flags(flags: frozenset[bytes]) -> str:
 
 def _key(at: dt.datetime, user: str) -> str:
     safe = re.sub(r"[^A-Za-z0-9.@_-]", "_", user)
-    return f"{DRILL_PREFIX}{at:%Y/%m/%d/%Y%m%dT%H%M%S.%fZ}-{safe}.json"
+    return f"{DRILL_PREFIX}{at:%Y/%m/%d}/{at.strftime(RECORD_KEY_TIME)}-{safe}.json"
 
 
 def _time(text: str) -> dt.datetime:
@@ -407,9 +495,10 @@ def _inspect(d: Drill, snapshot: Mapping[str, Any], scratch: Path) -> Outcome:
     return compare(restored, live, _time(str(snapshot["time"])))
 
 
-def run(d: Drill, store: S3) -> tuple[dict[str, Any], str]:
-    """The drill, and its record put under drills/ of ``store``'s bucket: (record, key)."""
-    try:  # the record's bucket answers before anything is restored
+def run(d: Drill, store: S3) -> tuple[dict[str, Any], str, Path]:
+    """The drill, and its record written to ``d.record_dir`` and put under drills/ of
+    ``store``'s bucket: (record, key, local file)."""
+    try:  # the record's bucket answers (ListObjects on drills/) before anything is restored
         next(iter(store.list(DRILL_PREFIX)), None)
     except (StoreError, StoreUnavailable) as exc:
         raise DrillRefused(
@@ -452,7 +541,7 @@ def run(d: Drill, store: S3) -> tuple[dict[str, Any], str]:
     finally:
         shutil.rmtree(scratch, ignore_errors=True)  # a copy of the mail: never left behind
     record = {
-        "kind": "hk-mail restore drill",
+        "kind": DRILL_KIND,
         "at": started.isoformat(timespec="seconds"),
         "durationSeconds": round(time.monotonic() - t0, 1),
         "operator": d.operator,
@@ -471,11 +560,20 @@ def run(d: Drill, store: S3) -> tuple[dict[str, Any], str]:
         "restoredMessages": outcome.restored,
         "liveMessages": outcome.live,
         "newerThanSnapshot": outcome.newer,
+        "changedSinceSnapshot": len(outcome.changes),
+        "changes": outcome.changes[:MAX_LISTED],
+        "comparedWith": "the live mailbox over IMAP (not the journal)",
         "problemCount": len(outcome.problems),
         "problems": outcome.problems[:MAX_LISTED],
         "verdict": "FAIL" if outcome.problems else "PASS",
     }
     data = json.dumps(record, indent=2, ensure_ascii=False).encode()
     key = _key(started, d.user)
-    store.put(key, data, {"sha256": hashlib.sha256(data).hexdigest()}, "application/json")
-    return record, key
+    # Kept on this machine first: a refused put after an hour's restore must not lose the verdict.
+    path = d.record_dir / key.rsplit("/", 1)[-1]
+    path.write_bytes(data)
+    try:
+        store.put(key, data, {"sha256": hashlib.sha256(data).hexdigest()}, "application/json")
+    except (StoreError, StoreUnavailable) as exc:
+        raise RecordNotKept(record, key, path, str(exc)) from None
+    return record, key, path

@@ -21,6 +21,7 @@ from typing import Any, Final
 
 import yaml
 
+from hkmail.mailserver.journal import DRILL_PREFIX, SPOOL_STATUS_PREFIX
 from toolchain.engine.model import PlannedResource
 
 #: instance type -> the input holding its cloud-init user-data
@@ -37,10 +38,6 @@ JOURNAL_MILTER_UNIT: Final = "/etc/systemd/system/hkmail-journal-milter.service"
 BACKUP_SETTINGS: Final = "/etc/hkmail/backup.json"
 BACKUP_TIMER: Final = "/etc/systemd/system/hkmail-backup.timer"
 SECRETS_SETTINGS: Final = "/etc/hkmail/secrets.json"
-# Where the server publishes its spool status and drills are recorded, in the archive bucket
-# (hkmail.mailserver.journal SPOOL_STATUS_PREFIX / DRILL_PREFIX).
-SPOOL_STATUS_PREFIX: Final = "status/journal-spool/"
-DRILL_PREFIX: Final = "drills/"
 #: the keys of what ``scripts/archive health`` prints (toolchain.archive.health)
 HEALTH_KEYS: Final = ("bucket", "newestObject", "newestReceivedAt", "messagesPerDay")
 NOT_OBSERVED: Final = "not observed by a plan"
@@ -353,15 +350,30 @@ def _drill_text(health: Health | None, bucket: str) -> str:
     if drill.get("valid") is False:
         return f"NOT TRUSTED: no valid drill record in {bucket}{_alarms(drill)} — from {source}"
     snapshot = drill.get("snapshot") or {}
+    scope = drill.get("scope", "scope not recorded")
+    if isinstance(scope, list):
+        scope = "a sample: folder(s) " + ", ".join(map(str, scope))
+    # What a drill proves, no more: the snapshot restores byte for byte what the live mailbox
+    # holds (within its scope); it does not compare with the journal.
     line = (
         f"last restore drill: {drill['at']}, {drill.get('verdict')}, "
-        f"{drill.get('restoredMessages')} messages, snapshot {snapshot.get('id')} "
-        f"of {snapshot.get('time')}; mailbox {drill.get('mailbox')}, run by "
+        f"{drill.get('restoredMessages')} messages of mailbox {drill.get('mailbox')} ({scope}) "
+        f"restored from snapshot {snapshot.get('id')} of {snapshot.get('time')} and compared "
+        "with the live mailbox over IMAP (not with the journal): "
+        f"{drill.get('problemCount', '?')} problem(s), "
+        f"{drill.get('changedSinceSnapshot', '?')} changed since the snapshot, "
+        f"{drill.get('newerThanSnapshot', '?')} newer than it; run by "
         f"{drill.get('operator')} ({drill.get('object')})"
     )
     if drill.get("sha256Matches") is False:
         line += "; NOT TRUSTED: the record differs from its sha256 metadata"
     return f"{line}{_alarms(drill)} — from {source}"
+
+
+def _archive_bucket(journal: Mapping[str, Any] | None, backup: Mapping[str, Any]) -> str:
+    if journal is not None and journal.get("bucket"):
+        return str(journal["bucket"])
+    return str(backup.get("bucket"))
 
 
 def _alarms(part: Mapping[str, Any]) -> str:
@@ -411,7 +423,6 @@ def rows(f: ArchiveFacts, health: Health | None) -> list[tuple[str, str, str]]:
                 (server, "Journal retention", _retention_text(f, bucket, prefix)),
                 (server, "Journal health", _health_text(health, bucket)),
                 (server, "Journal spool", _spool_text(health, bucket)),
-                (server, "Restore drill", _drill_text(health, bucket)),
             ]
         backup = _json(_file(files, BACKUP_SETTINGS))
         if backup is None:
@@ -431,5 +442,8 @@ def rows(f: ArchiveFacts, health: Health | None) -> list[tuple[str, str, str]]:
             (server, "Backup password", _password_text(files, backup)),
             (server, "Backup bucket", _bucket_text(f, str(backup.get("bucket")))),
             (server, "Backup health", _backup_health_text(health, str(backup.get("bucket")))),
+            # Drills are recorded in the archive bucket: the journal's, else (no journal) the
+            # bucket the backup writes to.
+            (server, "Restore drill", _drill_text(health, _archive_bucket(journal, backup))),
         ]
     return out
