@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import inspect
+import math
 import sys
 import threading
 from collections.abc import Callable, Mapping
@@ -46,7 +47,7 @@ from pulumi_policy import (
 from pulumi_policy.deserialize import deserialize_properties
 from pulumi_policy.proxy import UnknownValueError, unknown_checking_proxy
 
-from . import attestations
+from . import attestations, values
 from . import config as config_check
 from . import downgrades as dg
 from . import exemptions as ex
@@ -68,7 +69,28 @@ def today() -> date:
 
 
 def _struct(message: Any) -> dict[str, Any]:
-    return dict(json_format.MessageToDict(message))
+    """A google.protobuf.Struct as json_format.MessageToDict gives it (numbers stay floats, an
+    unset value is None), without its generic descriptor-driven printer: AnalyzeStack converts
+    every resource of the stack, and that printer was a quarter of its time."""
+    return {k: _value(v) for k, v in message.fields.items()}
+
+
+def _value(value: Any) -> Any:
+    kind = value.WhichOneof("kind")
+    if kind == "string_value":
+        return value.string_value
+    if kind == "struct_value":
+        return _struct(value.struct_value)
+    if kind == "list_value":
+        return [_value(v) for v in value.list_value.values]
+    if kind == "bool_value":
+        return value.bool_value
+    if kind == "number_value":
+        number = value.number_value
+        if math.isinf(number) or math.isnan(number):  # as json_format refuses them
+            raise ValueError(f"Fail to serialize {number} for Value.number_value")
+        return number
+    return None  # null_value, or nothing set
 
 
 def _from_request(r: Any) -> Resource:
@@ -209,7 +231,8 @@ class _Servicer(_pp._PolicyAnalyzerServicer):
         # one tuple for every stack policy: the rules' per-stack memos key on its identity
         _local.stack = tuple(_from_request(r) for r in request.resources)
         try:
-            return self._analyze_stack(request)
+            with values.walks_kept():
+                return self._analyze_stack(request)
         finally:
             _local.stack = None
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import email
 import functools
 import gzip
@@ -80,14 +81,32 @@ def _number(value: Any) -> Any:
 _last = threading.local()
 
 
+@contextlib.contextmanager
+def walks_kept() -> Iterator[None]:
+    """Within this block (one AnalyzeStack, on this thread) every walk is kept until the block
+    ends: each stack rule walks every resource of the stack in turn, so the last walk alone
+    would be recomputed once per rule."""
+    _last.kept = {}
+    try:
+        yield
+    finally:
+        _last.kept = None
+
+
 def leaves(props: Mapping[str, Any]) -> tuple[Leaf, ...]:
     """Every scalar input of props. Every rule walks the same resource's inputs in turn, so the
     last walk is kept (per thread) and reused while the same props object is asked for."""
-    hit = getattr(_last, "entry", None)
+    kept: dict[int, tuple[Mapping[str, Any], tuple[Leaf, ...]]] | None
+    kept = getattr(_last, "kept", None)
+    hit = kept.get(id(props)) if kept is not None else getattr(_last, "entry", None)
     if hit is not None and hit[0] is props:
-        return hit[1]  # type: ignore[no-any-return]
+        found: tuple[Leaf, ...] = hit[1]
+        return found
     found = tuple(_walk(props, "", "", False))
-    _last.entry = (props, found)
+    if kept is not None:
+        kept[id(props)] = (props, found)  # props held too: its id stays its own
+    else:
+        _last.entry = (props, found)
     return found
 
 
