@@ -83,7 +83,9 @@ def store() -> Iterator[LoopbackStore]:
         for bucket in (JOURNAL, BARE, STALE, FUTURE, GARBAGE, ONLY_GARBAGE):
             c.put_object(Bucket=bucket, Key=key + ".eml", Body=b"Subject: x\r\n\r\nx\r\n")
             entry = {"envelope": {"receivedAt": now.isoformat()}}
-            c.put_object(Bucket=bucket, Key=key + ".json", Body=json.dumps(entry).encode())
+            # the role may put journal/ too: a manifest entry that is not one
+            body = b"[1, 2]" if bucket == ONLY_GARBAGE else json.dumps(entry).encode()
+            c.put_object(Bucket=bucket, Key=key + ".json", Body=body)
         # The journal's bucket: an older status with mail waiting, then the newest, empty; an
         # older failed drill, then a passed one (the newest key wins). Each put as its writer
         # puts it: its time is about the store's.
@@ -282,6 +284,9 @@ def test_only_an_oversized_object_is_an_alarm_not_an_error(
     more = f"{archive_status.MAX_RECORD_BYTES + 1} bytes, more than a record's"
     assert more in report["spool"]["alarms"][0], report
     assert f"archive health: ALARM {ONLY_GARBAGE}/status/journal-spool/" in err, err
+    assert report["newestReceivedAt"] is None and report["newestObject"], report
+    assert f"ALARM the newest journal entry {ONLY_GARBAGE}/journal/" in err, err
+    assert "is not readable (" in report["alarms"][0] and "Traceback" not in err, report
 
 
 @pytest.mark.parametrize(

@@ -55,6 +55,8 @@ from hkmail.mailserver.s3 import S3, Credentials, StoreError, StoreUnavailable
 from toolchain import archive_drill, archive_restore, archive_status
 
 FORMATS = ("mbox", "eml")
+# A manifest entry is a few KiB; more is not one.
+MAX_MANIFEST_BYTES = 1024 * 1024
 # A range wider than this is listed whole rather than day by day.
 MAX_DAYS_LISTED = 400
 
@@ -214,8 +216,17 @@ def health(store: S3, today: dt.date, days: int) -> dict[str, Any]:
             newest = max(keys)
     received = None
     if newest is not None:
-        entry = json.loads(store.get(newest[: -len(".eml")] + ".json"))
-        received = entry["envelope"]["receivedAt"]
+        # Written by the instance role: not trusted input; an unreadable entry is an ALARM.
+        manifest = newest[: -len(".eml")] + ".json"
+        try:
+            entry = json.loads(store.get(manifest)[:MAX_MANIFEST_BYTES])
+            received = str(entry["envelope"]["receivedAt"])
+            if dt.datetime.fromisoformat(received).tzinfo is None:
+                raise ValueError(f"receivedAt {received[:40]!r} has no time zone")
+        except (StoreError, ValueError, KeyError, TypeError) as exc:
+            problem = f"the newest journal entry {store.bucket}/{manifest} is not readable ({exc})"
+            return {"bucket": store.bucket, "newestObject": newest, "newestReceivedAt": None,
+                    "messagesPerDay": per_day, "newestProblem": problem[:400]}  # fmt: skip
     return {"bucket": store.bucket, "newestObject": newest, "newestReceivedAt": received,
             "messagesPerDay": per_day}  # fmt: skip
 
@@ -438,7 +449,7 @@ def _health(args: argparse.Namespace) -> int:
     # What the bucket holds is not the operator's input: a bad object is an ALARM, not exit 2.
     spool = archive_status.spool_status(store, now.date(), args.days)
     drill = archive_status.newest_drill(store)
-    alarms = []
+    alarms = [report.pop("newestProblem")] if "newestProblem" in report else []
     newest = report["newestReceivedAt"]
     age = _hours_since(now, newest)
     if age is None or age > args.max_age_hours:

@@ -131,7 +131,12 @@ def _load(
         modified = email.utils.parsedate_to_datetime(low.get("last-modified", ""))
     except (TypeError, ValueError):
         return f"Last-Modified {low.get('last-modified', '')[:60]!r} is not an HTTP date"
-    data = store.get(key)[:MAX_RECORD_BYTES]
+    # The object may have been replaced since the HEAD (COS has no WORM): never read more.
+    status, _, data = store.request("GET", key, headers={"Range": f"bytes=0-{MAX_RECORD_BYTES}"})
+    if status not in (200, 206):
+        return f"GET answered HTTP {status}"
+    if len(data) > MAX_RECORD_BYTES:
+        return f"more than a record's {MAX_RECORD_BYTES} bytes"
     try:
         doc = json.loads(data)
     except ValueError:
@@ -218,18 +223,28 @@ def clock_alarms(record: Mapping[str, Any], now: dt.datetime, what: str) -> list
     return out
 
 
+def _found_alarms(found: Found, what: str, none: str) -> list[str]:
+    """The invalid objects' lines, and ``none`` (nothing valid, nothing invalid) or a sha256
+    that differs from its metadata."""
+    if found.record is None:
+        return found.invalid or [none]
+    out = list(found.invalid)
+    if not found.record["sha256Matches"]:
+        out.append(f"{what} {found.record['object']}: sha256 differs from its metadata")
+    return out
+
+
 def spool_alarms(
     found: Found, now: dt.datetime, max_status_min: float, max_spool_min: float
 ) -> list[str]:
+    none = (
+        "no journal spool status in the bucket (not observed: is hkmail-journal-upload "
+        "publishing to status/journal-spool/?)"
+    )
+    out = _found_alarms(found, "spool status", none)
     spool = found.record
     if spool is None:
-        return found.invalid or [
-            "no journal spool status in the bucket (not observed: is hkmail-journal-upload "
-            "publishing to status/journal-spool/?)"
-        ]
-    out = list(found.invalid)
-    if not spool["sha256Matches"]:
-        out.append(f"spool status {spool['object']}: sha256 differs from its metadata")
+        return out
     if is_stale(spool, now, max_status_min * 60):
         out.append(
             f"the journal spool status is stale: stored {spool['lastModified']} (published "
@@ -246,12 +261,11 @@ def spool_alarms(
 
 
 def drill_alarms(found: Found, now: dt.datetime, max_days: float) -> list[str]:
+    none = "no restore drill on record (drills/): run scripts/archive drill"
+    out = _found_alarms(found, "restore drill", none)
     drill = found.record
     if drill is None:
-        return found.invalid or ["no restore drill on record (drills/): run scripts/archive drill"]
-    out = list(found.invalid)
-    if not drill["sha256Matches"]:
-        out.append(f"restore drill {drill['object']}: sha256 differs from its metadata")
+        return out
     if is_stale(drill, now, max_days * 86400):
         out.append(
             f"no restore drill in the last {max_days:g} days (newest: {drill['at']}, stored "

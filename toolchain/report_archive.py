@@ -297,24 +297,45 @@ def _minutes(start: object, end: object) -> str:
     return f"{max(0, round(delta.total_seconds() / 60))} min"
 
 
-def _spool_text(health: Health | None, bucket: str) -> str:
-    """The spool as the server last published it into the bucket, as of the health check."""
+@dataclass(frozen=True)
+class _Part:
+    """A part of the health check (spool, drill) for the stack's bucket: None when the bucket
+    held none."""
+
+    doc: Mapping[str, Any] | None
+    source: str
+    checked: str
+
+
+def _observed(health: Health | None, bucket: str, name: str, what: str) -> _Part | str:
+    """The check's part ``name`` for ``bucket``, or the text that says why it is not shown."""
     if health is None:
         return f"{NOT_OBSERVED} (give --archive-health FILE from `scripts/archive health`)"
     doc = health.doc
     source = f"{health.path.name} sha256:{health.sha256[:16]}"
-    if "spool" not in doc:
-        return f"not observed: {source} has no spool (printed by an older `scripts/archive health`)"
+    if name not in doc:
+        return (
+            f"not observed: {source} has no {name} (printed by an older `scripts/archive health`)"
+        )
     if doc["bucket"] != bucket:
         return f"{NOT_OBSERVED}: {source} is for bucket {doc['bucket']!r}, not {bucket!r}"
-    spool = doc["spool"]
+    part = doc[name]
+    if part is not None and part.get("valid") is False:
+        return f"NOT TRUSTED: no valid {what} in {bucket}{_alarms(part)} — from {source}"
+    return _Part(part, source, str(doc.get("checkedAt", "?")))
+
+
+def _spool_text(health: Health | None, bucket: str) -> str:
+    """The spool as the server last published it into the bucket, as of the health check."""
+    got = _observed(health, bucket, "spool", "spool status")
+    if isinstance(got, str):
+        return got
+    spool, source = got.doc, got.source
     if spool is None:
         return (
             f"not observed: the server published no spool status to {bucket}/{SPOOL_STATUS_PREFIX} "
-            f"(checked {doc.get('checkedAt', '?')}) — from {source}"
+            f"(checked {got.checked}) — from {source}"
         )
-    if spool.get("valid") is False:
-        return f"NOT TRUSTED: no valid spool status in {bucket}{_alarms(spool)} — from {source}"
     n = spool.get("spoolDepth")
     oldest = (
         f"oldest {_minutes(spool['oldestSpooled'], spool['at'])}"
@@ -327,7 +348,7 @@ def _spool_text(health: Health | None, bucket: str) -> str:
     if spool.get("stale"):
         line = (
             f"STALE, the spool now is not observed: the newest status is from {spool['at']}, "
-            f"older than the check's limit at {doc.get('checkedAt', '?')} ({line})"
+            f"older than the check's limit at {got.checked} ({line})"
         )
     if spool.get("sha256Matches") is False:
         line += f"; NOT TRUSTED: {spool.get('object')} differs from its sha256 metadata"
@@ -336,19 +357,12 @@ def _spool_text(health: Health | None, bucket: str) -> str:
 
 def _drill_text(health: Health | None, bucket: str) -> str:
     """The newest restore drill's record (``scripts/archive drill``) in the archive bucket."""
-    if health is None:
-        return f"{NOT_OBSERVED} (give --archive-health FILE from `scripts/archive health`)"
-    doc = health.doc
-    source = f"{health.path.name} sha256:{health.sha256[:16]}"
-    if "drill" not in doc:
-        return f"not observed: {source} has no drill (printed by an older `scripts/archive health`)"
-    if doc["bucket"] != bucket:
-        return f"{NOT_OBSERVED}: {source} is for bucket {doc['bucket']!r}, not {bucket!r}"
-    drill = doc["drill"]
+    got = _observed(health, bucket, "drill", "drill record")
+    if isinstance(got, str):
+        return got
+    drill, source = got.doc, got.source
     if drill is None:
         return f"last restore drill: none on record in {bucket}/{DRILL_PREFIX} — from {source}"
-    if drill.get("valid") is False:
-        return f"NOT TRUSTED: no valid drill record in {bucket}{_alarms(drill)} — from {source}"
     snapshot = drill.get("snapshot") or {}
     scope = drill.get("scope", "scope not recorded")
     if isinstance(scope, list):

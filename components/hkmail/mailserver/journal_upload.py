@@ -129,23 +129,21 @@ class Uploader:
         self.StoreUnavailable = s3.StoreUnavailable
         self.StoreError = s3.StoreError
         endpoint = os.environ.get("HKMAIL_S3_URL") or settings["endpoint"]
-        self.store = s3.S3(
-            endpoint=endpoint,
-            region=settings["sign_region"],
-            bucket=settings["bucket"],
-            credentials=self._credentials,
-            # Only a loopback test store is addressed by path; OSS refuses path style.
-            path_style=bool(os.environ.get("HKMAIL_S3_URL")),
-        )
+
+        def client(timeout: float) -> Any:
+            return s3.S3(
+                endpoint=endpoint,
+                region=settings["sign_region"],
+                bucket=settings["bucket"],
+                credentials=self._credentials,
+                # Only a loopback test store is addressed by path; OSS refuses path style.
+                path_style=bool(os.environ.get("HKMAIL_S3_URL")),
+                timeout=timeout,
+            )
+
+        self.store = client(30.0)
         # Its own client: a short timeout, so a hanging store delays a pass by seconds only.
-        self.status_store = s3.S3(
-            endpoint=endpoint,
-            region=settings["sign_region"],
-            bucket=settings["bucket"],
-            credentials=self._credentials,
-            path_style=bool(os.environ.get("HKMAIL_S3_URL")),
-            timeout=STATUS_TIMEOUT,
-        )
+        self.status_store = client(STATUS_TIMEOUT)
         self._fetch = fetch
         self._creds: tuple[str, str, str] | None = None
         self._creds_at = 0.0
