@@ -129,6 +129,7 @@ class Journal:
     p: Any  # the layout's path mapper
     store: LoopbackStore
     metadata: str = ""  # the fake metadata service's URL (the role's temporary key)
+    cloud: FakeCloud | None = None  # that service (its calls)
 
     @property
     def spool(self) -> Path:
@@ -182,16 +183,18 @@ class Refused:
 
 
 @contextlib.contextmanager
-def refusing_proxy(store: LoopbackStore, refuse: str) -> Iterator[Refused]:
-    """An HTTP proxy in front of ``store`` that answers every PUT whose path starts with
-    ``refuse`` (/bucket/prefix) 403 AccessDenied, as a bucket policy denying that prefix would,
-    and passes everything else through unchanged."""
+def refusing_proxy(
+    store: LoopbackStore, refuse: str, methods: tuple[str, ...] = ("PUT",)
+) -> Iterator[Refused]:
+    """An HTTP proxy in front of ``store`` that answers every request of ``methods`` whose path
+    starts with ``refuse`` (/bucket/prefix) 403 AccessDenied, as a policy denying that prefix
+    would, and passes everything else through unchanged."""
     seen = Refused()
 
     class Handler(BaseHTTPRequestHandler):
         def _any(self) -> None:
             body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-            if self.command == "PUT" and self.path.startswith(refuse):
+            if self.command in methods and self.path.startswith(refuse):
                 seen.refused.append(self.path)
                 out = b"<Error><Code>AccessDenied</Code><Message>denied</Message></Error>"
                 self.send_response(403)
@@ -252,7 +255,7 @@ def _journal(setup: Setup) -> Iterator[None]:
         )
         setup.cloud_secrets[BACKUP_SECRET] = BACKUP_PASSWORD
         with serve(fake) as base:
-            setup.extras["journal"] = Journal(setup.root, setup.layout.p, store, base)
+            setup.extras["journal"] = Journal(setup.root, setup.layout.p, store, base, fake)
             yield
     finally:
         store.stop()

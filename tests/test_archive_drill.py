@@ -298,6 +298,21 @@ def test_bad_input_is_refused_and_nothing_is_recorded(
     assert PASSWORDS[ARCHIVIST] not in err
 
 
+def test_a_backup_the_key_may_not_read_is_told_from_a_missing_one(
+    env: Env, keys: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """403 on backup/ (a proxy standing in for the key's policy): said as a refused key, not as
+    'no repository'."""
+    before = env.drills()
+    refuse = f"/{ARCHIVE_BUCKET}/backup/"
+    with refusing_proxy(env.journal.store, refuse, ("GET", "HEAD")) as proxy:
+        assert archive.main(env.args("--endpoint", proxy.url)) == 2
+    err = capsys.readouterr().err
+    assert proxy.refused, "restic asked nothing under backup/"
+    assert "--backup-bucket: the store refused the operator's key (it needs GetObject" in err, err
+    assert "no restic repository" not in err and env.drills() == before
+
+
 def test_a_password_file_others_may_read_is_refused(
     env: Env, keys: None, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -363,6 +363,8 @@ def test_a_refused_status_prefix_never_holds_the_journal_back(mail_server: MailS
     # Spooled before the uploader starts: its run below is seconds long.
     mids = [deliver(mail_server, f"status refused {i}") for i in range(2)]
     journal.wait_spooled(2, timeout=120)
+    assert journal.cloud is not None
+    fetched_before = len(journal.cloud.calls)
     with refusing_proxy(journal.store, f"/{ARCHIVE_BUCKET}/{SPOOL_STATUS_PREFIX}") as proxy:
         started = time.monotonic()
         uploader = journal.start(proxy.url)
@@ -377,6 +379,10 @@ def test_a_refused_status_prefix_never_holds_the_journal_back(mail_server: MailS
             uploader.wait(10)
         elapsed = time.monotonic() - started
     assert 1 <= len(proxy.refused) <= 1 + int(elapsed // 60), (elapsed, proxy.refused)
+    # AccessDenied on a prefix is not a bad key: the role's key is fetched once, not each pass
+    # (the uploader reuses it for CREDENTIALS_TTL, 300 s).
+    fetched = [c for c in journal.cloud.calls[fetched_before:] if "security-credentials" in c]
+    assert len(fetched) == 1, journal.cloud.calls[fetched_before:]
     assert log.read_text().count(alarm) - alarms_before == 1, log.read_text()[-3000:]
     manifests = [
         json.loads(journal.store.client().get_object(Bucket=ARCHIVE_BUCKET, Key=k)["Body"].read())

@@ -4,6 +4,7 @@ screenshot is kept in the test's tmp dir and in artifacts/report-screenshots/ (g
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -13,9 +14,12 @@ import zlib
 from pathlib import Path
 
 import pytest
+import yaml
 
 from tests.support import require_tool
 from tests.svg_support import measure_labels
+from toolchain import report_archive
+from toolchain.engine.model import PlannedResource
 
 REPO = Path(__file__).resolve().parent.parent
 ARTIFACTS = REPO / "artifacts" / "report-screenshots"
@@ -290,6 +294,41 @@ def test_a_stale_spool_and_no_drill_are_said_plainly(tmp_path: Path) -> None:
     ), rows
     html = (out / "report-hk-mail-private-tencent.html").read_text(encoding="utf-8")
     assert "last restore drill: none on record" in html and "STALE, the spool now" in html
+
+
+def test_the_drill_row_is_shown_with_the_backup_when_the_journal_is_off(tmp_path: Path) -> None:
+    """A server with the nightly backup and no journal: the drill checks the backup, so its row
+    is there, read against the bucket the backup writes to."""
+    user_data = "#cloud-config\n" + yaml.safe_dump(
+        {"write_files": [
+            {"path": "/etc/postfix/main.cf", "content": "myhostname = mail.example.hk\n"},
+            {"path": report_archive.BACKUP_SETTINGS,
+             "content": json.dumps({"bucket": "ex-archive", "prefix": "backup/"})},
+        ]}
+    )  # fmt: skip
+    server = PlannedResource(
+        urn="urn:pulumi:s::p::tencentcloud:Instance/instance:Instance::mail",
+        type="tencentcloud:Instance/instance:Instance",
+        name="mail",
+        custom=True,
+        parent=None,
+        provider=None,
+        inputs={"userDataRaw": user_data},
+    )
+    facts = report_archive.ArchiveFacts(
+        [server], lambda r: r.inputs, lambda r: "ap-hongkong", lambda r: []
+    )
+    health = tmp_path / "health.json"
+    health.write_text(
+        '{"bucket": "ex-archive", "newestObject": null, "newestReceivedAt": null, '
+        '"messagesPerDay": {}, "drill": null}'
+    )
+    rows = {what: text for _, what, text in report_archive.rows(
+        facts, report_archive.load_health(health))}  # fmt: skip
+    assert rows["Journal"].startswith("off: "), rows
+    assert rows["Restore drill"].startswith(
+        "last restore drill: none on record in ex-archive/drills/"
+    ), rows
 
 
 def test_a_bucket_with_no_valid_status_or_drill_is_not_trusted(tmp_path: Path) -> None:
