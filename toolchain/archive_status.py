@@ -41,7 +41,7 @@ MAX_STATUS_AGE_MINUTES: Final = 3 * SPOOL_STATUS_EVERY / 60
 # been out of reach (or refusing) for most of that hour.
 MAX_SPOOL_AGE_MINUTES: Final = 60.0
 # A drill a quarter: the backup keeps 12 monthly snapshots (backup.BACKUP_KEEP), so each drill
-# proves a snapshot well inside what is kept; no Hong Kong rule we found sets an interval.
+# checks a snapshot well inside what is kept; no Hong Kong rule we found sets an interval.
 MAX_DRILL_AGE_DAYS: Final = 90.0
 # A record is a few KiB (a drill lists at most 100 problems); anything larger is not one, and is
 # not downloaded.
