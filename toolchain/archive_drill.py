@@ -51,7 +51,14 @@ from hkmail.facts import CLOUDS
 from hkmail.mailserver.backup import BACKUP_PREFIX
 from hkmail.mailserver.journal import DRILL_KIND, DRILL_PREFIX, RECORD_KEY_TIME
 from hkmail.mailserver.s3 import S3, StoreError, StoreUnavailable
-from toolchain.imapconn import SECURITIES, CopyError, Server, connect, logout, parse_server
+from toolchain.imapconn import (
+    CopyError,
+    Server,
+    add_live_server,
+    connect,
+    logout,
+    parse_server,
+)
 from toolchain.imapcopy import Passwords, list_folders
 
 # Maildir info letters (the "2," part of a file name) -> IMAP system flags, as Dovecot maps them
@@ -127,9 +134,7 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         type=Path,
         help="the restic repository password (pulumi config get hkmail:backupPassword), mode 600",
     )
-    d.add_argument("--server", required=True, help="the live server: hkmail:<host> or host[:port]")
-    d.add_argument("--server-security", choices=SECURITIES, help="when the port does not say")
-    d.add_argument("--server-cafile", help="CA file for the live server's certificate")
+    add_live_server(d)
     d.add_argument("--user", required=True, help="the mailbox's log-in, local@domain")
     d.add_argument(
         "--passwords",

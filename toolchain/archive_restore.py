@@ -17,7 +17,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from toolchain.imapcheck import AccountResult
-from toolchain.imapconn import SECURITIES, CopyError, Server, connect, logout, parse_server
+from toolchain.imapconn import (
+    SECURITIES,
+    CopyError,
+    Server,
+    add_live_server,
+    connect,
+    logout,
+    parse_server,
+)
 from toolchain.imapcopy import Passwords, Settings, copy_mailbox, list_folders
 
 
@@ -49,9 +57,7 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     r.add_argument("--source-security", choices=SECURITIES, help="when the port does not say")
     r.add_argument("--source-cafile", help="CA file for the source's certificate")
     r.add_argument("--source-user", help="the mailbox in the copy (default: --user)")
-    r.add_argument("--server", required=True, help="the live server: hkmail:<host> or host[:port]")
-    r.add_argument("--server-security", choices=SECURITIES, help="when the port does not say")
-    r.add_argument("--server-cafile", help="CA file for the live server's certificate")
+    add_live_server(r)
     r.add_argument("--user", required=True, help="the live mailbox to restore into (must exist)")
     r.add_argument(
         "--passwords",

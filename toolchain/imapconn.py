@@ -19,6 +19,7 @@ server's cap by one and retries after an exponential back-off, instead of failin
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import ssl
 import threading
@@ -79,6 +80,13 @@ class Server:
 
     def __str__(self) -> str:
         return f"{self.host}:{self.port} ({self.security})"
+
+
+def add_live_server(p: argparse.ArgumentParser) -> None:
+    """The live server's options, as restore and drill take them."""
+    p.add_argument("--server", required=True, help="the live server: hkmail:<host> or host[:port]")
+    p.add_argument("--server-security", choices=SECURITIES, help="when the port does not say")
+    p.add_argument("--server-cafile", help="CA file for the live server's certificate")
 
 
 def _port(option: str, text: str) -> int:
