@@ -6,8 +6,9 @@ Builds a synthetic stack of N mail domains (as gate_bench.py does), runs the pro
 mocks, then sends the same AnalyzeStackRequest (every resource with its outputs, as the gate sends
 it) to each policy pack given, ROUNDS times, alternating packs. It prints, per call, the wall time
 and the CPU seconds the pack process used (from /proc; less sensitive to other load than wall
-time) and a digest of the diagnostics, which must be equal across packs. Give two pack
-directories (e.g. a `git archive` of an older commit's policies/ and the current one) to compare.
+time) and a digest of the diagnostics, which must be equal across packs; then each pack's peak
+resident memory. Give two pack directories (e.g. a `git archive` of an older commit's policies/
+and the current one) to compare.
 """
 
 from __future__ import annotations
@@ -34,6 +35,14 @@ from toolchain.gate.pack import PolicyPackProcess, stack_resource_message  # noq
 def _cpu(pid: int) -> float:
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _peak_rss_mib(pid: int) -> float:
+    """The process's peak resident set (VmHWM), to see what the pack keeps during a call."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -71,6 +80,8 @@ def main(argv: list[str] | None = None) -> int:
                 ).hexdigest()[:12]
                 print(f"round {n + 1} {pack}: wall {wall:.2f} s, pack CPU {cpu:.2f} s, "
                       f"{len(resp.diagnostics)} diagnostics {digest}", flush=True)  # fmt: skip
+        for pack, proc in procs:
+            print(f"{pack}: pack peak RSS {_peak_rss_mib(proc._proc.pid):.0f} MiB")  # type: ignore[union-attr]
     finally:
         for _, proc in procs:
             proc.__exit__(None, None, None)
