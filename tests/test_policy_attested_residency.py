@@ -18,7 +18,6 @@ from tests.support import REPO
 HK_ALI = Res("pulumi:providers:alicloud", "hk-ali", {"region": "cn-hongkong", "version": "4.0.0"})
 SAE = "alicloud:sae/application:Application"
 ECS = "alicloud:ecs/instance:Instance"
-DECLARED = "[declared: attestation ATT-2026-101]"
 
 
 def _attestation(id_: str, system: str, stacks: list[str]) -> dict[str, object]:
@@ -75,9 +74,18 @@ def residency(diags: list[Diag]) -> dict[str, list[tuple[str, str]]]:
     return out
 
 
+# hosts the host table places outside Hong Kong (endpoints.py: DashScope's Base URL overview)
+BEIJING = "https://dashscope.aliyuncs.com/compatible-mode/v1"
+VIRGINIA = "https://dashscope-us.aliyuncs.com/compatible-mode/v1"
+# an MNS host without a region: a regional service whose region the table cannot tell
+UNPUBLISHED = "https://1234567890.mns.aliyuncs.com/topics/results"
+
+
 def classifier() -> Res:
     envs = [
-        {"name": "OPENAI_BASE_URL", "value": "https://dashscope.aliyuncs.com/compatible-mode/v1"},
+        {"name": "OPENAI_BASE_URL", "value": BEIJING},
+        {"name": "US_BASE_URL", "value": VIRGINIA},
+        {"name": "RESULTS_TOPIC", "value": UNPUBLISHED},
         # a bare region id: no attestation names a region
         {"name": "ARCHIVE_ARN", "value": "acs:oss:cn-shanghai:1234567890:mail-archive"},
     ]
@@ -85,25 +93,33 @@ def classifier() -> Res:
     return Res(SAE, "classifier", props, provider=HK_ALI)
 
 
-def test_an_attested_host_named_in_a_value_is_declared(attested: PackClient) -> None:
+def test_only_a_host_of_unpublished_region_is_declared(attested: PackClient) -> None:
+    """`*.aliyuncs.com` (and an exact entry for dashscope.aliyuncs.com) is on file: the MNS host
+    whose region the table cannot tell is declared; the DashScope hosts the table places in
+    Beijing and Virginia block like the region id beside them."""
     found = residency(attested.analyze(classifier()))
     assert sorted(found) == ["residency-embedded-region"], found
-    by_level = sorted(found["residency-embedded-region"])
-    assert [level for level, _ in by_level] == ["advisory", "mandatory"], by_level
-    declared = by_level[0][1]
-    assert declared.startswith(DECLARED), declared
-    assert "envs[OPENAI_BASE_URL]" in declared and "dashscope.aliyuncs.com" in declared
-    assert "attested Hong Kong storage by Example Vendor HK account manager" in declared
-    # the region id beside it is not covered by any attestation
-    blocked = by_level[1][1]
-    assert "envs[ARCHIVE_ARN]" in blocked and "region cn-shanghai" in blocked, blocked
-    assert "dashscope" not in blocked, blocked
+    declared = [m for level, m in found["residency-embedded-region"] if level == "advisory"]
+    blocked = [m for level, m in found["residency-embedded-region"] if level == "mandatory"]
+    assert len(declared) == 1, found
+    assert declared[0].startswith("[declared: attestation ATT-2026-102]"), declared
+    assert "envs[RESULTS_TOPIC]" in declared[0], declared
+    assert "1234567890.mns.aliyuncs.com" in declared[0], declared
+    assert "attested Hong Kong storage by Example Vendor HK account manager" in declared[0]
+    assert len(blocked) == 3, found
+    assert not any(m.startswith("[declared:") or "ATT-2026" in m for m in blocked), blocked
+    by_var = {v: [m for m in blocked if f"envs[{v}]" in m] for v in
+              ("OPENAI_BASE_URL", "US_BASE_URL", "ARCHIVE_ARN")}  # fmt: skip
+    assert all(len(ms) == 1 for ms in by_var.values()), by_var
+    assert "dashscope.aliyuncs.com (cn-beijing)" in by_var["OPENAI_BASE_URL"][0], by_var
+    assert "dashscope-us.aliyuncs.com (us-east-1)" in by_var["US_BASE_URL"][0], by_var
+    assert "region cn-shanghai" in by_var["ARCHIVE_ARN"][0], by_var
 
 
 def test_without_the_attestation_the_same_host_blocks(plain: PackClient) -> None:
     found = residency(plain.analyze(classifier()))
     levels = sorted(level for level, _ in found["residency-embedded-region"])
-    assert levels == ["mandatory", "mandatory"], found
+    assert levels == ["mandatory"] * 4, found
     assert not any(m.startswith("[declared:") for _, m in found["residency-embedded-region"])
 
 

@@ -261,7 +261,7 @@ def check_cross_region_copy(resource: Resource, ctx: Context) -> Iterable[Findin
 
 def _mention_flow(resource: Resource, m: Mention, ctx: Context) -> flows.Flow:
     """What a region id or a regional service host named in a value sets up: data going there
-    (a service host is a system a vendor can attest; a bare region id is not)."""
+    (only a host of unpublished region is a system a vendor can attest: _attestable)."""
     if m.service:
         where = m.region or "a region not recognisably Hong Kong"
         dest = flows.Place(m.what, "outside", f"{m.service} host in {where}")
@@ -274,10 +274,18 @@ def _mention_flow(resource: Resource, m: Mention, ctx: Context) -> flows.Flow:
     )  # fmt: skip
 
 
+def _attestable(m: Mention) -> bool:
+    """Only a service host whose region the host table cannot tell may be declared by an
+    attestation: one the table places outside Hong Kong (dashscope.aliyuncs.com = Beijing) is
+    a documented region, judged like a region id (only a reviewed exemption admits it), however
+    widely an attestation's glob reaches."""
+    return bool(m.service) and m.region is None
+
+
 def check_embedded_region(resource: Resource, ctx: Context) -> Iterable[Finding]:
-    """Each region or regional service host a value names, judged by flows.judge: a host that an
-    attestation on file for the stack covers is shown as declared (advisory); the rest of the
-    value's mentions are one violation, as before."""
+    """Each region or regional service host a value names: a host of unpublished region that an
+    attestation on file for the stack covers (flows.judge) is shown as declared (advisory); the
+    rest of the value's mentions are one violation, as before."""
     by_leaf: dict[str, list[Mention]] = {}
     for m in mentions(resource, ctx.allowed_regions()):
         if m.kind == "regional":
@@ -286,10 +294,11 @@ def check_embedded_region(resource: Resource, ctx: Context) -> Iterable[Finding]
     for found in by_leaf.values():
         parts = []
         for m in found:
-            flow = _mention_flow(resource, m, ctx)
-            if m.service and flows.judge(flow, declarations, ctx.today).verdict == "declared":
-                yield from _judged(resource, m.leaf, flow, ctx)
-                continue
+            if _attestable(m):
+                flow = _mention_flow(resource, m, ctx)
+                if flows.judge(flow, declarations, ctx.today).verdict == "declared":
+                    yield from _judged(resource, m.leaf, flow, ctx)
+                    continue
             if m.service:
                 where = m.region or "a region not recognisably Hong Kong"
                 parts.append(f"{m.service} host {m.what} ({where}){m.where()}")
@@ -661,18 +670,22 @@ RULES = (
         "oss.aliyuncs.com = Hangzhou, API Gateway <id>.gz.apigw.tencentcs.com). Values are read "
         "decoded too: base64 and gzip+base64 user data, launch templates and command content. "
         "Free text (names, descriptions, tags) is not placement and is not judged. Each named "
-        "place is a flow judged by the one flow verdict (flows.judge): a service host that an "
-        "attestation on file for the stack covers (the vendor's written confirmation that what "
-        "it receives there is kept in Hong Kong) is shown as declared (advisory), as the flow "
-        "rules show theirs; a bare region id is never covered (an attestation names a system "
-        "or host, not a region: data sent to a region is in that region).",
+        "place is a flow judged by the one flow verdict (flows.judge). Only a service host "
+        "whose region the host table cannot tell (an MNS host without a region, an API "
+        "Gateway host of an unknown region code) may be declared by an attestation on file for "
+        "the stack (the vendor's written confirmation that what it receives there is kept in "
+        "Hong Kong), shown as declared (advisory) as the flow rules show theirs. A region id, "
+        "and a host the table places outside Hong Kong (dashscope.aliyuncs.com = Beijing, "
+        "dashscope-us = Virginia), is never covered, whatever an attestation's glob matches: "
+        "the vendor's own documentation places it; only a reviewed exemption admits it.",
         severity="high",
         enforcement="mandatory",
         remediation="Point endpoints, relays, ARNs and bucket references at Hong Kong resources "
         "(cn-hongkong / ap-hongkong endpoints; Tencent SES Hong Kong is smtp.qcloudmail.com); or, "
-        "for a service host whose vendor confirms in writing that your data sent there is kept "
-        "in Hong Kong, file that as an attestation in policies/attestations.yaml (system: the "
-        "host, stacks: this stack); otherwise a reviewed exemption in policies/exemptions.yaml.",
+        "for a service host of unpublished region whose vendor confirms in writing that your "
+        "data sent there is kept in Hong Kong, file that as an attestation in "
+        "policies/attestations.yaml (system: the host, stacks: this stack); a host the vendor "
+        "documents outside Hong Kong needs a reviewed exemption in policies/exemptions.yaml.",
         controls=RESIDENCY,
         check=check_embedded_region,
         config_schema=ALLOWED_REGIONS_SCHEMA,
