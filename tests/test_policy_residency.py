@@ -524,8 +524,53 @@ def test_json_environment_not_of_the_documented_shape_fails_closed(
     found = by_rule(pack.analyze(sae(envs)))
     assert list(found) == ["residency-unknown-recipient/advisory"], found
     [msg] = found["residency-unknown-recipient/advisory"]
-    assert "envs does not decode to its documented shape" in msg and why in msg, msg
+    assert "envs is not of its documented shape" in msg and why in msg, msg
     assert 'a JSON array of objects {"name": <string>, "value": <string>}' in msg, msg
+
+
+BEIJING_MODEL = "https://dashscope.aliyuncs.com/v1"
+
+
+@pytest.mark.parametrize(
+    ("envs", "where", "why"),
+    [
+        # a key SAE does not document: its value is read as text, and the key is reported
+        ([{"name": "A", "value": "ok", "url": BEIJING_MODEL}], "envs", "keys outside"),
+        # a valueFrom not of the documented {configMapRef: {configMapId, key}}
+        (
+            [{"name": "A", "valueFrom": {"configMapRef": {"configMapId": 7, "key": "k"},
+                                         "url": BEIJING_MODEL}}],
+            "envs", '"valueFrom" is not exactly {configMapRef: {...}}',
+        ),
+        # a host where a name belongs: no problem of shape, still read
+        ([{"name": BEIJING_MODEL, "value": "x"}], "envs", None),
+        # the documented valueFrom with a host in it: read too
+        ([{"name": "A", "valueFrom": {"configMapRef": {"configMapId": 7, "key": BEIJING_MODEL}}}],
+         "envs", None),
+        # beside a variable that is read as one
+        ([{"name": "B", "value": "https://cn-hongkong.dashscope.aliyuncs.com/v1"},
+          {"name": "A", "value": "ok", "note": BEIJING_MODEL}], "envs", "keys outside"),
+    ],
+)  # fmt: skip
+def test_json_environment_hosts_outside_the_values_are_read(
+    pack: PackClient, envs: list[dict[str, Any]], where: str, why: str | None
+) -> None:
+    """Decoding drops nothing: a host in a name, an undocumented key or a valueFrom is judged as
+    the whole string was before it was decoded (here: Beijing, blocked), and what is not of the
+    documented shape is reported (advisory) naming the input and the shape."""
+    found = by_rule(pack.analyze(sae(json.dumps(envs))))
+    [blocked] = found.pop("residency-embedded-region/mandatory", [""])
+    assert f"'r': {where} = " in blocked and "dashscope.aliyuncs.com (cn-beijing)" in blocked, (
+        found,
+        blocked,
+    )
+    if why is None:
+        assert found == {}, found
+        return
+    assert list(found) == ["residency-unknown-recipient/advisory"], found
+    [msg] = found["residency-unknown-recipient/advisory"]
+    assert "envs is not of its documented shape" in msg and why in msg, msg
+    assert '"valueFrom": {"configMapRef": {"configMapId": <number>, "key": <string>}}' in msg, msg
 
 
 def test_json_environment_hosts_are_still_read_when_malformed(pack: PackClient) -> None:

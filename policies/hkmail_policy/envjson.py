@@ -3,9 +3,12 @@ per variable, so the residency rules judge each variable as they judge the map a
 environments of other functions and containers, and a finding names the variable.
 
 Which inputs are such strings, and their documented shape, is generated from the SDK docs
-(field_roles.json `environments`, form `json`; tools/field_roles.py). A value that is not JSON of
-that shape is not guessed at: `problems` says so, naming the input and the shape, and the raw
-text is still scanned as a whole by the rules that read every value (fail closed).
+(field_roles.json `environments`, form `json`; tools/field_roles.py). Nothing in the string goes
+unread (fail closed): beside the variables, the rest of the string (names, keys outside the
+documented shape, `valueFrom` references, elements that are not variables) is kept as one leaf,
+scanned as text by the rules that read every value; what is not of the documented shape is
+reported by `problems`, naming the input and the shape; a string that is not a JSON array at
+all is read as a whole.
 """
 
 from __future__ import annotations
@@ -29,11 +32,13 @@ class EnvLeaf(Leaf):
 
 @dataclass(frozen=True)
 class Decoded:
-    """One JSON environment input: its raw leaf, and either its variables or why not."""
+    """One JSON environment input: its raw leaf, what the rules read in its place (`scan`: the
+    variables and the rest of the string, or the raw leaf when it is no JSON array), and what in
+    it is not of the documented shape."""
 
     leaf: Leaf
-    variables: tuple[EnvLeaf, ...]
-    problem: str | None  # None: decoded as documented
+    scan: tuple[Leaf, ...]
+    problem: str | None  # None: all of it as documented
     shape: str  # the documented shape, for the message
 
 
@@ -48,16 +53,33 @@ _JSON_TYPES: dict[type, str] = {
 
 def _shape(entry: Mapping[str, str]) -> str:
     name, value, ref = entry["name"], entry["value"], entry.get("reference")
-    alt = f' (or "{ref}": {{...}} in place of "{value}": a value kept elsewhere)' if ref else ""
+    alt = (
+        f' (or "{ref}": {{"configMapRef": {{"configMapId": <number>, "key": <string>}}}} in '
+        f'place of "{value}": a value kept in an SAE ConfigMap)'
+        if ref
+        else ""
+    )
     return f'a JSON array of objects {{"{name}": <string>, "{value}": <string>}}{alt}'
+
+
+def _reference_problem(ref: object) -> str | None:
+    """Why a `valueFrom` is not the documented {configMapRef: {configMapId, key}} (None if it
+    is): anything else in it could carry a value the pack does not read as a variable."""
+    if not isinstance(ref, Mapping) or set(ref) != {"configMapRef"}:
+        return "is not exactly {configMapRef: {...}}"
+    inner = ref["configMapRef"]
+    if not isinstance(inner, Mapping) or set(inner) != {"configMapId", "key"}:
+        return "configMapRef is not exactly {configMapId, key}"
+    cid, key = inner["configMapId"], inner["key"]
+    if isinstance(cid, bool) or not isinstance(cid, int) or not isinstance(key, str):
+        return "configMapRef's configMapId is not a number or its key not a string"
+    return None
 
 
 def _decode(leaf: Leaf, entry: Mapping[str, str]) -> Decoded:
     shape = _shape(entry)
     name_key, value_key, ref_key = entry["name"], entry["value"], entry.get("reference")
-
-    def bad(why: str) -> Decoded:
-        return Decoded(leaf, (), why, shape)
+    known = {name_key, value_key} | ({ref_key} if ref_key else set())
 
     text = leaf.value.strip()
     if not text:
@@ -65,22 +87,41 @@ def _decode(leaf: Leaf, entry: Mapping[str, str]) -> Decoded:
     try:
         doc: Any = json.loads(text)
     except json.JSONDecodeError as exc:
-        return bad(f"not valid JSON ({exc.msg} at character {exc.pos})")
+        return Decoded(leaf, (leaf,), f"not valid JSON ({exc.msg} at character {exc.pos})", shape)
     if not isinstance(doc, list):
-        return bad(f"the JSON is {_JSON_TYPES.get(type(doc), 'a scalar')}, not an array")
-    out: list[EnvLeaf] = []
+        why = f"the JSON is {_JSON_TYPES.get(type(doc), 'a scalar')}, not an array"
+        return Decoded(leaf, (leaf,), why, shape)
+    variables: list[Leaf] = []
+    rest: list[Any] = []  # the string less the values read as variables
+    problems: list[str] = []
     for i, item in enumerate(doc):
         if not isinstance(item, Mapping) or not isinstance(item.get(name_key), str):
-            return bad(f'element {i} is not an object with a string "{name_key}"')
+            problems.append(f'element {i} is not an object with a string "{name_key}"')
+            rest.append(item)
+            continue
         var = item[name_key]
+        extra = sorted(k for k in item if k not in known)
+        if extra:
+            problems.append(
+                f"element {i} ({var}) has keys outside {', '.join(sorted(known))}: "
+                + ", ".join(extra)
+            )
         value = item.get(value_key)
+        ref = item.get(ref_key) if ref_key else None
         if value is None:
-            if ref_key is not None and isinstance(item.get(ref_key), Mapping):
-                continue  # the value is kept elsewhere (an SAE ConfigMap), judged there as text
-            return bad(f'element {i} ({var}) has no "{value_key}"')
+            if ref is None:
+                problems.append(f'element {i} ({var}) has no "{value_key}"')
+            elif (ref_problem := _reference_problem(ref)) is not None:
+                problems.append(f'element {i} ({var}): "{ref_key}" {ref_problem}')
+            rest.append(item)  # a reference's contents are read as text
+            continue
         if isinstance(value, (Mapping, list)):
-            return bad(f'element {i} ({var}): "{value_key}" is not a string')
-        out.append(
+            problems.append(f'element {i} ({var}): "{value_key}" is not a string')
+            rest.append(item)
+            continue
+        if ref is not None:
+            problems.append(f'element {i} ({var}) has both "{value_key}" and "{ref_key}"')
+        variables.append(
             EnvLeaf(
                 f"{leaf.path}[{var}]",  # the finding names the variable
                 f"{leaf.shape}[].{value_key}",
@@ -90,7 +131,11 @@ def _decode(leaf: Leaf, entry: Mapping[str, str]) -> Decoded:
                 var,
             )
         )
-    return Decoded(leaf, tuple(out), None, shape)
+        rest.append({**item, value_key: ""})
+    remainder = Leaf(
+        leaf.path, leaf.shape, json.dumps(rest, ensure_ascii=False), leaf.secret, False
+    )
+    return Decoded(leaf, (*variables, remainder), "; ".join(problems) or None, shape)
 
 
 @cache  # asked for every resource by two rules: a dict lookup for the many types without one
@@ -110,18 +155,19 @@ def decoded(type_token: str, props: Mapping[str, Any]) -> Iterator[Decoded]:
 
 
 def expanded(type_token: str, props: Mapping[str, Any]) -> tuple[Leaf, ...]:
-    """The resource's leaves with each well-formed JSON environment string replaced by its
-    variables (a malformed one stays as it is: still read as text)."""
-    found = {d.leaf.path: d for d in decoded(type_token, props) if d.problem is None}
+    """The resource's leaves with each JSON environment string replaced by what is read in its
+    place: its variables and the rest of the string (or the string itself when it is no JSON
+    array)."""
+    found = {d.leaf.path: d for d in decoded(type_token, props)}
     if not found:
         return leaves(props)
     out: list[Leaf] = []
     for leaf in leaves(props):
         d = found.get(leaf.path)
-        out.extend(d.variables if d is not None else (leaf,))
+        out.extend(d.scan if d is not None else (leaf,))
     return tuple(out)
 
 
 def problems(type_token: str, props: Mapping[str, Any]) -> Iterator[Decoded]:
-    """The JSON environment inputs whose value is not of the documented shape."""
+    """The JSON environment inputs with something not of the documented shape."""
     return (d for d in decoded(type_token, props) if d.problem is not None)

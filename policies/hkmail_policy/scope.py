@@ -36,7 +36,10 @@ NOT_COVERED: dict[str, str] = {
     "TCP:host:port, such as a mail recipient's domain), a variable named for a read that is in "
     "fact written to, and where a located host's operator keeps the data behind its API. "
     "Environments given as one JSON string are decoded where the SDK documents the shape (SAE "
-    "`envs`, hkmail_policy/envjson.py; one not of that shape is reported); not decoded: a "
+    "`envs`, hkmail_policy/envjson.py; what is not of that shape, such as a key other than "
+    "name, value and valueFrom or a valueFrom other than {configMapRef: {configMapId, key}}, is "
+    "reported, and the rest of the string is read as text only, for region ids and known "
+    "hosts); not decoded: a "
     "variable whose value an SAE `valueFrom` takes from a ConfigMap (the ConfigMap's `data` is "
     "read only as text, not as variables), a string environment whose format the SDK does not "
     "publish (EHPC JobTemplate `variables`), and one not known before apply.",

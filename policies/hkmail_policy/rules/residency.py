@@ -477,10 +477,9 @@ def check_unknown_recipient(resource: Resource, ctx: Context) -> Iterable[Findin
     for bad in envjson.problems(resource.type, resource.props):
         yield violation(
             resource, bad.leaf,
-            f"{bad.leaf.path} does not decode to its documented shape ({bad.problem}), so its "
-            "variables cannot be judged one by one as "
-            "the receivers of data they may name (its text as a whole is still read for region "
-            "ids and known hosts)",
+            f"{bad.leaf.path} is not of its documented shape ({bad.problem}), so what does "
+            "not fit cannot be judged variable by variable as the receiver of data it may name "
+            "(its text is still read for region ids and known hosts)",
             f"{bad.shape}, as the SDK documents {bad.leaf.path}",
         )  # fmt: skip
     for leaf in envjson.expanded(resource.type, resource.props):
@@ -758,7 +757,7 @@ RULES = (
         "named where data is sent: a webhook, callback or sink endpoint input; any environment "
         "variable of a function or container (the schemas' environment inputs, maps and "
         "key/value lists, and one JSON string of them where the SDK documents its shape, SAE envs, "
-        "read variable by variable, a string not of that shape being reported; a variable whose "
+        "read variable by variable, what is not of that shape being reported; a variable whose "
         "name has a whole word of reading, such as mirror or registry, and no word of sending, "
         "such as report, hook or upload, excepted); "
         "a command line of a script (user data, command content, decoded) with a command that "
