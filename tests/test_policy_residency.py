@@ -583,9 +583,27 @@ def test_json_environment_hosts_are_still_read_when_malformed(pack: PackClient) 
 
 
 def test_secret_json_environment_is_judged_without_showing_it(pack: PackClient) -> None:
-    envs = json.dumps([{"name": "OUT", "value": "https://dashscope.aliyuncs.com/v1?key=s3cr3t"}])
+    """A secret envs string is judged variable by variable, but its values, variable names and
+    keys stay out of every message: a variable is named by its index (envs[#1])."""
+    envs = json.dumps(
+        [
+            {"name": "HR_PAYROLL_FEED", "value": "https://dashscope.aliyuncs.com/v1?key=s3cr3t"},
+            {"name": "ACME_RESULTS_SINK", "value": "https://ingest.partner.example/v1"},
+            {"name": "ACME_ODD_ONE", "value": "x", "zedExtraKey": "1"},
+        ]
+    )
     diags = pack.analyze(sae(secret(envs)))
     found = by_rule(diags)
-    assert "residency-embedded-region/mandatory" in found, found
-    assert all("s3cr3t" not in d.message for d in diags), diags
-    assert "envs[OUT] = [secret]" in found["residency-embedded-region/mandatory"][0], found
+    assert sorted(found) == [
+        "residency-embedded-region/mandatory",
+        "residency-unknown-recipient/advisory",
+    ], found
+    [beijing] = found["residency-embedded-region/mandatory"]
+    assert "envs[#0] = [secret]" in beijing, beijing
+    advisories = found["residency-unknown-recipient/advisory"]
+    assert any("(environment variable #1)" in m for m in advisories), advisories
+    assert any("element 2 has keys outside name, value, valueFrom" in m for m in advisories)
+    for d in diags:
+        for hidden in ("s3cr3t", "HR_PAYROLL_FEED", "ACME_RESULTS_SINK", "ACME_ODD_ONE",
+                       "zedExtraKey"):  # fmt: skip
+            assert hidden not in d.message, (hidden, d.message)

@@ -25,9 +25,12 @@ from .values import Leaf, leaves
 
 @dataclass(frozen=True)
 class EnvLeaf(Leaf):
-    """The value of one variable decoded from a JSON environment string; `var` is its name."""
+    """The value of one variable decoded from a JSON environment string; `var` is its name (for
+    judging it, never shown for a secret string); `label` is how findings name it: the name, or
+    `#index` when the string is a secret (its variable names are part of the secret)."""
 
     var: str = ""
+    label: str = ""
 
 
 @dataclass(frozen=True)
@@ -100,35 +103,39 @@ def _decode(leaf: Leaf, entry: Mapping[str, str]) -> Decoded:
             rest.append(item)
             continue
         var = item[name_key]
+        label = f"#{i}" if leaf.secret else var
+        # a secret string's names and keys stay out of messages: the element by its index
+        el = f"element {i}" if leaf.secret else f"element {i} ({var})"
         extra = sorted(k for k in item if k not in known)
         if extra:
             problems.append(
-                f"element {i} ({var}) has keys outside {', '.join(sorted(known))}: "
-                + ", ".join(extra)
+                f"{el} has keys outside {', '.join(sorted(known))}"
+                + ("" if leaf.secret else ": " + ", ".join(extra))
             )
         value = item.get(value_key)
         ref = item.get(ref_key) if ref_key else None
         if value is None:
             if ref is None:
-                problems.append(f'element {i} ({var}) has no "{value_key}"')
+                problems.append(f'{el} has no "{value_key}"')
             elif (ref_problem := _reference_problem(ref)) is not None:
-                problems.append(f'element {i} ({var}): "{ref_key}" {ref_problem}')
+                problems.append(f'{el}: "{ref_key}" {ref_problem}')
             rest.append(item)  # a reference's contents are read as text
             continue
         if isinstance(value, (Mapping, list)):
-            problems.append(f'element {i} ({var}): "{value_key}" is not a string')
+            problems.append(f'{el}: "{value_key}" is not a string')
             rest.append(item)
             continue
         if ref is not None:
-            problems.append(f'element {i} ({var}) has both "{value_key}" and "{ref_key}"')
+            problems.append(f'{el} has both "{value_key}" and "{ref_key}"')
         variables.append(
             EnvLeaf(
-                f"{leaf.path}[{var}]",  # the finding names the variable
+                f"{leaf.path}[{label}]",  # the finding names the variable
                 f"{leaf.shape}[].{value_key}",
                 value if isinstance(value, str) else json.dumps(value),
                 leaf.secret,
                 False,
                 var,
+                label,
             )
         )
         rest.append({**item, value_key: ""})

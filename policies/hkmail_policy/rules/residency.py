@@ -450,8 +450,9 @@ def _receiving_text(resource: Resource, leaf: Leaf) -> Iterator[tuple[str, str]]
         return
     var = _env_var(resource, leaf)
     if var is not None:
+        shown = leaf.label if isinstance(leaf, envjson.EnvLeaf) else var  # a secret's: #index
         if not envnames.read_only(var):
-            yield f" (environment variable {var})" if var else "", leaf.value
+            yield f" (environment variable {shown})" if shown else "", leaf.value
         return
     for how, text in texts(leaf.value):
         sending = [
