@@ -261,6 +261,11 @@ GOOD = {
         ({"expires": "2026-11-01"}, "is before approvedOn"),
         ({"expires": "2028-12-01"}, "months after approvedOn"),
         ({"system": "nowhere"}, "neither a row of the mail-systems table"),
+        # a glob must fix one organisation's domain after its last wildcard
+        ({"system": "*.com"}, "system: the glob '*.com' fixes only 'com' after its last"),
+        ({"system": "*.com.hk"}, "the glob '*.com.hk' fixes only 'com.hk'"),
+        ({"system": "*lantauretail.hk"}, "fixes only 'hk'"),
+        ({"system": "mx.*.hk"}, "fixes only 'hk'"),
         ({"approver": "it@example.com.hk"}, "nobody approves their own request"),
         ({"approver": "someone@example.com.hk"}, "not in the approvers' list"),
         ({"id": "EX-1"}, "is not a record id"),

@@ -162,6 +162,33 @@ def test_a_bad_attestations_file_stops_the_program_before_any_resource(tmp_path:
     assert "Traceback" not in out.stderr
 
 
+@pytest.mark.parametrize("tool", ["plan", "gate"])
+def test_an_attestation_glob_beyond_one_domain_stops_plan_and_gate(
+    tmp_path: Path, tool: str
+) -> None:
+    """`*.com.hk` would attest every Hong Kong company's hosts: refused when the file is read,
+    naming the file, entry, field and what is allowed, exit 2 before any resource."""
+    wide = yaml.safe_load((REPO / "policies" / "attestations.yaml").read_text())
+    assert wide["attestations"][1]["id"] == "ATT-2026-002", wide
+    wide["attestations"][1]["system"] = "*.com.hk"
+    path = tmp_path / "attestations.yaml"
+    path.write_text(yaml.safe_dump(wide))
+    shutil.copy(REPO / "policies" / "approvers.yaml", tmp_path / "approvers.yaml")
+    extra = ["--pass-env", "HKMAIL_ATTESTATIONS_FILE"] if tool == "gate" else []
+    out = subprocess.run(
+        [str(REPO / "scripts" / tool), "--stack", "tencent-exmail", *extra],
+        capture_output=True,
+        text=True,
+        timeout=900,
+        env={**os.environ, "HKMAIL_ATTESTATIONS_FILE": str(path)},
+    )
+    assert out.returncode == 2, (out.stdout[-2000:], out.stderr[-2000:])
+    said = f"{path}: attestations[1] (ATT-2026-002): system: the glob '*.com.hk' fixes only"
+    assert said in out.stderr, out.stderr[-2000:]
+    assert "allowed: a row of the table, or a host glob whose part after" in out.stderr
+    assert "Traceback" not in out.stderr, out.stderr[-2000:]
+
+
 # --- Alibaba Mail's Hong Kong site (presets.py: MX hosts from its console) ------------------
 
 HK_MX = [{"host": "mx1.console-given.example", "priority": 5}]

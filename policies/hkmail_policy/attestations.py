@@ -8,7 +8,10 @@ An attestation turns a "not published" (or outside) mail system, or a host data 
 webhook, a regional service host named in a value), into attested Hong Kong storage for as long
 as it is in date (flows.judge), and only for the stacks it names (`stacks:`, names or
 globs; required, so that no entry silently covers every company's stack: `["*"]` says so
-explicitly); an expired one blocks again.
+explicitly); an expired one blocks again. A host glob must fix one organisation's domain after
+its last wildcard (`*.aliyuncs.com`, `mx?.example.com.hk`; not `*.com`, `*.com.hk`): a vendor
+confirms its own hosts, never a whole top-level domain. A host the pack's host table places
+outside Hong Kong is not declared by any attestation (rules/residency.py `_attestable`).
 """
 
 from __future__ import annotations
@@ -45,6 +48,17 @@ _REQUIRED = {"id", *APPROVAL_FIELDS, *_OWN}
 _HOST_GLOB = re.compile(r"^[a-z0-9*?][a-z0-9*?.-]*\.[a-z0-9*?-]+$")
 # a stack name (letters, digits, _ . -) or a glob of them
 _STACK_GLOB = re.compile(r"^[A-Za-z0-9_.*?-]+$")
+# Second-level labels under which every organisation registers (com.hk, co.uk, net.cn): a glob
+# whose fixed part is one of these plus a top-level label covers every company there.
+_GENERIC_SECOND_LEVEL = frozenset(
+    {"ac", "biz", "co", "com", "edu", "gen", "go", "gov", "idv", "info", "int", "ltd", "mil",
+     "ne", "net", "nom", "or", "org", "plc"}
+)  # fmt: skip
+GLOB_ALLOWED = (
+    "a host glob whose part after its last wildcard is a domain one organisation registers: at "
+    "least two labels, three under a generic second level such as com.hk or co.uk (e.g. "
+    "*.aliyuncs.com, mx?.example.com.hk; not *.com, *.com.hk, *example.com)"
+)
 
 AttestationsError = RecordError
 
@@ -56,6 +70,24 @@ def system_glob(system: str) -> str | None:
         return f"{BY_ID[system].title} (*)"
     host = system.lower().rstrip(".")
     return host if _HOST_GLOB.match(host) and host.strip("*?.") else None
+
+
+def glob_too_broad(host: str) -> str | None:
+    """Why a host glob reaches beyond one organisation's domain (None if it does not): the labels
+    after the last one holding a wildcard must be a registrable domain, else `*.com` would
+    attest every host of a top-level domain."""
+    labels = host.split(".")
+    wild = [i for i, label in enumerate(labels) if "*" in label or "?" in label]
+    if not wild:
+        return None  # one host
+    fixed = labels[wild[-1] + 1 :]
+    if len(fixed) < 2 or (len(fixed) == 2 and fixed[0] in _GENERIC_SECOND_LEVEL):
+        named = ".".join(fixed) or "nothing"
+        return (
+            f"the glob {host!r} fixes only {named!r} after its last wildcard, which is not one "
+            "organisation's domain: it would attest hosts of every company there"
+        )
+    return None
 
 
 def _stacks(entry: Mapping[str, Any], file: str, where: str) -> tuple[str, ...]:
@@ -89,6 +121,9 @@ def _parse(
             f"{system!r} is neither a row of the mail-systems table nor a host glob",
             f"{', '.join(BY_ID)}, or a host glob such as mx?.example.com.hk",
         )
+    broad = None if system in BY_ID else glob_too_broad(glob)
+    if broad is not None:
+        raise RecordError(file, where, "system", broad, f"a row of the table, or {GLOB_ALLOWED}")
     confirmed_on = entry.get("confirmedOn")
     if isinstance(confirmed_on, str):
         try:
