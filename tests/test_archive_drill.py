@@ -252,6 +252,7 @@ def test_a_record_the_bucket_refuses_is_kept_locally_and_said_not_kept(
     out, err = capsys.readouterr()
     assert len(proxy.refused) == 1, proxy.refused
     assert "archive drill: PASS: " in out and "record NOT kept in " in out, out + err
+    assert "archive drill: PASS; record written to " in err, err  # before the put
     assert f"needs PutObject on {DRILL_PREFIX}* of the archive bucket" in out, out
     assert env.drills() == before
     path = Path(out.rstrip().rsplit("the record is in ", 1)[1])

@@ -37,6 +37,7 @@ import re
 import shutil
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Mapping, Sequence
@@ -577,6 +578,7 @@ def run(d: Drill, store: S3) -> tuple[dict[str, Any], str, Path]:
     # Kept on this machine first: a refused put after an hour's restore must not lose the verdict.
     path = d.record_dir / key.rsplit("/", 1)[-1]
     path.write_bytes(data)
+    print(f"archive drill: {record['verdict']}; record written to {path}", file=sys.stderr)
     try:
         store.put(key, data, {"sha256": hashlib.sha256(data).hexdigest()}, "application/json")
     except (StoreError, StoreUnavailable) as exc:
