@@ -500,7 +500,11 @@ def _judge_stack(
 ) -> GateResult:
     """One stack through an already configured pack: the preview pass streams into Analyze as
     the program registers; then the resources only the update pass found; then AnalyzeStack."""
+    from toolchain.gate import placement  # state and secrets placement (issue 12)
+
     pack.configure_stack(run.config)
+    # its files are read now, while the program starts, not in the tail after it
+    judge_placement = placement.preview_judge(run.project.root, run.config.path, policy_config)
     analysis = _Analysis(pack, info, run.project.root)
     if update_feed is None:  # an update pass started by the caller: drain it from now on
         started = _Feed(update_run) if update_run is not None and update_run.started else None
@@ -530,9 +534,7 @@ def _judge_stack(
     t_update = time.perf_counter()
     violations, not_applicable = analysis.finish(stack_urn)
     violations = violations + _env_violations(plan, stack_urn, run.project.root, policy_config)
-    from toolchain.gate import placement  # state and secrets placement (issue 12)
-
-    violations += placement.for_preview(run.project.root, run.config.path, stack_urn, policy_config)
+    violations += judge_placement(stack_urn)
     t_end = time.perf_counter()
     return GateResult(
         project=plan.project,
