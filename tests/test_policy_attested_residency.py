@@ -1,6 +1,8 @@
 """Issue 18: attestations reach residency-embedded-region through the one flow verdict
-(flows.judge), and never residency-resource-region (a resource's own placement), judged by the
-real pack process started with an attestations file on file (HKMAIL_ATTESTATIONS_FILE)."""
+(flows.judge) for a host of unpublished region only, and never residency-resource-region (a
+resource's own placement) nor residency-cross-region-copy (a copy to a region the value names),
+judged by the real pack process started with an attestations file on file
+(HKMAIL_ATTESTATIONS_FILE)."""
 
 from __future__ import annotations
 
@@ -139,3 +141,29 @@ def test_no_attestation_declares_a_placement(attested: PackClient) -> None:
     rule = attested.rules["residency-resource-region"]
     assert "An attestation cannot cover a placement" in rule.remediation_steps, rule
     assert "policies/exemptions.yaml" in rule.remediation_steps, rule
+
+
+def test_no_attestation_declares_a_copy_to_a_documented_region(attested: PackClient) -> None:
+    """A cross-region copy's destination named by a host of a documented region (here the
+    Beijing OSS endpoint, under the `*.aliyuncs.com` attestation on file) blocks like the region
+    id itself: the program sends the copy to that region."""
+    dts = Res(
+        "alicloud:dts/synchronizationInstance:SynchronizationInstance",
+        "sync",
+        {
+            "paymentType": "PayAsYouGo",
+            "sourceEndpointEngineName": "MySQL",
+            "sourceEndpointRegion": "cn-hongkong",
+            "destinationEndpointEngineName": "MySQL",
+            "destinationEndpointRegion": "oss-cn-beijing.aliyuncs.com",
+            "instanceClass": "small",
+        },
+        provider=HK_ALI,
+    )
+    found = residency(attested.analyze(dts))
+    assert [level for level, _ in found.get("residency-cross-region-copy", [])] == ["mandatory"], (
+        found
+    )
+    assert not any(m.startswith("[declared:") for ms in found.values() for _, m in ms), found
+    [(_, blocked)] = found["residency-cross-region-copy"]
+    assert "oss-cn-beijing.aliyuncs.com" in blocked and "cn-beijing" in blocked, blocked

@@ -240,11 +240,15 @@ def resource_flows(resource: Resource, ctx: Context) -> list[flows.Flow]:
     return [flow for _, flow in _copy_flows(resource, ctx)] + list(_inbound_flows(resource, ctx))
 
 
-def _judged(resource: Resource, leaf: Leaf, flow: flows.Flow, ctx: Context) -> Iterator[Finding]:
+def _judged(
+    resource: Resource, leaf: Leaf, flow: flows.Flow, ctx: Context, *, attestable: bool = True
+) -> Iterator[Finding]:
     """A flow out through an input, judged as the mail-flow rules judge theirs (flows.judge with
     the attestations scoped to the stack): declared is shown (advisory), blocked or unknown is
-    a violation."""
-    j = flows.judge(flow, declarations_for(resource), ctx.today)
+    a violation. attestable=False: the destination is a region the value names, which no
+    vendor's statement about its system can make Hong Kong (only an exemption applies)."""
+    declarations = declarations_for(resource) if attestable else flows.NO_DECLARATIONS
+    j = flows.judge(flow, declarations, ctx.today)
     if j.verdict == "declared":
         yield Finding(
             f"{flows.DECLARED_PREFIX}{j.declared_by}] {resource.describe()}: input {leaf.path}: "
@@ -256,7 +260,9 @@ def _judged(resource: Resource, leaf: Leaf, flow: flows.Flow, ctx: Context) -> I
 
 def check_cross_region_copy(resource: Resource, ctx: Context) -> Iterable[Finding]:
     for leaf, flow in _copy_flows(resource, ctx):
-        yield from _judged(resource, leaf, flow, ctx)
+        # every destination here is a region the value names (or not known): a host-shaped one
+        # (oss-cn-beijing.aliyuncs.com) is matched by no attestation glob
+        yield from _judged(resource, leaf, flow, ctx, attestable=False)
 
 
 def _mention_flow(resource: Resource, m: Mention, ctx: Context) -> flows.Flow:
@@ -646,9 +652,11 @@ RULES = (
         description="Cross-region copies, replication, backups and log delivery (snapshot "
         "targetCopyRegions, OSS replication destination location, COS replicaRules, DTS "
         "destinations, ...) target an allowed region only; a target not known before apply "
-        "fails closed. Judged by the one flow verdict (flows.judge) the mail-flow rules use: a "
-        "destination that an attestation on file for the stack covers is shown as declared "
-        "(advisory), not blocked.",
+        "fails closed. Judged by the one flow verdict (flows.judge) the mail-flow rules use. No "
+        "attestation declares a finding of this rule: the destination is a region the value "
+        "names (an endpoint such as oss-cn-beijing.aliyuncs.com included, whatever an "
+        "attestation's glob matches), where the program itself sends the copy; only a reviewed "
+        "exemption admits it.",
         severity="critical",
         enforcement="mandatory",
         remediation="Replicate within Hong Kong (another zone or bucket in cn-hongkong / "
