@@ -266,6 +266,12 @@ GOOD = {
         ({"system": "*.com.hk"}, "the glob '*.com.hk' fixes only 'com.hk'"),
         ({"system": "*lantauretail.hk"}, "fixes only 'hk'"),
         ({"system": "mx.*.hk"}, "fixes only 'hk'"),
+        # a row the table documents outside Hong Kong: a crossBorder declaration instead
+        (
+            {"system": "alibaba-directmail"},
+            "system: 'alibaba-directmail' (Alibaba DirectMail) is documented outside Hong Kong",
+        ),
+        ({"system": "tencent-ses-outside"}, "for tencent-ses-outside, a crossBorder declaration"),
         ({"approver": "it@example.com.hk"}, "nobody approves their own request"),
         ({"approver": "someone@example.com.hk"}, "not in the approvers' list"),
         ({"id": "EX-1"}, "is not a record id"),

@@ -4,14 +4,16 @@ an exemption (approvals.py: requester, an approver from approvers.yaml, approved
 reference, expires at most maxLifetimeMonths later). Validated strictly when the pack starts: a
 bad file stops the pack.
 
-An attestation turns a "not published" (or outside) mail system, or a host data is sent to (a
-webhook, a regional service host named in a value), into attested Hong Kong storage for as long
+An attestation turns a "not published" mail system, or a host data is sent to (a webhook, a
+regional service host of unpublished region named in a value), into attested Hong Kong storage
+for as long
 as it is in date (flows.judge), and only for the stacks it names (`stacks:`, names or
 globs; required, so that no entry silently covers every company's stack: `["*"]` says so
 explicitly); an expired one blocks again. A host glob must fix one organisation's domain after
 its last wildcard (`*.aliyuncs.com`, `mx?.example.com.hk`; not `*.com`, `*.com.hk`): a vendor
 confirms its own hosts, never a whole top-level domain. A host the pack's host table places
-outside Hong Kong is not declared by any attestation (rules/residency.py `_attestable`).
+outside Hong Kong is not declared by any attestation (rules/residency.py `_attestable`), and a
+mail-systems row documented outside Hong Kong (DirectMail, Tencent SES's other regions) is refused.
 """
 
 from __future__ import annotations
@@ -121,7 +123,21 @@ def _parse(
             f"{system!r} is neither a row of the mail-systems table nor a host glob",
             f"{', '.join(BY_ID)}, or a host glob such as mx?.example.com.hk",
         )
-    broad = None if system in BY_ID else glob_too_broad(glob)
+    row = BY_ID.get(system)
+    if row is not None and row.jurisdiction == "outside":
+        # like a host the host table places outside (rules/residency.py _attestable): the
+        # vendor's own documentation places it; a crossBorder declaration says so instead
+        attestable = ", ".join(k for k, v in BY_ID.items() if v.jurisdiction != "outside")
+        raise RecordError(
+            file,
+            where,
+            "system",
+            f"{system!r} ({row.title}) is documented outside Hong Kong (mail_systems.py), so no "
+            "vendor statement makes it Hong Kong storage",
+            f"a row whose location is not published ({attestable}) or a host glob; for "
+            f"{system}, a crossBorder declaration in the stack with a reviewed exemption",
+        )
+    broad = None if row is not None else glob_too_broad(glob)
     if broad is not None:
         raise RecordError(file, where, "system", broad, f"a row of the table, or {GLOB_ALLOWED}")
     confirmed_on = entry.get("confirmedOn")
