@@ -1,8 +1,10 @@
 """The gate: a program's registrations (or a deployed state) through a policy pack, like the CLI.
 
 The program and the pack start together; each resource is sent to ``Analyze`` (asynchronously, on
-one gRPC channel) the moment the program registers it, so the analysis overlaps the program run.
-After the program ends, ``AnalyzeStack`` gets every resource with its final (preview) outputs.
+one gRPC channel) the moment the program registers it, so the analysis overlaps the program run;
+when the calls queue up behind the program's final burst, a second process of the pack takes its
+share of them (see _Helper). After the program ends, ``AnalyzeStack`` gets every resource with its
+final (preview) outputs.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ import grpc  # type: ignore[import-untyped]
 from google.protobuf import json_format  # type: ignore[import-untyped]
 
 from toolchain.engine.model import ROOT_STACK_TYPE, EngineError, Plan, PlannedResource
+from toolchain.engine.project import StackConfig
 from toolchain.engine.run import ProgramRun
 from toolchain.engine.wire import decode_map
 from toolchain.gate.pack import (
@@ -46,8 +49,11 @@ from toolchain.governance import check_downgrades, check_pack_records
 #: policies/ writes it, or a plain ``exempt: <why>`` line. ``[exemption expired: ...]`` is not.
 EXEMPT_BRACKET = re.compile(r"^\s*\[exempt:\s*(?P<id>[^\]]+)\](?P<rest>.*)$", re.I | re.M)
 EXEMPT_LINE = re.compile(r"^\s*exempt(?:ion)?:\s*(?P<why>\S.*)$", re.I | re.M)
-#: Analyze calls kept in flight at once (see _Analysis.submit)
+#: Analyze calls kept in flight at once per pack process (see _Analysis.submit)
 ANALYZE_WINDOW = 32
+#: Analyze calls waiting (registered, not yet answered) from which a second pack process takes
+#: its share of them (see _Helper); below it, starting one costs more than it saves
+HELPER_BACKLOG = 2000
 _EXEMPTED_UNTIL = re.compile(r"Exempted until (\S+?)[.,;)]?(?:\s|$)")
 
 
@@ -201,7 +207,14 @@ class _Analysis:
         self.known: dict[str, PlannedResource] = {}
         self.order: list[PlannedResource] = []
         self.reads: list[PlannedResource] = []
-        self.pending: collections.deque[tuple[PlannedResource, Any]] = collections.deque()
+        self.pending: collections.deque[tuple[PlannedResource, Any, PolicyPackProcess]] = (
+            collections.deque()
+        )
+        #: Analyze calls in flight per pack process (the first, and a helper once it is ready)
+        self.in_flight: dict[PolicyPackProcess, int] = {pack: 0}
+        #: Analyze calls sent to a helper, and when it joined (perf_counter)
+        self.helper_calls = 0
+        self.helper_at: float | None = None
         self.violations: list[Violation] = []
         self.not_applicable: dict[tuple[str, str], str] = {}
         self.requests: dict[str, Any] = {}
@@ -235,16 +248,29 @@ class _Analysis:
         self.requests[resource.urn] = request
         # A bounded window of calls in flight: enough to keep the pack busy while the program
         # runs; unbounded, thousands of concurrent streams make the pack's server cancel calls.
-        while len(self.pending) >= ANALYZE_WINDOW:
+        # With a helper, the pack with fewer calls in flight takes the next; answers are still
+        # collected in the order the calls went out, so findings keep the resources' order.
+        pack = min(self.in_flight, key=self.in_flight.__getitem__)
+        while self.in_flight[pack] >= ANALYZE_WINDOW:
             self._collect_oldest()
-        self.pending.append((resource, self.pack.analyze_async(request)))
+        self.in_flight[pack] += 1
+        self.helper_calls += pack is not self.pack
+        self.pending.append((resource, pack.analyze_async(request), pack))
+
+    def add_helper(self, helper: PolicyPackProcess) -> None:
+        self.in_flight[helper] = 0
+        self.helper_at = time.perf_counter()
+
+    def backlog(self) -> int:
+        return len(self.pending)
 
     def _collect_oldest(self) -> None:
-        resource, future = self.pending.popleft()
+        resource, future, pack = self.pending.popleft()
+        self.in_flight[pack] -= 1
         try:
             resp = future.result()
         except grpc.RpcError as exc:
-            raise self.pack.error("Analyze", exc, resource.urn) from exc
+            raise pack.error("Analyze", exc, resource.urn) from exc
         self.violations += _violations(
             resp.diagnostics, resource.urn, self.known, self.info, self.root
         )
@@ -307,6 +333,58 @@ class _Analysis:
 _END = object()
 
 
+class _Helper:
+    """A second process of the pack for the Analyze calls queued behind the program's burst.
+
+    The program registers most resources in a final burst; the one pack then worked through the
+    queue on one core after the program's end while the other core idled. Per-resource Analyze
+    is a pure function of the request and the pack's configuration: the helper gets the same
+    ConfigureStack and Configure, and the gate collects answers in the order the calls went out,
+    so verdicts, findings and their order are those of one process. The CLI may itself send
+    Analyze calls concurrently (pulumi_policy serves them on four threads), so no pack may rely
+    on call order; AnalyzeStack stays with the first process. Started only once HELPER_BACKLOG
+    calls wait (memory: one more pack process, which keeps no stack-wide state); one that fails
+    to start leaves the first process to finish alone (the verdict needs none of it)."""
+
+    def __init__(self, pack: PolicyPackProcess, stack_config: StackConfig) -> None:
+        self._first = pack
+        self._process = pack.sibling(stack_config)
+        self._ready = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._tried = False
+
+    def start(self) -> None:
+        self._tried = True
+        # the process here, so that close() always finds it; the waiting in a thread
+        try:
+            self._process.start()
+        except PackError:
+            return  # the first process carries on alone
+        self._thread = threading.Thread(target=self._start, name="hkmail-pack-helper", daemon=True)
+        self._thread.start()
+
+    def _start(self) -> None:
+        try:
+            self._process.prepare_as(self._first)
+        except BaseException:  # it failed, or close() stopped it: the first carries on alone
+            return
+        self._ready.set()
+
+    @property
+    def started(self) -> bool:
+        return self._tried
+
+    def ready(self) -> PolicyPackProcess | None:
+        """The helper once it answers, else None (not yet, or it failed to start)."""
+        return self._process if self._ready.is_set() else None
+
+    def close(self) -> None:
+        """Stop it, ready or still starting (a late helper must not hold up the verdict)."""
+        self._process.close()
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+
+
 class _Feed:
     """A run's resources, read by a thread into an unbounded queue from the moment the feed is
     made: the program never waits for the gate (its pipe is always drained) while its resources
@@ -331,6 +409,10 @@ class _Feed:
         finally:
             self.ended = time.perf_counter()
             self._items.put(_END)
+
+    def queued(self) -> int:
+        """Resources read from the program and not yet taken."""
+        return self._items.qsize()
 
     def __iter__(self) -> Iterator[PlannedResource]:
         while True:
@@ -510,9 +592,52 @@ def _judge_stack(
         started = _Feed(update_run) if update_run is not None and update_run.started else None
         update_feed = lambda: started  # noqa: E731
     feed = _Feed(run)
-    for resource in feed:
-        analysis.submit(resource)
-    t_program = feed.ended if feed.ended is not None else time.perf_counter()
+    helper = _Helper(pack, run.config)
+    try:
+        for resource in feed:
+            if (
+                not helper.started
+                and not analysis.remediate
+                and feed.queued() + analysis.backlog() >= HELPER_BACKLOG
+            ):
+                helper.start()
+            if helper.started and len(analysis.in_flight) == 1:
+                ready = helper.ready()
+                if ready is not None:
+                    analysis.add_helper(ready)
+            analysis.submit(resource)
+        t_program = feed.ended if feed.ended is not None else time.perf_counter()
+        return _finish_stack(
+            pack,
+            info,
+            run,
+            update_run,
+            update_feed,
+            analysis,
+            judge_placement,
+            t0,
+            t_ready,
+            t_program,
+            policy_config,
+        )
+    finally:
+        helper.close()
+
+
+def _finish_stack(
+    pack: PolicyPackProcess,
+    info: PackInfo,
+    run: ProgramRun,
+    update_run: ProgramRun | None,
+    update_feed: Callable[[], _Feed | None],
+    analysis: _Analysis,
+    judge_placement: Callable[[str], list[Violation]],
+    t0: float,
+    t_ready: float,
+    t_program: float,
+    policy_config: str | os.PathLike[str] | None,
+) -> GateResult:
+    """The rest of _judge_stack once the preview's resources are all sent."""
     plan = run.plan
     stack_urn = next(
         (r.urn for r in plan.resources if r.type == ROOT_STACK_TYPE),
@@ -558,6 +683,12 @@ def _judge_stack(
             "program_done": t_program - t0,
             "update_pass_done": t_update - t0,
             **analysis.timings,
+            # a helper pack process: when it took its first call, and how many it took
+            **(
+                {"helper_ready": analysis.helper_at - t0, "helper_calls": analysis.helper_calls}
+                if analysis.helper_at is not None
+                else {}
+            ),
             "total": t_end - t0,
         },
     )

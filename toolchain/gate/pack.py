@@ -382,6 +382,8 @@ class PolicyPackProcess:
         self._stub: Any = None
         #: the pack's own initial config (GetAnalyzerInfo), reconciled before the user's
         self.initial_config: dict[str, dict[str, Any]] = {}
+        #: the policy config last sent with Configure (a helper pack gets the same)
+        self.configured: Mapping[str, Mapping[str, Any]] = {}
 
     # -- lifecycle ----------------------------------------------------------------------------
 
@@ -666,6 +668,24 @@ class PolicyPackProcess:
                 analyzer_pb2.PolicyConfig(enforcementLevel=level, properties=props)
             )
         self._call("Configure", request)
+        self.configured = config
+
+    def sibling(self, stack_config: StackConfig) -> PolicyPackProcess:
+        """Another process of the same pack for the same stack, not started (core._Helper)."""
+        return PolicyPackProcess(
+            self.spec.root,
+            stack_config=stack_config,
+            timeout=self.timeout,
+            start_timeout=self.start_timeout,
+            pass_env=self.pass_env,
+        )
+
+    def prepare_as(self, first: PolicyPackProcess) -> None:
+        """Once started, configure this sibling as `first` was (ConfigureStack, Configure)."""
+        self.wait_ready()
+        self.handshake()
+        self.info()
+        self.configure(first.configured)
 
     def analyze_async(self, request: Any) -> Any:
         """Send one Analyze without waiting; a ``grpc.Future`` (calls pipeline on one channel)."""
