@@ -458,7 +458,10 @@ class PolicyPackProcess:
 
         def read_port() -> None:
             assert self._proc is not None and self._proc.stdout is not None
-            port_line.append(self._proc.stdout.readline())
+            try:
+                port_line.append(self._proc.stdout.readline())
+            except (ValueError, OSError):  # close() ended the process while it started
+                port_line.append(b"")
 
         reader = threading.Thread(target=read_port, daemon=True)
         reader.start()
