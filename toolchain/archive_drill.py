@@ -60,7 +60,7 @@ from toolchain.imapconn import (
     logout,
     parse_server,
 )
-from toolchain.imapcopy import Passwords, list_folders
+from toolchain.imapcopy import Passwords, list_folders, missing_folders
 
 # Maildir info letters (the "2," part of a file name) -> IMAP system flags, as Dovecot maps them
 # (Dovecot, *Maildir mailbox format*: the standard flags D F R S T; lower-case letters are the
@@ -518,15 +518,11 @@ def run(d: Drill, store: S3) -> tuple[dict[str, Any], str, Path]:
             f"--user: {d.user} has no mailbox on {d.server} that accepts the log-in ({exc}); "
             "allowed: an existing mailbox; nothing restored or recorded"
         ) from None
-    try:
-        have = [f.name for f in list_folders(client) if f.selectable]
-    finally:
-        logout(client)
-    unknown = [f for f in d.folders or () if f not in have]
+    unknown, have = missing_folders(client, d.folders or ())
     if unknown:
         raise DrillRefused(
             f"--folder: {', '.join(unknown)} not in {d.user}'s mailbox; allowed: "
-            f"{', '.join(sorted(have))}; nothing restored or recorded"
+            f"{', '.join(have)}; nothing restored or recorded"
         )
     snapshot = newest_snapshot(d)
     roots = [str(p).rstrip("/") for p in snapshot.get("paths") or []]

@@ -26,7 +26,7 @@ from toolchain.imapconn import (
     logout,
     parse_server,
 )
-from toolchain.imapcopy import Passwords, Settings, copy_mailbox, list_folders
+from toolchain.imapcopy import Passwords, Settings, copy_mailbox, missing_folders
 
 
 class RestoreRefused(Exception):
@@ -128,15 +128,11 @@ def preflight(r: Restore) -> None:
         copy = connect(r.source, r.source_user, src_pw, r.settings.source_cafile, 60.0)
     except CopyError as exc:
         raise RestoreRefused(f"--source: {exc}; nothing restored") from None
-    try:
-        have = [f.name for f in list_folders(copy) if f.selectable]
-    finally:
-        logout(copy)
-    unknown = [f for f in r.folders or () if f not in have]
+    unknown, have = missing_folders(copy, r.folders or ())
     if unknown:
         raise RestoreRefused(
             f"--folder: {', '.join(unknown)} not in {r.source_user}'s copy; allowed: "
-            f"{', '.join(sorted(have))}; nothing restored"
+            f"{', '.join(have)}; nothing restored"
         )
 
 

@@ -62,6 +62,7 @@ from toolchain.imapconn import (
     ServerBusy,
     ServerSlots,
     connect,
+    logout,
     parse_server,
     reason,
     session,
@@ -201,6 +202,15 @@ def list_folders(client: Any) -> list[Folder]:
         shown = tuple(f.decode() if isinstance(f, bytes) else str(f) for f in flags)
         out.append(Folder(text, delim, shown))
     return out
+
+
+def missing_folders(client: Any, wanted: Sequence[str]) -> tuple[list[str], list[str]]:
+    """The wanted folders a mailbox lacks, and the selectable ones it has; logs the client out."""
+    try:
+        have = [f.name for f in list_folders(client) if f.selectable]
+    finally:
+        logout(client)
+    return [f for f in wanted if f not in have], sorted(have)
 
 
 def map_folders(source: Sequence[Folder], destination: Sequence[Folder]) -> dict[str, str]:
