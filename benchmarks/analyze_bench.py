@@ -13,30 +13,20 @@ compare.
 
 from __future__ import annotations
 
-import argparse
 import collections
 import hashlib
 import os
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
-sys.path.insert(0, str(REPO / "benchmarks"))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import gate_bench  # noqa: E402
+import pack_bench  # also puts the repo on sys.path for toolchain
 
-from toolchain.engine.run import run_program  # noqa: E402
-from toolchain.gate.core import ANALYZE_WINDOW, _prepare  # noqa: E402
-from toolchain.gate.pack import PolicyPackProcess, analyze_request  # noqa: E402
-
-
-def _cpu(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+from toolchain.gate.core import ANALYZE_WINDOW
+from toolchain.gate.pack import PolicyPackProcess, analyze_request
 
 
 def _all(proc: PolicyPackProcess, requests: list[Any]) -> list[Any]:
@@ -52,16 +42,8 @@ def _all(proc: PolicyPackProcess, requests: list[Any]) -> list[Any]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
-    ap.add_argument("--domains", type=int, default=300)
-    ap.add_argument("--rounds", type=int, default=3)
-    ap.add_argument("--policy-pack", action="append", help="a pack directory (repeatable)")
-    ap.add_argument("--base-stack", default=str(REPO / "stacks" / "Pulumi.tencent-exmail.yaml"))
-    args = ap.parse_args(argv)
-    packs = args.policy_pack or [str(REPO / "policies")]
-    with tempfile.TemporaryDirectory(prefix="hkmail-abench-") as tmp:
-        project = gate_bench.make_project(Path(tmp), args.domains, Path(args.base_stack))
-        plan = run_program(project, "bench", timeout=3600)
+    args = pack_bench.parse(__doc__, argv)
+    plan = pack_bench.plan(args)
     known = {r.urn: r for r in plan.resources}
     requests = [
         analyze_request(r, known.get(r.provider_urn or ""))
@@ -70,19 +52,13 @@ def main(argv: list[str] | None = None) -> int:
     ]
     print(f"{args.domains} domains, {len(requests)} Analyze calls; load average "
           f"{os.getloadavg()[0]:.1f}")  # fmt: skip
-    procs = []
-    for pack in packs:
-        proc = PolicyPackProcess(pack, project=plan.project, stack="bench", timeout=600)
-        proc.__enter__()
-        _prepare(proc, None)
-        procs.append((pack, proc))
-    try:
+    with pack_bench.packs(args, plan.project) as procs:
         for n in range(args.rounds):
             for pack, proc in procs:
-                pid = proc._proc.pid  # type: ignore[union-attr]
-                c0, t0 = _cpu(pid), time.perf_counter()
+                pid = pack_bench.pid(proc)
+                c0, t0 = pack_bench.cpu_seconds(pid), time.perf_counter()
                 answers = _all(proc, requests)
-                wall, cpu = time.perf_counter() - t0, _cpu(pid) - c0
+                wall, cpu = time.perf_counter() - t0, pack_bench.cpu_seconds(pid) - c0
                 lines = [
                     f"{r.urn}\t{d.policyName}\t{d.enforcementLevel}\t{d.message}"
                     for r, a in zip(requests, answers, strict=True)
@@ -91,9 +67,6 @@ def main(argv: list[str] | None = None) -> int:
                 digest = hashlib.sha256("\n".join(lines).encode()).hexdigest()[:12]
                 print(f"round {n + 1} {pack}: wall {wall:.2f} s, pack CPU {cpu:.2f} s, "
                       f"{len(lines)} diagnostics {digest}", flush=True)  # fmt: skip
-    finally:
-        for _, proc in procs:
-            proc.__exit__(None, None, None)
     print(f"load average {os.getloadavg()[0]:.1f}")
     return 0
 
