@@ -149,9 +149,10 @@ class Uploader:
         self._creds_at = 0.0
         self.failing_since: float | None = None
         self.last_alarm = 0.0
-        self.published_at = 0.0  # monotonic time of the last spool status in the bucket
+        # Monotonic time from which the spool status is due again: status_every after a put,
+        # min(status_every, STATUS_RETRY) after a failed one (never earlier than already due).
+        self.publish_due = 0.0
         self.publish_alarm = 0.0
-        self.publish_retry_at = 0.0  # after a failed put: not before this monotonic time
         self.status: dict[str, Any] = self._read_status()
 
     def _credentials(self) -> tuple[str, str, str]:
@@ -215,9 +216,7 @@ class Uploader:
         and never stops the journal's own upload."""
         every = float(self.settings.get("status_every", 600))
         now = time.monotonic()
-        if not force and self.published_at and now - self.published_at < every:
-            return False
-        if not force and now < self.publish_retry_at:
+        if not force and now < self.publish_due:
             return False
         stamp = dt.datetime.now(dt.UTC)
         host = str(self.settings.get("host") or os.uname().nodename)
@@ -241,14 +240,13 @@ class Uploader:
         except (self.StoreUnavailable, self.StoreError, OSError) as exc:
             if isinstance(exc, self.StoreError) and any(c in str(exc) for c in AUTH_CODES):
                 self._creds = None  # the key itself was refused: fetch it again
-            self.publish_retry_at = now + min(every, STATUS_RETRY)
+            self.publish_due = max(self.publish_due, now + min(every, STATUS_RETRY))
             if now - self.publish_alarm >= ALARM_EVERY or self.publish_alarm == 0.0:
                 self.publish_alarm = now
                 self.log(f"ALARM spool status not published to {self.settings['bucket']}: {exc}")
             return False
-        self.published_at = now
+        self.publish_due = now + every
         self.publish_alarm = 0.0
-        self.publish_retry_at = 0.0
         return True
 
     # -- the spool ------------------------------------------------------------------------------
